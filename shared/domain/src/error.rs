@@ -1,0 +1,83 @@
+//! Errors of the domain: a value that does not parse, and what a port can fail with.
+
+use std::fmt;
+
+/// A value refused by a constructor of the domain (a name, a key, a contract file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("contract file, line {line}: {reason}")]
+    ContractFile { line: usize, reason: String },
+}
+
+impl DomainError {
+    pub fn invalid(
+        what: &'static str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Invalid {
+            what,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a port (blob store, catalog, event bus) can fail with.
+///
+/// `Conflict` is the answer to a conditional write that lost: the caller re-reads and decides.
+/// `Unavailable` is worth a retry (a timeout, a throttle, a lock held too long); `Other` is not.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("refused: {0}")]
+    Invalid(String),
+    #[error("temporarily unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{context}")]
+    Other {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl PortError {
+    pub fn other(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Other {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether trying the same call again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Conflict(_))
+    }
+}

@@ -1,0 +1,26 @@
+//! Tollgate's domain: what a dataset, a version, a contract, a report and an audit event are,
+//! the events the handlers exchange, and the ports (traits) the adapters implement.
+//!
+//! This crate sits under everything else in the flow and knows nothing of AWS, files or
+//! runtimes: the embedded adapters (`tollgate-local`) and the AWS adapters implement its ports.
+
+pub mod audit;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod contract;
+pub mod dataset;
+pub mod error;
+pub mod events;
+pub mod names;
+pub mod ports;
+pub mod report;
+
+pub use audit::AuditEvent;
+pub use contract::{ColumnContract, ColumnType, Contract, DriftAction, DriftThresholds};
+pub use dataset::{Dataset, DatasetVersion, ObjectRef, UploadOutcome, UploadRecord, UploadStatus};
+pub use error::{DomainError, PortError};
+pub use events::Event;
+pub use names::{BlobKey, BucketName, ContentHash, DatasetName, UserId};
+pub use report::{
+    ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, ValidationReport,
+};

@@ -1,0 +1,229 @@
+//! The ports: what the handlers need from the world. Each has an embedded adapter
+//! (`tollgate-local`) and an AWS adapter, and one conformance suite both pass.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AuditEvent, BlobKey, BucketName, ContentHash, Contract, Dataset, DatasetName, DatasetVersion,
+    Event, PortError, UploadRecord, UserId,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub key: BlobKey,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+/// An object's bytes in a local file: the object itself in the embedded store, a download
+/// (removed on drop) on AWS.
+pub struct LocalObject {
+    pub path: PathBuf,
+    pub meta: ObjectMeta,
+    _guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl LocalObject {
+    /// A file that is the object itself; nothing to clean up.
+    pub fn in_place(path: PathBuf, meta: ObjectMeta) -> Self {
+        Self {
+            path,
+            meta,
+            _guard: None,
+        }
+    }
+
+    /// A copy whose `guard` removes it when dropped (a `tempfile::TempPath`, say).
+    pub fn temporary(path: PathBuf, meta: ObjectMeta, guard: Box<dyn Any + Send + Sync>) -> Self {
+        Self {
+            path,
+            meta,
+            _guard: Some(guard),
+        }
+    }
+}
+
+impl Debug for LocalObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalObject")
+            .field("path", &self.path)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+/// Objects in buckets. Every write is atomic: a reader sees the old object or the new one.
+#[async_trait]
+pub trait BlobStore: Send + Sync + Debug {
+    async fn put(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        body: Bytes,
+    ) -> Result<ObjectMeta, PortError>;
+    /// Puts a local file's content (large objects: streamed, multipart on S3).
+    async fn put_file(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        path: &Path,
+    ) -> Result<ObjectMeta, PortError>;
+    /// Creates the object only if the key is free; `Ok(None)` when it already exists.
+    async fn create(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        body: Bytes,
+    ) -> Result<Option<ObjectMeta>, PortError>;
+    /// The whole object; `PortError::NotFound` when absent.
+    async fn get(&self, bucket: &BucketName, key: &BlobKey) -> Result<Bytes, PortError>;
+    /// The object as a local file, for readers that want a path (polars, hashing).
+    async fn fetch(&self, bucket: &BucketName, key: &BlobKey) -> Result<LocalObject, PortError>;
+    async fn head(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+    ) -> Result<Option<ObjectMeta>, PortError>;
+    /// Every object whose key starts with `prefix`, in key order.
+    async fn list(&self, bucket: &BucketName, prefix: &str) -> Result<Vec<ObjectMeta>, PortError>;
+    async fn copy(
+        &self,
+        bucket: &BucketName,
+        from: &BlobKey,
+        to: &BlobKey,
+    ) -> Result<ObjectMeta, PortError>;
+    /// A URL a client can PUT the object to without other credentials, valid for `expires`.
+    async fn presign_put(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        expires: Duration,
+    ) -> Result<String, PortError>;
+}
+
+/// A contract as the catalog keeps it: numbered, with who set it and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredContract {
+    pub version: u32,
+    pub contract: Contract,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    /// `inferred from v1`, or `applied by <user>`.
+    pub origin: String,
+}
+
+/// Everything that lands with a new dataset version, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub version: DatasetVersion,
+    pub upload: UploadRecord,
+    /// The contract this version founds (its first), numbered `version.contract_version`.
+    pub founding_contract: Option<StoredContract>,
+    pub audit: AuditEvent,
+}
+
+/// The catalog: datasets, versions, uploads, contracts and the audit trail.
+///
+/// Idempotency and ordering are its job: every write here is conditional and either lands whole
+/// or returns `PortError::Conflict` having changed nothing.
+#[async_trait]
+pub trait Catalog: Send + Sync + Debug {
+    async fn dataset(&self, name: &DatasetName) -> Result<Option<Dataset>, PortError>;
+    async fn datasets(&self) -> Result<Vec<Dataset>, PortError>;
+    /// Accepted versions, oldest first.
+    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError>;
+    async fn version(
+        &self,
+        name: &DatasetName,
+        version: u32,
+    ) -> Result<Option<DatasetVersion>, PortError>;
+    async fn version_by_hash(
+        &self,
+        name: &DatasetName,
+        hash: &ContentHash,
+    ) -> Result<Option<DatasetVersion>, PortError>;
+    async fn upload(&self, upload_key: &str) -> Result<Option<UploadRecord>, PortError>;
+    /// Every upload of a dataset, oldest first.
+    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError>;
+
+    /// Adds version `new.version.version`, which must follow the dataset's latest version
+    /// (`parent_version` equal to it), with a content hash not yet seen and an upload key not
+    /// yet recorded; with its founding contract when given (the dataset must have none), the
+    /// upload record and the audit event. All or nothing; `Conflict` when a condition fails.
+    async fn commit_version(&self, new: NewVersion) -> Result<(), PortError>;
+    /// Records a rejected or duplicate upload and its audit event; `Conflict` when the upload key
+    /// is already recorded.
+    async fn record_upload(&self, upload: UploadRecord, audit: AuditEvent)
+    -> Result<(), PortError>;
+    /// Marks an upload's artifacts written and its event published.
+    async fn mark_finalized(&self, upload_key: &str) -> Result<(), PortError>;
+
+    /// The contract in force (`None`), or a given version of it.
+    async fn contract(
+        &self,
+        name: &DatasetName,
+        version: Option<u32>,
+    ) -> Result<Option<StoredContract>, PortError>;
+    /// Replaces the contract in force, which must be `expected` (`None`: there is none yet).
+    /// Returns the new contract version; `Conflict` if another write came first.
+    async fn put_contract(
+        &self,
+        contract: StoredContract,
+        expected: Option<u32>,
+        audit: AuditEvent,
+    ) -> Result<u32, PortError>;
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError>;
+    /// Audit events, oldest first; only those whose subject starts with `subject_prefix` if given.
+    async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError>;
+}
+
+/// Where handlers announce what happened.
+#[async_trait]
+pub trait EventBus: Send + Sync + Debug {
+    async fn publish(&self, event: &Event) -> Result<(), PortError>;
+}
+
+pub trait Clock: Send + Sync + Debug {
+    fn now(&self) -> Timestamp;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that says what it is told, for tests.
+#[derive(Debug)]
+pub struct FixedClock(pub std::sync::Mutex<Timestamp>);
+
+impl FixedClock {
+    pub fn new(at: Timestamp) -> Self {
+        Self(std::sync::Mutex::new(at))
+    }
+    pub fn advance(&self, by: jiff::SignedDuration) {
+        let mut t = self.0.lock().expect("clock lock");
+        *t = t.checked_add(by).expect("time within range");
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().expect("clock lock")
+    }
+}
