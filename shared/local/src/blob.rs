@@ -1,0 +1,265 @@
+//! BlobStore on the file system: `<root>/<bucket>/<key>`. Writes go to a temporary file in the
+//! bucket's `.tmp/` folder and are renamed into place, so readers never see half an object.
+//! Keys are `BlobKey`s, which cannot contain `..`, so nothing is written outside the root.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta};
+use tollgate_domain::{BlobKey, BucketName, PortError};
+
+use crate::error::io;
+
+const TMP_DIR: &str = ".tmp";
+
+#[derive(Debug, Clone)]
+pub struct FsBlobStore {
+    root: PathBuf,
+}
+
+impl FsBlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file holding an object (which may not exist).
+    pub fn path_of(&self, bucket: &BucketName, key: &BlobKey) -> PathBuf {
+        let mut path = self.root.join(bucket.as_str());
+        path.extend(key.segments());
+        path
+    }
+
+    fn bucket_dir(&self, bucket: &BucketName) -> PathBuf {
+        self.root.join(bucket.as_str())
+    }
+
+    fn meta(key: &BlobKey, path: &Path) -> Result<ObjectMeta, PortError> {
+        let md =
+            std::fs::metadata(path).map_err(|e| io(format!("reading {}", path.display()), e))?;
+        let mtime = md
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        // Every write renames a new file into place: its inode tells two writes apart even
+        // within one tick of the file-system clock.
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&md);
+        #[cfg(not(unix))]
+        let inode = 0u64;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size: md.len(),
+            etag: Some(format!("{:x}-{:x}-{:x}", md.len(), mtime, inode)),
+            version_id: None,
+        })
+    }
+
+    /// Writes `fill` into a temporary file of the bucket and returns it, ready to be moved.
+    fn stage(
+        &self,
+        bucket: &BucketName,
+        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    ) -> Result<tempfile::NamedTempFile, PortError> {
+        let tmp_dir = self.bucket_dir(bucket).join(TMP_DIR);
+        std::fs::create_dir_all(&tmp_dir)
+            .map_err(|e| io(format!("creating {}", tmp_dir.display()), e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| {
+            io(
+                format!("creating a temporary file in {}", tmp_dir.display()),
+                e,
+            )
+        })?;
+        fill(tmp.as_file_mut())
+            .and_then(|()| tmp.as_file_mut().sync_all())
+            .map_err(|e| io(format!("writing {}", tmp.path().display()), e))?;
+        Ok(tmp)
+    }
+
+    fn ensure_parent(path: &Path) -> Result<(), PortError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| io(format!("creating {}", parent.display()), e))?;
+        }
+        Ok(())
+    }
+
+    fn put_sync(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+    ) -> Result<ObjectMeta, PortError> {
+        let dest = self.path_of(bucket, key);
+        Self::ensure_parent(&dest)?;
+        let tmp = self.stage(bucket, fill)?;
+        tmp.persist(&dest)
+            .map_err(|e| io(format!("moving an object into {}", dest.display()), e.error))?;
+        Self::meta(key, &dest)
+    }
+
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefix.is_empty() && name == TMP_DIR {
+                continue;
+            }
+            let key = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if entry.file_type()?.is_dir() {
+                Self::walk(&entry.path(), &key, out)?;
+            } else {
+                out.push(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortError::other("a file-system task failed", e))?
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn put(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        body: Bytes,
+    ) -> Result<ObjectMeta, PortError> {
+        let (this, bucket, key) = (self.clone(), bucket.clone(), key.clone());
+        blocking(move || this.put_sync(&bucket, &key, |f| f.write_all(&body))).await
+    }
+
+    async fn put_file(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        path: &Path,
+    ) -> Result<ObjectMeta, PortError> {
+        let (this, bucket, key, src) = (self.clone(), bucket.clone(), key.clone(), path.to_owned());
+        blocking(move || {
+            let mut input = std::fs::File::open(&src)
+                .map_err(|e| io(format!("opening {}", src.display()), e))?;
+            this.put_sync(&bucket, &key, |f| std::io::copy(&mut input, f).map(|_| ()))
+        })
+        .await
+    }
+
+    async fn create(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        body: Bytes,
+    ) -> Result<Option<ObjectMeta>, PortError> {
+        let (this, bucket, key) = (self.clone(), bucket.clone(), key.clone());
+        blocking(move || {
+            let dest = this.path_of(&bucket, &key);
+            Self::ensure_parent(&dest)?;
+            let tmp = this.stage(&bucket, |f| f.write_all(&body))?;
+            // A hard link fails if the name exists: an atomic create-if-absent.
+            match std::fs::hard_link(tmp.path(), &dest) {
+                Ok(()) => Self::meta(&key, &dest).map(Some),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(io(format!("creating {}", dest.display()), e)),
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, bucket: &BucketName, key: &BlobKey) -> Result<Bytes, PortError> {
+        let path = self.path_of(bucket, key);
+        let key = key.clone();
+        blocking(move || {
+            std::fs::read(&path)
+                .map(Bytes::from)
+                .map_err(|e| io(format!("reading object {key}"), e))
+        })
+        .await
+    }
+
+    async fn fetch(&self, bucket: &BucketName, key: &BlobKey) -> Result<LocalObject, PortError> {
+        let path = self.path_of(bucket, key);
+        let meta = Self::meta(key, &path)?;
+        Ok(LocalObject::in_place(path, meta))
+    }
+
+    async fn head(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+    ) -> Result<Option<ObjectMeta>, PortError> {
+        let path = self.path_of(bucket, key);
+        match Self::meta(key, &path) {
+            Ok(meta) if path.is_file() => Ok(Some(meta)),
+            Ok(_) | Err(PortError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, bucket: &BucketName, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
+        let (this, bucket, prefix) = (self.clone(), bucket.clone(), prefix.to_owned());
+        blocking(move || {
+            let dir = this.bucket_dir(&bucket);
+            let mut keys = Vec::new();
+            Self::walk(&dir, "", &mut keys)
+                .map_err(|e| io(format!("listing {}", dir.display()), e))?;
+            keys.sort();
+            keys.into_iter()
+                .filter(|k| k.starts_with(&prefix))
+                .filter_map(|k| BlobKey::parse(&k).ok())
+                .map(|k| Self::meta(&k, &this.path_of(&bucket, &k)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn copy(
+        &self,
+        bucket: &BucketName,
+        from: &BlobKey,
+        to: &BlobKey,
+    ) -> Result<ObjectMeta, PortError> {
+        let src = self.path_of(bucket, from);
+        if !src.is_file() {
+            return Err(PortError::NotFound(format!(
+                "object {from} in bucket {bucket}"
+            )));
+        }
+        self.put_file(bucket, to, &src).await
+    }
+
+    async fn presign_put(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        _expires: Duration,
+    ) -> Result<String, PortError> {
+        // The embedded store has no server: the "URL" is the file a client writes to.
+        let path = self.path_of(bucket, key);
+        let abs = std::path::absolute(&path).unwrap_or(path);
+        Ok(format!("file://{}", abs.display()))
+    }
+}

@@ -1,0 +1,477 @@
+//! Catalog on SQLite (bundled), in WAL mode. Every write is one `BEGIN IMMEDIATE` transaction
+//! that checks its conditions first, so several processes sharing a data dir never see half a
+//! write and never both win the same version number.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tollgate_domain::ports::{Catalog, NewVersion, StoredContract};
+use tollgate_domain::{
+    AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, PortError, UploadRecord,
+};
+
+use crate::error::sql;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS datasets (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    dataset TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (dataset, version),
+    UNIQUE (dataset, content_hash)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_key TEXT NOT NULL UNIQUE,
+    dataset TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_dataset ON uploads (dataset, seq);
+CREATE TABLE IF NOT EXISTS contracts (
+    dataset TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (dataset, version)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (subject, seq);
+"#;
+
+#[derive(Debug, Clone)]
+pub struct SqliteCatalog {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, PortError> {
+    serde_json::to_string(value).map_err(|e| PortError::other("encoding a catalog record", e))
+}
+
+fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, PortError> {
+    serde_json::from_str(body).map_err(|e| PortError::other("decoding a catalog record", e))
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the catalog file.
+    pub fn open(path: &Path) -> Result<Self, PortError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| crate::error::io(format!("creating {}", parent.display()), e))?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| sql(format!("opening the catalog {}", path.display()), e))?;
+        // Several processes may share the file: wait for a writer rather than fail at once.
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| sql("setting the busy timeout", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| sql("switching the catalog to WAL", e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| sql("setting synchronous mode", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| sql("creating the catalog tables", e))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| {
+                PortError::other(
+                    "the catalog connection",
+                    std::io::Error::other("lock poisoned"),
+                )
+            })?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| PortError::other("a catalog task failed", e))?
+    }
+}
+
+fn read_dataset(conn: &Connection, name: &str) -> Result<Option<Dataset>, PortError> {
+    conn.query_row("SELECT body FROM datasets WHERE name = ?1", [name], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()
+    .map_err(|e| sql("reading a dataset", e))?
+    .map(|b| from_json(&b))
+    .transpose()
+}
+
+fn write_dataset(conn: &Connection, d: &Dataset) -> Result<(), PortError> {
+    conn.execute(
+        "INSERT INTO datasets (name, body) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+        params![d.name.as_str(), to_json(d)?],
+    )
+    .map_err(|e| sql("writing a dataset", e))?;
+    Ok(())
+}
+
+fn ensure_dataset(
+    conn: &Connection,
+    name: &DatasetName,
+    upload: &UploadRecord,
+) -> Result<Dataset, PortError> {
+    if let Some(d) = read_dataset(conn, name.as_str())? {
+        return Ok(d);
+    }
+    let d = Dataset {
+        name: name.clone(),
+        created_at: upload.created_at,
+        created_by: upload.uploaded_by.clone(),
+        latest_version: None,
+        contract_version: None,
+    };
+    write_dataset(conn, &d)?;
+    Ok(d)
+}
+
+fn upload_exists(conn: &Connection, key: &str) -> Result<bool, PortError> {
+    conn.query_row("SELECT 1 FROM uploads WHERE upload_key = ?1", [key], |_| {
+        Ok(())
+    })
+    .optional()
+    .map(|o| o.is_some())
+    .map_err(|e| sql("reading an upload", e))
+}
+
+fn insert_upload(conn: &Connection, u: &UploadRecord) -> Result<(), PortError> {
+    conn.execute(
+        "INSERT INTO uploads (upload_key, dataset, body) VALUES (?1, ?2, ?3)",
+        params![u.upload_key, u.dataset.as_str(), to_json(u)?],
+    )
+    .map_err(|e| sql("recording an upload", e))?;
+    Ok(())
+}
+
+fn insert_audit(conn: &Connection, a: &AuditEvent) -> Result<(), PortError> {
+    conn.execute(
+        "INSERT INTO audit (subject, body) VALUES (?1, ?2)",
+        params![a.subject, to_json(a)?],
+    )
+    .map_err(|e| sql("appending to the audit trail", e))?;
+    Ok(())
+}
+
+fn query_bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>, PortError> {
+    let mut stmt = conn
+        .prepare(query)
+        .map_err(|e| sql("preparing a query", e))?;
+    let rows = stmt
+        .query_map(args, |r| r.get::<_, String>(0))
+        .map_err(|e| sql("running a query", e))?;
+    rows.map(|r| {
+        r.map_err(|e| sql("reading a row", e))
+            .and_then(|b| from_json(&b))
+    })
+    .collect()
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn dataset(&self, name: &DatasetName) -> Result<Option<Dataset>, PortError> {
+        let name = name.to_string();
+        self.with(move |c| read_dataset(c, &name)).await
+    }
+
+    async fn datasets(&self) -> Result<Vec<Dataset>, PortError> {
+        self.with(|c| query_bodies(c, "SELECT body FROM datasets ORDER BY name", []))
+            .await
+    }
+
+    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            query_bodies(
+                c,
+                "SELECT body FROM versions WHERE dataset = ?1 ORDER BY version",
+                [name],
+            )
+        })
+        .await
+    }
+
+    async fn version(
+        &self,
+        name: &DatasetName,
+        version: u32,
+    ) -> Result<Option<DatasetVersion>, PortError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            Ok(query_bodies(
+                c,
+                "SELECT body FROM versions WHERE dataset = ?1 AND version = ?2",
+                params![name, version],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn version_by_hash(
+        &self,
+        name: &DatasetName,
+        hash: &ContentHash,
+    ) -> Result<Option<DatasetVersion>, PortError> {
+        let (name, hash) = (name.to_string(), hash.to_string());
+        self.with(move |c| {
+            Ok(query_bodies(
+                c,
+                "SELECT body FROM versions WHERE dataset = ?1 AND content_hash = ?2",
+                params![name, hash],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn upload(&self, upload_key: &str) -> Result<Option<UploadRecord>, PortError> {
+        let key = upload_key.to_owned();
+        self.with(move |c| {
+            Ok(query_bodies(c, "SELECT body FROM uploads WHERE upload_key = ?1", [key])?.pop())
+        })
+        .await
+    }
+
+    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            query_bodies(
+                c,
+                "SELECT body FROM uploads WHERE dataset = ?1 ORDER BY seq",
+                [name],
+            )
+        })
+        .await
+    }
+
+    async fn commit_version(&self, new: NewVersion) -> Result<(), PortError> {
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let v = &new.version;
+            let mut dataset = ensure_dataset(&tx, &v.dataset, &new.upload)?;
+            if upload_exists(&tx, &new.upload.upload_key)? {
+                return Err(PortError::Conflict(format!(
+                    "upload {} is already recorded",
+                    new.upload.upload_key
+                )));
+            }
+            if dataset.latest_version != v.parent_version {
+                return Err(PortError::Conflict(format!(
+                    "dataset {} is at version {:?}, not {:?}",
+                    v.dataset, dataset.latest_version, v.parent_version
+                )));
+            }
+            let hash_taken = tx
+                .query_row(
+                    "SELECT version FROM versions WHERE dataset = ?1 AND content_hash = ?2",
+                    params![v.dataset.as_str(), v.content_hash.as_str()],
+                    |r| r.get::<_, u32>(0),
+                )
+                .optional()
+                .map_err(|e| sql("looking up a content hash", e))?;
+            if let Some(existing) = hash_taken {
+                return Err(PortError::Conflict(format!(
+                    "content {} is already version {existing}",
+                    v.content_hash.short()
+                )));
+            }
+            if let Some(contract) = &new.founding_contract {
+                if dataset.contract_version.is_some() {
+                    return Err(PortError::Conflict(format!(
+                        "dataset {} already has a contract",
+                        v.dataset
+                    )));
+                }
+                tx.execute(
+                    "INSERT INTO contracts (dataset, version, body) VALUES (?1, ?2, ?3)",
+                    params![v.dataset.as_str(), contract.version, to_json(contract)?],
+                )
+                .map_err(|e| sql("storing a contract", e))?;
+                dataset.contract_version = Some(contract.version);
+            }
+            tx.execute(
+                "INSERT INTO versions (dataset, version, content_hash, body) VALUES (?1, ?2, ?3, ?4)",
+                params![v.dataset.as_str(), v.version, v.content_hash.as_str(), to_json(v)?],
+            )
+            .map_err(|e| sql("storing a dataset version", e))?;
+            dataset.latest_version = Some(v.version);
+            write_dataset(&tx, &dataset)?;
+            insert_upload(&tx, &new.upload)?;
+            insert_audit(&tx, &new.audit)?;
+            tx.commit().map_err(|e| sql("committing a dataset version", e))
+        })
+        .await
+    }
+
+    async fn record_upload(
+        &self,
+        upload: UploadRecord,
+        audit: AuditEvent,
+    ) -> Result<(), PortError> {
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            ensure_dataset(&tx, &upload.dataset, &upload)?;
+            if upload_exists(&tx, &upload.upload_key)? {
+                return Err(PortError::Conflict(format!(
+                    "upload {} is already recorded",
+                    upload.upload_key
+                )));
+            }
+            insert_upload(&tx, &upload)?;
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| sql("committing an upload", e))
+        })
+        .await
+    }
+
+    async fn mark_finalized(&self, upload_key: &str) -> Result<(), PortError> {
+        let key = upload_key.to_owned();
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let mut record: UploadRecord = query_bodies(
+                &tx,
+                "SELECT body FROM uploads WHERE upload_key = ?1",
+                [&key],
+            )?
+            .pop()
+            .ok_or_else(|| PortError::NotFound(format!("upload {key}")))?;
+            if !record.finalized {
+                record.finalized = true;
+                tx.execute(
+                    "UPDATE uploads SET body = ?1 WHERE upload_key = ?2",
+                    params![to_json(&record)?, key],
+                )
+                .map_err(|e| sql("finalizing an upload", e))?;
+            }
+            tx.commit().map_err(|e| sql("committing an upload", e))
+        })
+        .await
+    }
+
+    async fn contract(
+        &self,
+        name: &DatasetName,
+        version: Option<u32>,
+    ) -> Result<Option<StoredContract>, PortError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            let version = match version {
+                Some(v) => Some(v),
+                None => read_dataset(c, &name)?.and_then(|d| d.contract_version),
+            };
+            let Some(version) = version else {
+                return Ok(None);
+            };
+            Ok(query_bodies(
+                c,
+                "SELECT body FROM contracts WHERE dataset = ?1 AND version = ?2",
+                params![name, version],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn put_contract(
+        &self,
+        contract: StoredContract,
+        expected: Option<u32>,
+        audit: AuditEvent,
+    ) -> Result<u32, PortError> {
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let name = contract.contract.dataset.clone();
+            let mut dataset = match read_dataset(&tx, name.as_str())? {
+                Some(d) => d,
+                None => Dataset {
+                    name: name.clone(),
+                    created_at: contract.created_at,
+                    created_by: contract.created_by.clone(),
+                    latest_version: None,
+                    contract_version: None,
+                },
+            };
+            if dataset.contract_version != expected {
+                return Err(PortError::Conflict(format!(
+                    "the contract of {name} is at version {:?}, not {:?}",
+                    dataset.contract_version, expected
+                )));
+            }
+            let latest: Option<u32> = tx
+                .query_row(
+                    "SELECT MAX(version) FROM contracts WHERE dataset = ?1",
+                    [name.as_str()],
+                    |r| r.get(0),
+                )
+                .map_err(|e| sql("reading contract versions", e))?;
+            let version = latest.unwrap_or(0) + 1;
+            let stored = StoredContract {
+                version,
+                ..contract
+            };
+            tx.execute(
+                "INSERT INTO contracts (dataset, version, body) VALUES (?1, ?2, ?3)",
+                params![name.as_str(), version, to_json(&stored)?],
+            )
+            .map_err(|e| sql("storing a contract", e))?;
+            dataset.contract_version = Some(version);
+            write_dataset(&tx, &dataset)?;
+            let audit = AuditEvent {
+                subject: format!("contract/{name}/v{version}"),
+                ..audit
+            };
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| sql("committing a contract", e))?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError> {
+        self.with(move |c| insert_audit(c, &event)).await
+    }
+
+    async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError> {
+        let prefix = subject_prefix.unwrap_or("").to_owned();
+        self.with(move |c| {
+            query_bodies(
+                c,
+                "SELECT body FROM audit WHERE substr(subject, 1, length(?1)) = ?1 ORDER BY seq",
+                [prefix],
+            )
+        })
+        .await
+    }
+}
