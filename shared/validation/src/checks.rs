@@ -1,0 +1,334 @@
+//! The contract's checks over typed columns, and the contract inferred from a first version.
+
+use std::collections::{HashMap, HashSet};
+
+use polars::prelude::*;
+use tollgate_domain::report::Finding;
+use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName, DriftThresholds};
+
+use crate::columns::{TypedColumn, shorten};
+
+fn first_row(mask: &BooleanChunked) -> Option<u64> {
+    mask.iter()
+        .position(|b| b == Some(true))
+        .map(|i| i as u64 + 1)
+}
+
+fn count_true(mask: &BooleanChunked) -> u64 {
+    mask.iter().filter(|b| *b == Some(true)).count() as u64
+}
+
+fn plural(n: u64, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// Checks that hold with or without a contract: rows exist, numbers are finite, no column is
+/// entirely empty.
+pub fn universal(columns: &[TypedColumn], rows: u64) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if rows == 0 {
+        findings.push(Finding::error(
+            "rows",
+            "zero rows (an empty dataset is never accepted)",
+        ));
+        return findings;
+    }
+    for col in columns {
+        if col.nulls() == rows {
+            findings.push(
+                Finding::error(
+                    "nulls",
+                    format!(
+                        "the column is entirely null ({} of {rows} rows)",
+                        col.nulls()
+                    ),
+                )
+                .column(col.name.clone()),
+            );
+        }
+        if col.dtype == ColumnType::Float
+            && let Ok(f) = col.series.f64()
+        {
+            let bad: BooleanChunked = f.iter().map(|v| v.map(|x| !x.is_finite())).collect();
+            let count = count_true(&bad);
+            if let Some(row) = first_row(&bad) {
+                let v = f.get(row as usize - 1).unwrap_or(f64::NAN);
+                findings.push(
+                    Finding::error(
+                        "nan",
+                        format!(
+                            "{v} is not a finite number ({} in the column)",
+                            plural(count, "such value")
+                        ),
+                    )
+                    .column(col.name.clone())
+                    .row(row),
+                );
+            }
+        }
+    }
+    findings
+}
+
+/// The contract's checks: row bounds, nulls, ranges, allowed values, uniqueness.
+pub fn against_contract(columns: &[TypedColumn], rows: u64, contract: &Contract) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if rows < contract.min_rows {
+        findings.push(Finding::error(
+            "rows",
+            format!(
+                "{rows} rows, the contract asks for at least {}",
+                contract.min_rows
+            ),
+        ));
+    }
+    if let Some(max) = contract.max_rows
+        && rows > max
+    {
+        findings.push(Finding::error(
+            "rows",
+            format!("{rows} rows, the contract allows at most {max}"),
+        ));
+    }
+    for col in columns {
+        let Some(rule) = contract.column(&col.name) else {
+            continue;
+        };
+        check_column(col, rows, rule, &mut findings);
+    }
+    findings
+}
+
+fn check_column(col: &TypedColumn, rows: u64, rule: &ColumnContract, out: &mut Vec<Finding>) {
+    let name = col.name.clone();
+    let nulls = col.nulls();
+    if nulls > 0 && !rule.nullable {
+        let row = first_row(&col.series.is_null()).unwrap_or(1);
+        out.push(
+            Finding::error(
+                "nulls",
+                format!(
+                    "empty value, the contract says the column is never null ({} in the column)",
+                    plural(nulls, "null")
+                ),
+            )
+            .column(name.clone())
+            .row(row),
+        );
+    } else if let Some(max) = rule.max_null_fraction
+        && rows > 0
+        && nulls as f64 / rows as f64 > max
+    {
+        out.push(
+            Finding::error(
+                "nulls",
+                format!(
+                    "{:.2}% nulls, the contract allows at most {:.2}%",
+                    100.0 * nulls as f64 / rows as f64,
+                    100.0 * max
+                ),
+            )
+            .column(name.clone()),
+        );
+    }
+    if (rule.min.is_some() || rule.max.is_some())
+        && let Ok(f) = col.series.cast(&DataType::Float64)
+        && let Ok(f) = f.f64()
+    {
+        let lo = rule.min.unwrap_or(f64::NEG_INFINITY);
+        let hi = rule.max.unwrap_or(f64::INFINITY);
+        let bad: BooleanChunked = f
+            .iter()
+            .map(|v| v.map(|x| x.is_finite() && (x < lo || x > hi)))
+            .collect();
+        let count = count_true(&bad);
+        if let Some(row) = first_row(&bad) {
+            let v = f.get(row as usize - 1).unwrap_or_default();
+            let range = match (rule.min, rule.max) {
+                (Some(a), Some(b)) => format!("[{a}, {b}]"),
+                (Some(a), None) => format!(">= {a}"),
+                (None, Some(b)) => format!("<= {b}"),
+                (None, None) => unreachable!(),
+            };
+            out.push(
+                Finding::error(
+                    "range",
+                    format!(
+                        "{v} is outside the contract's range {range} ({} out of range)",
+                        plural(count, "value")
+                    ),
+                )
+                .column(name.clone())
+                .row(row),
+            );
+        }
+    }
+    if let Some(allowed) = &rule.allowed_values
+        && let Ok(s) = col.series.cast(&DataType::String)
+        && let Ok(s) = s.str()
+    {
+        let allowed: HashSet<&str> = allowed.iter().map(String::as_str).collect();
+        let mut count = 0u64;
+        let mut first: Option<(u64, String)> = None;
+        for (i, v) in s.iter().enumerate() {
+            if let Some(v) = v
+                && !allowed.contains(v)
+            {
+                count += 1;
+                first.get_or_insert((i as u64 + 1, v.to_owned()));
+            }
+        }
+        if let Some((row, v)) = first {
+            let mut list: Vec<&str> = allowed.into_iter().collect();
+            list.sort_unstable();
+            let shown = if list.len() > 10 {
+                format!("{}, … ({} values)", list[..10].join(", "), list.len())
+            } else {
+                list.join(", ")
+            };
+            out.push(
+                Finding::error(
+                    "allowed_values",
+                    format!(
+                        "{:?} is not an allowed value (allowed: {shown}; {} not allowed)",
+                        shorten(&v),
+                        plural(count, "value")
+                    ),
+                )
+                .column(name.clone())
+                .row(row),
+            );
+        }
+    }
+    if rule.unique
+        && let Some((row, earlier, value, dupes)) = first_repeat(&col.series)
+    {
+        out.push(
+            Finding::error(
+                "unique",
+                format!(
+                    "{:?} repeats the value of row {earlier}; the contract says values are unique ({})",
+                    shorten(&value),
+                    plural(dupes, "repeat")
+                ),
+            )
+            .column(name)
+            .row(row),
+        );
+    }
+}
+
+/// The first value seen twice (its row, the earlier row, the value) and how many repeats there are.
+fn first_repeat(series: &Series) -> Option<(u64, u64, String, u64)> {
+    fn scan<K: std::hash::Hash + Eq + ToString>(
+        values: impl Iterator<Item = Option<K>>,
+        capacity: usize,
+    ) -> Option<(u64, u64, String, u64)> {
+        let mut seen: HashMap<K, u64> = HashMap::with_capacity(capacity);
+        let mut dupes = 0u64;
+        let mut first = None;
+        for (i, v) in values.enumerate() {
+            let Some(v) = v else { continue };
+            let row = i as u64 + 1;
+            match seen.get(&v) {
+                Some(&earlier) => {
+                    dupes += 1;
+                    if first.is_none() {
+                        first = Some((row, earlier, v.to_string()));
+                    }
+                }
+                None => {
+                    seen.insert(v, row);
+                }
+            }
+        }
+        first.map(|(row, earlier, v)| (row, earlier, v, dupes))
+    }
+    if let Ok(ints) = series.i64() {
+        return scan(ints.iter(), series.len());
+    }
+    let text = series.cast(&DataType::String).ok()?;
+    scan(text.str().ok()?.iter(), series.len())
+}
+
+fn looks_like_identifier(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "id"
+        || n.ends_with("_id")
+        || n.ends_with("id") && n.len() <= 4
+        || n == "key"
+        || n.ends_with("_key")
+        || n.contains("uuid")
+}
+
+/// The contract a first version founds: its types and nullability, allowed values where the
+/// column is evidently categorical, uniqueness where the column is evidently an identifier, and
+/// no numeric range (a range inferred from one sample would reject ordinary new data).
+pub fn infer_contract(dataset: &DatasetName, columns: &[TypedColumn], rows: u64) -> Contract {
+    let columns = columns
+        .iter()
+        .map(|col| {
+            let nulls = col.nulls();
+            let mut rule = ColumnContract {
+                name: col.name.clone(),
+                dtype: col.dtype,
+                nullable: nulls > 0,
+                max_null_fraction: None,
+                min: None,
+                max: None,
+                allowed_values: None,
+                unique: false,
+            };
+            let non_null = rows - nulls;
+            // An integer column is a count or a code only when that is evident (few values, or an
+            // identifier); otherwise it is a measurement that happened to be whole so far, and
+            // "float" keeps the next upload's 77.5 from being refused.
+            if col.dtype == ColumnType::Integer
+                && !looks_like_identifier(&col.name)
+                && col.series.n_unique().is_ok_and(|n| n > 20)
+            {
+                rule.dtype = ColumnType::Float;
+            }
+            if matches!(col.dtype, ColumnType::String | ColumnType::Boolean)
+                && let Ok(s) = col.series.cast(&DataType::String)
+                && let Ok(s) = s.str()
+            {
+                let distinct: HashSet<&str> = s.iter().flatten().collect();
+                let categorical = distinct.len() <= 20
+                    && non_null >= 5 * distinct.len() as u64
+                    && distinct.iter().all(|v| v.chars().count() <= 100);
+                if categorical {
+                    let mut values: Vec<String> =
+                        distinct.iter().map(|v| (*v).to_owned()).collect();
+                    values.sort();
+                    rule.allowed_values = Some(values);
+                }
+                rule.unique = nulls == 0
+                    && rows >= 20
+                    && distinct.len() as u64 == rows
+                    && looks_like_identifier(&col.name);
+            }
+            if col.dtype == ColumnType::Integer
+                && nulls == 0
+                && rows >= 20
+                && looks_like_identifier(&col.name)
+                && let Ok(n) = col.series.n_unique()
+            {
+                rule.unique = n as u64 == rows;
+            }
+            rule
+        })
+        .collect();
+    Contract {
+        dataset: dataset.clone(),
+        min_rows: 1,
+        max_rows: None,
+        allow_extra_columns: false,
+        drift: DriftThresholds::default(),
+        columns,
+    }
+}

@@ -1,0 +1,245 @@
+//! Column profiles and drift, from the values of each column extracted once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use tollgate_domain::report::{ColumnDrift, ColumnProfile, DriftReport, Histogram, ValueCount};
+use tollgate_domain::{ColumnType, DriftThresholds};
+
+use crate::columns::TypedColumn;
+use crate::stats::{self, Sum};
+
+const QUANTILES: [(&str, f64); 7] = [
+    ("p01", 0.01),
+    ("p05", 0.05),
+    ("p25", 0.25),
+    ("p50", 0.5),
+    ("p75", 0.75),
+    ("p95", 0.95),
+    ("p99", 0.99),
+];
+const HISTOGRAM_BINS: usize = 20;
+const TOP_VALUES: usize = 10;
+/// Profiles cut long text values to this many characters.
+const VALUE_CHARS: usize = 200;
+
+/// A column's values, as drift and profiles need them.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Finite, non-null values, sorted.
+    Numeric(Vec<f64>),
+    /// Non-null values and how often each occurs.
+    Categorical(HashMap<String, u64>),
+}
+
+impl Values {
+    pub fn of(col: &TypedColumn) -> Self {
+        if col.dtype.is_numeric()
+            && let Ok(f) = col.series.cast(&DataType::Float64)
+            && let Ok(f) = f.f64()
+        {
+            let mut v: Vec<f64> = f.iter().flatten().filter(|x| x.is_finite()).collect();
+            v.sort_unstable_by(f64::total_cmp);
+            return Self::Numeric(v);
+        }
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        if let Ok(s) = col.series.cast(&DataType::String)
+            && let Ok(s) = s.str()
+        {
+            for v in s.iter().flatten() {
+                match counts.get_mut(v) {
+                    Some(c) => *c += 1,
+                    None => {
+                        counts.insert(v.to_owned(), 1);
+                    }
+                }
+            }
+        }
+        Self::Categorical(counts)
+    }
+}
+
+fn clip(value: &str) -> String {
+    if value.chars().count() <= VALUE_CHARS {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(VALUE_CHARS).collect::<String>())
+    }
+}
+
+fn format_number(x: f64, dtype: ColumnType) -> String {
+    if dtype == ColumnType::Integer && x.fract() == 0.0 && x.abs() < 9.0e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
+    let rows = col.series.len() as u64;
+    let nulls = col.nulls();
+    let mut p = ColumnProfile {
+        name: col.name.clone(),
+        dtype: col.dtype,
+        count: rows - nulls,
+        nulls,
+        distinct: 0,
+        min: None,
+        max: None,
+        mean: None,
+        std: None,
+        quantiles: BTreeMap::new(),
+        histogram: None,
+        top_values: Vec::new(),
+    };
+    match values {
+        Values::Numeric(v) if !v.is_empty() => {
+            let n = v.len() as f64;
+            let (lo, hi) = (v[0], v[v.len() - 1]);
+            let mut sum = Sum::default();
+            v.iter().for_each(|&x| sum.add(x));
+            let mean = sum.value() / n;
+            let mut sq = Sum::default();
+            v.iter().for_each(|&x| sq.add((x - mean) * (x - mean)));
+            p.min = Some(lo);
+            p.max = Some(hi);
+            p.mean = Some(mean);
+            p.std = (v.len() > 1).then(|| (sq.value() / (n - 1.0)).sqrt());
+            p.quantiles = QUANTILES
+                .iter()
+                .map(|(k, q)| ((*k).to_owned(), stats::quantile_sorted(v, *q)))
+                .collect();
+            p.histogram = Some(histogram(v, lo, hi));
+            // Runs of equal values in the sorted sample give distinct counts and the top values.
+            let mut runs: Vec<(f64, u64)> = Vec::new();
+            for &x in v {
+                match runs.last_mut() {
+                    Some((last, c)) if *last == x => *c += 1,
+                    _ => runs.push((x, 1)),
+                }
+            }
+            p.distinct = runs.len() as u64;
+            runs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+            p.top_values = runs
+                .into_iter()
+                .take(TOP_VALUES)
+                .map(|(x, count)| ValueCount {
+                    value: format_number(x, col.dtype),
+                    count,
+                })
+                .collect();
+        }
+        Values::Numeric(_) => {}
+        Values::Categorical(counts) => {
+            p.distinct = counts.len() as u64;
+            let mut top: Vec<(&String, &u64)> = counts.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            p.top_values = top
+                .into_iter()
+                .take(TOP_VALUES)
+                .map(|(v, c)| ValueCount {
+                    value: clip(v),
+                    count: *c,
+                })
+                .collect();
+        }
+    }
+    p
+}
+
+fn histogram(sorted: &[f64], lo: f64, hi: f64) -> Histogram {
+    if lo == hi {
+        return Histogram {
+            edges: vec![lo, hi],
+            counts: vec![sorted.len() as u64],
+        };
+    }
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let edges = (0..=HISTOGRAM_BINS)
+        .map(|i| lo + width * i as f64)
+        .collect();
+    let mut counts = vec![0u64; HISTOGRAM_BINS];
+    for &x in sorted {
+        let bin = (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+        counts[bin] += 1;
+    }
+    Histogram { edges, counts }
+}
+
+/// Drift of one column: numeric (KS, PSI, Wasserstein) or categorical (chi-square,
+/// Jensen-Shannon, L-infinity). `None` when either side has no values or the kinds differ.
+pub fn column_drift(
+    baseline: &Values,
+    current: &Values,
+    thresholds: &DriftThresholds,
+) -> Option<ColumnDrift> {
+    let (kind, statistics): (&str, BTreeMap<String, f64>) = match (baseline, current) {
+        (Values::Numeric(b), Values::Numeric(c)) if !b.is_empty() && !c.is_empty() => {
+            let ks = stats::ks_2samp(b, c);
+            (
+                "numeric",
+                BTreeMap::from([
+                    ("ks".to_owned(), ks.statistic),
+                    ("ks_pvalue".to_owned(), ks.pvalue),
+                    ("psi".to_owned(), stats::psi(b, c)),
+                    ("wasserstein".to_owned(), stats::wasserstein(b, c)),
+                ]),
+            )
+        }
+        (Values::Categorical(b), Values::Categorical(c)) if !b.is_empty() && !c.is_empty() => {
+            let mut categories: Vec<&String> = b.keys().chain(c.keys()).collect();
+            categories.sort_unstable();
+            categories.dedup();
+            let bc: Vec<u64> = categories
+                .iter()
+                .map(|k| b.get(*k).copied().unwrap_or(0))
+                .collect();
+            let cc: Vec<u64> = categories
+                .iter()
+                .map(|k| c.get(*k).copied().unwrap_or(0))
+                .collect();
+            let chi = stats::chi2_contingency(&bc, &cc);
+            (
+                "categorical",
+                BTreeMap::from([
+                    ("chi2".to_owned(), chi.statistic),
+                    ("chi2_pvalue".to_owned(), chi.pvalue),
+                    ("jensen_shannon".to_owned(), stats::jensen_shannon(&bc, &cc)),
+                    ("linf".to_owned(), stats::linf(&bc, &cc)),
+                ]),
+            )
+        }
+        _ => return None,
+    };
+    let exceeded = statistics
+        .iter()
+        .filter(|(name, value)| thresholds.for_statistic(name).is_some_and(|t| **value > t))
+        .map(|(name, _)| name.clone())
+        .collect();
+    Some(ColumnDrift {
+        kind: kind.to_owned(),
+        statistics,
+        exceeded,
+    })
+}
+
+/// Drift of every column the two versions share, computed in parallel.
+pub fn drift(
+    baseline_version: u32,
+    baseline: &[(String, Values)],
+    current: &[(String, Values)],
+    thresholds: &DriftThresholds,
+) -> DriftReport {
+    let columns = current
+        .par_iter()
+        .filter_map(|(name, cur)| {
+            let (_, base) = baseline.iter().find(|(n, _)| n == name)?;
+            column_drift(base, cur, thresholds).map(|d| (name.clone(), d))
+        })
+        .collect();
+    DriftReport {
+        baseline_version,
+        columns,
+    }
+}

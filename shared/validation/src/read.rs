@@ -1,0 +1,706 @@
+//! Reading an upload: hashing its bytes, telling its format, checking that text is UTF-8 without
+//! control characters and that CSV rows line up with the header, then parsing it with polars.
+//! Whatever is wrong becomes a [`Finding`] that says what and where; only I/O failures are errors.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+use tollgate_domain::report::Finding;
+use tollgate_domain::{ColumnType, ContentHash, Contract};
+
+use crate::ValidationError;
+
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+    Parquet,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "jsonl",
+            Self::Parquet => "parquet",
+        }
+    }
+}
+
+/// The SHA-256 and size of a file, streamed, and its first bytes.
+#[derive(Debug)]
+pub struct Fingerprint {
+    pub hash: ContentHash,
+    pub bytes: u64,
+    pub head: Vec<u8>,
+}
+
+pub fn fingerprint(path: &Path) -> Result<Fingerprint, ValidationError> {
+    let mut file =
+        File::open(path).map_err(|e| ValidationError::io("opening the upload", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut head = Vec::new();
+    let mut bytes = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| ValidationError::io("reading the upload", path, e))?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 512 {
+            head.extend_from_slice(&buf[..n.min(512 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    let hash =
+        ContentHash::parse(&hex::encode(hasher.finalize())).expect("sha-256 is 64 hex digits");
+    Ok(Fingerprint { hash, bytes, head })
+}
+
+/// What reading found: the frame when it parsed, and the findings either way.
+#[derive(Debug)]
+pub struct Parsed {
+    pub format: Format,
+    pub frame: Option<DataFrame>,
+    pub findings: Vec<Finding>,
+}
+
+fn parse_error(message: impl Into<String>) -> Finding {
+    Finding::error("parse", message)
+}
+
+/// Reads an upload whose fingerprint is known.
+pub fn parse(
+    path: &Path,
+    file_name: &str,
+    fp: &Fingerprint,
+    contract: Option<&Contract>,
+) -> Result<Parsed, ValidationError> {
+    let lower = file_name.to_ascii_lowercase();
+    if fp.bytes == 0 {
+        let format = guess_text_format(&lower, &[]);
+        return Ok(Parsed {
+            format,
+            frame: None,
+            findings: vec![parse_error("the file is empty (0 bytes)")],
+        });
+    }
+    if fp.head.starts_with(b"PAR1") || lower.ends_with(".parquet") {
+        return Ok(read_parquet_upload(path));
+    }
+    let gzip = fp.head.starts_with(&[0x1f, 0x8b]);
+    if !gzip && lower.ends_with(".gz") {
+        return Ok(Parsed {
+            format: guess_text_format(lower.trim_end_matches(".gz"), &fp.head),
+            frame: None,
+            findings: vec![parse_error(
+                "the file name ends in .gz but the content is not gzip-compressed",
+            )],
+        });
+    }
+    // Text: decompress if needed, drop a byte-order mark, and check every byte on the way. Only
+    // a compressed file or one with a byte-order mark is copied for polars to read.
+    let bom = fp.head.starts_with(b"\xef\xbb\xbf");
+    let staged = if gzip || bom {
+        Some(
+            tempfile::NamedTempFile::new()
+                .map_err(|e| ValidationError::io("creating a temporary file", &temp_dir(), e))?,
+        )
+    } else {
+        None
+    };
+    let input = File::open(path).map_err(|e| ValidationError::io("opening the upload", path, e))?;
+    let name_inside = lower.trim_end_matches(".gz").to_owned();
+    let sink = staged.as_ref().map(|t| t.as_file());
+    let scan = if gzip {
+        let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK, input));
+        scan_text(decoder, &name_inside, sink)
+    } else {
+        scan_text(input, &name_inside, sink)
+    };
+    let scan = match scan {
+        Ok(scan) => scan,
+        Err(ScanError::Decode(e)) => {
+            return Ok(Parsed {
+                format: guess_text_format(&name_inside, &[]),
+                frame: None,
+                findings: vec![parse_error(format!("the gzip stream is corrupt: {e}"))],
+            });
+        }
+        Err(ScanError::Write(e)) => {
+            return Err(ValidationError::io(
+                "writing a temporary file",
+                &temp_dir(),
+                e,
+            ));
+        }
+    };
+    if !scan.findings.is_empty() {
+        return Ok(Parsed {
+            format: scan.format,
+            frame: None,
+            findings: scan.findings,
+        });
+    }
+    let text_path = staged
+        .as_ref()
+        .map(|t| t.path())
+        .unwrap_or(path)
+        .to_path_buf();
+    let parsed = match scan.format {
+        Format::Csv => read_csv(&text_path, &scan, contract),
+        Format::JsonLines => read_json_lines(&text_path),
+        Format::Parquet => unreachable!("text is never parquet"),
+    };
+    Ok(parsed)
+}
+
+fn guess_text_format(lower_name: &str, head: &[u8]) -> Format {
+    if [".jsonl", ".ndjson", ".json"]
+        .iter()
+        .any(|e| lower_name.ends_with(e))
+    {
+        return Format::JsonLines;
+    }
+    let first = head
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(head)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        Format::JsonLines
+    } else {
+        Format::Csv
+    }
+}
+
+#[derive(Debug)]
+enum ScanError {
+    Decode(std::io::Error),
+    Write(std::io::Error),
+}
+
+#[derive(Debug)]
+struct TextScan {
+    format: Format,
+    header: Vec<String>,
+    /// Data records (CSV) or non-blank lines (JSON Lines).
+    records: u64,
+    findings: Vec<Finding>,
+}
+
+/// One pass over the text: UTF-8, control characters, and for CSV the record structure.
+fn scan_text(mut input: impl Read, name: &str, sink: Option<&File>) -> Result<TextScan, ScanError> {
+    let mut sink = sink.map(|f| std::io::BufWriter::with_capacity(CHUNK, f));
+    let mut buf = vec![0u8; CHUNK];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut first = true;
+    let mut format = Format::Csv;
+    let mut csv = CsvShape::new();
+    let mut line: u64 = 1;
+    let mut offset: u64 = 0;
+    let mut findings = Vec::new();
+    let mut json_records = 0u64;
+    let mut line_has_content = false;
+    loop {
+        let n = input.read(&mut buf).map_err(ScanError::Decode)?;
+        if n == 0 {
+            break;
+        }
+        let mut chunk = &buf[..n];
+        if first {
+            first = false;
+            chunk = chunk.strip_prefix(b"\xef\xbb\xbf").unwrap_or(chunk);
+            format = guess_text_format(name, chunk);
+        }
+        if let Some(sink) = sink.as_mut() {
+            sink.write_all(chunk).map_err(ScanError::Write)?;
+        }
+
+        // UTF-8, across chunk boundaries.
+        let mut joined;
+        let text: &[u8] = if carry.is_empty() {
+            chunk
+        } else {
+            joined = std::mem::take(&mut carry);
+            joined.extend_from_slice(chunk);
+            &joined[..]
+        };
+        let valid_len = match std::str::from_utf8(text) {
+            Ok(_) => text.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                let at = e.valid_up_to();
+                let bad_line = line + count_newlines(&text[..at]);
+                findings.push(
+                    parse_error(format!(
+                        "the file is not UTF-8 text: byte 0x{:02x} at line {bad_line} (byte offset {}) is not valid UTF-8",
+                        text[at],
+                        offset + at as u64
+                    ))
+                    .row(bad_line.saturating_sub(1).max(1)),
+                );
+                break;
+            }
+        };
+        let (checked, rest) = text.split_at(valid_len);
+        for &b in checked {
+            if b == b'\n' {
+                line += 1;
+                if line_has_content {
+                    json_records += 1;
+                }
+                line_has_content = false;
+            } else if b < 0x20 && b != b'\t' && b != b'\r' || b == 0x7f {
+                findings.push(parse_error(format!(
+                    "control character U+{b:04X} at line {line}; text fields must not contain control characters other than tab"
+                )));
+                break;
+            } else if !b.is_ascii_whitespace() {
+                line_has_content = true;
+            }
+        }
+        if !findings.is_empty() {
+            break;
+        }
+        if format == Format::Csv {
+            csv.feed(checked);
+        }
+        offset += checked.len() as u64;
+        carry = rest.to_vec();
+    }
+    if findings.is_empty() && !carry.is_empty() {
+        findings.push(parse_error(format!(
+            "the file is not UTF-8 text: it ends inside a multi-byte character at line {line}"
+        )));
+    }
+    if line_has_content {
+        json_records += 1;
+    }
+    if let Some(sink) = sink.as_mut() {
+        sink.flush().map_err(ScanError::Write)?;
+    }
+    let mut scan = TextScan {
+        format,
+        header: Vec::new(),
+        records: json_records,
+        findings,
+    };
+    if format == Format::Csv && scan.findings.is_empty() {
+        let shape = csv.finish();
+        scan.header = shape.header;
+        scan.records = shape.records;
+        scan.findings = shape.findings;
+    }
+    Ok(scan)
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// CSV structure, fed chunk by chunk: the header's names, and whether every record has as many
+/// fields as the header.
+struct CsvShape {
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    out_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    fields_before: usize,
+    header: Option<Vec<String>>,
+    records: u64,
+    record_line: u64,
+    quotes: u64,
+    findings: Vec<Finding>,
+}
+
+struct CsvFacts {
+    header: Vec<String>,
+    records: u64,
+    findings: Vec<Finding>,
+}
+
+impl CsvShape {
+    fn new() -> Self {
+        Self {
+            reader: csv_core::Reader::new(),
+            out: vec![0; 64 * 1024],
+            out_len: 0,
+            ends: vec![0; 1024],
+            ends_len: 0,
+            fields_before: 0,
+            header: None,
+            records: 0,
+            record_line: 1,
+            quotes: 0,
+            findings: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, mut input: &[u8]) {
+        self.quotes += input.iter().filter(|&&b| b == b'"').count() as u64;
+        loop {
+            let (result, nin, nout, nend) = self.reader.read_record(
+                input,
+                &mut self.out[self.out_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            input = &input[nin..];
+            self.out_len += nout;
+            self.ends_len += nend;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => return,
+                csv_core::ReadRecordResult::OutputFull => {
+                    if self.header.is_none() {
+                        let len = self.out.len();
+                        self.out.resize(len * 2, 0);
+                    } else {
+                        // Data fields are not kept, only counted.
+                        self.out_len = 0;
+                        for e in &mut self.ends[..self.ends_len] {
+                            *e = 0;
+                        }
+                    }
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    if self.header.is_none() {
+                        let len = self.ends.len();
+                        self.ends.resize(len * 2, 0);
+                    } else {
+                        self.fields_before += self.ends_len;
+                        self.ends_len = 0;
+                    }
+                }
+                csv_core::ReadRecordResult::Record => {
+                    self.record();
+                    if input.is_empty() {
+                        return;
+                    }
+                }
+                csv_core::ReadRecordResult::End => return,
+            }
+        }
+    }
+
+    fn record(&mut self) {
+        let fields = self.fields_before + self.ends_len;
+        let line = self.record_line;
+        self.record_line = self.reader.line();
+        let blank = fields == 1 && self.out_len == 0;
+        match &self.header {
+            None => {
+                let mut names = Vec::with_capacity(self.ends_len);
+                let mut start = 0;
+                for &end in &self.ends[..self.ends_len] {
+                    names.push(
+                        String::from_utf8_lossy(&self.out[start..end])
+                            .trim()
+                            .to_owned(),
+                    );
+                    start = end;
+                }
+                self.header = Some(names);
+            }
+            Some(header) if !blank => {
+                self.records += 1;
+                if fields != header.len() && self.findings.len() < 5 {
+                    self.findings.push(
+                        parse_error(format!(
+                            "line {line} has {fields} field{}, the header has {}",
+                            if fields == 1 { "" } else { "s" },
+                            header.len()
+                        ))
+                        .row(self.records),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+        self.out_len = 0;
+        self.ends_len = 0;
+        self.fields_before = 0;
+    }
+
+    fn finish(mut self) -> CsvFacts {
+        // An empty input tells csv-core the file has ended, flushing the last record.
+        let start_line = self.record_line;
+        loop {
+            let (result, _, nout, nend) = self.reader.read_record(
+                &[],
+                &mut self.out[self.out_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            self.out_len += nout;
+            self.ends_len += nend;
+            match result {
+                csv_core::ReadRecordResult::Record => self.record(),
+                csv_core::ReadRecordResult::OutputFull => {
+                    let len = self.out.len();
+                    self.out.resize(len * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                _ => break,
+            }
+        }
+        let mut findings = std::mem::take(&mut self.findings);
+        if self.quotes % 2 == 1 {
+            findings.insert(
+                0,
+                parse_error(format!(
+                    "a quoted field opened at or after line {start_line} is never closed (unterminated quote)"
+                )),
+            );
+        }
+        let header = self.header.unwrap_or_default();
+        if header.is_empty() || header.iter().all(String::is_empty) && header.len() == 1 {
+            findings.push(parse_error("the file has no header row"));
+        } else {
+            let mut seen = std::collections::HashMap::new();
+            for (i, name) in header.iter().enumerate() {
+                if name.is_empty() {
+                    findings.push(Finding::error(
+                        "schema",
+                        format!("column {} has no name in the header", i + 1),
+                    ));
+                } else if let Some(first) = seen.insert(name.as_str(), i) {
+                    findings.push(
+                        Finding::error(
+                            "schema",
+                            format!(
+                                "duplicate column: columns {} and {} are both named {name:?}",
+                                first + 1,
+                                i + 1
+                            ),
+                        )
+                        .column(name.clone()),
+                    );
+                }
+            }
+            if header.len() == 1 {
+                for (sep, label) in [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")] {
+                    if header[0].contains(sep) {
+                        findings.push(parse_error(format!(
+                            "the header is one column {:?}, which looks {label}-separated; Tollgate reads comma-separated CSV",
+                            header[0]
+                        )));
+                        break;
+                    }
+                }
+            }
+        }
+        CsvFacts {
+            header,
+            records: self.records,
+            findings,
+        }
+    }
+}
+
+fn polars_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::Integer => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::String => DataType::String,
+    }
+}
+
+fn csv_options() -> CsvReadOptions {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(10_000))
+        .map_parse_options(|p| {
+            p.with_missing_is_null(true)
+                .with_truncate_ragged_lines(false)
+        })
+}
+
+fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed {
+    let mut findings = Vec::new();
+    if scan.records == 0 {
+        findings.push(Finding::error(
+            "rows",
+            "the file has a header but no data rows (zero rows are never accepted)",
+        ));
+        return Parsed {
+            format: Format::Csv,
+            frame: None,
+            findings,
+        };
+    }
+    // Columns the contract types are read as that type; a value that does not parse sends us to
+    // the slower path that reads text and says which row failed.
+    let overwrite: Option<Schema> = contract.map(|c| {
+        c.columns
+            .iter()
+            .filter(|col| scan.header.contains(&col.name))
+            .map(|col| Field::new(col.name.as_str().into(), polars_type(col.dtype)))
+            .collect()
+    });
+    let typed = csv_options()
+        .with_schema_overwrite(overwrite.map(Arc::new))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish());
+    let frame = match typed {
+        Ok(df) => df,
+        Err(first_error) => {
+            let text = CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .map_parse_options(|p| p.with_missing_is_null(true))
+                .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                .and_then(|r| r.finish());
+            match text {
+                Ok(df) => df,
+                Err(_) => {
+                    findings.push(parse_error(format!(
+                        "the CSV could not be parsed: {first_error}"
+                    )));
+                    return Parsed {
+                        format: Format::Csv,
+                        frame: None,
+                        findings,
+                    };
+                }
+            }
+        }
+    };
+    Parsed {
+        format: Format::Csv,
+        frame: Some(frame),
+        findings,
+    }
+}
+
+fn read_json_lines(path: &Path) -> Parsed {
+    let result = File::open(path).map_err(PolarsError::from).and_then(|f| {
+        JsonReader::new(f)
+            .with_json_format(JsonFormat::JsonLines)
+            .infer_schema_len(std::num::NonZeroUsize::new(10_000))
+            .finish()
+    });
+    match result {
+        Ok(df) if df.height() == 0 => Parsed {
+            format: Format::JsonLines,
+            frame: None,
+            findings: vec![Finding::error(
+                "rows",
+                "the file holds no records (zero rows are never accepted)",
+            )],
+        },
+        Ok(df) => Parsed {
+            format: Format::JsonLines,
+            frame: Some(df),
+            findings: Vec::new(),
+        },
+        Err(e) => Parsed {
+            format: Format::JsonLines,
+            frame: None,
+            findings: vec![diagnose_json_lines(path).unwrap_or_else(|| {
+                parse_error(format!("the JSON Lines could not be parsed: {e}"))
+            })],
+        },
+    }
+}
+
+/// Finds the first line that is not a JSON object, to say where a JSON Lines file is broken.
+fn diagnose_json_lines(path: &Path) -> Option<Finding> {
+    use std::io::BufRead;
+    let file = File::open(path).ok()?;
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.ok()?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(serde_json::Value::Object(_)) => {}
+            Ok(other) => {
+                let kind = match other {
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Number(_) => "a number",
+                    _ => "not an object",
+                };
+                return Some(
+                    parse_error(format!(
+                        "line {} is {kind}; each line must be a JSON object",
+                        i + 1
+                    ))
+                    .row(i as u64 + 1),
+                );
+            }
+            Err(e) => {
+                return Some(
+                    parse_error(format!("line {} is not valid JSON: {e}", i + 1)).row(i as u64 + 1),
+                );
+            }
+        }
+    }
+    None
+}
+
+fn read_parquet_upload(path: &Path) -> Parsed {
+    match read_parquet(path) {
+        Ok(df) if df.height() == 0 => Parsed {
+            format: Format::Parquet,
+            frame: None,
+            findings: vec![Finding::error(
+                "rows",
+                "the Parquet file holds no rows (zero rows are never accepted)",
+            )],
+        },
+        Ok(df) => Parsed {
+            format: Format::Parquet,
+            frame: Some(df),
+            findings: Vec::new(),
+        },
+        Err(e) => Parsed {
+            format: Format::Parquet,
+            frame: None,
+            findings: vec![parse_error(format!("not a readable Parquet file: {e}"))],
+        },
+    }
+}
+
+/// Reads a Parquet file (an upload, or a stored version for drift).
+pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
+    let file = File::open(path)?;
+    ParquetReader::new(file).finish()
+}
+
+/// Writes a frame as Parquet (snappy): the stored form of every accepted version.
+pub fn write_parquet(
+    frame: &mut DataFrame,
+    dir: &Path,
+) -> Result<tempfile::NamedTempFile, ValidationError> {
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| ValidationError::io("creating a temporary file", dir, e))?;
+    let file = tmp
+        .reopen()
+        .map_err(|e| ValidationError::io("opening", tmp.path(), e))?;
+    ParquetWriter::new(std::io::BufWriter::new(file))
+        .with_compression(ParquetCompression::Snappy)
+        .finish(frame)
+        .map_err(|e| ValidationError::Polars {
+            context: format!("writing Parquet to {}", tmp.path().display()),
+            source: e,
+        })?;
+    Ok(tmp)
+}
+
+/// Where temporary files go.
+pub fn temp_dir() -> PathBuf {
+    std::env::temp_dir()
+}
