@@ -1,0 +1,168 @@
+//! From an S3 event notification to the uploads it announces.
+
+use aws_lambda_events::s3::S3Event;
+use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UserId};
+
+use crate::IngestError;
+
+/// The prefix uploads arrive under: `incoming/<dataset>/<file>`.
+pub const INCOMING: &str = "incoming";
+
+/// One uploaded object, as an ingest request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRef {
+    pub object: ObjectRef,
+    pub dataset: DatasetName,
+    pub file_name: String,
+    pub uploaded_by: UserId,
+}
+
+impl UploadRef {
+    /// The idempotency key: the same object version always gives the same key.
+    pub fn upload_key(&self) -> String {
+        let version = self
+            .object
+            .version_id
+            .as_deref()
+            .or(self.object.etag.as_deref())
+            .unwrap_or("-");
+        format!("{}/{}#{version}", self.object.bucket, self.object.key)
+    }
+}
+
+/// S3 puts keys in events URL-encoded, with `+` for spaces.
+fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The uploads in an S3 event: `ObjectCreated:*` records under `incoming/<dataset>/`. Records of
+/// other kinds are skipped; a record under `incoming/` that cannot be an upload is an error.
+pub fn uploads_in(event: &S3Event) -> Result<Vec<UploadRef>, IngestError> {
+    let mut uploads = Vec::new();
+    for record in &event.records {
+        let name = record.event_name.as_deref().unwrap_or_default();
+        if !name.starts_with("ObjectCreated:") {
+            continue;
+        }
+        let bucket = record
+            .s3
+            .bucket
+            .name
+            .as_deref()
+            .ok_or_else(|| IngestError::BadEvent("an S3 record has no bucket name".into()))?;
+        let bucket = BucketName::parse(bucket).map_err(|e| IngestError::BadEvent(e.to_string()))?;
+        let raw_key = record
+            .s3
+            .object
+            .key
+            .as_deref()
+            .ok_or_else(|| IngestError::BadEvent("an S3 record has no object key".into()))?;
+        let key = decode_key(raw_key);
+        if !key.starts_with(&format!("{INCOMING}/")) {
+            continue;
+        }
+        let key = BlobKey::parse(&key).map_err(|e| {
+            IngestError::BadEvent(format!("the uploaded object's key is refused: {e}"))
+        })?;
+        let segments: Vec<&str> = key.segments().collect();
+        if segments.len() < 3 {
+            return Err(IngestError::BadEvent(format!(
+                "upload {key} is not under {INCOMING}/<dataset>/<file>"
+            )));
+        }
+        let dataset = DatasetName::parse(segments[1]).map_err(|e| {
+            IngestError::BadEvent(format!(
+                "upload {key}: the folder does not name a dataset: {e}"
+            ))
+        })?;
+        let uploaded_by = record
+            .principal_id
+            .principal_id
+            .as_deref()
+            .and_then(|p| UserId::parse(p).ok())
+            .unwrap_or_else(|| UserId::parse("unknown").expect("a valid user"));
+        let object = ObjectRef {
+            bucket,
+            key: key.clone(),
+            version_id: record
+                .s3
+                .object
+                .version_id
+                .clone()
+                .filter(|v| !v.is_empty() && v != "null"),
+            etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()),
+        };
+        uploads.push(UploadRef {
+            file_name: key.file_name().to_owned(),
+            object,
+            dataset,
+            uploaded_by,
+        });
+    }
+    Ok(uploads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(key: &str) -> S3Event {
+        serde_json::from_value(serde_json::json!({
+            "Records": [{
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "eu-west-1",
+                "eventTime": "2026-11-26T10:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE:alice"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "tollgate-ingest",
+                    "bucket": {"name": "tollgate-data", "arn": "arn:aws:s3:::tollgate-data"},
+                    "object": {"key": key, "size": 10, "eTag": "abc", "sequencer": "0A1B"}
+                }
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_upload_event_names_its_dataset_and_file_with_the_key_decoded() {
+        let uploads = uploads_in(&event("incoming/credit/my+file%281%29.csv")).unwrap();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0].dataset.as_str(), "credit");
+        assert_eq!(uploads[0].file_name, "my file(1).csv");
+        assert_eq!(uploads[0].uploaded_by.as_str(), "AWS:AIDAEXAMPLE:alice");
+        assert_eq!(
+            uploads[0].upload_key(),
+            "tollgate-data/incoming/credit/my file(1).csv#abc"
+        );
+    }
+
+    #[test]
+    fn a_key_that_climbs_out_is_refused_and_not_retried() {
+        let err = uploads_in(&event("incoming/credit/..%2F..%2Fetc%2Fpasswd")).unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains(".."), "{err}");
+    }
+
+    #[test]
+    fn objects_outside_incoming_are_skipped() {
+        assert!(
+            uploads_in(&event("datasets/credit/v1/data.parquet"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_folder_that_is_not_a_dataset_name_is_refused() {
+        let err = uploads_in(&event("incoming/Bad%20Name/x.csv")).unwrap_err();
+        assert!(err.to_string().contains("dataset"), "{err}");
+    }
+}

@@ -1,0 +1,748 @@
+//! The ingest use case over the ports.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_lambda_events::s3::S3Event;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tollgate_domain::ports::{
+    BlobStore, Catalog, Clock, EventBus, LocalObject, NewVersion, StoredContract,
+};
+use tollgate_domain::report::{DatasetProfile, Finding};
+use tollgate_domain::{
+    AuditEvent, BlobKey, BucketName, DatasetVersion, Event, ObjectRef, PortError, UploadOutcome,
+    UploadRecord, UploadStatus, ValidationReport,
+};
+use tollgate_validation::{Baseline, Fingerprint, Inspection, Verdict};
+
+use crate::{IngestError, UploadRef, uploads_in};
+
+/// How many times an upload is retried when other uploads of the same dataset keep winning the
+/// next version number.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// A short, stable digest of an upload key, to name its quarantine folder.
+fn short_digest(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// The bucket versions and quarantine are written to.
+    pub data_bucket: BucketName,
+    /// Where temporary files go (on Lambda, `/tmp`).
+    pub work_dir: PathBuf,
+}
+
+/// The stages of one upload, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Hashing,
+    Parsing,
+    Checking,
+    Writing,
+}
+
+type Progress = Arc<dyn Fn(Stage) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Ingest {
+    blobs: Arc<dyn BlobStore>,
+    catalog: Arc<dyn Catalog>,
+    bus: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    config: IngestConfig,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the gate made of one upload, before anything is written.
+struct Computed {
+    report: ValidationReport,
+    verdict: Option<Verdict>,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))
+}
+
+fn key(raw: String) -> Result<BlobKey, IngestError> {
+    BlobKey::parse(&raw).map_err(|e| IngestError::BadEvent(e.to_string()))
+}
+
+/// Where a version keeps the upload it came from.
+fn original_key(prefix: &BlobKey, source: &BlobKey) -> Result<BlobKey, IngestError> {
+    prefix
+        .join(&format!("original/{}", source.file_name()))
+        .map_err(|e| IngestError::BadEvent(e.to_string()))
+}
+
+fn json(value: &impl serde::Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec_pretty(value).expect("reports serialize to JSON"))
+}
+
+impl Ingest {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        catalog: Arc<dyn Catalog>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        config: IngestConfig,
+    ) -> Self {
+        Self {
+            blobs,
+            catalog,
+            bus,
+            clock,
+            config,
+            progress: None,
+        }
+    }
+
+    /// Calls `progress` as an upload moves through its stages.
+    pub fn with_progress(mut self, progress: impl Fn(Stage) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    fn stage(&self, stage: Stage) {
+        if let Some(p) = &self.progress {
+            p(stage);
+        }
+    }
+
+    /// Handles every upload an S3 event announces, in order.
+    pub async fn handle(&self, event: &S3Event) -> Result<Vec<UploadOutcome>, IngestError> {
+        let mut outcomes = Vec::new();
+        for upload in uploads_in(event)? {
+            outcomes.push(self.ingest(&upload).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Ingests one upload. Safe to call again with the same upload, from any process.
+    pub async fn ingest(&self, upload: &UploadRef) -> Result<UploadOutcome, IngestError> {
+        let upload_key = upload.upload_key();
+        for attempt in 1..=MAX_ATTEMPTS {
+            if let Some(record) = self.catalog.upload(&upload_key).await? {
+                return self.resume(upload, record).await;
+            }
+            match self.attempt(upload, &upload_key).await {
+                Err(IngestError::Port(PortError::Conflict(reason))) => {
+                    tracing::info!(%upload_key, attempt, %reason, "lost a race; trying again");
+                }
+                other => return other,
+            }
+        }
+        Err(IngestError::Contended(MAX_ATTEMPTS))
+    }
+
+    async fn fetch(&self, object: &ObjectRef) -> Result<LocalObject, IngestError> {
+        self.blobs
+            .fetch(&object.bucket, &object.key)
+            .await
+            .map_err(|e| match e {
+                PortError::NotFound(_) => {
+                    IngestError::BadEvent(format!("the uploaded object {object} does not exist"))
+                }
+                other => IngestError::Port(other),
+            })
+    }
+
+    async fn attempt(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+    ) -> Result<UploadOutcome, IngestError> {
+        let local = self.fetch(&upload.object).await?;
+        self.stage(Stage::Hashing);
+        let path = local.path.clone();
+        let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
+
+        if let Some(existing) = self
+            .catalog
+            .version_by_hash(&upload.dataset, &fp.hash)
+            .await?
+        {
+            return self
+                .record_duplicate(upload, upload_key, &fp, existing)
+                .await;
+        }
+
+        let dataset = self.catalog.dataset(&upload.dataset).await?;
+        let stored_contract = self.catalog.contract(&upload.dataset, None).await?;
+        let parent = dataset.as_ref().and_then(|d| d.latest_version);
+        let computed = self
+            .compute(upload, &local, fp, stored_contract.as_ref(), parent)
+            .await?;
+        let accepted = computed.verdict.as_ref().is_some_and(Verdict::accepted);
+        if accepted {
+            self.accept(
+                upload,
+                upload_key,
+                &local,
+                computed,
+                stored_contract,
+                parent,
+            )
+            .await
+        } else {
+            self.reject(upload, upload_key, &local, computed).await
+        }
+    }
+
+    /// Parses, checks, profiles and compares an upload.
+    async fn compute(
+        &self,
+        upload: &UploadRef,
+        local: &LocalObject,
+        fp: Fingerprint,
+        contract: Option<&StoredContract>,
+        parent: Option<u32>,
+    ) -> Result<Computed, IngestError> {
+        self.stage(Stage::Parsing);
+        let (path, name) = (local.path.clone(), upload.file_name.clone());
+        let terms = contract.map(|c| c.contract.clone());
+        let inspection = blocking(move || -> Result<Inspection, IngestError> {
+            let mut timings = BTreeMap::new();
+            let started = std::time::Instant::now();
+            let parsed = tollgate_validation::read::parse(&path, &name, &fp, terms.as_ref())?;
+            timings.insert("parse".to_owned(), started.elapsed().as_millis() as u64);
+            Ok(Inspection {
+                fingerprint: fp,
+                format: parsed.format,
+                frame: parsed.frame,
+                findings: parsed.findings,
+                timings_ms: timings,
+            })
+        })
+        .await??;
+
+        let baseline = match (parent, &inspection.frame) {
+            (Some(v), Some(_)) => Some(self.baseline(upload, v, contract).await?),
+            _ => None,
+        };
+        self.stage(Stage::Checking);
+        let dataset = upload.dataset.clone();
+        let terms = contract.map(|c| c.contract.clone());
+        let contract_version = contract.map(|c| c.version);
+        blocking(move || {
+            let Inspection {
+                fingerprint,
+                format,
+                frame,
+                mut findings,
+                mut timings_ms,
+            } = inspection;
+            let verdict = frame.map(|frame| {
+                tollgate_validation::evaluate(&dataset, &frame, terms.as_ref(), baseline.as_ref())
+            });
+            if let Some(v) = &verdict {
+                findings.extend(v.findings.iter().cloned());
+                timings_ms.extend(v.timings_ms.clone());
+            }
+            let report = ValidationReport {
+                dataset,
+                status: if verdict.as_ref().is_some_and(Verdict::accepted) {
+                    UploadStatus::Accepted
+                } else {
+                    UploadStatus::Rejected
+                },
+                content_hash: fingerprint.hash.clone(),
+                format: format.as_str().to_owned(),
+                bytes: fingerprint.bytes,
+                rows: verdict.as_ref().map(|v| v.rows),
+                contract_version,
+                findings,
+                profile: verdict.as_ref().map(|v| v.profile.clone()),
+                drift: verdict.as_ref().and_then(|v| v.drift.clone()),
+                timings_ms,
+            };
+            Computed { report, verdict }
+        })
+        .await
+    }
+
+    async fn baseline(
+        &self,
+        upload: &UploadRef,
+        version: u32,
+        contract: Option<&StoredContract>,
+    ) -> Result<Baseline, IngestError> {
+        let stored = self
+            .catalog
+            .version(&upload.dataset, version)
+            .await?
+            .ok_or_else(|| PortError::NotFound(format!("{} v{version}", upload.dataset)))?;
+        let data = key(stored.data_key())?;
+        let local = self.blobs.fetch(&stored.location.bucket, &data).await?;
+        let terms = contract.map(|c| c.contract.clone());
+        let path = local.path.clone();
+        let baseline =
+            blocking(move || Baseline::from_parquet(&path, version, terms.as_ref())).await??;
+        drop(local);
+        Ok(baseline)
+    }
+
+    fn version_prefix(&self, upload: &UploadRef, version: u32) -> Result<BlobKey, IngestError> {
+        key(format!("datasets/{}/v{version}", upload.dataset))
+    }
+
+    async fn accept(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        local: &LocalObject,
+        computed: Computed,
+        contract: Option<StoredContract>,
+        parent: Option<u32>,
+    ) -> Result<UploadOutcome, IngestError> {
+        let Computed { report, verdict } = computed;
+        let verdict = verdict.expect("an accepted upload has a verdict");
+        let version = parent.unwrap_or(0) + 1;
+        let now = self.clock.now();
+        let founding = match &contract {
+            Some(_) => None,
+            None => verdict.inferred_contract.clone().map(|c| StoredContract {
+                version: 1,
+                contract: c,
+                created_by: upload.uploaded_by.clone(),
+                created_at: now,
+                origin: format!("inferred from v{version}"),
+            }),
+        };
+        let contract_version = contract
+            .as_ref()
+            .map(|c| c.version)
+            .or(founding.as_ref().map(|c| c.version))
+            .unwrap_or(1);
+        let report = ValidationReport {
+            contract_version: Some(contract_version),
+            ..report
+        };
+        let prefix = self.version_prefix(upload, version)?;
+        let bucket = self.config.data_bucket.clone();
+        let drifted = report
+            .drift
+            .as_ref()
+            .map(|d| d.drifted_columns())
+            .unwrap_or_default();
+        let record_version = DatasetVersion {
+            dataset: upload.dataset.clone(),
+            version,
+            content_hash: report.content_hash.clone(),
+            source: upload.object.clone(),
+            location: ObjectRef::new(bucket.clone(), prefix.clone()),
+            rows: verdict.rows,
+            bytes: report.bytes,
+            format: report.format.clone(),
+            schema: verdict.schema.clone(),
+            contract_version,
+            parent_version: parent,
+            uploaded_by: upload.uploaded_by.clone(),
+            created_at: now,
+            drifted_columns: drifted.clone(),
+        };
+        let original = original_key(&prefix, &upload.object.key)?;
+        let record = UploadRecord {
+            upload_key: upload_key.to_owned(),
+            dataset: upload.dataset.clone(),
+            status: UploadStatus::Accepted,
+            version: Some(version),
+            content_hash: report.content_hash.clone(),
+            source: upload.object.clone(),
+            kept_at: ObjectRef::new(bucket.clone(), original),
+            report: ObjectRef::new(bucket.clone(), key(record_version.report_key())?),
+            rows: Some(verdict.rows),
+            bytes: report.bytes,
+            reasons: report.warnings(),
+            uploaded_by: upload.uploaded_by.clone(),
+            created_at: now,
+            finalized: false,
+        };
+        // The data is converted before the commit, so a commit is only made for data that can
+        // be written; it is written after, so a lost race writes nothing.
+        self.stage(Stage::Writing);
+        let mut frame = verdict.frame;
+        let work_dir = self.config.work_dir.clone();
+        let parquet =
+            blocking(move || tollgate_validation::to_parquet(&mut frame, &work_dir)).await??;
+
+        self.catalog
+            .commit_version(NewVersion {
+                version: record_version.clone(),
+                upload: record.clone(),
+                founding_contract: founding.clone(),
+                audit: AuditEvent {
+                    at: now,
+                    actor: upload.uploaded_by.clone(),
+                    action: "dataset.version.accepted".into(),
+                    subject: format!("dataset/{}/v{version}", upload.dataset),
+                    from: parent.map(|p| format!("v{p}")),
+                    to: Some(format!("v{version}")),
+                    comment: None,
+                    details: serde_json::json!({
+                        "content_hash": report.content_hash,
+                        "source": upload.object.to_string(),
+                        "rows": verdict.rows,
+                        "contract_version": contract_version,
+                        "drifted_columns": drifted,
+                        "founded_contract": founding.is_some(),
+                    }),
+                },
+            })
+            .await?;
+        self.write_version(
+            &record_version,
+            local,
+            parquet.path(),
+            &report,
+            founding.as_ref(),
+        )
+        .await?;
+        self.finish(&record, &report, Some(&record_version)).await?;
+        Ok(UploadOutcome {
+            record: UploadRecord {
+                finalized: true,
+                ..record
+            },
+            report,
+        })
+    }
+
+    /// Writes a version's folder: the data as Parquet, the original upload, the profile, the
+    /// report, and the contract it founded.
+    async fn write_version(
+        &self,
+        version: &DatasetVersion,
+        local: &LocalObject,
+        parquet: &Path,
+        report: &ValidationReport,
+        founding: Option<&StoredContract>,
+    ) -> Result<(), IngestError> {
+        let bucket = &version.location.bucket;
+        let prefix = &version.location.key;
+        self.blobs
+            .put_file(bucket, &key(version.data_key())?, parquet)
+            .await?;
+        let original = original_key(prefix, &version.source.key)?;
+        if version.source.bucket == *bucket {
+            self.blobs
+                .copy(bucket, &version.source.key, &original)
+                .await?;
+        } else {
+            self.blobs.put_file(bucket, &original, &local.path).await?;
+        }
+        let profile = report.profile.clone().unwrap_or(DatasetProfile {
+            rows: 0,
+            columns: Vec::new(),
+        });
+        self.blobs
+            .put(bucket, &key(version.profile_key())?, json(&profile))
+            .await?;
+        self.blobs
+            .put(bucket, &key(version.report_key())?, json(report))
+            .await?;
+        if let Some(c) = founding {
+            self.blobs
+                .put(
+                    bucket,
+                    &key(format!("contracts/{}/v{}.toml", version.dataset, c.version))?,
+                    Bytes::from(c.contract.to_toml()),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn reject(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        local: &LocalObject,
+        computed: Computed,
+    ) -> Result<UploadOutcome, IngestError> {
+        let report = computed.report;
+        let now = self.clock.now();
+        let bucket = self.config.data_bucket.clone();
+        let folder = key(format!(
+            "quarantine/{}/{}-{}",
+            upload.dataset,
+            report.content_hash.short(),
+            short_digest(upload_key)
+        ))?;
+        let kept = folder
+            .join(upload.object.key.file_name())
+            .map_err(|e| IngestError::BadEvent(e.to_string()))?;
+        let report_key = folder.join("report.json").expect("a valid key");
+        // Quarantine first: once the record exists, its files do.
+        self.stage(Stage::Writing);
+        if upload.object.bucket == bucket {
+            self.blobs.copy(&bucket, &upload.object.key, &kept).await?;
+        } else {
+            self.blobs.put_file(&bucket, &kept, &local.path).await?;
+        }
+        self.blobs.put(&bucket, &report_key, json(&report)).await?;
+        let reasons = report.reasons();
+        let record = UploadRecord {
+            upload_key: upload_key.to_owned(),
+            dataset: upload.dataset.clone(),
+            status: UploadStatus::Rejected,
+            version: None,
+            content_hash: report.content_hash.clone(),
+            source: upload.object.clone(),
+            kept_at: ObjectRef::new(bucket.clone(), kept),
+            report: ObjectRef::new(bucket, report_key),
+            rows: report.rows,
+            bytes: report.bytes,
+            reasons: reasons.clone(),
+            uploaded_by: upload.uploaded_by.clone(),
+            created_at: now,
+            finalized: false,
+        };
+        self.catalog
+            .record_upload(
+                record.clone(),
+                AuditEvent {
+                    at: now,
+                    actor: upload.uploaded_by.clone(),
+                    action: "dataset.upload.rejected".into(),
+                    subject: format!(
+                        "dataset/{}/upload/{}",
+                        upload.dataset,
+                        report.content_hash.short()
+                    ),
+                    from: None,
+                    to: Some("quarantine".into()),
+                    comment: None,
+                    details: serde_json::json!({
+                        "source": upload.object.to_string(),
+                        "quarantined": record.kept_at.to_string(),
+                        "reasons": reasons,
+                    }),
+                },
+            )
+            .await?;
+        self.finish(&record, &report, None).await?;
+        Ok(UploadOutcome {
+            record: UploadRecord {
+                finalized: true,
+                ..record
+            },
+            report,
+        })
+    }
+
+    async fn record_duplicate(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        fp: &Fingerprint,
+        existing: DatasetVersion,
+    ) -> Result<UploadOutcome, IngestError> {
+        let now = self.clock.now();
+        let record = UploadRecord {
+            upload_key: upload_key.to_owned(),
+            dataset: upload.dataset.clone(),
+            status: UploadStatus::Duplicate,
+            version: Some(existing.version),
+            content_hash: fp.hash.clone(),
+            source: upload.object.clone(),
+            kept_at: existing.location.clone(),
+            report: ObjectRef::new(
+                existing.location.bucket.clone(),
+                key(existing.report_key())?,
+            ),
+            rows: Some(existing.rows),
+            bytes: fp.bytes,
+            reasons: vec![format!(
+                "identical content (sha256 {}) is already version {}",
+                fp.hash.short(),
+                existing.version
+            )],
+            uploaded_by: upload.uploaded_by.clone(),
+            created_at: now,
+            finalized: true,
+        };
+        self.catalog
+            .record_upload(
+                record.clone(),
+                AuditEvent {
+                    at: now,
+                    actor: upload.uploaded_by.clone(),
+                    action: "dataset.upload.duplicate".into(),
+                    subject: format!("dataset/{}/v{}", upload.dataset, existing.version),
+                    from: None,
+                    to: None,
+                    comment: None,
+                    details: serde_json::json!({ "source": upload.object.to_string() }),
+                },
+            )
+            .await?;
+        Ok(UploadOutcome {
+            report: duplicate_report(&record, &existing),
+            record,
+        })
+    }
+
+    /// Publishes the outcome's event and marks the upload done.
+    async fn finish(
+        &self,
+        record: &UploadRecord,
+        report: &ValidationReport,
+        version: Option<&DatasetVersion>,
+    ) -> Result<(), IngestError> {
+        let event = match (record.status, version) {
+            (UploadStatus::Accepted, Some(v)) => Some(Event::DatasetVersionAccepted {
+                dataset: v.dataset.clone(),
+                version: v.version,
+                content_hash: v.content_hash.clone(),
+                data: ObjectRef::new(v.location.bucket.clone(), key(v.data_key())?),
+                rows: v.rows,
+                uploaded_by: v.uploaded_by.clone(),
+                drifted_columns: v.drifted_columns.clone(),
+            }),
+            (UploadStatus::Rejected, _) => Some(Event::DatasetUploadRejected {
+                dataset: record.dataset.clone(),
+                content_hash: record.content_hash.clone(),
+                quarantined: record.kept_at.clone(),
+                report: record.report.clone(),
+                reasons: report.reasons(),
+                uploaded_by: record.uploaded_by.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(event) = event {
+            self.bus.publish(&event).await?;
+        }
+        self.catalog.mark_finalized(&record.upload_key).await?;
+        Ok(())
+    }
+
+    /// A second delivery: return what the first made of it, finishing what a crash left undone.
+    async fn resume(
+        &self,
+        upload: &UploadRef,
+        record: UploadRecord,
+    ) -> Result<UploadOutcome, IngestError> {
+        let existing = match record.version {
+            Some(v) => self.catalog.version(&record.dataset, v).await?,
+            None => None,
+        };
+        if record.status == UploadStatus::Duplicate {
+            let existing = existing.ok_or_else(|| {
+                PortError::NotFound(format!(
+                    "the version upload {} duplicates",
+                    record.upload_key
+                ))
+            })?;
+            return Ok(UploadOutcome {
+                report: duplicate_report(&record, &existing),
+                record,
+            });
+        }
+        if record.finalized {
+            let report = self.stored_report(&record).await?;
+            return Ok(UploadOutcome { record, report });
+        }
+        tracing::warn!(upload_key = %record.upload_key, "finishing an upload a previous attempt left unfinished");
+        let report = match (record.status, &existing) {
+            (UploadStatus::Accepted, Some(version)) => {
+                // Recompute the version's files from its source, exactly as the first attempt did.
+                let local = self.fetch(&version.source).await?;
+                let path = local.path.clone();
+                let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
+                let contract = self
+                    .catalog
+                    .contract(&record.dataset, Some(version.contract_version))
+                    .await?;
+                let computed = self
+                    .compute(
+                        upload,
+                        &local,
+                        fp,
+                        contract.as_ref(),
+                        version.parent_version,
+                    )
+                    .await?;
+                let mut verdict = computed.verdict.ok_or_else(|| {
+                    IngestError::Task(format!("{} no longer parses", version.source))
+                })?;
+                let report = ValidationReport {
+                    contract_version: Some(version.contract_version),
+                    status: UploadStatus::Accepted,
+                    ..computed.report
+                };
+                let founding = match version.version {
+                    1 => contract.filter(|c| c.version == 1),
+                    _ => None,
+                };
+                let work_dir = self.config.work_dir.clone();
+                let mut frame = std::mem::take(&mut verdict.frame);
+                let parquet =
+                    blocking(move || tollgate_validation::to_parquet(&mut frame, &work_dir))
+                        .await??;
+                self.write_version(version, &local, parquet.path(), &report, founding.as_ref())
+                    .await?;
+                report
+            }
+            _ => self.stored_report(&record).await?,
+        };
+        self.finish(&record, &report, existing.as_ref()).await?;
+        Ok(UploadOutcome {
+            record: UploadRecord {
+                finalized: true,
+                ..record
+            },
+            report,
+        })
+    }
+
+    async fn stored_report(&self, record: &UploadRecord) -> Result<ValidationReport, IngestError> {
+        let bytes = self
+            .blobs
+            .get(&record.report.bucket, &record.report.key)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            IngestError::Port(PortError::other(
+                format!("reading the report {}", record.report),
+                e,
+            ))
+        })
+    }
+}
+
+fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> ValidationReport {
+    ValidationReport {
+        dataset: record.dataset.clone(),
+        status: UploadStatus::Duplicate,
+        content_hash: record.content_hash.clone(),
+        format: existing.format.clone(),
+        bytes: record.bytes,
+        rows: Some(existing.rows),
+        contract_version: Some(existing.contract_version),
+        findings: vec![Finding::warning(
+            "duplicate",
+            format!(
+                "identical content is already version {} (uploaded {} by {})",
+                existing.version, existing.created_at, existing.uploaded_by
+            ),
+        )],
+        profile: None,
+        drift: None,
+        timings_ms: BTreeMap::new(),
+    }
+}
