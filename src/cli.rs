@@ -1,0 +1,126 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Tollgate: datasets validated and versioned, models tuned, tested and promoted through gates.",
+    long_about = "Tollgate runs its pipeline here, in one process, on a data dir of files and SQLite \
+                  (the embedded default), with the same handlers its AWS functions run."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where the embedded default keeps its buckets and catalog.
+    #[arg(
+        long,
+        global = true,
+        env = "TOLLGATE_DATA_DIR",
+        default_value = ".tollgate"
+    )]
+    pub data_dir: PathBuf,
+    /// Who is acting, as recorded in the catalog and the audit trail [default: your login name].
+    #[arg(long = "as", global = true, env = "TOLLGATE_USER", value_name = "USER")]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload a dataset file (CSV, CSV.gz, JSON Lines, Parquet) and run it through the data gate.
+    Upload {
+        /// The file to upload.
+        file: PathBuf,
+        /// The dataset it is a version of.
+        #[arg(long)]
+        dataset: String,
+        /// Print one JSON object instead of the readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List datasets.
+    Datasets {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one dataset: its versions and uploads, or one version in detail.
+    Dataset {
+        #[command(subcommand)]
+        command: DatasetCommand,
+    },
+    /// Show or replace a dataset's contract.
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+    /// Show the audit trail.
+    Audit {
+        /// Only events whose subject starts with this (e.g. `dataset/wine`).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the ingest handler on an S3 event notification (a JSON file, or - for stdin), as the
+    /// Lambda function would: for replaying events and testing.
+    Ingest {
+        event: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the event JSON a handler would receive, for an object of the embedded bucket.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
+    /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Versions, uploads and lineage of a dataset.
+    Show {
+        name: String,
+        /// One version in detail: schema, profile, drift, lineage.
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Print a dataset's contract as TOML (the one in force, or a given version).
+    Show {
+        name: String,
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Replace a dataset's contract with a TOML file; later uploads are checked against it.
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// The S3 `ObjectCreated:Put` notification for an object of the embedded bucket.
+    S3Put {
+        /// The object's key, e.g. `incoming/wine/batch.csv`.
+        #[arg(long)]
+        key: String,
+    },
+}
