@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: builds `tollgate` and runs the demo on the bundled sample
+# data, in a fresh data dir under .tollgate/. No AWS account, no network after the build.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+ensure_rust
+step "building tollgate (first time: about 10 minutes on 2 cores; then seconds)"
+cargo build --locked --bin tollgate
+BIN="$CARGO_TARGET_DIR/debug/tollgate"
+
+DATA_DIR="${TOLLGATE_DATA_DIR:-$ROOT/.tollgate/demo-$(date +%Y%m%d-%H%M%S)}"
+step "running the demo in $DATA_DIR"
+"$BIN" --data-dir "$DATA_DIR" demo
+
+cat <<TXT
+
+Done. Look around with:
+  export TOLLGATE_DATA_DIR=$DATA_DIR
+  $BIN datasets
+  $BIN dataset show wine --version 3
+  $BIN contract show wine
+  $BIN audit
+TXT

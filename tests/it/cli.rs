@@ -1,0 +1,243 @@
+//! The CLI as a user runs it: upload, re-upload, listing, showing, contracts, exit codes.
+
+use crate::helpers::{Tollgate, corpus, reasons, sample};
+
+#[test]
+fn a_first_upload_is_accepted_as_v1_and_founds_the_contract() {
+    let t = Tollgate::new();
+    let (code, v) = t.upload(&sample("wine-2009-a.csv"), "wine");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["status"], "accepted");
+    assert_eq!(v["dataset"], "wine");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["rows"], 800);
+    assert_eq!(v["content_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(v["contract_version"], 1);
+    // The upload is kept, byte for byte, with the version.
+    let kept = v["object"]["path"].as_str().unwrap();
+    assert!(kept.contains("datasets/wine/v1/original/"), "{kept}");
+    assert_eq!(
+        std::fs::read(kept).unwrap(),
+        std::fs::read(sample("wine-2009-a.csv")).unwrap()
+    );
+    let folder = std::path::Path::new(kept)
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
+    for file in ["data.parquet", "profile.json", "report.json"] {
+        assert!(
+            folder.join(file).is_file(),
+            "{file} is stored beside the version"
+        );
+    }
+    let contract = t.run(&["contract", "show", "wine"]);
+    let toml = String::from_utf8_lossy(&contract.stdout);
+    assert!(
+        toml.contains("name = \"alcohol\"") && toml.contains("type = \"float\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("name = \"quality\"") && toml.contains("type = \"integer\""),
+        "{toml}"
+    );
+}
+
+#[test]
+fn a_second_version_reports_drift_values_per_column_and_names_its_parent() {
+    let t = Tollgate::new();
+    t.upload(&sample("wine-2009-a.csv"), "wine");
+    let (code, v) = t.upload(&sample("wine-2010-drifted.csv"), "wine");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["drift_baseline_version"], 1);
+    let alcohol = &v["drift"]["alcohol"];
+    for stat in ["ks", "ks_pvalue", "psi", "wasserstein"] {
+        assert!(alcohol[stat].is_f64(), "drift.alcohol.{stat} in {alcohol}");
+    }
+    assert!(
+        alcohol["ks"].as_f64().unwrap() > 0.3,
+        "alcohol was shifted by 1.2: {alcohol}"
+    );
+    assert!(alcohol["wasserstein"].as_f64().unwrap() > 1.0, "{alcohol}");
+    let drifted: Vec<&str> = v["drifted_columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        drifted.contains(&"alcohol") && drifted.contains(&"sulphates"),
+        "{drifted:?}"
+    );
+    assert!(!drifted.contains(&"pH"), "pH was not touched: {drifted:?}");
+    let shown = t.json(&["dataset", "show", "wine", "--version", "2", "--json"]);
+    assert_eq!(shown["lineage"]["parent_version"], 1);
+    assert_eq!(shown["lineage"]["content_hash"], v["content_hash"]);
+    assert!(shown["drift"]["alcohol"]["psi"].is_f64());
+}
+
+#[test]
+fn identical_content_is_a_duplicate_that_names_the_existing_version() {
+    let t = Tollgate::new();
+    let (_, first) = t.upload(&sample("wine-2009-a.csv"), "wine");
+    let copy = t.dir.path().join("renamed.csv");
+    std::fs::copy(sample("wine-2009-a.csv"), &copy).unwrap();
+    let (code, v) = t.upload(&copy, "wine");
+    assert_eq!(code, 0);
+    assert_eq!(v["status"], "duplicate");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["content_hash"], first["content_hash"]);
+    let listed = t.json(&["datasets", "--json"]);
+    assert_eq!(listed[0]["latest_version"], 1);
+    assert_eq!(listed[0]["duplicate_uploads"], 1);
+}
+
+#[test]
+fn a_rejection_exits_1_and_a_misuse_exits_2() {
+    let t = Tollgate::new();
+    let (code, v) = t.upload(&corpus("empty.csv"), "things");
+    assert_eq!(code, 1);
+    assert_eq!(v["status"], "rejected");
+    assert!(reasons(&v).contains("empty"), "{}", reasons(&v));
+
+    let bad_name = t.run(&[
+        "upload",
+        corpus("good.csv").to_str().unwrap(),
+        "--dataset",
+        "Not Valid",
+    ]);
+    assert_eq!(bad_name.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("dataset name"));
+    let missing = t.run(&["upload", "/nonexistent/file.csv", "--dataset", "things"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let unknown = t.run(&["dataset", "show", "nothing"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn the_readable_report_says_what_failed_and_where() {
+    let t = Tollgate::new();
+    t.upload(&corpus("good.csv"), "loans");
+    let out = t.run(&[
+        "upload",
+        corpus("text_in_numeric.csv").to_str().unwrap(),
+        "--dataset",
+        "loans",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("✘ rejected"), "{text}");
+    assert!(
+        text.contains("column \"income\", row 3: \"abc\" is not a number"),
+        "{text}"
+    );
+    assert!(text.contains("quarantined"), "{text}");
+}
+
+#[test]
+fn a_replaced_contract_is_enforced_on_the_next_upload() {
+    let t = Tollgate::new();
+    t.upload(&corpus("good.csv"), "loans");
+    let shown = t.run(&["contract", "show", "loans"]);
+    let mut toml = String::from_utf8_lossy(&shown.stdout).into_owned();
+    // Ages above 60 are now refused.
+    toml = toml.replace(
+        "name = \"age\"\ntype = \"float\"",
+        "name = \"age\"\ntype = \"float\"\nmax = 60.0",
+    );
+    assert!(toml.contains("max = 60.0"), "{toml}");
+    let file = t.dir.path().join("loans.toml");
+    std::fs::write(&file, toml).unwrap();
+    let applied = t.json(&["contract", "apply", file.to_str().unwrap(), "--json"]);
+    assert_eq!(applied["contract_version"], 2);
+    let (code, v) = t.upload(&corpus("good_next.csv"), "loans");
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        reasons(&v).contains("outside the contract's range <= 60"),
+        "{}",
+        reasons(&v)
+    );
+    assert_eq!(v["contract_version"], 2);
+
+    let broken = t.dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "dataset = \"loans\"\n[[column]]\nname = \"a\"\ntype = \"text\"\n",
+    )
+    .unwrap();
+    let out = t.run(&["contract", "apply", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 4"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_decision_is_in_the_audit_trail() {
+    let t = Tollgate::new();
+    t.upload(&corpus("good.csv"), "loans");
+    t.upload(&corpus("missing_target.csv"), "loans");
+    let trail = t.json(&["audit", "--json"]);
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["dataset.version.accepted", "dataset.upload.rejected"]
+    );
+    assert!(
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] == "tester")
+    );
+}
+
+#[test]
+fn a_file_name_with_path_separators_and_dots_stays_inside_the_bucket() {
+    let t = Tollgate::new();
+    let dir = t.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let evil = dir.join("..\\..\\evil name.csv");
+    std::fs::copy(corpus("good.csv"), &evil).unwrap();
+    let (code, v) = t.upload(&evil, "loans");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["source"]["key"], "incoming/loans/evil_name.csv");
+    let kept = std::path::Path::new(v["object"]["path"].as_str().unwrap())
+        .canonicalize()
+        .unwrap();
+    assert!(
+        kept.starts_with(t.data_dir().canonicalize().unwrap()),
+        "{kept:?}"
+    );
+}
+
+#[test]
+fn the_demo_tells_the_whole_story_of_the_data_gate() {
+    let t = Tollgate::new();
+    let out = t.run(&["demo"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "✔ accepted   wine v1",
+        "✔ accepted   wine v2",
+        "= duplicate  wine (identical to v1)",
+        "✘ rejected   wine",
+        "✔ accepted   wine v3",
+        "⚠ drift",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

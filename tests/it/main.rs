@@ -1,0 +1,10 @@
+//! Integration tests of the workspace, as one binary: the CLI as a user runs it, the corpus of
+//! bad uploads, processes racing on one data dir, the ports' conformance suites on the embedded
+//! adapters, and the drift statistics against scipy.
+
+mod cli;
+mod concurrency;
+mod conformance;
+mod corpus;
+mod drift_reference;
+mod helpers;
