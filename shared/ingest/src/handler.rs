@@ -169,8 +169,9 @@ impl Ingest {
     ) -> Result<UploadOutcome, IngestError> {
         let local = self.fetch(&upload.object).await?;
         self.stage(Stage::Hashing);
-        let path = local.path.clone();
+        let (path, started) = (local.path.clone(), std::time::Instant::now());
         let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
+        let hashed_ms = started.elapsed().as_millis() as u64;
 
         if let Some(existing) = self
             .catalog
@@ -185,9 +186,13 @@ impl Ingest {
         let dataset = self.catalog.dataset(&upload.dataset).await?;
         let stored_contract = self.catalog.contract(&upload.dataset, None).await?;
         let parent = dataset.as_ref().and_then(|d| d.latest_version);
-        let computed = self
+        let mut computed = self
             .compute(upload, &local, fp, stored_contract.as_ref(), parent)
             .await?;
+        computed
+            .report
+            .timings_ms
+            .insert("hash".to_owned(), hashed_ms);
         let accepted = computed.verdict.as_ref().is_some_and(Verdict::accepted);
         if accepted {
             self.accept(
@@ -216,18 +221,8 @@ impl Ingest {
         self.stage(Stage::Parsing);
         let (path, name) = (local.path.clone(), upload.file_name.clone());
         let terms = contract.map(|c| c.contract.clone());
-        let inspection = blocking(move || -> Result<Inspection, IngestError> {
-            let mut timings = BTreeMap::new();
-            let started = std::time::Instant::now();
-            let parsed = tollgate_validation::read::parse(&path, &name, &fp, terms.as_ref())?;
-            timings.insert("parse".to_owned(), started.elapsed().as_millis() as u64);
-            Ok(Inspection {
-                fingerprint: fp,
-                format: parsed.format,
-                frame: parsed.frame,
-                findings: parsed.findings,
-                timings_ms: timings,
-            })
+        let inspection = blocking(move || {
+            tollgate_validation::inspect_fingerprinted(&path, &name, fp, terms.as_ref())
         })
         .await??;
 

@@ -332,3 +332,84 @@ pub fn infer_contract(dataset: &DatasetName, columns: &[TypedColumn], rows: u64)
         columns,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::columns::conform;
+
+    fn contract_of(csv: &str) -> Contract {
+        let df = CsvReadOptions::default()
+            .into_reader_with_file_handle(std::io::Cursor::new(csv.as_bytes().to_vec()))
+            .finish()
+            .unwrap();
+        let (typed, findings) = conform(&df, None);
+        assert!(findings.is_empty());
+        infer_contract(
+            &DatasetName::parse("t").unwrap(),
+            &typed,
+            df.height() as u64,
+        )
+    }
+
+    fn rows(n: usize, row: impl Fn(usize) -> String) -> String {
+        (0..n).map(row).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn a_first_version_founds_types_nullability_categories_and_identifiers() {
+        let csv = format!(
+            "id,kind,score,note\n{}",
+            rows(40, |i| format!(
+                "{i},{},{}.5,{}",
+                ["a", "b"][i % 2],
+                i,
+                if i == 3 { "" } else { "x" }
+            ))
+        );
+        let c = contract_of(&csv);
+        let col = |n: &str| c.column(n).unwrap().clone();
+        assert_eq!(col("id").dtype, ColumnType::Integer);
+        assert!(
+            col("id").unique,
+            "an id column that is unique is declared unique"
+        );
+        assert_eq!(
+            col("kind").allowed_values,
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(col("score").dtype, ColumnType::Float);
+        assert!(!col("score").nullable);
+        assert!(
+            col("note").nullable,
+            "a column with an empty value is nullable"
+        );
+        assert!(
+            c.columns.iter().all(|k| k.min.is_none() && k.max.is_none()),
+            "no inferred ranges"
+        );
+    }
+
+    #[test]
+    fn whole_numbers_with_many_values_are_floats_and_few_values_are_integers() {
+        let csv = format!(
+            "amount,grade\n{}",
+            rows(50, |i| format!("{},{}", i * 7, i % 5))
+        );
+        let c = contract_of(&csv);
+        assert_eq!(c.column("amount").unwrap().dtype, ColumnType::Float);
+        assert_eq!(c.column("grade").unwrap().dtype, ColumnType::Integer);
+    }
+
+    #[test]
+    fn a_free_text_column_gets_no_allowed_values() {
+        let csv = format!("name\n{}", rows(30, |i| format!("person {i}")));
+        assert!(
+            contract_of(&csv)
+                .column("name")
+                .unwrap()
+                .allowed_values
+                .is_none()
+        );
+    }
+}

@@ -43,13 +43,25 @@ pub fn inspect(
     file_name: &str,
     contract: Option<&Contract>,
 ) -> Result<Inspection, ValidationError> {
-    let mut timings_ms = BTreeMap::new();
     let started = Instant::now();
     let fingerprint = read::fingerprint(path)?;
-    timings_ms.insert("hash".to_owned(), started.elapsed().as_millis() as u64);
+    let hashed_ms = started.elapsed().as_millis() as u64;
+    let mut inspection = inspect_fingerprinted(path, file_name, fingerprint, contract)?;
+    inspection.timings_ms.insert("hash".to_owned(), hashed_ms);
+    Ok(inspection)
+}
+
+/// Parses an upload whose fingerprint is already known (the handler hashes first, to spot a
+/// duplicate before parsing anything).
+pub fn inspect_fingerprinted(
+    path: &Path,
+    file_name: &str,
+    fingerprint: Fingerprint,
+    contract: Option<&Contract>,
+) -> Result<Inspection, ValidationError> {
     let started = Instant::now();
     let parsed = read::parse(path, file_name, &fingerprint, contract)?;
-    timings_ms.insert("parse".to_owned(), started.elapsed().as_millis() as u64);
+    let timings_ms = BTreeMap::from([("parse".to_owned(), started.elapsed().as_millis() as u64)]);
     Ok(Inspection {
         fingerprint,
         format: parsed.format,
