@@ -3,21 +3,13 @@ version) and `v2.csv` (the upload measured), 12 numeric and 8 categorical column
 little drifted. Seeded, so every run measures the same bytes."""
 import sys
 
+from spec import CATEGORIES, NUMERIC
+
 import numpy as np
 import pandas as pd
 
 ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 OUT = sys.argv[1]
-CATEGORIES = {
-    "segment": ["retail", "sme", "corporate", "public"],
-    "region": ["north", "south", "east", "west", "central"],
-    "channel": ["web", "branch", "phone", "partner"],
-    "product": ["loan", "card", "mortgage", "lease", "overdraft", "savings"],
-    "grade": list("ABCDEFG"),
-    "status": ["active", "closed", "dormant"],
-    "currency": ["EUR", "USD", "GBP", "CHF"],
-    "risk_band": ["low", "medium", "high"],
-}
 
 
 def make(seed, shift):

@@ -64,15 +64,18 @@ pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Ou
                 origin: format!("applied by {} from {}", env.user, file.display()),
             },
             expected,
-            AuditEvent {
-                at: now,
-                actor: env.user.clone(),
-                action: "contract.applied".into(),
-                subject: format!("contract/{dataset}"),
-                from: expected.map(|v| format!("v{v}")),
-                to: None,
-                comment: None,
-                details: serde_json::json!({ "file": file.display().to_string() }),
+            {
+                let event = AuditEvent::new(
+                    now,
+                    env.user.clone(),
+                    "contract.applied",
+                    format!("contract/{dataset}"),
+                )
+                .details(serde_json::json!({ "file": file.display().to_string() }));
+                match expected {
+                    Some(v) => event.from(format!("v{v}")),
+                    None => event,
+                }
             },
         )
         .await;

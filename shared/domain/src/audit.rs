@@ -22,3 +22,45 @@ pub struct AuditEvent {
     #[serde(default)]
     pub details: serde_json::Value,
 }
+
+impl AuditEvent {
+    pub fn new(
+        at: Timestamp,
+        actor: UserId,
+        action: impl Into<String>,
+        subject: impl Into<String>,
+    ) -> Self {
+        Self {
+            at,
+            actor,
+            action: action.into(),
+            subject: subject.into(),
+            from: None,
+            to: None,
+            comment: None,
+            details: serde_json::Value::Null,
+        }
+    }
+
+    /// The state before, when the event is a transition.
+    pub fn from(mut self, state: impl Into<String>) -> Self {
+        self.from = Some(state.into());
+        self
+    }
+
+    /// The state after.
+    pub fn to(mut self, state: impl Into<String>) -> Self {
+        self.to = Some(state.into());
+        self
+    }
+
+    pub fn comment(mut self, comment: impl Into<String>) -> Self {
+        self.comment = Some(comment.into());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}

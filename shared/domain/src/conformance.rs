@@ -11,8 +11,7 @@ use jiff::Timestamp;
 use crate::ports::{BlobStore, Catalog, NewVersion, StoredContract};
 use crate::{
     AuditEvent, BlobKey, BucketName, ColumnContract, ColumnType, ContentHash, Contract,
-    DatasetName, DatasetVersion, DriftThresholds, ObjectRef, PortError, UploadRecord, UploadStatus,
-    UserId,
+    DatasetName, DatasetVersion, ObjectRef, PortError, UploadRecord, UploadStatus, UserId,
 };
 
 fn key(s: &str) -> BlobKey {
@@ -191,13 +190,9 @@ fn object(k: &str) -> ObjectRef {
 }
 
 fn contract(dataset: &DatasetName) -> Contract {
-    Contract {
-        dataset: dataset.clone(),
-        min_rows: 1,
-        max_rows: None,
-        allow_extra_columns: false,
-        drift: DriftThresholds::default(),
-        columns: vec![ColumnContract {
+    Contract::new(
+        dataset.clone(),
+        vec![ColumnContract {
             name: "x".into(),
             dtype: ColumnType::Float,
             nullable: false,
@@ -207,20 +202,11 @@ fn contract(dataset: &DatasetName) -> Contract {
             allowed_values: None,
             unique: false,
         }],
-    }
+    )
 }
 
 fn audit(subject: &str, action: &str) -> AuditEvent {
-    AuditEvent {
-        at: Timestamp::now(),
-        actor: user("conformance"),
-        action: action.into(),
-        subject: subject.into(),
-        from: None,
-        to: None,
-        comment: None,
-        details: serde_json::Value::Null,
-    }
+    AuditEvent::new(Timestamp::now(), user("conformance"), action, subject)
 }
 
 fn new_version(

@@ -139,6 +139,18 @@ pub struct Contract {
 }
 
 impl Contract {
+    /// A contract with the defaults: at least one row, no extra columns, default drift thresholds.
+    pub fn new(dataset: DatasetName, columns: Vec<ColumnContract>) -> Self {
+        Self {
+            dataset,
+            min_rows: 1,
+            max_rows: None,
+            allow_extra_columns: false,
+            drift: DriftThresholds::default(),
+            columns,
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&ColumnContract> {
         self.columns.iter().find(|c| c.name == name)
     }

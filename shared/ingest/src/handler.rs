@@ -381,23 +381,22 @@ impl Ingest {
                 version: record_version.clone(),
                 upload: record.clone(),
                 founding_contract: founding.clone(),
-                audit: AuditEvent {
-                    at: now,
-                    actor: upload.uploaded_by.clone(),
-                    action: "dataset.version.accepted".into(),
-                    subject: format!("dataset/{}/v{version}", upload.dataset),
-                    from: parent.map(|p| format!("v{p}")),
-                    to: Some(format!("v{version}")),
-                    comment: None,
-                    details: serde_json::json!({
-                        "content_hash": report.content_hash,
-                        "source": upload.object.to_string(),
-                        "rows": verdict.rows,
-                        "contract_version": contract_version,
-                        "drifted_columns": drifted,
-                        "founded_contract": founding.is_some(),
-                    }),
-                },
+                audit: AuditEvent::new(
+                    now,
+                    upload.uploaded_by.clone(),
+                    "dataset.version.accepted",
+                    format!("dataset/{}/v{version}", upload.dataset),
+                )
+                .to(format!("v{version}"))
+                .details(serde_json::json!({
+                    "content_hash": report.content_hash,
+                    "source": upload.object.to_string(),
+                    "rows": verdict.rows,
+                    "contract_version": contract_version,
+                    "drifted_columns": drifted,
+                    "founded_contract": founding.is_some(),
+                    "parent_version": parent,
+                })),
             })
             .await?;
         self.write_version(
@@ -511,24 +510,22 @@ impl Ingest {
         self.catalog
             .record_upload(
                 record.clone(),
-                AuditEvent {
-                    at: now,
-                    actor: upload.uploaded_by.clone(),
-                    action: "dataset.upload.rejected".into(),
-                    subject: format!(
+                AuditEvent::new(
+                    now,
+                    upload.uploaded_by.clone(),
+                    "dataset.upload.rejected",
+                    format!(
                         "dataset/{}/upload/{}",
                         upload.dataset,
                         report.content_hash.short()
                     ),
-                    from: None,
-                    to: Some("quarantine".into()),
-                    comment: None,
-                    details: serde_json::json!({
-                        "source": upload.object.to_string(),
-                        "quarantined": record.kept_at.to_string(),
-                        "reasons": reasons,
-                    }),
-                },
+                )
+                .to("quarantine")
+                .details(serde_json::json!({
+                    "source": upload.object.to_string(),
+                    "quarantined": record.kept_at.to_string(),
+                    "reasons": reasons,
+                })),
             )
             .await?;
         self.finish(&record, &report, None).await?;
@@ -575,16 +572,13 @@ impl Ingest {
         self.catalog
             .record_upload(
                 record.clone(),
-                AuditEvent {
-                    at: now,
-                    actor: upload.uploaded_by.clone(),
-                    action: "dataset.upload.duplicate".into(),
-                    subject: format!("dataset/{}/v{}", upload.dataset, existing.version),
-                    from: None,
-                    to: None,
-                    comment: None,
-                    details: serde_json::json!({ "source": upload.object.to_string() }),
-                },
+                AuditEvent::new(
+                    now,
+                    upload.uploaded_by.clone(),
+                    "dataset.upload.duplicate",
+                    format!("dataset/{}/v{}", upload.dataset, existing.version),
+                )
+                .details(serde_json::json!({ "source": upload.object.to_string() })),
             )
             .await?;
         Ok(UploadOutcome {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
 use tollgate_domain::report::Finding;
-use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName, DriftThresholds};
+use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName};
 
 use crate::columns::{TypedColumn, shorten};
 
@@ -323,14 +323,7 @@ pub fn infer_contract(dataset: &DatasetName, columns: &[TypedColumn], rows: u64)
             rule
         })
         .collect();
-    Contract {
-        dataset: dataset.clone(),
-        min_rows: 1,
-        max_rows: None,
-        allow_extra_columns: false,
-        drift: DriftThresholds::default(),
-        columns,
-    }
+    Contract::new(dataset.clone(), columns)
 }
 
 #[cfg(test)]

@@ -73,6 +73,35 @@ pub struct Parsed {
     pub findings: Vec<Finding>,
 }
 
+impl Parsed {
+    /// An upload that did not parse, and why.
+    fn failed(format: Format, finding: Finding) -> Self {
+        Self {
+            format,
+            frame: None,
+            findings: vec![finding],
+        }
+    }
+
+    /// A frame that parsed; zero rows is still a finding.
+    fn frame(format: Format, frame: DataFrame) -> Self {
+        if frame.height() == 0 {
+            return Self::failed(
+                format,
+                Finding::error(
+                    "rows",
+                    "the file holds no rows (zero rows are never accepted)",
+                ),
+            );
+        }
+        Self {
+            format,
+            frame: Some(frame),
+            findings: Vec::new(),
+        }
+    }
+}
+
 fn parse_error(message: impl Into<String>) -> Finding {
     Finding::error("parse", message)
 }
@@ -87,24 +116,20 @@ pub fn parse(
     let lower = file_name.to_ascii_lowercase();
     if fp.bytes == 0 {
         let format = guess_text_format(&lower, &[]);
-        return Ok(Parsed {
+        return Ok(Parsed::failed(
             format,
-            frame: None,
-            findings: vec![parse_error("the file is empty (0 bytes)")],
-        });
+            parse_error("the file is empty (0 bytes)"),
+        ));
     }
     if fp.head.starts_with(b"PAR1") || lower.ends_with(".parquet") {
         return Ok(read_parquet_upload(path));
     }
     let gzip = fp.head.starts_with(&[0x1f, 0x8b]);
     if !gzip && lower.ends_with(".gz") {
-        return Ok(Parsed {
-            format: guess_text_format(lower.trim_end_matches(".gz"), &fp.head),
-            frame: None,
-            findings: vec![parse_error(
-                "the file name ends in .gz but the content is not gzip-compressed",
-            )],
-        });
+        return Ok(Parsed::failed(
+            guess_text_format(lower.trim_end_matches(".gz"), &fp.head),
+            parse_error("the file name ends in .gz but the content is not gzip-compressed"),
+        ));
     }
     // Text: decompress if needed, drop a byte-order mark, and check every byte on the way. Only
     // a compressed file or one with a byte-order mark is copied for polars to read.
@@ -129,11 +154,10 @@ pub fn parse(
     let scan = match scan {
         Ok(scan) => scan,
         Err(ScanError::Decode(e)) => {
-            return Ok(Parsed {
-                format: guess_text_format(&name_inside, &[]),
-                frame: None,
-                findings: vec![parse_error(format!("the gzip stream is corrupt: {e}"))],
-            });
+            return Ok(Parsed::failed(
+                guess_text_format(&name_inside, &[]),
+                parse_error(format!("the gzip stream is corrupt: {e}")),
+            ));
         }
         Err(ScanError::Write(e)) => {
             return Err(ValidationError::io(
@@ -540,17 +564,14 @@ fn csv_options() -> CsvReadOptions {
 }
 
 fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed {
-    let mut findings = Vec::new();
     if scan.records == 0 {
-        findings.push(Finding::error(
-            "rows",
-            "the file has a header but no data rows (zero rows are never accepted)",
-        ));
-        return Parsed {
-            format: Format::Csv,
-            frame: None,
-            findings,
-        };
+        return Parsed::failed(
+            Format::Csv,
+            Finding::error(
+                "rows",
+                "the file has a header but no data rows (zero rows are never accepted)",
+            ),
+        );
     }
     // Columns the contract types are read as that type; a value that does not parse sends us to
     // the slower path that reads text and says which row failed.
@@ -577,23 +598,15 @@ fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed
             match text {
                 Ok(df) => df,
                 Err(_) => {
-                    findings.push(parse_error(format!(
-                        "the CSV could not be parsed: {first_error}"
-                    )));
-                    return Parsed {
-                        format: Format::Csv,
-                        frame: None,
-                        findings,
-                    };
+                    return Parsed::failed(
+                        Format::Csv,
+                        parse_error(format!("the CSV could not be parsed: {first_error}")),
+                    );
                 }
             }
         }
     };
-    Parsed {
-        format: Format::Csv,
-        frame: Some(frame),
-        findings,
-    }
+    Parsed::frame(Format::Csv, frame)
 }
 
 fn read_json_lines(path: &Path) -> Parsed {
@@ -604,26 +617,12 @@ fn read_json_lines(path: &Path) -> Parsed {
             .finish()
     });
     match result {
-        Ok(df) if df.height() == 0 => Parsed {
-            format: Format::JsonLines,
-            frame: None,
-            findings: vec![Finding::error(
-                "rows",
-                "the file holds no records (zero rows are never accepted)",
-            )],
-        },
-        Ok(df) => Parsed {
-            format: Format::JsonLines,
-            frame: Some(df),
-            findings: Vec::new(),
-        },
-        Err(e) => Parsed {
-            format: Format::JsonLines,
-            frame: None,
-            findings: vec![diagnose_json_lines(path).unwrap_or_else(|| {
-                parse_error(format!("the JSON Lines could not be parsed: {e}"))
-            })],
-        },
+        Ok(df) => Parsed::frame(Format::JsonLines, df),
+        Err(e) => Parsed::failed(
+            Format::JsonLines,
+            diagnose_json_lines(path)
+                .unwrap_or_else(|| parse_error(format!("the JSON Lines could not be parsed: {e}"))),
+        ),
     }
 }
 
@@ -665,24 +664,11 @@ fn diagnose_json_lines(path: &Path) -> Option<Finding> {
 
 fn read_parquet_upload(path: &Path) -> Parsed {
     match read_parquet(path) {
-        Ok(df) if df.height() == 0 => Parsed {
-            format: Format::Parquet,
-            frame: None,
-            findings: vec![Finding::error(
-                "rows",
-                "the Parquet file holds no rows (zero rows are never accepted)",
-            )],
-        },
-        Ok(df) => Parsed {
-            format: Format::Parquet,
-            frame: Some(df),
-            findings: Vec::new(),
-        },
-        Err(e) => Parsed {
-            format: Format::Parquet,
-            frame: None,
-            findings: vec![parse_error(format!("not a readable Parquet file: {e}"))],
-        },
+        Ok(df) => Parsed::frame(Format::Parquet, df),
+        Err(e) => Parsed::failed(
+            Format::Parquet,
+            parse_error(format!("not a readable Parquet file: {e}")),
+        ),
     }
 }
 
