@@ -17,8 +17,9 @@ cat <<TXT
 
 Done. Look around with:
   export TOLLGATE_DATA_DIR=$DATA_DIR
-  $BIN datasets
-  $BIN dataset show wine --version 3
-  $BIN contract show wine
-  $BIN audit
+  alias tollgate=$BIN
+  tollgate datasets
+  tollgate dataset show wine --version 3
+  tollgate contract show wine
+  tollgate audit
 TXT

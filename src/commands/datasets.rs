@@ -147,11 +147,11 @@ pub async fn show(
         let _ = writeln!(out, "  sha256      {}", stored.content_hash);
         let _ = writeln!(
             out,
-            "  rows        {} ({} {}, {})",
+            "  rows        {} × {} columns ({}, {})",
             thousands(stored.rows),
+            stored.schema.len(),
             stored.format,
-            human_bytes(stored.bytes),
-            stored.schema.len()
+            human_bytes(stored.bytes)
         );
         let _ = writeln!(
             out,

@@ -16,7 +16,8 @@ macro_rules! string_newtype {
         }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                // `pad`, not `write_str`: tables align names with `{:<24}`.
+                f.pad(&self.0)
             }
         }
         impl AsRef<str> for $name {
@@ -314,6 +315,14 @@ mod tests {
         let h = ContentHash::parse(&"AB".repeat(32)).unwrap();
         assert_eq!(h.as_str(), "ab".repeat(32));
         assert!(ContentHash::parse("abc").is_err());
+    }
+
+    #[test]
+    fn names_honour_width_and_alignment() {
+        assert_eq!(
+            format!("[{:<6}]", DatasetName::parse("ab").unwrap()),
+            "[ab    ]"
+        );
     }
 
     #[test]

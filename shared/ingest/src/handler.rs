@@ -387,7 +387,7 @@ impl Ingest {
                     "dataset.version.accepted",
                     format!("dataset/{}/v{version}", upload.dataset),
                 )
-                .to(format!("v{version}"))
+                .to("accepted")
                 .details(serde_json::json!({
                     "content_hash": report.content_hash,
                     "source": upload.object.to_string(),
@@ -578,6 +578,7 @@ impl Ingest {
                     "dataset.upload.duplicate",
                     format!("dataset/{}/v{}", upload.dataset, existing.version),
                 )
+                .to("duplicate")
                 .details(serde_json::json!({ "source": upload.object.to_string() })),
             )
             .await?;
