@@ -218,6 +218,15 @@ impl Ingest {
         contract: Option<&StoredContract>,
         parent: Option<u32>,
     ) -> Result<Computed, IngestError> {
+        // The previous version first: its values are all drift needs of it, and its frame is
+        // gone before the upload's is read, which keeps the peak memory down.
+        let started = std::time::Instant::now();
+        let baseline = match parent {
+            Some(v) => Some(self.baseline(upload, v, contract).await?),
+            None => None,
+        };
+        let baseline_ms = started.elapsed().as_millis() as u64;
+
         self.stage(Stage::Parsing);
         let (path, name) = (local.path.clone(), upload.file_name.clone());
         let terms = contract.map(|c| c.contract.clone());
@@ -226,10 +235,6 @@ impl Ingest {
         })
         .await??;
 
-        let baseline = match (parent, &inspection.frame) {
-            (Some(v), Some(_)) => Some(self.baseline(upload, v, contract).await?),
-            _ => None,
-        };
         self.stage(Stage::Checking);
         let dataset = upload.dataset.clone();
         let terms = contract.map(|c| c.contract.clone());
@@ -248,6 +253,7 @@ impl Ingest {
             if let Some(v) = &verdict {
                 findings.extend(v.findings.iter().cloned());
                 timings_ms.extend(v.timings_ms.clone());
+                timings_ms.insert("baseline".to_owned(), baseline_ms);
             }
             let report = ValidationReport {
                 dataset,
@@ -324,7 +330,7 @@ impl Ingest {
             .map(|c| c.version)
             .or(founding.as_ref().map(|c| c.version))
             .unwrap_or(1);
-        let report = ValidationReport {
+        let mut report = ValidationReport {
             contract_version: Some(contract_version),
             ..report
         };
@@ -373,8 +379,12 @@ impl Ingest {
         self.stage(Stage::Writing);
         let mut frame = verdict.frame;
         let work_dir = self.config.work_dir.clone();
+        let started = std::time::Instant::now();
         let parquet =
             blocking(move || tollgate_validation::to_parquet(&mut frame, &work_dir)).await??;
+        report
+            .timings_ms
+            .insert("parquet".to_owned(), started.elapsed().as_millis() as u64);
 
         self.catalog
             .commit_version(NewVersion {

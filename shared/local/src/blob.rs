@@ -242,13 +242,30 @@ impl BlobStore for FsBlobStore {
         from: &BlobKey,
         to: &BlobKey,
     ) -> Result<ObjectMeta, PortError> {
-        let src = self.path_of(bucket, from);
-        if !src.is_file() {
-            return Err(PortError::NotFound(format!(
-                "object {from} in bucket {bucket}"
-            )));
-        }
-        self.put_file(bucket, to, &src).await
+        let (this, bucket, from, to) = (self.clone(), bucket.clone(), from.clone(), to.clone());
+        blocking(move || {
+            let src = this.path_of(&bucket, &from);
+            if !src.is_file() {
+                return Err(PortError::NotFound(format!(
+                    "object {from} in bucket {bucket}"
+                )));
+            }
+            // Objects are never written in place (a put renames a new file over the name), so a
+            // hard link is a copy that costs nothing and can never change under the source.
+            let dest = this.path_of(&bucket, &to);
+            Self::ensure_parent(&dest)?;
+            let tmp_dir = this.bucket_dir(&bucket).join(TMP_DIR);
+            std::fs::create_dir_all(&tmp_dir)
+                .map_err(|e| io(format!("creating {}", tmp_dir.display()), e))?;
+            let linked = tempfile::Builder::new()
+                .make_in(&tmp_dir, |path| std::fs::hard_link(&src, path))
+                .map_err(|e| io(format!("linking {}", src.display()), e))?;
+            linked
+                .persist(&dest)
+                .map_err(|e| io(format!("moving a copy into {}", dest.display()), e.error))?;
+            Self::meta(&to, &dest)
+        })
+        .await
     }
 
     async fn presign_put(

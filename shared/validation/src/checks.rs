@@ -7,6 +7,7 @@ use tollgate_domain::report::Finding;
 use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName};
 
 use crate::columns::{TypedColumn, shorten};
+use crate::profile::Values;
 
 fn first_row(mask: &BooleanChunked) -> Option<u64> {
     mask.iter()
@@ -28,7 +29,8 @@ fn plural(n: u64, one: &str) -> String {
 
 /// Checks that hold with or without a contract: rows exist, numbers are finite, no column is
 /// entirely empty.
-pub fn universal(columns: &[TypedColumn], rows: u64) -> Vec<Finding> {
+/// `values` are the columns' values, in the same order.
+pub fn universal(columns: &[TypedColumn], values: &[(String, Values)], rows: u64) -> Vec<Finding> {
     let mut findings = Vec::new();
     if rows == 0 {
         findings.push(Finding::error(
@@ -37,7 +39,7 @@ pub fn universal(columns: &[TypedColumn], rows: u64) -> Vec<Finding> {
         ));
         return findings;
     }
-    for col in columns {
+    for (col, (_, vals)) in columns.iter().zip(values) {
         if col.nulls() == rows {
             findings.push(
                 Finding::error(
@@ -50,7 +52,13 @@ pub fn universal(columns: &[TypedColumn], rows: u64) -> Vec<Finding> {
                 .column(col.name.clone()),
             );
         }
+        // The sorted values hold the finite ones: fewer than the non-null count means NaN or inf.
+        let finite = match vals {
+            Values::Numeric(v) => v.len() as u64,
+            Values::Categorical(_) => rows - col.nulls(),
+        };
         if col.dtype == ColumnType::Float
+            && finite < rows - col.nulls()
             && let Ok(f) = col.series.f64()
         {
             let bad: BooleanChunked = f.iter().map(|v| v.map(|x| !x.is_finite())).collect();
@@ -75,7 +83,12 @@ pub fn universal(columns: &[TypedColumn], rows: u64) -> Vec<Finding> {
 }
 
 /// The contract's checks: row bounds, nulls, ranges, allowed values, uniqueness.
-pub fn against_contract(columns: &[TypedColumn], rows: u64, contract: &Contract) -> Vec<Finding> {
+pub fn against_contract(
+    columns: &[TypedColumn],
+    values: &[(String, Values)],
+    rows: u64,
+    contract: &Contract,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     if rows < contract.min_rows {
         findings.push(Finding::error(
@@ -94,16 +107,50 @@ pub fn against_contract(columns: &[TypedColumn], rows: u64, contract: &Contract)
             format!("{rows} rows, the contract allows at most {max}"),
         ));
     }
-    for col in columns {
+    for (col, (_, vals)) in columns.iter().zip(values) {
         let Some(rule) = contract.column(&col.name) else {
             continue;
         };
-        check_column(col, rows, rule, &mut findings);
+        check_column(col, vals, rows, rule, &mut findings);
     }
     findings
 }
 
-fn check_column(col: &TypedColumn, rows: u64, rule: &ColumnContract, out: &mut Vec<Finding>) {
+fn check_column(
+    col: &TypedColumn,
+    vals: &Values,
+    rows: u64,
+    rule: &ColumnContract,
+    out: &mut Vec<Finding>,
+) {
+    // Each check first asks the column's values (sorted numbers, or counts) whether anything is
+    // wrong, and scans row by row only to say where.
+    let (lo, hi) = (
+        rule.min.unwrap_or(f64::NEG_INFINITY),
+        rule.max.unwrap_or(f64::INFINITY),
+    );
+    let out_of_range = match vals {
+        Values::Numeric(v) => {
+            v.first().is_some_and(|x| *x < lo) || v.last().is_some_and(|x| *x > hi)
+        }
+        Values::Categorical(_) => true,
+    };
+    let disallowed = match (vals, &rule.allowed_values) {
+        (Values::Categorical(counts), Some(allowed)) => {
+            counts.keys().any(|k| !allowed.iter().any(|a| a == k))
+        }
+        (Values::Numeric(v), Some(allowed)) => v
+            .iter()
+            .any(|x| !allowed.iter().any(|a| a.parse::<f64>().ok() == Some(*x))),
+        (_, None) => false,
+    };
+    let repeated = match vals {
+        Values::Numeric(v) if col.dtype == ColumnType::Integer => {
+            v.windows(2).any(|w| w[0] == w[1])
+        }
+        Values::Categorical(counts) => counts.values().any(|c| *c > 1),
+        Values::Numeric(_) => true,
+    };
     let name = col.name.clone();
     let nulls = col.nulls();
     if nulls > 0 && !rule.nullable {
@@ -136,11 +183,10 @@ fn check_column(col: &TypedColumn, rows: u64, rule: &ColumnContract, out: &mut V
         );
     }
     if (rule.min.is_some() || rule.max.is_some())
+        && out_of_range
         && let Ok(f) = col.series.cast(&DataType::Float64)
         && let Ok(f) = f.f64()
     {
-        let lo = rule.min.unwrap_or(f64::NEG_INFINITY);
-        let hi = rule.max.unwrap_or(f64::INFINITY);
         let bad: BooleanChunked = f
             .iter()
             .map(|v| v.map(|x| x.is_finite() && (x < lo || x > hi)))
@@ -168,6 +214,7 @@ fn check_column(col: &TypedColumn, rows: u64, rule: &ColumnContract, out: &mut V
         }
     }
     if let Some(allowed) = &rule.allowed_values
+        && disallowed
         && let Ok(s) = col.series.cast(&DataType::String)
         && let Ok(s) = s.str()
     {
@@ -205,6 +252,7 @@ fn check_column(col: &TypedColumn, rows: u64, rule: &ColumnContract, out: &mut V
         }
     }
     if rule.unique
+        && repeated
         && let Some((row, earlier, value, dupes)) = first_repeat(&col.series)
     {
         out.push(

@@ -148,17 +148,23 @@ pub fn evaluate(
             }
         }
     }
-    findings.extend(checks::universal(&typed, rows));
-    if let Some(c) = contract {
-        findings.extend(checks::against_contract(&typed, rows, c));
-    }
-    timings_ms.insert("checks".to_owned(), started.elapsed().as_millis() as u64);
+    timings_ms.insert("typing".to_owned(), started.elapsed().as_millis() as u64);
 
     let started = Instant::now();
     let values: Vec<(String, Values)> = typed
         .par_iter()
         .map(|c| (c.name.clone(), Values::of(c)))
         .collect();
+    timings_ms.insert("values".to_owned(), started.elapsed().as_millis() as u64);
+
+    let started = Instant::now();
+    findings.extend(checks::universal(&typed, &values, rows));
+    if let Some(c) = contract {
+        findings.extend(checks::against_contract(&typed, &values, rows, c));
+    }
+    timings_ms.insert("checks".to_owned(), started.elapsed().as_millis() as u64);
+
+    let started = Instant::now();
     let profile = DatasetProfile {
         rows,
         columns: typed

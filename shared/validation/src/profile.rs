@@ -39,25 +39,42 @@ impl Values {
             && let Ok(f) = col.series.cast(&DataType::Float64)
             && let Ok(f) = f.f64()
         {
-            let mut v: Vec<f64> = f.iter().flatten().filter(|x| x.is_finite()).collect();
-            v.sort_unstable_by(f64::total_cmp);
-            return Self::Numeric(v);
+            return Self::Numeric(sorted_finite(f));
         }
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        if let Ok(s) = col.series.cast(&DataType::String)
-            && let Ok(s) = s.str()
-        {
+        // Count with keys borrowed from the column and a fast hasher; own the few distinct keys
+        // at the end.
+        let mut counts: foldhash::HashMap<&str, u64> = foldhash::HashMap::default();
+        let text = col.series.cast(&DataType::String).ok();
+        if let Some(s) = text.as_ref().and_then(|t| t.str().ok()) {
             for v in s.iter().flatten() {
-                match counts.get_mut(v) {
-                    Some(c) => *c += 1,
-                    None => {
-                        counts.insert(v.to_owned(), 1);
-                    }
-                }
+                *counts.entry(v).or_insert(0) += 1;
             }
         }
-        Self::Categorical(counts)
+        Self::Categorical(counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
+}
+
+/// The finite values of a column, sorted. Floats are sorted as integers whose order is theirs
+/// (flip the sign bit of positives, every bit of negatives): the same order as `total_cmp`,
+/// without a float comparison per step.
+fn sorted_finite(f: &Float64Chunked) -> Vec<f64> {
+    let key = |x: f64| {
+        let bits = x.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        }
+    };
+    let unkey = |k: u64| f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k });
+    let mut keys: Vec<u64> = f
+        .iter()
+        .flatten()
+        .filter(|x| x.is_finite())
+        .map(key)
+        .collect();
+    keys.sort_unstable();
+    keys.into_iter().map(unkey).collect()
 }
 
 fn clip(value: &str) -> String {
@@ -120,10 +137,14 @@ pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
                 }
             }
             p.distinct = runs.len() as u64;
-            runs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)));
+            let by_count = |a: &(f64, u64), b: &(f64, u64)| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0));
+            if runs.len() > TOP_VALUES {
+                runs.select_nth_unstable_by(TOP_VALUES, by_count);
+                runs.truncate(TOP_VALUES);
+            }
+            runs.sort_by(by_count);
             p.top_values = runs
                 .into_iter()
-                .take(TOP_VALUES)
                 .map(|(x, count)| ValueCount {
                     value: format_number(x, col.dtype),
                     count,
@@ -134,10 +155,15 @@ pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
         Values::Categorical(counts) => {
             p.distinct = counts.len() as u64;
             let mut top: Vec<(&String, &u64)> = counts.iter().collect();
-            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let by_count =
+                |a: &(&String, &u64), b: &(&String, &u64)| b.1.cmp(a.1).then(a.0.cmp(b.0));
+            if top.len() > TOP_VALUES {
+                top.select_nth_unstable_by(TOP_VALUES, by_count);
+                top.truncate(TOP_VALUES);
+            }
+            top.sort_by(by_count);
             p.top_values = top
                 .into_iter()
-                .take(TOP_VALUES)
                 .map(|(v, c)| ValueCount {
                     value: clip(v),
                     count: *c,

@@ -343,19 +343,29 @@ fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
-/// CSV structure, fed chunk by chunk: the header's names, and whether every record has as many
-/// fields as the header.
+/// CSV structure, fed chunk by chunk: the header's names (read by csv-core, which unquotes
+/// them), then, for every data record, whether it has as many fields as the header. Data records
+/// are only counted, never copied: memchr jumps from one `,` `"` or newline to the next, with
+/// csv-core's quoting rules (a quote opens a quoted field only at the field's start; `""` inside
+/// one is a quote).
 struct CsvShape {
-    reader: csv_core::Reader,
+    header_reader: csv_core::Reader,
     out: Vec<u8>,
     out_len: usize,
     ends: Vec<usize>,
     ends_len: usize,
-    fields_before: usize,
     header: Option<Vec<String>>,
-    records: u64,
+    /// Bytes seen so far: positions below are offsets into the whole text.
+    offset: u64,
+    line: u64,
     record_line: u64,
-    quotes: u64,
+    record_start: u64,
+    field_start: u64,
+    fields: usize,
+    in_quotes: bool,
+    /// Where a quote right after a closing quote would be an escaped quote.
+    reopen_at: Option<u64>,
+    records: u64,
     findings: Vec<Finding>,
 }
 
@@ -368,117 +378,90 @@ struct CsvFacts {
 impl CsvShape {
     fn new() -> Self {
         Self {
-            reader: csv_core::Reader::new(),
+            header_reader: csv_core::Reader::new(),
             out: vec![0; 64 * 1024],
             out_len: 0,
             ends: vec![0; 1024],
             ends_len: 0,
-            fields_before: 0,
             header: None,
-            records: 0,
+            offset: 0,
+            line: 1,
             record_line: 1,
-            quotes: 0,
+            record_start: 0,
+            field_start: 0,
+            fields: 1,
+            in_quotes: false,
+            reopen_at: None,
+            records: 0,
             findings: Vec::new(),
         }
     }
 
     fn feed(&mut self, mut input: &[u8]) {
-        self.quotes += input.iter().filter(|&&b| b == b'"').count() as u64;
-        loop {
-            let (result, nin, nout, nend) = self.reader.read_record(
-                input,
-                &mut self.out[self.out_len..],
-                &mut self.ends[self.ends_len..],
-            );
-            input = &input[nin..];
-            self.out_len += nout;
-            self.ends_len += nend;
-            match result {
-                csv_core::ReadRecordResult::InputEmpty => return,
-                csv_core::ReadRecordResult::OutputFull => {
-                    if self.header.is_none() {
-                        let len = self.out.len();
-                        self.out.resize(len * 2, 0);
-                    } else {
-                        // Data fields are not kept, only counted.
-                        self.out_len = 0;
-                        for e in &mut self.ends[..self.ends_len] {
-                            *e = 0;
+        if self.header.is_none() {
+            let consumed = self.feed_header(input);
+            input = &input[consumed..];
+            if self.header.is_none() {
+                return;
+            }
+        }
+        let base = self.offset;
+        for pos in memchr::memchr3_iter(b',', b'"', b'\n', input) {
+            let at = base + pos as u64;
+            match input[pos] {
+                b'"' => {
+                    if self.in_quotes {
+                        self.in_quotes = false;
+                        self.reopen_at = Some(at + 1);
+                    } else if at == self.field_start || self.reopen_at == Some(at) {
+                        self.in_quotes = true;
+                    }
+                }
+                b',' if !self.in_quotes => {
+                    self.fields += 1;
+                    self.field_start = at + 1;
+                }
+                b'\n' => {
+                    self.line += 1;
+                    if !self.in_quotes {
+                        // A record of nothing but an optional carriage return is a blank line.
+                        let blank = self.fields == 1
+                            && (at == self.record_start
+                                || (at == self.record_start + 1
+                                    && pos > 0
+                                    && input[pos - 1] == b'\r'));
+                        if !blank {
+                            self.end_record();
                         }
+                        self.fields = 1;
+                        self.record_start = at + 1;
+                        self.field_start = at + 1;
+                        self.record_line = self.line;
                     }
                 }
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    if self.header.is_none() {
-                        let len = self.ends.len();
-                        self.ends.resize(len * 2, 0);
-                    } else {
-                        self.fields_before += self.ends_len;
-                        self.ends_len = 0;
-                    }
-                }
-                csv_core::ReadRecordResult::Record => {
-                    self.record();
-                    if input.is_empty() {
-                        return;
-                    }
-                }
-                csv_core::ReadRecordResult::End => return,
+                _ => {}
             }
         }
+        self.offset += input.len() as u64;
     }
 
-    fn record(&mut self) {
-        let fields = self.fields_before + self.ends_len;
-        let line = self.record_line;
-        self.record_line = self.reader.line();
-        let blank = fields == 1 && self.out_len == 0;
-        match &self.header {
-            None => {
-                let mut names = Vec::with_capacity(self.ends_len);
-                let mut start = 0;
-                for &end in &self.ends[..self.ends_len] {
-                    names.push(
-                        String::from_utf8_lossy(&self.out[start..end])
-                            .trim()
-                            .to_owned(),
-                    );
-                    start = end;
-                }
-                self.header = Some(names);
-            }
-            Some(header) if !blank => {
-                self.records += 1;
-                if fields != header.len() && self.findings.len() < 5 {
-                    self.findings.push(
-                        parse_error(format!(
-                            "line {line} has {fields} field{}, the header has {}",
-                            if fields == 1 { "" } else { "s" },
-                            header.len()
-                        ))
-                        .row(self.records),
-                    );
-                }
-            }
-            Some(_) => {}
-        }
-        self.out_len = 0;
-        self.ends_len = 0;
-        self.fields_before = 0;
-    }
-
-    fn finish(mut self) -> CsvFacts {
-        // An empty input tells csv-core the file has ended, flushing the last record.
-        let start_line = self.record_line;
+    /// Feeds csv-core until the header record ends; returns the bytes it consumed.
+    fn feed_header(&mut self, input: &[u8]) -> usize {
+        let mut consumed = 0;
         loop {
-            let (result, _, nout, nend) = self.reader.read_record(
-                &[],
+            let (result, nin, nout, nend) = self.header_reader.read_record(
+                &input[consumed..],
                 &mut self.out[self.out_len..],
                 &mut self.ends[self.ends_len..],
             );
+            consumed += nin;
             self.out_len += nout;
             self.ends_len += nend;
             match result {
-                csv_core::ReadRecordResult::Record => self.record(),
+                csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
+                    self.offset += consumed as u64;
+                    return consumed;
+                }
                 csv_core::ReadRecordResult::OutputFull => {
                     let len = self.out.len();
                     self.out.resize(len * 2, 0);
@@ -487,18 +470,81 @@ impl CsvShape {
                     let len = self.ends.len();
                     self.ends.resize(len * 2, 0);
                 }
-                _ => break,
+                csv_core::ReadRecordResult::Record => {
+                    self.take_header();
+                    self.offset += consumed as u64;
+                    self.line = self.header_reader.line();
+                    self.record_line = self.line;
+                    self.record_start = self.offset;
+                    self.field_start = self.offset;
+                    return consumed;
+                }
+            }
+        }
+    }
+
+    fn take_header(&mut self) {
+        let mut names = Vec::with_capacity(self.ends_len);
+        let mut start = 0;
+        for &end in &self.ends[..self.ends_len] {
+            names.push(
+                String::from_utf8_lossy(&self.out[start..end])
+                    .trim()
+                    .to_owned(),
+            );
+            start = end;
+        }
+        self.header = Some(names);
+        self.out = Vec::new();
+        self.ends = Vec::new();
+    }
+
+    fn end_record(&mut self) {
+        self.records += 1;
+        let expected = self.header.as_ref().map_or(0, Vec::len);
+        if self.fields != expected && self.findings.len() < 5 {
+            let (fields, line) = (self.fields, self.record_line);
+            self.findings.push(
+                parse_error(format!(
+                    "line {line} has {fields} field{}, the header has {expected}",
+                    if fields == 1 { "" } else { "s" },
+                ))
+                .row(self.records),
+            );
+        }
+    }
+
+    fn finish(mut self) -> CsvFacts {
+        if self.header.is_none() {
+            // A file without a newline: its only record is the header.
+            let mut ends = std::mem::take(&mut self.ends);
+            let (result, _, nout, nend) = self.header_reader.read_record(
+                &[],
+                &mut self.out[self.out_len..],
+                &mut ends[self.ends_len..],
+            );
+            self.ends = ends;
+            self.out_len += nout;
+            self.ends_len += nend;
+            if result == csv_core::ReadRecordResult::Record {
+                self.take_header();
+            }
+        } else if self.in_quotes {
+            self.findings.insert(
+                0,
+                parse_error(format!(
+                    "the quoted field opened on line {} is never closed (unterminated quote)",
+                    self.record_line
+                )),
+            );
+        } else if self.offset > self.record_start {
+            // The last record has no newline after it.
+            let tail_is_cr = self.offset == self.record_start + 1 && self.fields == 1;
+            if !tail_is_cr {
+                self.end_record();
             }
         }
         let mut findings = std::mem::take(&mut self.findings);
-        if self.quotes % 2 == 1 {
-            findings.insert(
-                0,
-                parse_error(format!(
-                    "a quoted field opened at or after line {start_line} is never closed (unterminated quote)"
-                )),
-            );
-        }
         let header = self.header.unwrap_or_default();
         if header.is_empty() || header.iter().all(String::is_empty) && header.len() == 1 {
             findings.push(parse_error("the file has no header row"));
@@ -747,6 +793,28 @@ mod tests {
             s.findings[0].message,
             "line 4 has 1 field, the header has 2"
         );
+    }
+
+    #[test]
+    fn quotes_follow_csv_rules() {
+        // A quote inside an unquoted field is a character (5" is five inches); "" inside a quoted
+        // field is a quote; a quoted field may hold commas and newlines.
+        for ok in [
+            &b"a,b\n5\" screen,2\n"[..],
+            b"a,b\n\"he said \"\"hi, you\"\"\",2\n",
+            b"a,b\n\"x,\ny\",2\n3,4",
+            b"a,b\r\n1,2\r\n\r\n3,4\r\n",
+        ] {
+            let s = scan(ok);
+            assert!(s.findings.is_empty(), "{:?}: {:?}", String::from_utf8_lossy(ok), s.findings);
+        }
+        assert_eq!(scan(b"a,b\n\"x,\ny\",2\n3,4").records, 2);
+    }
+
+    #[test]
+    fn an_unterminated_quote_names_the_line_it_opened_on() {
+        let s = scan(b"a,b\n1,2\n\"x,2\n3,4\n");
+        assert!(s.findings[0].message.contains("opened on line 3"), "{:?}", s.findings);
     }
 
     #[test]

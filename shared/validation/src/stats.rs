@@ -13,7 +13,6 @@
 //! Every sample here is sorted ascending and free of NaN.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
-use statrs::function::gamma::ln_gamma;
 
 /// The result of a two-sample test.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -442,24 +441,28 @@ pub fn smirnov(n: u64, x: f64) -> f64 {
             1.0 - (-logp.exp_m1())
         };
     }
-    let ln_n1 = ln_gamma(nf + 1.0);
+    // ln C(n, j) is carried from one term to the next; the sum stops, as scipy's does, once the
+    // terms left cannot change it.
     let jmax = (nf * (1.0 - x)).floor() as u64;
+    let mut ln_binomial = 0.0;
     let mut sum = Sum::default();
     for j in 0..=jmax {
         let jf = j as f64;
+        if j > 0 {
+            ln_binomial += ((nf - jf + 1.0) / jf).ln();
+        }
         let a = 1.0 - x - jf / nf;
         let b = x + jf / nf;
-        if a <= 0.0 {
+        let term = if a <= 0.0 {
             // (1 - x - j/n)^(n - j) is 0 unless n = j.
-            if j == n {
-                sum.add(b.powf(jf - 1.0));
-            }
-            continue;
+            if j == n { b.powf(jf - 1.0) } else { 0.0 }
+        } else {
+            (ln_binomial + (nf - jf) * a.ln() + (jf - 1.0) * b.ln()).exp()
+        };
+        sum.add(term);
+        if term != 0.0 && j != jmax && 4.0 * (jmax - j) as f64 * term < f64::EPSILON * sum.value() {
+            break;
         }
-        let log_term = ln_n1 - ln_gamma(jf + 1.0) - ln_gamma(nf - jf + 1.0)
-            + (nf - jf) * a.ln()
-            + (jf - 1.0) * b.ln();
-        sum.add(log_term.exp());
     }
     (x * sum.value()).clamp(0.0, 1.0)
 }
@@ -513,14 +516,21 @@ pub fn psi(baseline: &[f64], current: &[f64]) -> f64 {
         .map(|k| quantile_sorted(baseline, k as f64 / 10.0))
         .collect();
     edges.dedup();
+    // Both samples are sorted: a bin's count is the gap between two binary searches.
     let shares = |sample: &[f64]| -> Vec<f64> {
-        let mut counts = vec![0u64; edges.len() + 1];
-        for &x in sample {
-            counts[edges.partition_point(|&e| e < x)] += 1;
-        }
-        counts
+        let mut bounds: Vec<usize> = edges
             .iter()
-            .map(|&c| (c as f64 / sample.len() as f64).max(1e-4))
+            .map(|&e| sample.partition_point(|&x| x <= e))
+            .collect();
+        bounds.push(sample.len());
+        let mut previous = 0;
+        bounds
+            .into_iter()
+            .map(|end| {
+                let count = end - previous;
+                previous = end;
+                (count as f64 / sample.len() as f64).max(1e-4)
+            })
             .collect()
     };
     let (base, cur) = (shares(baseline), shares(current));
