@@ -131,9 +131,12 @@ pub fn parse(
             parse_error("the file name ends in .gz but the content is not gzip-compressed"),
         ));
     }
-    // Text: decompress if needed, drop a byte-order mark, and check every byte on the way. Only
-    // a compressed file or one with a byte-order mark is copied for polars to read.
     let bom = fp.head.starts_with(b"\xef\xbb\xbf");
+    if !gzip && !bom && guess_text_format(&lower, &fp.head) == Format::Csv {
+        return read_plain_csv(path, &lower, contract);
+    }
+    // Other text: decompress if needed, drop a byte-order mark, and check every byte on the way
+    // into the copy polars reads.
     let staged = if gzip || bom {
         Some(
             tempfile::NamedTempFile::new()
@@ -212,7 +215,7 @@ enum ScanError {
     Write(std::io::Error),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct TextScan {
     format: Format,
     header: Vec<String>,
@@ -609,7 +612,65 @@ fn csv_options() -> CsvReadOptions {
         })
 }
 
-fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed {
+/// A plain CSV file is scanned (UTF-8, control characters, field counts) on one thread while
+/// polars reads it on the others; what the scan finds wins over what polars made of it.
+fn read_plain_csv(
+    path: &Path,
+    lower_name: &str,
+    contract: Option<&Contract>,
+) -> Result<Parsed, ValidationError> {
+    let header =
+        csv_header(path).map_err(|e| ValidationError::io("reading the header of", path, e))?;
+    let (scan, frame) = std::thread::scope(|threads| {
+        let scanner = threads.spawn(|| {
+            let input = File::open(path).map_err(ScanError::Decode)?;
+            scan_text(input, lower_name, None)
+        });
+        let frame = read_csv_frame(path, &header, contract);
+        (scanner.join(), frame)
+    });
+    let scan = match scan {
+        Ok(Ok(scan)) => scan,
+        Ok(Err(ScanError::Decode(e) | ScanError::Write(e))) => {
+            return Err(ValidationError::io("reading the upload", path, e));
+        }
+        Err(_) => {
+            return Err(ValidationError::io(
+                "scanning",
+                path,
+                std::io::Error::other("the scan thread panicked"),
+            ));
+        }
+    };
+    Ok(csv_parsed(&scan, frame))
+}
+
+/// The header's names, read with csv-core (a header may be long: 20,000 columns).
+fn csv_header(path: &Path) -> std::io::Result<Vec<String>> {
+    let mut file = File::open(path)?;
+    let mut shape = CsvShape::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(shape.finish().header);
+        }
+        shape.feed_header(&buf[..n]);
+        if let Some(header) = shape.header.take() {
+            return Ok(header);
+        }
+    }
+}
+
+/// What a scan and a polars read of the same CSV add up to.
+fn csv_parsed(scan: &TextScan, frame: Result<DataFrame, Finding>) -> Parsed {
+    if !scan.findings.is_empty() {
+        return Parsed {
+            format: Format::Csv,
+            frame: None,
+            findings: scan.findings.clone(),
+        };
+    }
     if scan.records == 0 {
         return Parsed::failed(
             Format::Csv,
@@ -619,12 +680,27 @@ fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed
             ),
         );
     }
-    // Columns the contract types are read as that type; a value that does not parse sends us to
-    // the slower path that reads text and says which row failed.
+    match frame {
+        Ok(frame) => Parsed::frame(Format::Csv, frame),
+        Err(finding) => Parsed::failed(Format::Csv, finding),
+    }
+}
+
+fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed {
+    csv_parsed(scan, read_csv_frame(path, &scan.header, contract))
+}
+
+/// Reads a CSV with polars: contract columns as their types; when a value does not parse as its
+/// type, as text, so that typing can say which row holds it.
+fn read_csv_frame(
+    path: &Path,
+    header: &[String],
+    contract: Option<&Contract>,
+) -> Result<DataFrame, Finding> {
     let overwrite: Option<Schema> = contract.map(|c| {
         c.columns
             .iter()
-            .filter(|col| scan.header.contains(&col.name))
+            .filter(|col| header.contains(&col.name))
             .map(|col| Field::new(col.name.as_str().into(), polars_type(col.dtype)))
             .collect()
     });
@@ -632,27 +708,16 @@ fn read_csv(path: &Path, scan: &TextScan, contract: Option<&Contract>) -> Parsed
         .with_schema_overwrite(overwrite.map(Arc::new))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish());
-    let frame = match typed {
-        Ok(df) => df,
-        Err(first_error) => {
-            let text = CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .map_parse_options(|p| p.with_missing_is_null(true))
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish());
-            match text {
-                Ok(df) => df,
-                Err(_) => {
-                    return Parsed::failed(
-                        Format::Csv,
-                        parse_error(format!("the CSV could not be parsed: {first_error}")),
-                    );
-                }
-            }
-        }
-    };
-    Parsed::frame(Format::Csv, frame)
+    match typed {
+        Ok(df) => Ok(df),
+        Err(first_error) => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .map_parse_options(|p| p.with_missing_is_null(true))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(|_| parse_error(format!("the CSV could not be parsed: {first_error}"))),
+    }
 }
 
 fn read_json_lines(path: &Path) -> Parsed {
@@ -806,7 +871,12 @@ mod tests {
             b"a,b\r\n1,2\r\n\r\n3,4\r\n",
         ] {
             let s = scan(ok);
-            assert!(s.findings.is_empty(), "{:?}: {:?}", String::from_utf8_lossy(ok), s.findings);
+            assert!(
+                s.findings.is_empty(),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(ok),
+                s.findings
+            );
         }
         assert_eq!(scan(b"a,b\n\"x,\ny\",2\n3,4").records, 2);
     }
@@ -814,7 +884,11 @@ mod tests {
     #[test]
     fn an_unterminated_quote_names_the_line_it_opened_on() {
         let s = scan(b"a,b\n1,2\n\"x,2\n3,4\n");
-        assert!(s.findings[0].message.contains("opened on line 3"), "{:?}", s.findings);
+        assert!(
+            s.findings[0].message.contains("opened on line 3"),
+            "{:?}",
+            s.findings
+        );
     }
 
     #[test]
