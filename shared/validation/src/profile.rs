@@ -137,13 +137,7 @@ pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
                 }
             }
             p.distinct = runs.len() as u64;
-            let by_count = |a: &(f64, u64), b: &(f64, u64)| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0));
-            if runs.len() > TOP_VALUES {
-                runs.select_nth_unstable_by(TOP_VALUES, by_count);
-                runs.truncate(TOP_VALUES);
-            }
-            runs.sort_by(by_count);
-            p.top_values = runs
+            p.top_values = most_frequent(runs, |a, b| a.total_cmp(b))
                 .into_iter()
                 .map(|(x, count)| ValueCount {
                     value: format_number(x, col.dtype),
@@ -154,24 +148,32 @@ pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
         Values::Numeric(_) => {}
         Values::Categorical(counts) => {
             p.distinct = counts.len() as u64;
-            let mut top: Vec<(&String, &u64)> = counts.iter().collect();
-            let by_count =
-                |a: &(&String, &u64), b: &(&String, &u64)| b.1.cmp(a.1).then(a.0.cmp(b.0));
-            if top.len() > TOP_VALUES {
-                top.select_nth_unstable_by(TOP_VALUES, by_count);
-                top.truncate(TOP_VALUES);
-            }
-            top.sort_by(by_count);
-            p.top_values = top
+            let all: Vec<(&String, u64)> = counts.iter().map(|(v, c)| (v, *c)).collect();
+            p.top_values = most_frequent(all, |a, b| a.cmp(b))
                 .into_iter()
-                .map(|(v, c)| ValueCount {
+                .map(|(v, count)| ValueCount {
                     value: clip(v),
-                    count: *c,
+                    count,
                 })
                 .collect();
         }
     }
     p
+}
+
+/// The `TOP_VALUES` most frequent values, most frequent first, ties by value: a partial selection,
+/// since a column may have a million distinct values.
+fn most_frequent<T>(
+    mut counted: Vec<(T, u64)>,
+    by_value: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<(T, u64)> {
+    let order = |a: &(T, u64), b: &(T, u64)| b.1.cmp(&a.1).then_with(|| by_value(&a.0, &b.0));
+    if counted.len() > TOP_VALUES {
+        counted.select_nth_unstable_by(TOP_VALUES, order);
+        counted.truncate(TOP_VALUES);
+    }
+    counted.sort_by(order);
+    counted
 }
 
 fn histogram(sorted: &[f64], lo: f64, hi: f64) -> Histogram {
@@ -267,5 +269,62 @@ pub fn drift(
     DriftReport {
         baseline_version,
         columns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, dtype: ColumnType, series: Series) -> TypedColumn {
+        TypedColumn {
+            name: name.into(),
+            dtype,
+            series,
+        }
+    }
+
+    #[test]
+    fn a_numeric_profile_has_numpy_quantiles_sample_std_and_the_most_frequent_values() {
+        // 12 distinct values: 7 three times, 1..=11 once each; one null, one NaN.
+        let mut v: Vec<Option<f64>> = (1..=11).map(|x| Some(f64::from(x))).collect();
+        v.extend([Some(7.0), Some(7.0), None, Some(f64::NAN)]);
+        let col = column("x", ColumnType::Float, Series::new("x".into(), v));
+        let p = profile(&col, &Values::of(&col));
+        assert_eq!((p.count, p.nulls, p.distinct), (14, 1, 11));
+        assert_eq!((p.min, p.max), (Some(1.0), Some(11.0)));
+        // numpy on [1..=11, 7, 7]: quantile 0.25 -> 4.0, 0.95 -> 10.4, std(ddof=1) -> 3.05085107923876
+        assert_eq!(p.quantiles["p25"], 4.0);
+        assert!((p.quantiles["p95"] - 10.4).abs() < 1e-12);
+        assert!((p.std.unwrap() - 3.050_851_079_238_76).abs() < 1e-12);
+        assert_eq!(p.top_values.len(), 10);
+        assert_eq!(
+            (p.top_values[0].value.as_str(), p.top_values[0].count),
+            ("7", 3)
+        );
+        assert_eq!(p.top_values[1].value, "1", "ties go by value");
+        let h = p.histogram.unwrap();
+        assert_eq!(
+            h.counts.iter().sum::<u64>(),
+            13,
+            "every finite value is in one bin"
+        );
+    }
+
+    #[test]
+    fn a_categorical_profile_counts_values() {
+        let col = column(
+            "k",
+            ColumnType::String,
+            Series::new("k".into(), ["b", "a", "b", "c", "b", "a"]),
+        );
+        let p = profile(&col, &Values::of(&col));
+        let top: Vec<(&str, u64)> = p
+            .top_values
+            .iter()
+            .map(|t| (t.value.as_str(), t.count))
+            .collect();
+        assert_eq!(top, [("b", 3), ("a", 2), ("c", 1)]);
+        assert_eq!(p.distinct, 3);
     }
 }
