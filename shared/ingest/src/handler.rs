@@ -218,8 +218,8 @@ impl Ingest {
         contract: Option<&StoredContract>,
         parent: Option<u32>,
     ) -> Result<Computed, IngestError> {
-        // The previous version first: its values are all drift needs of it, and its frame is
-        // gone before the upload's is read, which keeps the peak memory down.
+        // The previous version first, column by column: only its values are ever held, and
+        // they are in memory before the upload's frame is (measured: this order peaks lowest).
         let started = std::time::Instant::now();
         let baseline = match parent {
             Some(v) => Some(self.baseline(upload, v, contract).await?),

@@ -79,23 +79,39 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Reads a stored version's Parquet file.
+    /// Reads a stored version's Parquet file one column at a time, so that only the values
+    /// (sorted numbers, category counts) are ever held, never the whole frame.
     pub fn from_parquet(
         path: &Path,
         version: u32,
         contract: Option<&Contract>,
     ) -> Result<Self, ValidationError> {
-        let frame = read::read_parquet(path).map_err(|e| ValidationError::Polars {
+        let polars_error = |e| ValidationError::Polars {
             context: format!("reading version {version} from {}", path.display()),
             source: e,
-        })?;
-        let (typed, _) = columns::conform(&frame, contract);
+        };
+        let open =
+            || std::fs::File::open(path).map_err(|e| ValidationError::io("opening", path, e));
+        let names: Vec<String> = ParquetReader::new(open()?)
+            .schema()
+            .map_err(polars_error)?
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect();
+        let values = names
+            .into_par_iter()
+            .map(|name| {
+                let column = ParquetReader::new(open()?)
+                    .with_columns(Some(vec![name.clone()]))
+                    .finish()
+                    .map_err(polars_error)?;
+                let (typed, _) = columns::conform(&column, contract);
+                Ok(typed.first().map(|c| (name, Values::of(c))))
+            })
+            .collect::<Result<Vec<_>, ValidationError>>()?;
         Ok(Self {
             version,
-            values: typed
-                .par_iter()
-                .map(|c| (c.name.clone(), Values::of(c)))
-                .collect(),
+            values: values.into_iter().flatten().collect(),
         })
     }
 }
