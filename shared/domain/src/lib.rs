@@ -14,6 +14,7 @@ pub mod events;
 pub mod names;
 pub mod ports;
 pub mod report;
+pub mod search;
 
 pub use audit::AuditEvent;
 pub use contract::{ColumnContract, ColumnType, Contract, DriftAction, DriftThresholds};
@@ -24,3 +25,4 @@ pub use names::{BlobKey, BucketName, ContentHash, DatasetName, UserId};
 pub use report::{
     ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, ValidationReport,
 };
+pub use search::{Hyperparameters, ParamSpec, ParamValue, SearchSpace};
