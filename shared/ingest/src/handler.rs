@@ -443,13 +443,8 @@ impl Ingest {
             .put_file(bucket, &key(version.data_key())?, parquet)
             .await?;
         let original = original_key(prefix, &version.source.key)?;
-        if version.source.bucket == *bucket {
-            self.blobs
-                .copy(bucket, &version.source.key, &original)
-                .await?;
-        } else {
-            self.blobs.put_file(bucket, &original, &local.path).await?;
-        }
+        self.keep_copy(&version.source, local, bucket, &original)
+            .await?;
         let profile = report.profile.clone().unwrap_or(DatasetProfile {
             rows: 0,
             columns: Vec::new(),
@@ -468,6 +463,23 @@ impl Ingest {
                     Bytes::from(c.contract.to_toml()),
                 )
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a copy of the upload at `dest`: a server-side copy within one bucket, else the bytes
+    /// already fetched.
+    async fn keep_copy(
+        &self,
+        source: &ObjectRef,
+        local: &LocalObject,
+        bucket: &BucketName,
+        dest: &BlobKey,
+    ) -> Result<(), IngestError> {
+        if source.bucket == *bucket {
+            self.blobs.copy(bucket, &source.key, dest).await?;
+        } else {
+            self.blobs.put_file(bucket, dest, &local.path).await?;
         }
         Ok(())
     }
@@ -494,11 +506,8 @@ impl Ingest {
         let report_key = folder.join("report.json").expect("a valid key");
         // Quarantine first: once the record exists, its files do.
         self.stage(Stage::Writing);
-        if upload.object.bucket == bucket {
-            self.blobs.copy(&bucket, &upload.object.key, &kept).await?;
-        } else {
-            self.blobs.put_file(&bucket, &kept, &local.path).await?;
-        }
+        self.keep_copy(&upload.object, local, &bucket, &kept)
+            .await?;
         self.blobs.put(&bucket, &report_key, json(&report)).await?;
         let reasons = report.reasons();
         let record = UploadRecord {
