@@ -157,10 +157,8 @@ impl Contract {
 
     /// Parses a contract file; errors name the line and the reason.
     pub fn from_toml(text: &str) -> Result<Self, DomainError> {
-        let contract: Contract = toml::from_str(text).map_err(|e| DomainError::ContractFile {
-            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
-            reason: e.message().to_owned(),
-        })?;
+        let contract: Contract =
+            toml::from_str(text).map_err(|e| DomainError::from_toml("contract", text, &e))?;
         contract.check(text)?;
         Ok(contract)
     }
@@ -170,9 +168,8 @@ impl Contract {
     }
 
     fn check(&self, text: &str) -> Result<(), DomainError> {
-        let fail = |needle: &str, reason: String| DomainError::ContractFile {
-            line: text.find(needle).map(|at| line_of(text, at)).unwrap_or(1),
-            reason,
+        let fail = |needle: &str, reason: String| {
+            DomainError::in_file("contract", text, text.find(needle).unwrap_or(0), reason)
         };
         if self.min_rows == 0 {
             return Err(fail("min_rows", "min_rows must be at least 1".into()));
@@ -231,10 +228,6 @@ impl Contract {
         }
         Ok(())
     }
-}
-
-fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].matches('\n').count() + 1
 }
 
 #[cfg(test)]

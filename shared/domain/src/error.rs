@@ -11,11 +11,35 @@ pub enum DomainError {
         value: String,
         reason: String,
     },
-    #[error("contract file, line {line}: {reason}")]
-    ContractFile { line: usize, reason: String },
+    /// A file a user writes (a contract, a pipeline) that does not parse or check.
+    #[error("{file} file, line {line}: {reason}")]
+    File {
+        file: &'static str,
+        line: usize,
+        reason: String,
+    },
 }
 
 impl DomainError {
+    /// A refusal of `text` (a `file` such as "pipeline") at the byte `at`, reported by line.
+    pub fn in_file(file: &'static str, text: &str, at: usize, reason: impl Into<String>) -> Self {
+        Self::File {
+            file,
+            line: text[..at.min(text.len())].matches('\n').count() + 1,
+            reason: reason.into(),
+        }
+    }
+
+    /// A TOML error of `text`, at the line its span points to.
+    pub fn from_toml(file: &'static str, text: &str, e: &toml::de::Error) -> Self {
+        Self::in_file(
+            file,
+            text,
+            e.span().map(|s| s.start).unwrap_or(0),
+            e.message(),
+        )
+    }
+
     pub fn invalid(
         what: &'static str,
         value: impl fmt::Display,

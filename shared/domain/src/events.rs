@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::training::JobStateChange;
 use crate::{ContentHash, DatasetName, ObjectRef, UserId};
 
 /// The `source` of every Tollgate event on an EventBridge bus.
@@ -33,6 +34,33 @@ pub enum Event {
         reasons: Vec<String>,
         uploaded_by: UserId,
     },
+    /// Someone (the API, the CLI, a schedule) asks a pipeline to run on its dataset's latest
+    /// version, or on `dataset_version`.
+    #[serde(rename = "RunRequested")]
+    RunRequested {
+        pipeline: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset_version: Option<u32>,
+        requested_by: UserId,
+        /// The same id twice starts one run.
+        request_id: String,
+    },
+    /// A training job ended (or changed state): what SageMaker sends to EventBridge, and what the
+    /// local backend emits when its subprocess exits.
+    #[serde(rename = "SageMaker Training Job State Change")]
+    TrainingJobStateChange(JobStateChange),
+    /// A run's best trial is a new model version, stage `candidate`: the model tests start.
+    #[serde(rename = "ModelCandidateRegistered")]
+    ModelCandidateRegistered {
+        model: String,
+        version: u32,
+        run_id: String,
+        artifact: String,
+        dataset: DatasetName,
+        dataset_version: u32,
+        content_hash: ContentHash,
+        author: UserId,
+    },
 }
 
 impl Event {
@@ -40,6 +68,9 @@ impl Event {
         match self {
             Self::DatasetVersionAccepted { .. } => "DatasetVersionAccepted",
             Self::DatasetUploadRejected { .. } => "DatasetUploadRejected",
+            Self::RunRequested { .. } => "RunRequested",
+            Self::TrainingJobStateChange(_) => "SageMaker Training Job State Change",
+            Self::ModelCandidateRegistered { .. } => "ModelCandidateRegistered",
         }
     }
 
@@ -56,6 +87,18 @@ impl Event {
                 content_hash,
                 ..
             } => format!("dataset-rejected/{dataset}/{content_hash}"),
+            Self::RunRequested {
+                pipeline,
+                request_id,
+                ..
+            } => format!("run-requested/{pipeline}/{request_id}"),
+            Self::TrainingJobStateChange(change) => format!(
+                "training-job/{}/{:?}",
+                change.training_job_name, change.training_job_status
+            ),
+            Self::ModelCandidateRegistered { model, version, .. } => {
+                format!("model-candidate/{model}/v{version}")
+            }
         }
     }
 }

@@ -12,9 +12,11 @@ pub mod dataset;
 pub mod error;
 pub mod events;
 pub mod names;
+pub mod pipeline;
 pub mod ports;
 pub mod report;
 pub mod search;
+pub mod training;
 
 pub use audit::AuditEvent;
 pub use contract::{ColumnContract, ColumnType, Contract, DriftAction, DriftThresholds};
@@ -22,7 +24,12 @@ pub use dataset::{Dataset, DatasetVersion, ObjectRef, UploadOutcome, UploadRecor
 pub use error::{DomainError, PortError};
 pub use events::Event;
 pub use names::{BlobKey, BucketName, ContentHash, DatasetName, UserId};
+pub use pipeline::{ModelFamily, Pipeline, Task};
 pub use report::{
     ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, ValidationReport,
 };
 pub use search::{Hyperparameters, ParamSpec, ParamValue, SearchSpace};
+pub use training::{
+    JobStateChange, JobStatus, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
+    TrainingJob, TrialRecord, TrialStatus, Trigger,
+};

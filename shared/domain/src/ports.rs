@@ -11,6 +11,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::training::{JobStatus, ModelVersion, Run, StoredPipeline, TrainingJob};
 use crate::{
     AuditEvent, BlobKey, BucketName, ContentHash, Contract, Dataset, DatasetName, DatasetVersion,
     Event, PortError, UploadRecord, UserId,
@@ -184,9 +185,64 @@ pub trait Catalog: Send + Sync + Debug {
         audit: AuditEvent,
     ) -> Result<u32, PortError>;
 
+    /// Stores a pipeline as version `expected + 1` (1 when `expected` is `None`: it is new).
+    /// `Conflict` if another write came first.
+    async fn put_pipeline(
+        &self,
+        pipeline: StoredPipeline,
+        expected: Option<u32>,
+        audit: AuditEvent,
+    ) -> Result<u32, PortError>;
+    /// The pipeline's latest version (`None`), or a given one.
+    async fn pipeline(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<StoredPipeline>, PortError>;
+    /// The latest version of every pipeline, by name.
+    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError>;
+
+    /// Stores a new run (revision 0) with its audit event; `Ok(false)`, changing nothing, when a
+    /// run with its id exists.
+    async fn create_run(&self, run: &Run, audit: AuditEvent) -> Result<bool, PortError>;
+    async fn run(&self, id: &str) -> Result<Option<Run>, PortError>;
+    /// Every run, newest first; only the pipeline's when given.
+    async fn runs(&self, pipeline: Option<&str>) -> Result<Vec<Run>, PortError>;
+    /// Replaces a run whose stored revision is `run.revision - 1`; `Conflict` otherwise.
+    async fn save_run(&self, run: &Run) -> Result<(), PortError>;
+    /// Saves a finished run (as `save_run`) and registers its candidate, which must be the
+    /// model's next version, with the audit event: all or nothing.
+    async fn register_model(
+        &self,
+        run: &Run,
+        model: &ModelVersion,
+        audit: AuditEvent,
+    ) -> Result<(), PortError>;
+    /// A model's versions, oldest first.
+    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError>;
+    async fn model_version(
+        &self,
+        model: &str,
+        version: u32,
+    ) -> Result<Option<ModelVersion>, PortError>;
+    /// The latest version of every model.
+    async fn models(&self) -> Result<Vec<ModelVersion>, PortError>;
+
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError>;
     /// Audit events, oldest first; only those whose subject starts with `subject_prefix` if given.
     async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError>;
+}
+
+/// Where training jobs run: SageMaker, or the `trainer` binary as a subprocess. A job's end
+/// arrives as a `TrainingJobStateChange` event on the bus, never by polling.
+#[async_trait]
+pub trait TrainingBackend: Send + Sync + Debug {
+    /// Starts the job; `Ok(false)` when a job of that name exists already (a retried start).
+    async fn start(&self, job: &TrainingJob) -> Result<bool, PortError>;
+    /// The job's status; `NotFound` when there is no such job.
+    async fn describe(&self, name: &str) -> Result<JobStatus, PortError>;
+    /// Asks the job to stop; its end still arrives as an event.
+    async fn stop(&self, name: &str) -> Result<(), PortError>;
 }
 
 /// Where handlers announce what happened.

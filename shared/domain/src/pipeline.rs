@@ -1,0 +1,978 @@
+//! A pipeline file (`pipelines/<name>.toml`): what to train on which dataset, how to search, within
+//! which budgets, on which backend, and (for the gates that follow) what a candidate must pass.
+//! Parsed and checked here; a bad file is refused with the line and the reason.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::search::{ParamSpec, SearchSpace};
+use crate::{DatasetName, DomainError};
+
+/// What the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Classification,
+    Regression,
+}
+
+/// The model families the bundled trainer knows (a custom image may know others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFamily {
+    LogisticRegression,
+    DecisionTree,
+    RandomForest,
+    LinearRegression,
+    ElasticNet,
+}
+
+impl ModelFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LogisticRegression => "logistic_regression",
+            Self::DecisionTree => "decision_tree",
+            Self::RandomForest => "random_forest",
+            Self::LinearRegression => "linear_regression",
+            Self::ElasticNet => "elastic_net",
+        }
+    }
+
+    /// The tasks a family can do.
+    pub fn supports(self, task: Task) -> bool {
+        match self {
+            Self::LogisticRegression | Self::RandomForest => task == Task::Classification,
+            Self::LinearRegression | Self::ElasticNet => task == Task::Regression,
+            Self::DecisionTree => true,
+        }
+    }
+}
+
+/// The metric a run optimizes, reported by the trainer on the validation channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Accuracy,
+    LogLoss,
+    F1Macro,
+    Rmse,
+    Mae,
+    R2,
+}
+
+impl Metric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accuracy => "accuracy",
+            Self::LogLoss => "log_loss",
+            Self::F1Macro => "f1_macro",
+            Self::Rmse => "rmse",
+            Self::Mae => "mae",
+            Self::R2 => "r2",
+        }
+    }
+
+    pub fn task(self) -> Task {
+        match self {
+            Self::Accuracy | Self::LogLoss | Self::F1Macro => Task::Classification,
+            Self::Rmse | Self::Mae | Self::R2 => Task::Regression,
+        }
+    }
+
+    /// Whether a larger value is better.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Self::Accuracy | Self::F1Macro | Self::R2)
+    }
+
+    /// The value as an objective to minimize.
+    pub fn objective(self, value: f64) -> f64 {
+        if self.higher_is_better() {
+            -value
+        } else {
+            value
+        }
+    }
+
+    /// The default for a task.
+    pub fn default_for(task: Task) -> Self {
+        match task {
+            Task::Classification => Self::Accuracy,
+            Task::Regression => Self::Rmse,
+        }
+    }
+}
+
+/// A length of time written as `30s`, `20m`, `2h` or `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Period(pub Duration);
+
+impl Period {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let span: jiff::Span = text.trim().parse().map_err(|e| {
+            format!("{text:?} is not a duration such as \"30m\", \"2h\" or \"7d\": {e}")
+        })?;
+        let signed = span
+            .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            .map_err(|e| format!("{text:?}: {e}"))?;
+        let duration = Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))?;
+        if duration.is_zero() {
+            return Err(format!("{text:?} is zero"));
+        }
+        Ok(Self(duration))
+    }
+
+    pub fn seconds(self) -> u64 {
+        self.0.as_secs()
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0.as_secs();
+        match s {
+            s if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            s if s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            s if s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyName {
+    Grid,
+    Random,
+    Tpe,
+    /// Asynchronous successive halving: many configurations on a small budget, the best on more.
+    Halving,
+}
+
+/// What a halving search gives more of at each rung; the trainer understands both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HalvingResource {
+    /// The share of the training rows a trial trains on.
+    DataFraction,
+    /// The optimizer's iteration limit (logistic and elastic-net), or trees of a forest.
+    MaxIterations,
+}
+
+impl HalvingResource {
+    /// The hyperparameter the trainer reads.
+    pub fn param(self) -> &'static str {
+        match self {
+            Self::DataFraction => "data_fraction",
+            Self::MaxIterations => "max_iterations",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Halving {
+    pub resource: HalvingResource,
+    /// The resource of the first rung.
+    pub min: f64,
+    /// The resource of the last rung.
+    pub max: f64,
+    /// Each rung keeps the best 1/eta and gives them eta times the resource.
+    #[serde(default = "default_eta")]
+    pub eta: u32,
+    /// What proposes new configurations for the first rung.
+    #[serde(default = "default_halving_sampler")]
+    pub sampler: StrategyName,
+}
+
+fn default_eta() -> u32 {
+    3
+}
+
+fn default_halving_sampler() -> StrategyName {
+    StrategyName::Random
+}
+
+/// One stage of a staged search: `trials` trials; a stage after the first searches a space narrowed
+/// around the `top` best trials of the stage before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub trials: u32,
+    #[serde(default = "default_top")]
+    pub top: u32,
+}
+
+fn default_top() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    pub strategy: StrategyName,
+    #[serde(default)]
+    pub seed: u64,
+    /// Points per continuous range of a grid.
+    #[serde(default = "default_grid_levels")]
+    pub grid_levels: u32,
+    pub space: SearchSpace,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halving: Option<Halving>,
+    /// Coarse, then fine: absent means one stage of `budget.max_trials`.
+    #[serde(default, rename = "stage", skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+}
+
+fn default_grid_levels() -> u32 {
+    3
+}
+
+/// A budget summed over every run of the pipeline that starts in the same calendar period (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodBudget {
+    pub every: CalendarPeriod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_trials: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalendarPeriod {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budgets {
+    /// Every trial started counts, whether it completes, fails or is retried.
+    pub max_trials: u32,
+    #[serde(default = "default_parallel")]
+    pub max_parallel: u32,
+    /// From the start of the run; running jobs are given no more than what is left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wall_time: Option<Period>,
+    /// The most a run may spend; each job reserves its worst case (price × count × max runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<PeriodBudget>,
+}
+
+fn default_parallel() -> u32 {
+    2
+}
+
+/// How an accepted version is split. Each row's part depends only on the seed and its position,
+/// so the split of a dataset version is frozen: every run with the same split gets the same rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    pub train: f64,
+    pub validation: f64,
+    pub test: f64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Self {
+            train: 0.7,
+            validation: 0.15,
+            test: 0.15,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// The `trainer` binary as a subprocess (the embedded default).
+    #[default]
+    Local,
+    /// SageMaker training jobs.
+    Sagemaker,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    #[serde(default)]
+    pub kind: BackendKind,
+    /// The longest one training job may run; it is stopped then.
+    #[serde(default = "default_max_runtime")]
+    pub max_runtime: Period,
+    /// SageMaker: the training image (the trainer's, or one that follows the same contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    #[serde(default = "default_instance_count")]
+    pub instance_count: u32,
+    /// Managed spot training.
+    #[serde(default)]
+    pub spot: bool,
+    /// With spot: how long to wait for capacity plus training; at least `max_runtime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait: Option<Period>,
+    /// `s3://bucket/prefix` where a job checkpoints, so a spot interruption resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_s3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_size_gb: Option<u32>,
+    /// Overrides the price table (USD per instance-hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_hour: Option<f64>,
+}
+
+fn default_max_runtime() -> Period {
+    Period(Duration::from_secs(3600))
+}
+
+fn default_instance_type() -> String {
+    "ml.m5.large".to_owned()
+}
+
+fn default_instance_count() -> u32 {
+    1
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self {
+            kind: BackendKind::Local,
+            max_runtime: default_max_runtime(),
+            image: None,
+            instance_type: default_instance_type(),
+            instance_count: 1,
+            spot: false,
+            max_wait: None,
+            checkpoint_s3: None,
+            volume_size_gb: None,
+            price_per_hour: None,
+        }
+    }
+}
+
+/// On-demand prices of SageMaker training instances, USD per hour (us-east-1, 2026). A budget
+/// reserves these; spot is billed lower, so a spot run spends at most what it reserved.
+pub const SAGEMAKER_PRICES: &[(&str, f64)] = &[
+    ("ml.m5.large", 0.115),
+    ("ml.m5.xlarge", 0.23),
+    ("ml.m5.2xlarge", 0.461),
+    ("ml.m5.4xlarge", 0.922),
+    ("ml.c5.xlarge", 0.204),
+    ("ml.c5.2xlarge", 0.408),
+    ("ml.c5.4xlarge", 0.816),
+    ("ml.g4dn.xlarge", 0.736),
+    ("ml.g4dn.2xlarge", 0.94),
+    ("ml.g5.xlarge", 1.408),
+    ("ml.g5.2xlarge", 1.515),
+    ("ml.g5.4xlarge", 2.03),
+    ("ml.g5.12xlarge", 7.09),
+    ("ml.p3.2xlarge", 3.825),
+    ("ml.p4d.24xlarge", 37.688),
+];
+
+impl Backend {
+    /// USD per hour for the whole job (every instance); 0 on the local backend.
+    pub fn price_per_hour(&self) -> Option<f64> {
+        match self.kind {
+            BackendKind::Local => Some(0.0),
+            BackendKind::Sagemaker => self
+                .price_per_hour
+                .or_else(|| {
+                    SAGEMAKER_PRICES
+                        .iter()
+                        .find(|(t, _)| *t == self.instance_type)
+                        .map(|(_, p)| *p)
+                })
+                .map(|p| p * f64::from(self.instance_count)),
+        }
+    }
+
+    /// The most a job of `runtime` can cost.
+    pub fn worst_case_cost(&self, runtime: Duration) -> f64 {
+        self.price_per_hour().unwrap_or(0.0) * runtime.as_secs_f64() / 3600.0
+    }
+}
+
+/// Checks a candidate must pass (used by the model tests).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// Metric name to the least (or, for losses, the most) it may be on the test split.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<String, f64>,
+    /// Against production on the primary metric: the least absolute improvement (0: no worse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_improvement: Option<f64>,
+    /// The least relative improvement, as a fraction of production's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_relative_improvement: Option<f64>,
+    #[serde(default, rename = "slice", skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceGate>,
+    /// The largest PSI between the candidate's and production's scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_prediction_psi: Option<f64>,
+    #[serde(default, rename = "invariance", skip_serializing_if = "Vec::is_empty")]
+    pub invariances: Vec<InvarianceGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<FairnessGate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceGate {
+    pub column: String,
+    /// Numeric columns: bin edges; absent means the column's categories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bins: Option<Vec<f64>>,
+    pub metric: String,
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvarianceGate {
+    pub feature: String,
+    /// Each value is moved by up to ± this much.
+    pub delta: f64,
+    /// The largest share of predictions allowed to change.
+    pub max_flip_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessGate {
+    pub column: String,
+    pub metric: String,
+    pub max_gap: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promotion {
+    /// Candidates whose tests pass go to staging without a human.
+    #[serde(default = "yes")]
+    pub auto_staging: bool,
+    /// Distinct approvers (not the author) production needs.
+    #[serde(default = "one")]
+    pub approvals: u32,
+    /// How long an approval counts.
+    #[serde(default = "default_approval_validity")]
+    pub approval_valid_for: Period,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_approval_validity() -> Period {
+    Period(Duration::from_secs(7 * 86_400))
+}
+
+impl Default for Promotion {
+    fn default() -> Self {
+        Self {
+            auto_staging: true,
+            approvals: 1,
+            approval_valid_for: default_approval_validity(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    /// Input drift: PSI of a numeric feature against the training profile.
+    #[serde(default = "default_psi")]
+    pub max_input_psi: f64,
+    /// Prediction drift: PSI of captured scores against the test predictions.
+    #[serde(default = "default_psi")]
+    pub max_prediction_psi: f64,
+    /// Fewest captured rows before drift is judged.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: u64,
+    /// After a retraining starts, none other starts for this long.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: Period,
+    #[serde(default = "yes")]
+    pub retrain: bool,
+}
+
+fn default_psi() -> f64 {
+    0.2
+}
+
+fn default_min_rows() -> u64 {
+    100
+}
+
+fn default_cooldown() -> Period {
+    Period(Duration::from_secs(86_400))
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Self {
+            max_input_psi: default_psi(),
+            max_prediction_psi: default_psi(),
+            min_rows: default_min_rows(),
+            cooldown: default_cooldown(),
+            retrain: true,
+        }
+    }
+}
+
+/// A pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    pub name: String,
+    pub dataset: DatasetName,
+    pub target: String,
+    /// The input columns; empty means every column but the target and `exclude`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    pub task: Task,
+    pub model: ModelFamily,
+    /// The primary metric on the validation split; absent means accuracy or RMSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+    /// Whether an accepted version of the dataset starts a run.
+    #[serde(default = "yes")]
+    pub on_upload: bool,
+    pub search: Search,
+    pub budget: Budgets,
+    #[serde(default)]
+    pub split: Split,
+    #[serde(default)]
+    pub backend: Backend,
+    #[serde(default)]
+    pub gates: Gates,
+    #[serde(default)]
+    pub promotion: Promotion,
+    #[serde(default)]
+    pub monitor: Monitor,
+}
+
+const FILE: &str = "pipeline";
+
+impl Pipeline {
+    pub fn metric(&self) -> Metric {
+        self.metric.unwrap_or(Metric::default_for(self.task))
+    }
+
+    /// Parses and checks a pipeline file; errors name the line and the reason.
+    pub fn from_toml(text: &str) -> Result<Self, DomainError> {
+        let pipeline: Pipeline =
+            toml::from_str(text).map_err(|e| DomainError::from_toml(FILE, text, &e))?;
+        pipeline.check(text)?;
+        Ok(pipeline)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a pipeline always serializes to TOML")
+    }
+
+    fn check(&self, text: &str) -> Result<(), DomainError> {
+        // The line of the first `key =` (or a table header) that mentions `needle`.
+        let at = |needle: &str| {
+            text.lines()
+                .scan(0usize, |offset, line| {
+                    let start = *offset;
+                    *offset += line.len() + 1;
+                    Some((start, line))
+                })
+                .find(|(_, line)| {
+                    let l = line.trim_start();
+                    !l.starts_with('#') && l.contains(needle)
+                })
+                .map(|(start, _)| start)
+                .unwrap_or(0)
+        };
+        let fail = |needle: &str, reason: String| {
+            Err(DomainError::in_file(FILE, text, at(needle), reason))
+        };
+
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || self.name.len() > 40
+        {
+            return fail(
+                "name",
+                format!(
+                    "the name {:?} must be 1 to 40 letters, digits, '-' or '_'",
+                    self.name
+                ),
+            );
+        }
+        if self.target.is_empty() {
+            return fail("target", "the target column must be named".into());
+        }
+        if self.features.iter().any(|f| *f == self.target) {
+            return fail(
+                "features",
+                format!("the target {:?} cannot also be a feature", self.target),
+            );
+        }
+        if !self.model.supports(self.task) {
+            return fail(
+                "model",
+                format!(
+                    "{} does not do {}",
+                    self.model.as_str(),
+                    match self.task {
+                        Task::Classification => "classification",
+                        Task::Regression => "regression",
+                    }
+                ),
+            );
+        }
+        if let Some(m) = self.metric
+            && m.task() != self.task
+        {
+            return fail(
+                "metric",
+                format!("{} is not a metric of this task", m.as_str()),
+            );
+        }
+        if let Err(e) = self.search.space.check() {
+            let name = match &e {
+                DomainError::Invalid { value, .. } => value.clone(),
+                _ => String::new(),
+            };
+            return fail(&format!("{name} "), e.to_string());
+        }
+        let s = &self.split;
+        let parts = [s.train, s.validation, s.test];
+        if parts.iter().any(|p| !(0.0..1.0).contains(p))
+            || s.train <= 0.0
+            || s.test <= 0.0
+            || s.validation <= 0.0
+        {
+            return fail(
+                "[split]",
+                "train, validation and test are each a fraction above 0 and below 1".into(),
+            );
+        }
+        if ((s.train + s.validation + s.test) - 1.0).abs() > 1e-9 {
+            return fail(
+                "[split]",
+                format!(
+                    "train + validation + test must be 1, got {}",
+                    s.train + s.validation + s.test
+                ),
+            );
+        }
+        let b = &self.budget;
+        if b.max_trials == 0 {
+            return fail("max_trials", "max_trials must be at least 1".into());
+        }
+        if b.max_parallel == 0 {
+            return fail("max_parallel", "max_parallel must be at least 1".into());
+        }
+        if let Some(c) = b.max_cost_usd
+            && !(c > 0.0 && c.is_finite())
+        {
+            return fail("max_cost_usd", "max_cost_usd must be above 0".into());
+        }
+        if (b.max_cost_usd.is_some() || b.period.as_ref().is_some_and(|p| p.max_cost_usd.is_some()))
+            && self.backend.price_per_hour().is_none()
+        {
+            return fail(
+                "instance_type",
+                format!(
+                    "no price is known for {:?}: set price_per_hour to budget its cost",
+                    self.backend.instance_type
+                ),
+            );
+        }
+        match self.search.strategy {
+            StrategyName::Halving => {
+                let Some(h) = &self.search.halving else {
+                    return fail(
+                        "strategy",
+                        "strategy \"halving\" needs a [search.halving] table (resource, min, max)"
+                            .into(),
+                    );
+                };
+                if !(h.min > 0.0 && h.min < h.max) {
+                    return fail(
+                        "[search.halving]",
+                        format!("halving needs 0 < min < max, got {} and {}", h.min, h.max),
+                    );
+                }
+                if h.resource == HalvingResource::DataFraction && h.max > 1.0 {
+                    return fail("[search.halving]", "a data_fraction is at most 1".into());
+                }
+                if h.eta < 2 {
+                    return fail("eta", "eta must be at least 2".into());
+                }
+                if matches!(h.sampler, StrategyName::Halving | StrategyName::Grid) {
+                    return fail(
+                        "sampler",
+                        "a halving sampler is \"random\" or \"tpe\"".into(),
+                    );
+                }
+                if self.search.space.0.contains_key(h.resource.param()) {
+                    return fail(
+                        h.resource.param(),
+                        format!(
+                            "{} is the halving resource and cannot also be searched",
+                            h.resource.param()
+                        ),
+                    );
+                }
+            }
+            _ if self.search.halving.is_some() => {
+                return fail(
+                    "[search.halving]",
+                    "[search.halving] applies only to strategy = \"halving\"".into(),
+                );
+            }
+            _ => {}
+        }
+        if !self.search.stages.is_empty() {
+            if self.search.strategy == StrategyName::Halving {
+                return fail(
+                    "[[search.stage]]",
+                    "stages and halving do not combine".into(),
+                );
+            }
+            let total: u32 = self.search.stages.iter().map(|s| s.trials).sum();
+            if self
+                .search
+                .stages
+                .iter()
+                .any(|s| s.trials == 0 || s.top == 0)
+            {
+                return fail(
+                    "[[search.stage]]",
+                    "each stage has at least one trial and top of at least one".into(),
+                );
+            }
+            if total > b.max_trials {
+                return fail(
+                    "[[search.stage]]",
+                    format!(
+                        "the stages ask for {total} trials, above max_trials = {}",
+                        b.max_trials
+                    ),
+                );
+            }
+            if !self
+                .search
+                .space
+                .0
+                .values()
+                .any(|s| !matches!(s, ParamSpec::Choice { values } if values.len() == 1))
+            {
+                return fail(
+                    "[[search.stage]]",
+                    "a fine stage needs a range to narrow".into(),
+                );
+            }
+        }
+        let backend = &self.backend;
+        if backend.kind == BackendKind::Sagemaker {
+            if backend.image.is_none() {
+                return fail("[backend]", "the sagemaker backend needs an image".into());
+            }
+            if !backend.instance_type.starts_with("ml.") {
+                return fail(
+                    "instance_type",
+                    format!(
+                        "{:?} is not a SageMaker instance type (ml.*)",
+                        backend.instance_type
+                    ),
+                );
+            }
+            if backend.instance_count == 0 {
+                return fail("instance_count", "instance_count must be at least 1".into());
+            }
+            if let Some(w) = backend.max_wait
+                && w < backend.max_runtime
+            {
+                return fail(
+                    "max_wait",
+                    format!("max_wait {w} is below max_runtime {}", backend.max_runtime),
+                );
+            }
+            if backend.max_wait.is_some() && !backend.spot {
+                return fail("max_wait", "max_wait applies only with spot = true".into());
+            }
+            if let Some(c) = &backend.checkpoint_s3
+                && !c.starts_with("s3://")
+            {
+                return fail("checkpoint_s3", format!("{c:?} is not an s3:// location"));
+            }
+        }
+        if self.promotion.approvals == 0 {
+            return fail("approvals", "production needs at least one approval".into());
+        }
+        Ok(())
+    }
+
+    /// The columns the model reads, given the dataset's columns in order.
+    pub fn feature_columns(&self, columns: &[String]) -> Result<Vec<String>, String> {
+        if !columns.contains(&self.target) {
+            return Err(format!(
+                "the dataset has no target column {:?}",
+                self.target
+            ));
+        }
+        if self.features.is_empty() {
+            return Ok(columns
+                .iter()
+                .filter(|c| **c != self.target && !self.exclude.contains(c))
+                .cloned()
+                .collect());
+        }
+        if let Some(missing) = self.features.iter().find(|f| !columns.contains(f)) {
+            return Err(format!("the dataset has no feature column {missing:?}"));
+        }
+        Ok(self.features.clone())
+    }
+
+    /// The trials of each stage: the declared stages, or one stage of the whole budget.
+    pub fn stage_trials(&self) -> Vec<u32> {
+        if self.search.stages.is_empty() {
+            vec![self.budget.max_trials]
+        } else {
+            self.search.stages.iter().map(|s| s.trials).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "wine-quality"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+
+[search]
+strategy = "tpe"
+seed = 7
+
+[search.space]
+alpha = { type = "log_uniform", low = 1e-4, high = 1.0 }
+
+[budget]
+max_trials = 20
+max_parallel = 2
+max_wall_time = "20m"
+
+[backend]
+kind = "sagemaker"
+image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tollgate-trainer:0.1"
+instance_type = "ml.g5.xlarge"
+spot = true
+max_runtime = "1h"
+max_wait = "2h"
+"#;
+
+    #[test]
+    fn a_pipeline_reads_with_defaults_and_round_trips() {
+        let p = Pipeline::from_toml(GOOD).unwrap();
+        assert_eq!(p.metric(), Metric::Accuracy);
+        assert_eq!(p.split, Split::default());
+        assert_eq!(p.budget.max_wall_time.unwrap().seconds(), 1200);
+        assert_eq!(p.backend.price_per_hour(), Some(1.408));
+        assert_eq!(p.promotion.approvals, 1);
+        assert_eq!(Pipeline::from_toml(&p.to_toml()).unwrap(), p);
+    }
+
+    fn refusal(text: &str) -> String {
+        Pipeline::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_reason() {
+        let e = refusal(&GOOD.replace("\"logistic_regression\"", "\"svm\""));
+        assert!(e.contains("line 6") && e.contains("svm"), "{e}");
+        let e =
+            refusal(&GOOD.replace("model = \"logistic_regression\"", "model = \"elastic_net\""));
+        assert!(
+            e.contains("line 6") && e.contains("does not do classification"),
+            "{e}"
+        );
+        let e = refusal(&GOOD.replace("high = 1.0", "high = -1.0"));
+        assert!(e.contains("line 13") && e.contains("alpha"), "{e}");
+        let e = refusal(&GOOD.replace("max_wait = \"2h\"", "max_wait = \"30m\""));
+        assert!(
+            e.contains("line 26") && e.contains("below max_runtime"),
+            "{e}"
+        );
+        let e = refusal(&GOOD.replace("\"20m\"", "\"soon\""));
+        assert!(e.contains("line 18") && e.contains("soon"), "{e}");
+        let e = refusal(&format!(
+            "{GOOD}\n[split]\ntrain = 0.8\nvalidation = 0.1\ntest = 0.2\n"
+        ));
+        assert!(e.contains("must be 1"), "{e}");
+        let e = refusal(&GOOD.replace("strategy = \"tpe\"", "strategy = \"halving\""));
+        assert!(
+            e.contains("line 9") && e.contains("[search.halving]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_instance_type_needs_a_price_to_budget_cost() {
+        let text = GOOD
+            .replace("ml.g5.xlarge", "ml.x9.huge")
+            .replace("max_parallel = 2", "max_parallel = 2\nmax_cost_usd = 5.0");
+        assert!(refusal(&text).contains("price_per_hour"));
+        let priced = text.replace("spot = true", "spot = true\nprice_per_hour = 2.0");
+        let p = Pipeline::from_toml(&priced).unwrap();
+        assert_eq!(p.backend.worst_case_cost(Duration::from_secs(1800)), 1.0);
+    }
+
+    #[test]
+    fn features_default_to_every_other_column() {
+        let p = Pipeline::from_toml(GOOD).unwrap();
+        let cols: Vec<String> = ["a", "quality", "b"].map(String::from).to_vec();
+        assert_eq!(p.feature_columns(&cols).unwrap(), ["a", "b"]);
+        assert!(
+            p.feature_columns(&cols[..1])
+                .unwrap_err()
+                .contains("quality")
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Tuning runs, their trials as training jobs, and the candidate model versions they register.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{Backend, Pipeline};
+use crate::{BucketName, ContentHash, DatasetName, Hyperparameters, ObjectRef, UserId};
+
+/// A pipeline as the catalog keeps it: numbered, with its file's text and hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPipeline {
+    pub version: u32,
+    pub pipeline: Pipeline,
+    /// The file as applied, byte for byte; `hash` is its SHA-256.
+    pub text: String,
+    pub hash: ContentHash,
+    pub applied_by: UserId,
+    pub applied_at: Timestamp,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    /// A version of the pipeline's dataset was accepted.
+    Upload { dataset_version: u32 },
+    /// Someone asked (the CLI, the API); `request_id` makes a retried request start one run.
+    Request { request_id: String },
+    /// A schedule fired at `at`.
+    Schedule { at: Timestamp },
+    /// The monitor found drift past the pipeline's thresholds.
+    Monitor { report: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Ended with a candidate registered.
+    Succeeded,
+    /// Ended without a candidate: every trial failed, or a budget allowed none.
+    Failed {
+        reason: String,
+    },
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatus {
+    /// Recorded, its job not yet confirmed started: a retry starts it (job names are idempotent).
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    /// Stopped early: the wall-time budget ran out.
+    Stopped,
+}
+
+impl TrialStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub id: u32,
+    pub job_name: String,
+    pub params: Hyperparameters,
+    pub status: TrialStatus,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// The primary metric as a value to minimize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// Where the job wrote its model (`s3://...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    pub started_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// The runtime the job was given (at most the backend's, at most what the wall time left).
+    pub max_runtime_secs: u64,
+    /// What the budget holds for the job until it ends: its worst case.
+    pub reserved_usd: f64,
+    /// What it cost once ended (billable time × price).
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+impl TrialRecord {
+    /// Reserved while active, charged once ended.
+    pub fn spend(&self) -> f64 {
+        if self.status.is_active() {
+            self.reserved_usd
+        } else {
+            self.cost_usd
+        }
+    }
+}
+
+/// The frozen split of a dataset version a run trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitFiles {
+    pub train: ObjectRef,
+    pub validation: ObjectRef,
+    pub test: ObjectRef,
+    /// SHA-256 of the test file: the models of every run on this split are tested on these bytes.
+    pub test_hash: ContentHash,
+    pub rows: [u64; 3],
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRef {
+    pub model: String,
+    pub version: u32,
+}
+
+/// A tuning run: the study's whole state, one document written with optimistic concurrency
+/// (`revision`), so every handler step reads it, decides, and writes it back conditionally.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub pipeline: StoredPipeline,
+    pub dataset: DatasetName,
+    pub dataset_version: u32,
+    pub content_hash: ContentHash,
+    pub split: SplitFiles,
+    pub trigger: Trigger,
+    pub requested_by: UserId,
+    pub status: RunStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// No job runs past this (the wall-time budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Timestamp>,
+    /// The most the run may spend and trials it may start, after the period's budget.
+    pub max_trials: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    pub trials: Vec<TrialRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_trial: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<CandidateRef>,
+    /// Whether `ModelCandidateRegistered` went out (a retry publishes it otherwise).
+    #[serde(default)]
+    pub announced: bool,
+    /// Why the run stopped proposing, and other things a reader should know.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub revision: u64,
+}
+
+impl Run {
+    pub fn spend(&self) -> f64 {
+        self.trials.iter().map(TrialRecord::spend).sum()
+    }
+
+    pub fn trial_by_job(&self, job_name: &str) -> Option<&TrialRecord> {
+        self.trials.iter().find(|t| t.job_name == job_name)
+    }
+
+    /// The job name of trial `id`: `<run id>-t<id>`, within SageMaker's 63 characters.
+    pub fn job_name(run_id: &str, trial: u32) -> String {
+        format!("{run_id}-t{trial:03}")
+    }
+
+    /// The run a job belongs to, from its name.
+    pub fn id_of_job(job_name: &str) -> Option<&str> {
+        let (run, trial) = job_name.rsplit_once("-t")?;
+        trial.parse::<u32>().ok().map(|_| run)
+    }
+}
+
+/// Where a model version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStage {
+    Candidate,
+    Staging,
+    Production,
+    Archived,
+    Rejected,
+}
+
+impl ModelStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Candidate => "candidate",
+            Self::Staging => "staging",
+            Self::Production => "production",
+            Self::Archived => "archived",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// A registered model version and its lineage: from it back to the exact bytes it learned from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// The pipeline's name.
+    pub model: String,
+    pub version: u32,
+    pub stage: ModelStage,
+    pub task: crate::pipeline::Task,
+    pub family: crate::pipeline::ModelFamily,
+    pub run_id: String,
+    pub trial: u32,
+    pub job_name: String,
+    pub hyperparameters: Hyperparameters,
+    pub metrics: BTreeMap<String, f64>,
+    pub primary_metric: String,
+    pub artifact: String,
+    pub dataset: DatasetName,
+    pub dataset_version: u32,
+    pub content_hash: ContentHash,
+    pub split: SplitFiles,
+    pub pipeline_version: u32,
+    pub pipeline_hash: ContentHash,
+    /// The trainer that made it: `tollgate-trainer <version>`, or the image.
+    pub trainer: String,
+    /// Who started the run (the uploader, or who asked): they cannot approve it.
+    pub author: UserId,
+    pub created_at: Timestamp,
+    /// Changes with every stage transition (optimistic concurrency).
+    pub revision: u64,
+}
+
+/// A training job to start: the same description for the local and the SageMaker backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingJob {
+    /// Unique; starting a job whose name exists already starts nothing.
+    pub name: String,
+    /// As SageMaker passes them: every value a string.
+    pub hyperparameters: BTreeMap<String, String>,
+    /// `train`, `validation`, `test`: each one object.
+    pub channels: BTreeMap<String, ObjectRef>,
+    /// The job's outputs go under `<output_prefix><name>/`.
+    pub output_bucket: BucketName,
+    pub output_prefix: String,
+    pub backend: Backend,
+    pub max_runtime: Duration,
+    /// The metrics the job's log reports, as `<channel>:<metric>` names.
+    pub metric_names: Vec<String>,
+}
+
+/// A training job's status, spelled as SageMaker spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Stopping,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModelArtifacts {
+    pub s3_model_artifacts: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricData {
+    pub metric_name: String,
+    pub value: f64,
+}
+
+/// The detail of a "SageMaker Training Job State Change" event, the fields Tollgate reads (the
+/// real event carries more, which are ignored). The local backend emits the same shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobStateChange {
+    pub training_job_name: String,
+    pub training_job_status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifacts: Option<ModelArtifacts>,
+    #[serde(default)]
+    pub final_metric_data_list: Vec<MetricData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billable_time_in_seconds: Option<u64>,
+}
+
+impl JobStateChange {
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.training_job_status,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
+        )
+    }
+
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.final_metric_data_list
+            .iter()
+            .find(|m| m.metric_name == name)
+            .map(|m| m.value)
+    }
+}
