@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_domain::ports::{Catalog, NewVersion, StoredContract};
 use tollgate_domain::{
-    AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, PortError, UploadRecord,
+    AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, PortError, Run,
+    StoredPipeline, UploadRecord,
 };
 
 use crate::error::sql;
@@ -49,6 +50,28 @@ CREATE TABLE IF NOT EXISTS audit (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (subject, seq);
+CREATE TABLE IF NOT EXISTS pipelines (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, created_ms);
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
 "#;
 
 #[derive(Debug, Clone)]
@@ -169,6 +192,27 @@ fn insert_audit(conn: &Connection, a: &AuditEvent) -> Result<(), PortError> {
         params![a.subject, to_json(a)?],
     )
     .map_err(|e| sql("appending to the audit trail", e))?;
+    Ok(())
+}
+
+/// Replaces a run whose stored revision is one below `run.revision`.
+fn update_run(conn: &Connection, run: &Run) -> Result<(), PortError> {
+    let expected = run
+        .revision
+        .checked_sub(1)
+        .ok_or_else(|| PortError::Invalid(format!("run {} saved with revision 0", run.id)))?;
+    let changed = conn
+        .execute(
+            "UPDATE runs SET revision = ?1, body = ?2 WHERE id = ?3 AND revision = ?4",
+            params![run.revision, to_json(run)?, run.id, expected],
+        )
+        .map_err(|e| sql("saving a run", e))?;
+    if changed == 0 {
+        return Err(PortError::Conflict(format!(
+            "run {} is no longer at revision {expected}",
+            run.id
+        )));
+    }
     Ok(())
 }
 
@@ -455,6 +499,238 @@ impl Catalog for SqliteCatalog {
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(|e| sql("committing a contract", e))?;
             Ok(version)
+        })
+        .await
+    }
+
+    async fn put_pipeline(
+        &self,
+        pipeline: StoredPipeline,
+        expected: Option<u32>,
+        audit: AuditEvent,
+    ) -> Result<u32, PortError> {
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let name = pipeline.pipeline.name.clone();
+            let latest: Option<u32> = tx
+                .query_row(
+                    "SELECT MAX(version) FROM pipelines WHERE name = ?1",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .map_err(|e| sql("reading pipeline versions", e))?;
+            if latest != expected {
+                return Err(PortError::Conflict(format!(
+                    "pipeline {name} is at version {latest:?}, not {expected:?}"
+                )));
+            }
+            let version = latest.unwrap_or(0) + 1;
+            let stored = StoredPipeline {
+                version,
+                ..pipeline
+            };
+            tx.execute(
+                "INSERT INTO pipelines (name, version, body) VALUES (?1, ?2, ?3)",
+                params![name, version, to_json(&stored)?],
+            )
+            .map_err(|e| sql("storing a pipeline", e))?;
+            let audit = AuditEvent {
+                subject: format!("pipeline/{name}/v{version}"),
+                ..audit
+            };
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| sql("committing a pipeline", e))?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn pipeline(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<StoredPipeline>, PortError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(match version {
+                Some(v) => query_bodies(
+                    c,
+                    "SELECT body FROM pipelines WHERE name = ?1 AND version = ?2",
+                    params![name, v],
+                )?,
+                None => query_bodies(
+                    c,
+                    "SELECT body FROM pipelines WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+                    [name],
+                )?,
+            }
+            .pop())
+        })
+        .await
+    }
+
+    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError> {
+        self.with(|c| {
+            query_bodies(
+                c,
+                "SELECT p.body FROM pipelines p WHERE p.version = \
+                 (SELECT MAX(version) FROM pipelines q WHERE q.name = p.name) ORDER BY p.name",
+                [],
+            )
+        })
+        .await
+    }
+
+    async fn create_run(&self, run: &Run, audit: AuditEvent) -> Result<bool, PortError> {
+        let run = run.clone();
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO runs (id, pipeline, created_ms, revision, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        run.id,
+                        run.pipeline.pipeline.name,
+                        run.created_at.as_millisecond(),
+                        run.revision,
+                        to_json(&run)?
+                    ],
+                )
+                .map_err(|e| sql("storing a run", e))?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| sql("committing a run", e))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<Run>, PortError> {
+        let id = id.to_owned();
+        self.with(move |c| Ok(query_bodies(c, "SELECT body FROM runs WHERE id = ?1", [id])?.pop()))
+            .await
+    }
+
+    async fn runs(&self, pipeline: Option<&str>) -> Result<Vec<Run>, PortError> {
+        let pipeline = pipeline.map(str::to_owned);
+        self.with(move |c| match pipeline {
+            Some(p) => query_bodies(
+                c,
+                "SELECT body FROM runs WHERE pipeline = ?1 ORDER BY created_ms DESC, id DESC",
+                [p],
+            ),
+            None => query_bodies(
+                c,
+                "SELECT body FROM runs ORDER BY created_ms DESC, id DESC",
+                [],
+            ),
+        })
+        .await
+    }
+
+    async fn save_run(&self, run: &Run) -> Result<(), PortError> {
+        let run = run.clone();
+        self.with(move |c| update_run(c, &run)).await
+    }
+
+    async fn register_model(
+        &self,
+        run: &Run,
+        model: &ModelVersion,
+        audit: AuditEvent,
+    ) -> Result<(), PortError> {
+        let (run, model) = (run.clone(), model.clone());
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let latest: Option<u32> = tx
+                .query_row(
+                    "SELECT MAX(version) FROM models WHERE name = ?1",
+                    [&model.model],
+                    |r| r.get(0),
+                )
+                .map_err(|e| sql("reading model versions", e))?;
+            if model.version != latest.unwrap_or(0) + 1 {
+                return Err(PortError::Conflict(format!(
+                    "model {} is at version {}, so {} is not next",
+                    model.model,
+                    latest.unwrap_or(0),
+                    model.version
+                )));
+            }
+            update_run(&tx, &run)?;
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO models (name, version, run_id, revision, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        model.model,
+                        model.version,
+                        model.run_id,
+                        model.revision,
+                        to_json(&model)?
+                    ],
+                )
+                .map_err(|e| sql("storing a model version", e))?;
+            if inserted == 0 {
+                return Err(PortError::Conflict(format!(
+                    "run {} has registered a model already",
+                    model.run_id
+                )));
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit()
+                .map_err(|e| sql("committing a model version", e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            query_bodies(
+                c,
+                "SELECT body FROM models WHERE name = ?1 ORDER BY version",
+                [model],
+            )
+        })
+        .await
+    }
+
+    async fn model_version(
+        &self,
+        model: &str,
+        version: u32,
+    ) -> Result<Option<ModelVersion>, PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            Ok(query_bodies(
+                c,
+                "SELECT body FROM models WHERE name = ?1 AND version = ?2",
+                params![model, version],
+            )?
+            .pop())
+        })
+        .await
+    }
+
+    async fn models(&self) -> Result<Vec<ModelVersion>, PortError> {
+        self.with(|c| {
+            query_bodies(
+                c,
+                "SELECT m.body FROM models m WHERE m.version = \
+                 (SELECT MAX(version) FROM models n WHERE n.name = m.name) ORDER BY m.name",
+                [],
+            )
         })
         .await
     }

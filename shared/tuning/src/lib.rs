@@ -7,12 +7,16 @@
 //! No IO and no clock: the tune handler turns events into `ask` and `tell`.
 
 mod grid;
+mod halving;
 mod random;
+mod staged;
 mod study;
 mod tpe;
 
 pub use grid::Grid;
+pub use halving::Halving;
 pub use random::Random;
+pub use staged::{Staged, narrow};
 pub use study::{Ask, Budget, Outcome, Study, StudyError, Trial, TrialState};
 pub use tpe::{Tpe, TpeConfig};
 
@@ -34,6 +38,46 @@ pub struct Observation<'a> {
 /// event, and a replay must propose the same trials.
 pub trait Strategy: Send + Sync + std::fmt::Debug {
     fn propose(&self, trial: u32, completed: &[Observation<'_>]) -> Option<Hyperparameters>;
+
+    /// What to start next, seeing every trial so far, running ones too (halving promotes a
+    /// configuration once; a fine stage waits for the coarse one to end). By default: propose
+    /// trial `trials.len()` from the completed ones.
+    fn next(&self, trials: &[Trial]) -> Proposal {
+        match self.propose(trials.len() as u32, &completed(trials)) {
+            Some(params) => Proposal::Run(params),
+            None => Proposal::Done,
+        }
+    }
+
+    /// How much of the resource a trial had: the best trial is the best of the highest fidelity
+    /// (a halving run's last rung). The same for every trial by default.
+    fn fidelity(&self, _params: &Hyperparameters) -> f64 {
+        0.0
+    }
+}
+
+/// What a strategy wants next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proposal {
+    Run(Hyperparameters),
+    /// Nothing until a running trial ends.
+    Wait,
+    /// Nothing more, ever.
+    Done,
+}
+
+/// The completed trials as observations, in trial order.
+pub fn completed(trials: &[Trial]) -> Vec<Observation<'_>> {
+    trials
+        .iter()
+        .filter_map(|t| match t.state {
+            TrialState::Completed { objective } => Some(Observation {
+                params: &t.params,
+                objective,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Which strategy a pipeline asks for.
@@ -46,6 +90,40 @@ pub enum StrategyKind {
     },
     Random,
     Tpe(TpeConfig),
+}
+
+/// The strategy a pipeline's `[search]` asks for, for a run of `max_trials`.
+pub fn for_pipeline(
+    search: &tollgate_domain::pipeline::Search,
+    max_trials: u32,
+) -> Box<dyn Strategy> {
+    use tollgate_domain::pipeline::{HalvingResource, StrategyName};
+    let kind = |name: StrategyName| match name {
+        StrategyName::Grid => StrategyKind::Grid {
+            levels: search.grid_levels,
+        },
+        StrategyName::Random | StrategyName::Halving => StrategyKind::Random,
+        StrategyName::Tpe => StrategyKind::Tpe(TpeConfig::default()),
+    };
+    if let (StrategyName::Halving, Some(h)) = (search.strategy, &search.halving) {
+        return Box::new(Halving::new(
+            strategy(&kind(h.sampler), &search.space, search.seed),
+            h.resource.param(),
+            (h.min, h.max),
+            h.eta,
+            h.resource == HalvingResource::MaxIterations,
+            max_trials,
+        ));
+    }
+    if search.stages.len() > 1 {
+        return Box::new(Staged::new(
+            &search.space,
+            kind(search.strategy),
+            search.stages.iter().map(|s| (s.trials, s.top)).collect(),
+            search.seed,
+        ));
+    }
+    strategy(&kind(search.strategy), &search.space, search.seed)
 }
 
 /// Builds a strategy for a space, seeded.

@@ -2,7 +2,7 @@
 
 use tollgate_domain::Hyperparameters;
 
-use crate::{Observation, Strategy};
+use crate::{Proposal, Strategy};
 
 /// Limits on a study. Every trial started counts, whether it completes, fails or is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,20 +106,9 @@ impl Study {
         if self.running() >= self.budget.max_parallel as usize {
             return Ask::Wait;
         }
-        let completed: Vec<Observation<'_>> = self
-            .trials
-            .iter()
-            .filter_map(|t| match t.state {
-                TrialState::Completed { objective } => Some(Observation {
-                    params: &t.params,
-                    objective,
-                }),
-                _ => None,
-            })
-            .collect();
         let id = self.trials.len() as u32;
-        match self.strategy.propose(id, &completed) {
-            Some(params) => {
+        match self.strategy.next(&self.trials) {
+            Proposal::Run(params) => {
                 let trial = Trial {
                     id,
                     params,
@@ -128,7 +117,8 @@ impl Study {
                 self.trials.push(trial.clone());
                 Ask::Run(trial)
             }
-            None => {
+            Proposal::Wait if self.running() > 0 => Ask::Wait,
+            Proposal::Wait | Proposal::Done => {
                 self.exhausted = true;
                 Ask::Exhausted
             }
@@ -157,14 +147,20 @@ impl Study {
         Ok(true)
     }
 
-    /// The completed trial with the lowest objective (the earliest among equals).
+    /// The completed trial with the lowest objective among those of the highest fidelity (the
+    /// earliest among equals).
     pub fn best(&self) -> Option<&Trial> {
-        self.trials
-            .iter()
-            .filter_map(|t| match t.state {
+        let done = || {
+            self.trials.iter().filter_map(|t| match t.state {
                 TrialState::Completed { objective } => Some((t, objective)),
                 _ => None,
             })
+        };
+        let top = done()
+            .map(|(t, _)| self.strategy.fidelity(&t.params))
+            .fold(f64::NEG_INFINITY, f64::max);
+        done()
+            .filter(|(t, _)| self.strategy.fidelity(&t.params) >= top)
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(t, _)| t)
     }

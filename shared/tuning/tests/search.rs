@@ -356,3 +356,158 @@ fn tpe_finds_better_branin_values_than_random_search() {
         "TPE's median regret {tpe_regret:.4} should be under half of random's {random_regret:.4}"
     );
 }
+
+/// Runs a study with `parallel` jobs, finishing the oldest running trial whenever it must wait.
+fn run_parallel(
+    study: &mut Study,
+    f: impl Fn(&tollgate_domain::Hyperparameters) -> f64,
+) -> Vec<u32> {
+    let mut order = Vec::new();
+    loop {
+        match study.ask() {
+            Ask::Run(t) => order.push(t.id),
+            Ask::Wait => {
+                let t = study
+                    .trials()
+                    .iter()
+                    .find(|t| t.state == TrialState::Running)
+                    .unwrap()
+                    .clone();
+                let objective = f(&t.params);
+                study.tell(t.id, Outcome::Completed { objective }).unwrap();
+            }
+            Ask::Exhausted => {
+                let running: Vec<_> = study
+                    .trials()
+                    .iter()
+                    .filter(|t| t.state == TrialState::Running)
+                    .cloned()
+                    .collect();
+                if running.is_empty() {
+                    return order;
+                }
+                for t in running {
+                    let objective = f(&t.params);
+                    study.tell(t.id, Outcome::Completed { objective }).unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Branin seen through a budget: the less data, the noisier the value (as a model's loss).
+fn branin_at_fraction(p: &tollgate_domain::Hyperparameters) -> f64 {
+    let fraction = p["data_fraction"].as_f64().unwrap();
+    let noise = ((p["x1"].as_f64().unwrap() * 7.3).sin() * 3.0) * (1.0 - fraction);
+    branin(p) + noise
+}
+
+#[test]
+fn halving_promotes_the_best_of_each_rung_within_the_budget() {
+    let make = || {
+        tollgate_tuning::Halving::new(
+            strategy(&StrategyKind::Random, &branin_space(), 4),
+            "data_fraction",
+            (1.0 / 9.0, 1.0),
+            3,
+            false,
+            39,
+        )
+    };
+    assert_eq!(make().rungs().len(), 3);
+    // 27 configurations: 27 + 9 + 3 = 39 trials; 28 would need 40.
+    assert_eq!(make().base_configs(), 27);
+    let mut study = Study::new(Box::new(make()), budget(39, 3)).unwrap();
+    run_parallel(&mut study, branin_at_fraction);
+    let trials = study.trials();
+    assert!(trials.len() <= 39, "{} trials", trials.len());
+    let at = |f: f64| -> Vec<&tollgate_tuning::Trial> {
+        trials
+            .iter()
+            .filter(|t| (t.params["data_fraction"].as_f64().unwrap() - f).abs() < 1e-9)
+            .collect()
+    };
+    let (first, last) = (at(1.0 / 9.0), at(1.0));
+    assert_eq!(first.len(), 27);
+    assert!(
+        !last.is_empty() && last.len() <= 3,
+        "{} on the last rung",
+        last.len()
+    );
+    // Every configuration on the last rung was among the best third of the first.
+    let objective = |t: &tollgate_tuning::Trial| match t.state {
+        TrialState::Completed { objective } => objective,
+        _ => f64::INFINITY,
+    };
+    let mut ranked: Vec<f64> = first.iter().map(|t| objective(t)).collect();
+    ranked.sort_by(f64::total_cmp);
+    // ASHA promotes from what has completed so far, so allow the best half, not just a third.
+    let cut = ranked[13];
+    for t in &last {
+        let twin = first
+            .iter()
+            .find(|f| f.params["x1"] == t.params["x1"] && f.params["x2"] == t.params["x2"])
+            .expect("a promoted configuration started on the first rung");
+        assert!(objective(twin) <= cut, "a poor configuration was promoted");
+    }
+    // The best trial is one that ran on all the data.
+    assert_eq!(
+        study.best().unwrap().params["data_fraction"].as_f64(),
+        Some(1.0)
+    );
+    // Reproducible.
+    let mut again = Study::new(Box::new(make()), budget(39, 3)).unwrap();
+    run_parallel(&mut again, branin_at_fraction);
+    assert_eq!(again.trials(), study.trials());
+}
+
+#[test]
+fn a_fine_stage_waits_for_the_coarse_one_and_searches_around_its_best() {
+    let staged = || {
+        tollgate_tuning::Staged::new(
+            &branin_space(),
+            StrategyKind::Random,
+            vec![(12, 3), (8, 3)],
+            9,
+        )
+    };
+    let mut study = Study::new(Box::new(staged()), budget(20, 4)).unwrap();
+    // With the coarse stage's trials still running, the fine stage does not start.
+    let mut started = 0;
+    while let Ask::Run(_) = study.ask() {
+        started += 1;
+        if started == 4 {
+            break;
+        }
+    }
+    run_parallel(&mut study, branin);
+    let trials = study.trials();
+    assert_eq!(trials.len(), 20);
+    let coarse = &trials[..12];
+    let mut best: Vec<&tollgate_tuning::Trial> = coarse.iter().collect();
+    let objective = |t: &tollgate_tuning::Trial| match t.state {
+        TrialState::Completed { objective } => objective,
+        _ => f64::INFINITY,
+    };
+    best.sort_by(|a, b| objective(a).total_cmp(&objective(b)));
+    let top: Vec<&tollgate_domain::Hyperparameters> = best[..3].iter().map(|t| &t.params).collect();
+    let fine_space = tollgate_tuning::narrow(&branin_space(), &top);
+    for t in &trials[12..] {
+        for (name, spec) in &fine_space.0 {
+            let (ParamSpec::Uniform { low, high }, Some(v)) = (spec, t.params[name].as_f64())
+            else {
+                panic!("{name}: a uniform range");
+            };
+            assert!(
+                (*low..=*high).contains(&v),
+                "{name} = {v} outside [{low}, {high}]"
+            );
+        }
+    }
+    // The narrowed space is smaller than the original.
+    let width = |s: &SearchSpace| match &s.0["x1"] {
+        ParamSpec::Uniform { low, high } => high - low,
+        _ => unreachable!(),
+    };
+    assert!(width(&fine_space) < width(&branin_space()));
+}
