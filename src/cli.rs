@@ -82,8 +82,79 @@ pub enum Command {
         #[command(subcommand)]
         command: EventCommand,
     },
+    /// Write, apply or list pipeline files (what to train on which dataset, and how).
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// List applied pipelines.
+    Pipelines {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a pipeline on its dataset's latest accepted version: tune, then register the best
+    /// trial as a candidate model. `tollgate run show ID` shows a run.
+    #[command(args_conflicts_with_subcommands = true)]
+    Run {
+        #[command(subcommand)]
+        command: Option<RunCommand>,
+        /// The pipeline's name, or the path of its file (applied first if it changed).
+        pipeline: Option<String>,
+        /// Train on this version rather than the latest.
+        #[arg(long)]
+        dataset_version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tuning runs, newest first.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Write a pipeline file with sensible defaults for a dataset's column.
+    Init {
+        #[arg(long)]
+        dataset: String,
+        /// The column to predict.
+        #[arg(long)]
+        target: String,
+        /// Classification or regression [default: from the column's type and values].
+        #[arg(long, value_parser = parse_task)]
+        task: Option<tollgate_domain::Task>,
+        /// Where to write it [default: pipelines/<dataset>-<target>.toml].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a pipeline file and store it as the pipeline's next version.
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// One run: its trials, the best, the candidate.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_task(raw: &str) -> Result<tollgate_domain::Task, String> {
+    match raw {
+        "classification" => Ok(tollgate_domain::Task::Classification),
+        "regression" => Ok(tollgate_domain::Task::Regression),
+        _ => Err(format!("{raw:?} is not classification or regression")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tollgate_domain::ports::SystemClock;
-use tollgate_domain::{BucketName, UserId};
+use tokio::sync::mpsc;
+use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
+use tollgate_domain::training::{JobStateChange, JobStatus};
+use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_ingest::{Ingest, IngestConfig};
-use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
+use tollgate_tune::{Tune, TuneConfig};
 
 /// The one bucket of the embedded default: uploads, versions, quarantine and reports.
 pub const DATA_BUCKET: &str = "tollgate-data";
@@ -21,6 +24,9 @@ pub struct Embedded {
     pub bus: InProcessBus,
     pub bucket: BucketName,
     pub user: UserId,
+    backend: Arc<SubprocessBackend>,
+    /// Every event published on the bus, for [`Embedded::settle`] to hand to the handlers.
+    events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>,
 }
 
 impl Embedded {
@@ -36,14 +42,118 @@ impl Embedded {
             None => UserId::parse(&login_name())
                 .unwrap_or_else(|_| UserId::parse("local-user").expect("a valid user name")),
         };
+        let bus = InProcessBus::new();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        bus.subscribe(Arc::new(move |event| {
+            // The receiver lives as long as the runtime; a send fails only on the way out.
+            let _ = sender.send(event);
+            Box::pin(async { Ok(()) })
+        }));
+        let backend = Arc::new(SubprocessBackend::new(
+            blobs.clone(),
+            Arc::new(bus.clone()),
+            trainer_path()?,
+            std::env::temp_dir().join(format!("tollgate-jobs-{}", std::process::id())),
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ));
         Ok(Self {
             data_dir: data_dir.to_owned(),
             blobs,
             catalog,
-            bus: InProcessBus::new(),
+            bus,
             bucket: BucketName::parse(DATA_BUCKET).expect("a valid bucket name"),
             user,
+            backend,
+            events: Arc::new(tokio::sync::Mutex::new(receiver)),
         })
+    }
+
+    pub fn tune(&self) -> Tune {
+        Tune::new(
+            self.blobs.clone(),
+            self.catalog.clone(),
+            Arc::new(self.bus.clone()),
+            self.backend.clone(),
+            Arc::new(SystemClock),
+            TuneConfig {
+                data_bucket: self.bucket.clone(),
+                work_dir: std::env::temp_dir(),
+                trainer: format!("tollgate-trainer {}", env!("CARGO_PKG_VERSION")),
+            },
+        )
+    }
+
+    /// Hands published events to the handlers until every run started or advanced meanwhile
+    /// has ended (`watched` adds runs started before). `on_run` sees each run as it changes.
+    pub async fn settle(
+        &self,
+        watched: Vec<Run>,
+        mut on_run: impl FnMut(&Run),
+    ) -> anyhow::Result<Vec<Run>> {
+        let tune = self.tune();
+        let mut runs: std::collections::BTreeMap<String, Run> =
+            watched.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let mut events = self.events.lock().await;
+        loop {
+            let running = runs.values().any(|r| r.status == RunStatus::Running);
+            let event = if running {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        self.fail_lost_jobs(&runs).await?;
+                        continue;
+                    }
+                }
+            } else {
+                match events.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(_) => None,
+                }
+            };
+            let Some(event) = event else {
+                break;
+            };
+            for run in tune
+                .handle(&event)
+                .await
+                .with_context(|| format!("handling {}", event.detail_type()))?
+            {
+                on_run(&run);
+                runs.insert(run.id.clone(), run);
+            }
+        }
+        Ok(runs.into_values().collect())
+    }
+
+    /// Jobs of a run that this process does not know (started by a process that has ended) will
+    /// never report: they are failed, with the same event a lost SageMaker job would give.
+    async fn fail_lost_jobs(
+        &self,
+        runs: &std::collections::BTreeMap<String, Run>,
+    ) -> anyhow::Result<()> {
+        for run in runs.values() {
+            let Some(current) = self.catalog.run(&run.id).await? else {
+                continue;
+            };
+            for trial in current.trials.iter().filter(|t| t.status.is_active()) {
+                if let Err(PortError::NotFound(_)) = self.backend.describe(&trial.job_name).await {
+                    let change = JobStateChange {
+                        training_job_name: trial.job_name.clone(),
+                        training_job_status: JobStatus::Failed,
+                        failure_reason: Some(
+                            "the local job was lost: the process that started it has ended".into(),
+                        ),
+                        model_artifacts: None,
+                        final_metric_data_list: Vec::new(),
+                        billable_time_in_seconds: None,
+                    };
+                    self.bus
+                        .publish(&Event::TrainingJobStateChange(change))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn ingest(&self) -> Ingest {
@@ -63,6 +173,15 @@ impl Embedded {
     pub fn path_of(&self, object: &tollgate_domain::ObjectRef) -> PathBuf {
         self.blobs.path_of(&object.bucket, &object.key)
     }
+}
+
+/// The `trainer` binary: `TOLLGATE_TRAINER`, or the one beside this executable.
+fn trainer_path() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TOLLGATE_TRAINER") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().context("finding this executable")?;
+    Ok(exe.with_file_name(format!("trainer{}", std::env::consts::EXE_SUFFIX)))
 }
 
 fn login_name() -> String {

@@ -5,10 +5,14 @@ mod contract;
 mod datasets;
 mod demo;
 mod events;
+pub mod pipeline;
+pub mod runs;
 mod upload;
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, ContractCommand, DatasetCommand, EventCommand};
+use crate::cli::{
+    Cli, Command, ContractCommand, DatasetCommand, EventCommand, PipelineCommand, RunCommand,
+};
 use crate::embedded::Embedded;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -37,6 +41,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Event {
             command: EventCommand::S3Put { key },
         } => events::s3_put(&env, &key).await,
+        Command::Pipeline { command } => match command {
+            PipelineCommand::Init {
+                dataset,
+                target,
+                task,
+                out,
+            } => pipeline::init(&env, &dataset, &target, task, out).await,
+            PipelineCommand::Apply { file, json } => pipeline::apply(&env, &file, json).await,
+        },
+        Command::Pipelines { json } => pipeline::list(&env, json).await,
+        Command::Run {
+            command: Some(RunCommand::Show { id, json }),
+            ..
+        } => runs::show(&env, &id, json).await,
+        Command::Run {
+            command: None,
+            pipeline,
+            dataset_version,
+            json,
+        } => {
+            let pipeline = pipeline.ok_or_else(|| {
+                crate::UsageError(
+                    "name a pipeline (tollgate run PIPELINE), or show a run (tollgate run show ID)"
+                        .into(),
+                )
+            })?;
+            runs::run(&env, &pipeline, dataset_version, json).await
+        }
+        Command::Runs { json } => runs::list(&env, json).await,
         Command::Demo => demo::run(&env).await,
     }
 }

@@ -25,13 +25,25 @@ pub async fn run(
         return Err(UsageError(format!("{} is not a file", file.display())).into());
     }
     let outcome = upload(env, file, &dataset, !json).await?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&output::upload_json(env, &outcome))?
-        );
-    } else {
+    if !json {
         print!("{}", output::upload_text(env, &outcome));
+    }
+    // Pipelines listening to the dataset start their runs on the accepted version.
+    let progress = super::runs::bar(!json);
+    let runs = env
+        .settle(Vec::new(), |r| super::runs::show_progress(&progress, r))
+        .await;
+    progress.finish_and_clear();
+    let runs = runs?;
+    if json {
+        let mut value = output::upload_json(env, &outcome);
+        value["runs"] = runs.iter().map(super::runs::run_json).collect();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for run in &runs {
+            println!();
+            print!("{}", super::runs::run_text(run));
+        }
     }
     Ok(match outcome.record.status {
         UploadStatus::Rejected => Outcome::Refused,

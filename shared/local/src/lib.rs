@@ -1,12 +1,15 @@
-//! The embedded default's adapters: a folder per bucket, a SQLite catalog and an in-process event
-//! bus. With them every handler runs in one local process, with no AWS account.
+//! The embedded default's adapters: a folder per bucket, a SQLite catalog, an in-process event
+//! bus and the trainer as a subprocess. With them every handler runs in one local process, with
+//! no AWS account.
 
 pub mod blob;
 pub mod bus;
 pub mod catalog;
 pub mod error;
+pub mod trainer;
 
 pub use blob::FsBlobStore;
 pub use bus::InProcessBus;
 pub use catalog::SqliteCatalog;
 pub use error::LocalError;
+pub use trainer::SubprocessBackend;

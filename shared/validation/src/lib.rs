@@ -10,6 +10,7 @@ pub mod columns;
 mod error;
 pub mod profile;
 pub mod read;
+pub mod split;
 pub mod stats;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,333 @@
+//! The embedded training backend: each job runs the `trainer` binary as a subprocess, in a folder
+//! laid out like SageMaker's `/opt/ml`, at most `max_parallel` at once. When the process exits (or
+//! is stopped, or runs past its max runtime) its model, outputs and log go to the blob store and a
+//! `TrainingJobStateChange` event, the same shape SageMaker sends, goes to the bus.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::{Semaphore, oneshot};
+use tollgate_domain::ports::{BlobStore, EventBus, TrainingBackend};
+use tollgate_domain::training::{JobStateChange, JobStatus, MetricData, ModelArtifacts};
+use tollgate_domain::{BlobKey, Event, PortError, TrainingJob};
+
+use crate::error::io;
+
+#[derive(Debug)]
+struct Handle {
+    status: JobStatus,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubprocessBackend {
+    blobs: Arc<dyn BlobStore>,
+    bus: Arc<dyn EventBus>,
+    trainer: PathBuf,
+    work_root: PathBuf,
+    slots: Arc<Semaphore>,
+    jobs: Arc<Mutex<HashMap<String, Handle>>>,
+}
+
+impl SubprocessBackend {
+    /// Jobs run `trainer` in folders under `work_root`, `max_parallel` at once.
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        bus: Arc<dyn EventBus>,
+        trainer: PathBuf,
+        work_root: PathBuf,
+        max_parallel: usize,
+    ) -> Self {
+        Self {
+            blobs,
+            bus,
+            trainer,
+            work_root,
+            slots: Arc::new(Semaphore::new(max_parallel.max(1))),
+            jobs: Arc::default(),
+        }
+    }
+
+    fn set_status(&self, name: &str, status: JobStatus) {
+        if let Some(h) = self.jobs.lock().expect("jobs lock").get_mut(name) {
+            h.status = status;
+            if !matches!(status, JobStatus::InProgress | JobStatus::Stopping) {
+                h.stop = None;
+            }
+        }
+    }
+
+    /// Lays out `/opt/ml` for the job: its hyperparameters and a copy of each channel.
+    async fn prepare(&self, job: &TrainingJob, root: &Path) -> Result<(), PortError> {
+        let config = root.join("input/config");
+        std::fs::create_dir_all(&config)
+            .map_err(|e| io(format!("creating {}", config.display()), e))?;
+        let hyper = serde_json::to_vec_pretty(&job.hyperparameters)
+            .map_err(|e| PortError::other("encoding hyperparameters", e))?;
+        std::fs::write(config.join("hyperparameters.json"), hyper)
+            .map_err(|e| io("writing hyperparameters.json", e))?;
+        for (channel, object) in &job.channels {
+            let dir = root.join("input/data").join(channel);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| io(format!("creating {}", dir.display()), e))?;
+            let local = self.blobs.fetch(&object.bucket, &object.key).await?;
+            let name = object.key.as_str().rsplit('/').next().unwrap_or("data");
+            let target = dir.join(name);
+            if std::fs::hard_link(&local.path, &target).is_err() {
+                std::fs::copy(&local.path, &target)
+                    .map_err(|e| io(format!("copying channel {channel}"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the prepared job to its end; returns the state change to announce.
+    async fn run(
+        &self,
+        job: TrainingJob,
+        root: PathBuf,
+        stop: oneshot::Receiver<()>,
+    ) -> JobStateChange {
+        let _slot = self.slots.clone().acquire_owned().await;
+        let started = Instant::now();
+        let outcome = self.execute(&job, &root, stop).await;
+        let billable = started.elapsed().as_secs().max(1);
+        let (status, reason) = match outcome {
+            Ok(Exit::Done(true)) => (JobStatus::Completed, None),
+            Ok(Exit::Done(false)) => (
+                JobStatus::Failed,
+                Some(
+                    std::fs::read_to_string(root.join("output/failure"))
+                        .map(|s| s.trim().to_owned())
+                        .unwrap_or_else(|_| {
+                            "the trainer failed without writing output/failure".into()
+                        }),
+                ),
+            ),
+            Ok(Exit::Stopped) => (JobStatus::Stopped, Some("stopped on request".to_owned())),
+            Ok(Exit::TimedOut) => (
+                JobStatus::Stopped,
+                Some(format!(
+                    "MaxRuntimeExceeded: stopped after {} s",
+                    job.max_runtime.as_secs()
+                )),
+            ),
+            Err(e) => (
+                JobStatus::Failed,
+                Some(format!("the local backend could not run the trainer: {e}")),
+            ),
+        };
+        let uploaded = self.upload(&job, &root).await;
+        let (status, reason) = match (status, uploaded) {
+            (JobStatus::Completed, Err(e)) => (
+                JobStatus::Failed,
+                Some(format!("uploading the job's outputs: {e}")),
+            ),
+            (s, _) => (s, reason),
+        };
+        let metrics = std::fs::read_to_string(root.join("output/stdout.log"))
+            .map(|log| parse_metrics(&log, &job.metric_names))
+            .unwrap_or_default();
+        if let Err(e) = std::fs::remove_dir_all(&root) {
+            tracing::warn!(job = job.name, "could not remove the job folder: {e}");
+        }
+        JobStateChange {
+            training_job_name: job.name.clone(),
+            training_job_status: status,
+            failure_reason: reason,
+            model_artifacts: (status == JobStatus::Completed).then(|| ModelArtifacts {
+                s3_model_artifacts: format!(
+                    "s3://{}/{}{}/model/",
+                    job.output_bucket, job.output_prefix, job.name
+                ),
+            }),
+            final_metric_data_list: metrics,
+            billable_time_in_seconds: Some(billable),
+        }
+    }
+
+    async fn execute(
+        &self,
+        job: &TrainingJob,
+        root: &Path,
+        stop: oneshot::Receiver<()>,
+    ) -> Result<Exit, std::io::Error> {
+        let output = root.join("output");
+        std::fs::create_dir_all(&output)?;
+        let mut child = tokio::process::Command::new(&self.trainer)
+            .arg("train")
+            .arg("--root")
+            .arg(root)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(output.join("stdout.log"))?)
+            .stderr(std::fs::File::create(output.join("stderr.log"))?)
+            .kill_on_drop(true)
+            .spawn()?;
+        tokio::select! {
+            status = child.wait() => Ok(Exit::Done(status?.success())),
+            _ = tokio::time::sleep(job.max_runtime) => {
+                child.kill().await?;
+                Ok(Exit::TimedOut)
+            }
+            Ok(()) = stop => {
+                child.kill().await?;
+                Ok(Exit::Stopped)
+            }
+        }
+    }
+
+    /// Copies `model/`, `output/data/` and the logs under `<output_prefix><job>/`.
+    async fn upload(&self, job: &TrainingJob, root: &Path) -> Result<(), PortError> {
+        let base = format!("{}{}/", job.output_prefix, job.name);
+        let mut files = Vec::new();
+        for dir in ["model", "output/data"] {
+            collect(&root.join(dir), dir, &mut files)?;
+        }
+        for log in ["output/stdout.log", "output/stderr.log", "output/failure"] {
+            let path = root.join(log);
+            if path.is_file() {
+                files.push((path, log.to_owned()));
+            }
+        }
+        for (path, relative) in files {
+            let key = BlobKey::parse(&format!("{base}{relative}"))
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+            self.blobs.put_file(&job.output_bucket, &key, &path).await?;
+        }
+        Ok(())
+    }
+}
+
+enum Exit {
+    Done(bool),
+    Stopped,
+    TimedOut,
+}
+
+/// Every file under `dir`, with its path relative to the job root.
+fn collect(dir: &Path, relative: &str, out: &mut Vec<(PathBuf, String)>) -> Result<(), PortError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io(format!("listing {}", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, &format!("{relative}/{name}"), out)?;
+        } else {
+            out.push((path, format!("{relative}/{name}")));
+        }
+    }
+    Ok(())
+}
+
+/// The last value of each named metric in a log, as SageMaker's metric definitions find them
+/// (`<name>=<value>;`).
+pub fn parse_metrics(log: &str, names: &[String]) -> Vec<MetricData> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let prefix = format!("{name}=");
+            log.lines()
+                .rev()
+                .find_map(|line| {
+                    line.trim()
+                        .strip_prefix(&prefix)?
+                        .strip_suffix(';')?
+                        .parse::<f64>()
+                        .ok()
+                })
+                .map(|value| MetricData {
+                    metric_name: name.clone(),
+                    value,
+                })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TrainingBackend for SubprocessBackend {
+    async fn start(&self, job: &TrainingJob) -> Result<bool, PortError> {
+        let root = self.work_root.join(&job.name);
+        let stop_rx = {
+            let mut jobs = self.jobs.lock().expect("jobs lock");
+            if jobs.contains_key(&job.name) || root.exists() {
+                return Ok(false);
+            }
+            let (tx, rx) = oneshot::channel();
+            jobs.insert(
+                job.name.clone(),
+                Handle {
+                    status: JobStatus::InProgress,
+                    stop: Some(tx),
+                },
+            );
+            rx
+        };
+        if let Err(e) = self.prepare(job, &root).await {
+            self.jobs.lock().expect("jobs lock").remove(&job.name);
+            let _ = std::fs::remove_dir_all(&root);
+            return Err(e);
+        }
+        let this = self.clone();
+        let job = job.clone();
+        tokio::spawn(async move {
+            let change = this.run(job, root, stop_rx).await;
+            this.set_status(&change.training_job_name, change.training_job_status);
+            tracing::info!(
+                job = change.training_job_name,
+                status = ?change.training_job_status,
+                "training job ended"
+            );
+            if let Err(e) = this
+                .bus
+                .publish(&Event::TrainingJobStateChange(change))
+                .await
+            {
+                tracing::error!("publishing a training job's end: {e}");
+            }
+        });
+        Ok(true)
+    }
+
+    async fn describe(&self, name: &str) -> Result<JobStatus, PortError> {
+        self.jobs
+            .lock()
+            .expect("jobs lock")
+            .get(name)
+            .map(|h| h.status)
+            .ok_or_else(|| PortError::NotFound(format!("training job {name}")))
+    }
+
+    async fn stop(&self, name: &str) -> Result<(), PortError> {
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        let handle = jobs
+            .get_mut(name)
+            .ok_or_else(|| PortError::NotFound(format!("training job {name}")))?;
+        if let Some(stop) = handle.stop.take() {
+            handle.status = JobStatus::Stopping;
+            let _ = stop.send(());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_read_as_a_metric_definition_would_read_them() {
+        let log = "validation:accuracy=0.5;\nnoise\nvalidation:accuracy=0.625;\ntrain:rmse=1e-3;\n";
+        let names = ["validation:accuracy", "train:rmse", "test:r2"].map(String::from);
+        let found = parse_metrics(log, &names);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].value, 0.625);
+        assert_eq!(found[1].value, 0.001);
+    }
+}

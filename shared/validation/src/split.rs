@@ -1,0 +1,96 @@
+//! The train / validation / test split of a dataset version. Each row's part is decided by a hash
+//! of the seed and the row's position alone, so a split is frozen (the same rows every time, in
+//! any process) and easy to reproduce elsewhere (`tests/fixtures/baselines/make.py` does it in
+//! Python to score scikit-learn on the same rows).
+
+use std::path::Path;
+
+use polars::prelude::*;
+use tollgate_domain::pipeline::Split;
+
+use crate::ValidationError;
+use crate::read::write_parquet;
+
+/// SplitMix64's finalizer: a fixed, well-mixed 64-bit hash.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The part of row `row`: 0 train, 1 validation, 2 test.
+pub fn part_of(split: &Split, row: u64) -> u8 {
+    let u = (mix(split.seed ^ mix(row)) >> 11) as f64 / (1u64 << 53) as f64;
+    if u < split.train {
+        0
+    } else if u < split.train + split.validation {
+        1
+    } else {
+        2
+    }
+}
+
+/// The three parts of a Parquet file (train, validation, test), as Parquet in temporary files.
+#[derive(Debug)]
+pub struct SplitParts {
+    pub files: [tempfile::NamedTempFile; 3],
+    pub rows: [u64; 3],
+}
+
+/// Splits a Parquet file into temporary files in `dir`.
+pub fn split_parquet(
+    input: &Path,
+    split: &Split,
+    dir: &Path,
+) -> Result<SplitParts, ValidationError> {
+    let polars = |context: &str| {
+        let context = format!("{context} {}", input.display());
+        move |source| ValidationError::Polars { context, source }
+    };
+    let file = std::fs::File::open(input).map_err(|e| ValidationError::io("opening", input, e))?;
+    let frame = ParquetReader::new(file)
+        .finish()
+        .map_err(polars("reading"))?;
+    let parts: Vec<u8> = (0..frame.height() as u64)
+        .map(|r| part_of(split, r))
+        .collect();
+    let mut rows = [0; 3];
+    let mut write = |part: u8| {
+        let mask: BooleanChunked = parts.iter().map(|p| *p == part).collect();
+        let mut chosen = frame.filter(&mask).map_err(polars("splitting"))?;
+        rows[part as usize] = chosen.height() as u64;
+        write_parquet(&mut chosen, dir)
+    };
+    let files = [write(0)?, write(1)?, write(2)?];
+    Ok(SplitParts { files, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_follow_the_fractions_and_the_seed() {
+        let split = Split {
+            train: 0.7,
+            validation: 0.15,
+            test: 0.15,
+            seed: 3,
+        };
+        let mut counts = [0u32; 3];
+        (0..100_000).for_each(|r| counts[part_of(&split, r) as usize] += 1);
+        assert!((69_000..71_000).contains(&counts[0]), "{counts:?}");
+        assert!((14_000..16_000).contains(&counts[2]), "{counts:?}");
+        let other = Split {
+            seed: 4,
+            ..split.clone()
+        };
+        assert!((0..100).any(|r| part_of(&split, r) != part_of(&other, r)));
+        // Pinned, so a change to the hash (which would unfreeze every split) fails here.
+        let first: Vec<u8> = (0..12).map(|r| part_of(&split, r)).collect();
+        assert_eq!(first, PINNED);
+    }
+
+    const PINNED: [u8; 12] = [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1];
+}

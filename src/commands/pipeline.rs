@@ -1,0 +1,322 @@
+//! `tollgate pipeline init|apply` and `tollgate pipelines`.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tollgate_domain::ports::{BlobStore, Catalog};
+use tollgate_domain::report::DatasetProfile;
+use tollgate_domain::{
+    AuditEvent, BlobKey, ColumnType, ContentHash, ModelFamily, Pipeline, PortError, StoredPipeline,
+    Task,
+};
+
+use crate::embedded::Embedded;
+use crate::{Outcome, UsageError};
+
+/// The search a pipeline starts with for a model family: ranges known to hold good models.
+fn default_space(family: ModelFamily) -> &'static str {
+    match family {
+        ModelFamily::LogisticRegression => {
+            "alpha = { type = \"log_uniform\", low = 1e-4, high = 10.0 }\n\
+             max_iterations = { type = \"int\", low = 50, high = 400, log = true }\n"
+        }
+        ModelFamily::RandomForest => {
+            "n_trees = { type = \"int\", low = 50, high = 200 }\n\
+             max_depth = { type = \"int\", low = 4, high = 24 }\n\
+             feature_proportion = { type = \"uniform\", low = 0.2, high = 1.0 }\n"
+        }
+        ModelFamily::DecisionTree => {
+            "max_depth = { type = \"int\", low = 2, high = 20 }\n\
+             min_weight_leaf = { type = \"int\", low = 1, high = 20, log = true }\n"
+        }
+        ModelFamily::ElasticNet => {
+            "alpha = { type = \"log_uniform\", low = 1e-5, high = 1.0 }\n\
+             l1_ratio = { type = \"uniform\", low = 0.0, high = 1.0 }\n"
+        }
+        ModelFamily::LinearRegression => "fit_intercept = { type = \"choice\", values = [true] }\n",
+    }
+}
+
+/// Writes a pipeline file for a dataset and target, from its latest version's profile.
+pub async fn init(
+    env: &Embedded,
+    dataset: &str,
+    target: &str,
+    task: Option<Task>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<Outcome> {
+    let name = super::dataset_name(dataset)?;
+    let latest = env
+        .catalog
+        .dataset(&name)
+        .await?
+        .and_then(|d| d.latest_version)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{name} has no accepted version yet: upload one first (tollgate upload FILE --dataset {name})"
+            ))
+        })?;
+    let version = env
+        .catalog
+        .version(&name, latest)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{name} v{latest} is missing from the catalog"))?;
+    let Some(column) = version.schema.iter().find(|c| c.name == target) else {
+        let columns: Vec<&str> = version.schema.iter().map(|c| c.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "{name} has no column {target:?}; its columns are {}",
+            columns.join(", ")
+        ))
+        .into());
+    };
+    let profile: DatasetProfile = serde_json::from_slice(
+        &env.blobs
+            .get(&env.bucket, &BlobKey::parse(&version.profile_key())?)
+            .await?,
+    )?;
+    let distinct = profile.column(target).map_or(u64::MAX, |c| c.distinct);
+    let task = task.unwrap_or(match column.dtype {
+        ColumnType::String | ColumnType::Boolean => Task::Classification,
+        ColumnType::Integer if distinct <= 20 => Task::Classification,
+        _ => Task::Regression,
+    });
+    if task == Task::Regression && !column.dtype.is_numeric() {
+        return Err(UsageError(format!(
+            "{target} is a {} column: regression needs a number",
+            column.dtype
+        ))
+        .into());
+    }
+    let (family, why) = match task {
+        Task::Classification => (
+            ModelFamily::RandomForest,
+            "a random forest: strong on tabular data without feature work",
+        ),
+        Task::Regression => (
+            ModelFamily::ElasticNet,
+            "elastic net: linear, regularized, fast",
+        ),
+    };
+    let pipeline_name = format!(
+        "{name}-{}",
+        target.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    )
+    .chars()
+    .take(40)
+    .collect::<String>();
+    let task_name = match task {
+        Task::Classification => "classification",
+        Task::Regression => "regression",
+    };
+    let text = format!(
+        "# Pipeline {pipeline_name}: predicts {target:?} of dataset {name:?} ({task_name}).\n\
+         # Written by `tollgate pipeline init` from {name} v{latest} ({} rows). Apply with\n\
+         # `tollgate pipeline apply FILE`; every accepted upload of {name} then starts a run.\n\
+         name = \"{pipeline_name}\"\n\
+         dataset = \"{name}\"\n\
+         target = \"{target}\"\n\
+         # features = [\"a\", \"b\"]   # default: every other column\n\
+         task = \"{task_name}\"\n\
+         # {why}\n\
+         model = \"{}\"\n\
+         metric = \"{}\"\n\
+         \n\
+         [search]\n\
+         strategy = \"tpe\"   # grid | random | tpe | halving\n\
+         seed = 1\n\
+         \n\
+         [search.space]\n\
+         {}\
+         \n\
+         [budget]\n\
+         max_trials = 20\n\
+         max_parallel = 2\n\
+         max_wall_time = \"30m\"\n\
+         \n\
+         [split]\n\
+         train = 0.7\n\
+         validation = 0.15\n\
+         test = 0.15\n\
+         seed = 1\n\
+         \n\
+         [backend]\n\
+         kind = \"local\"\n\
+         max_runtime = \"10m\"\n\
+         \n\
+         [promotion]\n\
+         auto_staging = true\n\
+         approvals = 1\n\
+         approval_valid_for = \"7d\"\n",
+        version.rows,
+        family.as_str(),
+        tollgate_domain::pipeline::Metric::default_for(task).as_str(),
+        default_space(family),
+    );
+    // What init writes must be a valid pipeline.
+    Pipeline::from_toml(&text).map_err(|e| anyhow::anyhow!("init wrote an invalid file: {e}"))?;
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("pipelines/{pipeline_name}.toml")));
+    if out.exists() {
+        return Err(UsageError(format!(
+            "{} exists; remove it or pass --out another path",
+            out.display()
+        ))
+        .into());
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, &text)?;
+    println!(
+        "Wrote {} ({task_name} of {target:?} with {}).",
+        out.display(),
+        family.as_str()
+    );
+    println!("Next: tollgate pipeline apply {}", out.display());
+    Ok(Outcome::Done)
+}
+
+/// Reads and checks a pipeline file; a bad file is an error of use naming the line.
+pub fn read(file: &Path) -> anyhow::Result<(Pipeline, String)> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("reading {}: {e}", file.display())))?;
+    let pipeline =
+        Pipeline::from_toml(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    Ok((pipeline, text))
+}
+
+/// Stores the file as the pipeline's next version, unless it is the version in force.
+pub async fn store(env: &Embedded, file: &Path) -> anyhow::Result<(StoredPipeline, bool)> {
+    let (pipeline, text) = read(file)?;
+    let hash = ContentHash::parse(&hex::encode(Sha256::digest(text.as_bytes())))?;
+    for _ in 0..8 {
+        let current = env.catalog.pipeline(&pipeline.name, None).await?;
+        if let Some(c) = current.as_ref().filter(|c| c.hash == hash) {
+            return Ok((c.clone(), false));
+        }
+        let now = jiff::Timestamp::now();
+        let expected = current.as_ref().map(|c| c.version);
+        let audit = AuditEvent::new(
+            now,
+            env.user.clone(),
+            "pipeline.applied",
+            format!("pipeline/{}", pipeline.name),
+        )
+        .details(serde_json::json!({ "file": file.display().to_string(), "hash": hash }));
+        let audit = match expected {
+            Some(v) => audit.from(format!("v{v}")),
+            None => audit,
+        };
+        let stored = StoredPipeline {
+            version: 0,
+            pipeline: pipeline.clone(),
+            text: text.clone(),
+            hash: hash.clone(),
+            applied_by: env.user.clone(),
+            applied_at: now,
+        };
+        match env.catalog.put_pipeline(stored, expected, audit).await {
+            Ok(_) => {
+                let stored = env
+                    .catalog
+                    .pipeline(&pipeline.name, None)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("pipeline {} vanished", pipeline.name))?;
+                return Ok((stored, true));
+            }
+            Err(PortError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("pipeline {} kept changing while applying it", pipeline.name)
+}
+
+pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let (stored, changed) = store(env, file).await?;
+    let p = &stored.pipeline;
+    let dataset_known = env.catalog.dataset(&p.dataset).await?.is_some();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "pipeline": p.name,
+                "version": stored.version,
+                "changed": changed,
+                "hash": stored.hash,
+                "dataset": p.dataset,
+                "dataset_known": dataset_known,
+            }))?
+        );
+    } else {
+        if changed {
+            println!("Applied pipeline {} as version {}.", p.name, stored.version);
+        } else {
+            println!(
+                "Pipeline {} is unchanged (version {}).",
+                p.name, stored.version
+            );
+        }
+        if p.on_upload {
+            println!("Every accepted upload of {} starts a run.", p.dataset);
+        }
+        if !dataset_known {
+            println!(
+                "Note: dataset {} has no upload yet (tollgate upload FILE --dataset {}).",
+                p.dataset, p.dataset
+            );
+        } else {
+            println!("Run it now on the latest version: tollgate run {}", p.name);
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
+    let pipelines = env.catalog.pipelines().await?;
+    if json {
+        let rows: Vec<serde_json::Value> = pipelines
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.pipeline.name,
+                    "version": s.version,
+                    "dataset": s.pipeline.dataset,
+                    "target": s.pipeline.target,
+                    "task": s.pipeline.task,
+                    "model": s.pipeline.model,
+                    "strategy": s.pipeline.search.strategy,
+                    "max_trials": s.pipeline.budget.max_trials,
+                    "backend": s.pipeline.backend.kind,
+                    "applied_by": s.applied_by,
+                    "applied_at": s.applied_at,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(Outcome::Done);
+    }
+    if pipelines.is_empty() {
+        println!(
+            "No pipelines. Write one with: tollgate pipeline init --dataset NAME --target COLUMN"
+        );
+        return Ok(Outcome::Done);
+    }
+    println!(
+        "{:<24} {:>3}  {:<16} {:<14} {:<20} {:<8} {:>6}  backend",
+        "pipeline", "v", "dataset", "target", "model", "search", "trials"
+    );
+    for s in &pipelines {
+        let p = &s.pipeline;
+        println!(
+            "{:<24} {:>3}  {:<16} {:<14} {:<20} {:<8} {:>6}  {}",
+            p.name,
+            s.version,
+            p.dataset,
+            p.target,
+            p.model.as_str(),
+            format!("{:?}", p.search.strategy).to_lowercase(),
+            p.budget.max_trials,
+            format!("{:?}", p.backend.kind).to_lowercase(),
+        );
+    }
+    Ok(Outcome::Done)
+}
