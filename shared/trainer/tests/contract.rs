@@ -1,0 +1,429 @@
+//! The SageMaker training container contract, end to end: the `trainer` binary run on a root laid
+//! out as SageMaker lays out `/opt/ml`, with the UCI red-wine sample (`samples/wine`), and the
+//! model it writes loaded back through the library.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+use tollgate_trainer::{Layout, Model, Predictions, read_table};
+
+const FEATURES: [&str; 11] = [
+    "fixed_acidity",
+    "volatile_acidity",
+    "citric_acid",
+    "residual_sugar",
+    "chlorides",
+    "free_sulfur_dioxide",
+    "total_sulfur_dioxide",
+    "density",
+    "pH",
+    "sulphates",
+    "alcohol",
+];
+
+/// A job's root in its own temporary directory.
+struct Job {
+    _dir: tempfile::TempDir,
+    layout: Layout,
+}
+
+/// What one run of the binary did.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Job {
+    /// The first 800 wines split in file order (the sample is shuffled already): 560 to train, in
+    /// two CSV files; 120 to validate, as Parquet; 120 to test, as CSV.
+    fn wine(hyperparameters: &[(&str, &str)]) -> Self {
+        Self::wine_with(hyperparameters, |frame| frame)
+    }
+
+    /// As [`Job::wine`], every channel's frame first passed through `change`.
+    fn wine_with(
+        hyperparameters: &[(&str, &str)],
+        change: impl Fn(DataFrame) -> DataFrame,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let wine = change(read_table(&sample()).unwrap());
+        let channel = |name: &str| {
+            let dir = layout.channel(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        };
+        write_csv(
+            &mut wine.slice(0, 280),
+            &channel("train").join("part-1.csv"),
+        );
+        write_csv(
+            &mut wine.slice(280, 280),
+            &channel("train").join("part-2.csv"),
+        );
+        let mut validation = wine.slice(560, 120);
+        ParquetWriter::new(File::create(channel("validation").join("wine.parquet")).unwrap())
+            .finish(&mut validation)
+            .unwrap();
+        write_csv(&mut wine.slice(680, 120), &channel("test").join("wine.csv"));
+        let job = Self { _dir: dir, layout };
+        job.configure(hyperparameters);
+        job
+    }
+
+    fn configure(&self, hyperparameters: &[(&str, &str)]) {
+        let map: BTreeMap<&str, &str> = hyperparameters.iter().copied().collect();
+        let path = self.layout.hyperparameters();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_string(&map).unwrap()).unwrap();
+    }
+
+    /// Runs the binary as SageMaker does: `<entrypoint> train`.
+    fn run(&self) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["train", "--root"])
+            .arg(self.layout.root())
+            .env_remove("TOLLGATE_ML_ROOT")
+            .output()
+            .unwrap();
+        Run {
+            code: status.code(),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
+    }
+
+    /// Runs and expects success.
+    fn train(&self) -> Run {
+        let run = self.run();
+        assert_eq!(run.code, Some(0), "the trainer failed:\n{}", run.stderr);
+        run
+    }
+
+    /// Runs and expects a failure: the reason in `output/failure`.
+    fn fail(&self) -> String {
+        let run = self.run();
+        assert_eq!(run.code, Some(1), "expected a failure:\n{}", run.stderr);
+        std::fs::read_to_string(self.layout.failure()).unwrap()
+    }
+
+    fn metrics(&self) -> BTreeMap<String, f64> {
+        let [main, data] = self
+            .layout
+            .metrics()
+            .map(|p| std::fs::read_to_string(p).unwrap());
+        assert_eq!(main, data, "the two metrics files differ");
+        serde_json::from_str(&main).unwrap()
+    }
+
+    fn model_json(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.layout.model()).unwrap()).unwrap()
+    }
+
+    fn predictions(&self, channel: &str) -> String {
+        std::fs::read_to_string(self.layout.predictions(channel)).unwrap()
+    }
+
+    fn channel_file(&self, channel: &str, file: &str) -> PathBuf {
+        self.layout.channel(channel).join(file)
+    }
+}
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine/wine-2009-a.csv")
+}
+
+fn write_csv(frame: &mut DataFrame, path: &Path) {
+    CsvWriter::new(File::create(path).unwrap())
+        .finish(frame)
+        .unwrap();
+}
+
+/// The value a SageMaker metric definition `<name>=([0-9.]+);` captures from stdout.
+fn metric_line(stdout: &str, name: &str) -> Option<f64> {
+    stdout.lines().find_map(|line| {
+        let value = line
+            .strip_prefix(name)?
+            .strip_prefix('=')?
+            .strip_suffix(';')?;
+        let digits = !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
+        digits.then(|| value.parse().ok()).flatten()
+    })
+}
+
+fn features_json() -> String {
+    serde_json::to_string(&FEATURES).unwrap()
+}
+
+#[test]
+fn logistic_regression_learns_wine_quality_from_string_hyperparameters() {
+    let features = features_json();
+    let job = Job::wine(&[
+        ("model", "logistic_regression"),
+        ("task", "classification"),
+        ("target", "quality"),
+        ("features", &features),
+        ("alpha", "0.01"),
+        ("max_iterations", "100"),
+        ("seed", "7"),
+        ("metric", "accuracy"),
+    ]);
+    let run = job.train();
+
+    let model = job.model_json();
+    assert_eq!(model["format_version"], 1);
+    assert_eq!(model["family"], "logistic_regression");
+    assert_eq!(model["features"], serde_json::json!(FEATURES));
+    assert_eq!(
+        model["classes"],
+        serde_json::json!(["3", "4", "5", "6", "7", "8"])
+    );
+    let preprocessing = model["preprocessing"].as_array().unwrap();
+    assert_eq!(preprocessing.len(), 11);
+    assert_eq!(preprocessing[10]["name"], "alcohol");
+    assert_eq!(preprocessing[10]["kind"], "numeric");
+    assert!(preprocessing[10]["std"].as_f64().unwrap() > 0.0);
+    assert_eq!(model["hyperparameters"]["alpha"], 0.01);
+    assert_eq!(model["training"]["rows"], 560);
+
+    let accuracy = job.metrics()["validation:accuracy"];
+    assert!(
+        accuracy > 0.5 && accuracy <= 1.0,
+        "validation accuracy {accuracy}"
+    );
+    let printed = metric_line(&run.stdout, "validation:accuracy").expect("a metric line");
+    assert!((printed - accuracy).abs() < 1e-6);
+    for name in [
+        "train:accuracy",
+        "validation:f1_macro",
+        "validation:log_loss",
+        "test:accuracy",
+    ] {
+        assert!(
+            metric_line(&run.stdout, name).is_some(),
+            "no {name} in\n{}",
+            run.stdout
+        );
+    }
+
+    for channel in ["validation", "test"] {
+        let csv = job.predictions(channel);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("row,prediction,p_3,p_4,p_5,p_6,p_7,p_8"));
+        assert_eq!(lines.count(), 120, "{channel} predictions");
+    }
+}
+
+#[test]
+fn linear_models_explain_most_of_the_alcohol_content() {
+    for (model, extra) in [
+        ("linear_regression", ("fit_intercept", "true")),
+        ("elastic_net", ("alpha", "0.01")),
+    ] {
+        let job = Job::wine(&[
+            ("model", model),
+            ("task", "regression"),
+            ("target", "alcohol"),
+            extra,
+        ]);
+        let run = job.train();
+        let metrics = job.metrics();
+        assert!(metrics["validation:r2"] > 0.5, "{model}: {metrics:?}");
+        assert!(metrics["validation:rmse"] > 0.0);
+        assert!(metric_line(&run.stdout, "test:mae").is_some());
+        let csv = job.predictions("test");
+        assert!(csv.starts_with("row,prediction\n0,"), "{model}: {csv}");
+        assert_eq!(
+            job.model_json()["features"].as_array().unwrap().len(),
+            11,
+            "quality is a feature"
+        );
+    }
+}
+
+#[test]
+fn trees_and_forests_classify_wine_quality() {
+    for (model, extra) in [
+        ("decision_tree", ("max_depth", "8")),
+        ("random_forest", ("n_trees", "30")),
+    ] {
+        let job = Job::wine(&[
+            ("model", model),
+            ("target", "quality"),
+            ("seed", "3"),
+            extra,
+        ]);
+        job.train();
+        let accuracy = job.metrics()["validation:accuracy"];
+        assert!(accuracy > 0.45, "{model}: validation accuracy {accuracy}");
+        let csv = job.predictions("validation");
+        assert_eq!(csv.lines().count(), 121);
+        // A forest gives its trees' vote shares; a single tree no probabilities.
+        let header = csv.lines().next().unwrap();
+        match model {
+            "random_forest" => assert!(header.starts_with("row,prediction,p_3,"), "{header}"),
+            _ => assert_eq!(header, "row,prediction"),
+        }
+    }
+}
+
+#[test]
+fn a_missing_validation_channel_fails_and_says_so() {
+    let job = Job::wine(&[("model", "decision_tree"), ("target", "quality")]);
+    std::fs::remove_dir_all(job.layout.channel("validation")).unwrap();
+    let failure = job.fail();
+    assert!(
+        failure.contains("channel validation: no such directory"),
+        "{failure}"
+    );
+    assert!(!job.layout.model().exists());
+}
+
+#[test]
+fn a_value_that_is_not_a_number_fails_naming_the_key_and_the_value() {
+    let job = Job::wine(&[
+        ("model", "logistic_regression"),
+        ("target", "quality"),
+        ("alpha", "abc"),
+    ]);
+    let failure = job.fail();
+    assert_eq!(
+        failure.trim(),
+        "hyperparameter alpha: \"abc\" is not a number"
+    );
+}
+
+#[test]
+fn an_unknown_target_fails_naming_the_column() {
+    let job = Job::wine(&[("model", "logistic_regression"), ("target", "qualty")]);
+    let failure = job.fail();
+    assert!(
+        failure.starts_with("channel train, column qualty: no such column"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_loaded_model_reproduces_the_test_predictions() {
+    for (model, extra) in [
+        ("logistic_regression", ("alpha", "0.1")),
+        ("random_forest", ("n_trees", "20")),
+    ] {
+        let job = Job::wine(&[
+            ("model", model),
+            ("target", "quality"),
+            ("seed", "11"),
+            extra,
+        ]);
+        job.train();
+        let loaded = Model::load(&job.layout.model()).unwrap();
+        let test = read_table(&job.channel_file("test", "wine.csv")).unwrap();
+        let predictions = loaded.predict(&test).unwrap();
+        assert_eq!(predictions.len(), 120);
+        assert_eq!(predictions.to_csv(), job.predictions("test"), "{model}");
+    }
+}
+
+/// Wine graded `good` (quality 6 and up) or `bad`, with a text feature: the acidity `band`.
+fn graded(frame: DataFrame) -> DataFrame {
+    let text = |name: &str, values: Vec<&'static str>| Column::new(name.into(), values);
+    let quality = frame.column("quality").unwrap().i64().unwrap().clone();
+    let grade = quality
+        .into_no_null_iter()
+        .map(|q| if q >= 6 { "good" } else { "bad" })
+        .collect();
+    let acidity = frame
+        .column("fixed_acidity")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
+    let band = acidity
+        .into_no_null_iter()
+        .map(|a| if a < 8.0 { "low" } else { "high" })
+        .collect();
+    let mut frame = frame.drop("quality").unwrap();
+    frame.with_column(text("grade", grade)).unwrap();
+    frame.with_column(text("band", band)).unwrap();
+    frame
+}
+
+#[test]
+fn a_binary_text_target_trains_a_binary_logistic_regression() {
+    let features = format!("{},band", FEATURES.join(","));
+    let job = Job::wine_with(
+        &[
+            ("model", "logistic_regression"),
+            ("target", "grade"),
+            ("features", &features),
+            ("metric", "log_loss"),
+        ],
+        graded,
+    );
+    job.train();
+    let model = job.model_json();
+    assert_eq!(model["classes"], serde_json::json!(["bad", "good"]));
+    assert!(model["model"]["labels"].is_object(), "a binary linfa model");
+    let band = &model["preprocessing"][11];
+    assert_eq!(band["kind"], "categorical");
+    assert_eq!(band["levels"], serde_json::json!(["high", "low"]));
+    let metrics = job.metrics();
+    assert!(metrics["validation:accuracy"] > 0.65, "{metrics:?}");
+    assert!(metrics["validation:log_loss"] < 0.65, "{metrics:?}");
+    assert!(
+        job.predictions("test")
+            .starts_with("row,prediction,p_bad,p_good\n")
+    );
+
+    let loaded = Model::load(&job.layout.model()).unwrap();
+    let test = read_table(&job.channel_file("test", "wine.csv")).unwrap();
+    let Predictions::Classes { probabilities, .. } = loaded.predict(&test).unwrap() else {
+        panic!("a classifier predicts classes");
+    };
+    let p = probabilities.expect("logistic regression gives probabilities");
+    assert!(p.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
+}
+
+#[test]
+fn a_data_fraction_trains_on_a_seeded_share_of_the_rows() {
+    let job = Job::wine(&[
+        ("model", "logistic_regression"),
+        ("target", "quality"),
+        ("data_fraction", "0.3"),
+        ("seed", "5"),
+    ]);
+    let run = job.train();
+    let training = &job.model_json()["training"];
+    assert_eq!(training["rows"], 560);
+    assert_eq!(training["rows_used"], 168);
+    assert!(
+        run.stderr.contains("training on 168 of 560 rows"),
+        "{}",
+        run.stderr
+    );
+
+    let first = std::fs::read_to_string(job.layout.model()).unwrap();
+    job.train();
+    let second = std::fs::read_to_string(job.layout.model()).unwrap();
+    assert_eq!(first, second, "the same seed and data gave another model");
+}
+
+#[test]
+fn the_root_may_come_from_the_environment() {
+    let job = Job::wine(&[("model", "linear_regression"), ("target", "alcohol")]);
+    let status = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .env("TOLLGATE_ML_ROOT", job.layout.root())
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    assert!(job.layout.model().exists());
+}
