@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 
 ensure_rust
 step "building tollgate (first time: about 10 minutes on 2 cores; then seconds)"
-cargo build --locked --bin tollgate
+cargo build --locked --bin tollgate --bin trainer
 BIN="$CARGO_TARGET_DIR/debug/tollgate"
 
 DATA_DIR="${TOLLGATE_DATA_DIR:-$ROOT/.tollgate/demo-$(date +%Y%m%d-%H%M%S)}"

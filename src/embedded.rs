@@ -105,10 +105,7 @@ impl Embedded {
                     }
                 }
             } else {
-                match events.try_recv() {
-                    Ok(event) => Some(event),
-                    Err(_) => None,
-                }
+                events.try_recv().ok()
             };
             let Some(event) = event else {
                 break;

@@ -1,6 +1,6 @@
 //! Integration tests of the workspace, as one binary: the CLI as a user runs it, the corpus of
 //! bad uploads, processes racing on one data dir, the ports' conformance suites on the embedded
-//! adapters, and the drift statistics against scipy.
+//! adapters, the drift statistics against scipy, and tuning runs end to end.
 
 mod cli;
 mod concurrency;
@@ -8,3 +8,4 @@ mod conformance;
 mod corpus;
 mod drift_reference;
 mod helpers;
+mod training;

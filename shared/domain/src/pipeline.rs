@@ -43,9 +43,10 @@ impl ModelFamily {
     /// The tasks a family can do.
     pub fn supports(self, task: Task) -> bool {
         match self {
-            Self::LogisticRegression | Self::RandomForest => task == Task::Classification,
+            Self::LogisticRegression | Self::RandomForest | Self::DecisionTree => {
+                task == Task::Classification
+            }
             Self::LinearRegression | Self::ElasticNet => task == Task::Regression,
-            Self::DecisionTree => true,
         }
     }
 }
@@ -641,7 +642,7 @@ impl Pipeline {
         if self.target.is_empty() {
             return fail("target", "the target column must be named".into());
         }
-        if self.features.iter().any(|f| *f == self.target) {
+        if self.features.contains(&self.target) {
             return fail(
                 "features",
                 format!("the target {:?} cannot also be a feature", self.target),

@@ -233,7 +233,11 @@ pub(crate) fn decide(run: &mut Run, inputs: &Inputs<'_>, ctx: &Context<'_>) -> A
         stopped_asking = true;
         // Pending jobs are not started now; any started one was given no runtime past the
         // deadline, and is stopped.
-        for t in run.trials.iter_mut().filter(|t| t.status == TrialStatus::Pending) {
+        for t in run
+            .trials
+            .iter_mut()
+            .filter(|t| t.status == TrialStatus::Pending)
+        {
             t.status = TrialStatus::Stopped;
             t.failure = Some("not started: the wall-time budget ran out".into());
             t.ended_at = Some(ctx.now);
@@ -684,7 +688,11 @@ max_parallel = 2
             start + SignedDuration::from_mins(31),
         );
         assert!(late.start.is_empty());
-        assert_eq!(late.stop.len(), 1, "the one running; the pending one never starts");
+        assert_eq!(
+            late.stop.len(),
+            1,
+            "the one running; the pending one never starts"
+        );
         assert_eq!(r.trials[2].status, TrialStatus::Stopped);
         assert!(r.notes.iter().any(|n| n.contains("wall-time")));
     }
