@@ -1,6 +1,8 @@
-//! `tollgate demo`: the data gate on the bundled sample data (red wine quality, UCI), step by
-//! step: a first version founds the contract, a second is compared with it, a re-upload is a
-//! duplicate, a broken file is quarantined with its reasons, a drifted batch is flagged.
+//! `tollgate demo`: the bundled sample data (red wine quality, UCI) through the gates, step by
+//! step: a first version founds the contract; a pipeline to predict quality is applied; a second
+//! version is compared with the first and starts a tuning run that registers a candidate model; a
+//! re-upload is a duplicate; a broken file is quarantined with its reasons; a drifted batch is
+//! flagged and trains the next candidate.
 
 use std::path::PathBuf;
 
@@ -13,6 +15,35 @@ use crate::{Outcome, output};
 const WINE_A: &str = include_str!("../../samples/wine/wine-2009-a.csv");
 const WINE_B: &str = include_str!("../../samples/wine/wine-2009-b.csv");
 const WINE_DRIFTED: &str = include_str!("../../samples/wine/wine-2010-drifted.csv");
+
+/// The demo's pipeline: small enough to run in seconds in a debug build.
+const PIPELINE: &str = r#"# Predicts a wine's quality (3-8) from its chemistry. Applied by `tollgate demo`.
+name = "wine-quality"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+metric = "accuracy"
+
+[search]
+strategy = "tpe"
+seed = 1
+
+[search.space]
+alpha = { type = "log_uniform", low = 1e-4, high = 10.0 }
+max_iterations = { type = "int", low = 50, high = 400, log = true }
+
+[budget]
+max_trials = 12
+max_parallel = 2
+max_wall_time = "5m"
+
+[split]
+train = 0.7
+validation = 0.15
+test = 0.15
+seed = 1
+"#;
 
 /// A batch a broken export might produce: a column lost and text where numbers belong.
 fn broken_batch() -> String {
@@ -73,11 +104,30 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
         println!("   $ tollgate upload {} --dataset wine\n", path.display());
         let outcome = super::upload::upload(env, &path, &dataset, true).await?;
         println!("{}", output::upload_text(env, &outcome));
+        // Pipelines listening to wine tune on each accepted version.
+        let progress = super::runs::bar(true);
+        let runs = env
+            .settle(Vec::new(), |r| super::runs::show_progress(&progress, r))
+            .await;
+        progress.finish_and_clear();
+        for run in runs? {
+            println!("   A pipeline listens to wine, so the new version started a tuning run:\n");
+            println!("{}", super::runs::run_text(&run));
+        }
+        if i == 0 {
+            let file = samples.join("wine-quality.toml");
+            std::fs::write(&file, PIPELINE)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!("── A pipeline: predict quality, tuned with TPE, 12 trials, 2 at a time.");
+            println!("   $ tollgate pipeline apply {}\n", file.display());
+            super::pipeline::apply(env, &file, false).await?;
+            println!();
+        }
     }
     println!("── what the catalog now holds:\n");
     super::datasets::show(env, "wine", None, false).await?;
     println!(
-        "\nNext: tollgate dataset show wine --version 3   ·   tollgate contract show wine   ·   tollgate audit"
+        "\nNext: tollgate runs   ·   tollgate dataset show wine --version 3   ·   tollgate contract show wine   ·   tollgate audit"
     );
     Ok(Outcome::Done)
 }

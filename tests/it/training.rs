@@ -323,3 +323,160 @@ fn a_bad_pipeline_file_is_refused_with_its_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no pipeline \"nope\""));
 }
+
+#[test]
+fn halving_gives_more_data_only_to_the_best_configurations() {
+    let t = with_wine();
+    let file = write(
+        &t,
+        "halving.toml",
+        r#"
+name = "wine-halving"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+[search]
+strategy = "halving"
+seed = 2
+[search.space]
+alpha = { type = "log_uniform", low = 1e-4, high = 10.0 }
+[search.halving]
+resource = "data_fraction"
+min = 0.11
+max = 1.0
+eta = 3
+[budget]
+max_trials = 13
+max_parallel = 3
+"#,
+    );
+    let run = run_json(&t, &file);
+    let trials = run["trials"].as_array().unwrap();
+    let at = |f: f64| -> Vec<&Value> {
+        trials
+            .iter()
+            .filter(|t| (t["hyperparameters"]["data_fraction"].as_f64().unwrap() - f).abs() < 1e-6)
+            .collect()
+    };
+    // Rungs 1/9, 1/3, 1: 9 configurations, the best 3 on a third, the best on all the rows.
+    let (ninth, third) = (1.0 / 9.0, 1.0 / 3.0);
+    assert_eq!(
+        (at(ninth).len(), at(third).len(), at(1.0).len()),
+        (9, 3, 1),
+        "{trials:#?}"
+    );
+    assert_eq!(run["best"]["hyperparameters"]["data_fraction"], 1.0);
+    let accuracy = |t: &Value| t["metrics"]["validation:accuracy"].as_f64().unwrap();
+    let mut first: Vec<f64> = at(ninth).iter().map(|t| accuracy(t)).collect();
+    first.sort_by(|a, b| b.total_cmp(a));
+    for promoted in at(third) {
+        let alpha = &promoted["hyperparameters"]["alpha"];
+        let origin = at(ninth)
+            .into_iter()
+            .find(|t| t["hyperparameters"]["alpha"] == *alpha)
+            .unwrap();
+        // Asynchronous: promoted from the best third of what had finished, at worst the median.
+        assert!(accuracy(origin) >= first[4], "{origin:#}");
+    }
+}
+
+#[test]
+fn a_fine_stage_searches_around_the_best_of_the_coarse_one() {
+    let t = with_wine();
+    let file = write(
+        &t,
+        "staged.toml",
+        r#"
+name = "wine-staged"
+dataset = "wine"
+target = "alcohol"
+task = "regression"
+model = "elastic_net"
+[search]
+strategy = "random"
+seed = 4
+[search.space]
+alpha = { type = "log_uniform", low = 1e-5, high = 1.0 }
+[[search.stage]]
+trials = 8
+[[search.stage]]
+trials = 6
+top = 3
+[budget]
+max_trials = 14
+max_parallel = 4
+"#,
+    );
+    let run = run_json(&t, &file);
+    let trials = run["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 14);
+    let alpha = |t: &Value| t["hyperparameters"]["alpha"].as_f64().unwrap().ln();
+    let mut coarse: Vec<&Value> = trials[..8].iter().collect();
+    coarse.sort_by(|a, b| {
+        a["objective"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["objective"].as_f64().unwrap())
+    });
+    let best: Vec<f64> = coarse[..3].iter().map(|t| alpha(t)).collect();
+    let (lo, hi) = best
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), a| {
+            (l.min(*a), h.max(*a))
+        });
+    let pad = ((hi - lo) * 0.5).max((1.0f64.ln() - 1e-5f64.ln()) * 0.05) + 1e-9;
+    for fine in &trials[8..] {
+        let a = alpha(fine);
+        assert!(
+            a >= lo - pad && a <= hi + pad,
+            "fine alpha e^{a:.3} outside e^[{lo:.3}, {hi:.3}] ± {pad:.3}"
+        );
+    }
+}
+
+#[test]
+fn a_period_budget_is_summed_over_the_runs_of_the_period() {
+    let t = with_wine();
+    let file = write(
+        &t,
+        "monthly.toml",
+        r#"
+name = "wine-monthly"
+dataset = "wine"
+target = "alcohol"
+task = "regression"
+model = "linear_regression"
+[search]
+strategy = "random"
+[search.space]
+fit_intercept = { type = "choice", values = [true, false] }
+[budget]
+max_trials = 4
+max_parallel = 2
+[budget.period]
+every = "month"
+max_trials = 5
+"#,
+    );
+    let first = run_json(&t, &file);
+    assert_eq!(first["trials"].as_array().unwrap().len(), 4);
+    let second = run_json(&t, "wine-monthly");
+    assert_eq!(second["trials"].as_array().unwrap().len(), 1, "{second:#}");
+    assert!(
+        second["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("5 trials had 1 left"),
+        "{second:#}"
+    );
+    // Nothing is left this month: the run is refused with the reason.
+    let out = t.run(&["run", "wine-monthly", "--json"]);
+    let (code, third) = parse(&out);
+    assert_eq!(code, 1, "{third:#}");
+    assert_eq!(third["status"], "failed");
+    assert!(
+        third["reason"].as_str().unwrap().contains("had 0 left"),
+        "{third:#}"
+    );
+}

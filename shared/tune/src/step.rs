@@ -255,7 +255,7 @@ pub(crate) fn decide(run: &mut Run, inputs: &Inputs<'_>, ctx: &Context<'_>) -> A
             );
         }
         actions.stop = running;
-    } else {
+    } else if run.max_trials > 0 {
         let runtime = remaining.map_or(pipeline.backend.max_runtime.0, |r| {
             r.min(pipeline.backend.max_runtime.0)
         });

@@ -20,7 +20,7 @@ pub struct Halving {
 }
 
 impl Halving {
-    /// Rungs `min`, `min·eta`, `min·eta²`... up to `max` (the last rung is `max`).
+    /// Rungs `max`, `max/eta`, `max/eta²`... down to the last one at or above `min`.
     pub fn new(
         sampler: Box<dyn Strategy>,
         param: &str,
@@ -30,16 +30,14 @@ impl Halving {
         max_trials: u32,
     ) -> Self {
         let eta = eta.max(2);
-        let mut rungs = vec![min];
-        while rungs
-            .last()
-            .is_some_and(|r| r * f64::from(eta) < max * (1.0 - 1e-9))
-        {
-            rungs.push(rungs.last().copied().unwrap_or(min) * f64::from(eta));
-        }
-        if rungs.last().is_some_and(|r| *r < max) {
-            rungs.push(max);
-        }
+        // From the top: `max`, `max/eta`, ... down to the last rung at or above `min`.
+        let steps = ((max / min).ln() / f64::from(eta).ln() + 1e-9)
+            .floor()
+            .max(0.0) as i32;
+        let mut rungs: Vec<f64> = (0..=steps)
+            .rev()
+            .map(|k| max / f64::from(eta).powi(k))
+            .collect();
         if integer {
             rungs = rungs.iter().map(|r| r.round().max(1.0)).collect();
             rungs.dedup();
