@@ -19,6 +19,7 @@ Done. Look around with:
   export TOLLGATE_DATA_DIR=$DATA_DIR
   alias tollgate=$BIN
   tollgate datasets
+  tollgate runs
   tollgate dataset show wine --version 3
   tollgate contract show wine
   tollgate audit

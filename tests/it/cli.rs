@@ -220,7 +220,7 @@ fn a_file_name_with_path_separators_and_dots_stays_inside_the_bucket() {
 }
 
 #[test]
-fn the_demo_tells_the_whole_story_of_the_data_gate() {
+fn the_demo_tells_the_story_of_the_data_gate_and_the_tuning_runs() {
     let t = Tollgate::new();
     let out = t.run(&["demo"]);
     assert_eq!(
@@ -237,6 +237,11 @@ fn the_demo_tells_the_whole_story_of_the_data_gate() {
         "✘ rejected   wine",
         "✔ accepted   wine v3",
         "⚠ drift",
+        "Applied pipeline wine-quality as version 1.",
+        "of pipeline wine-quality v1 on wine v2 (12 trials): succeeded",
+        "Candidate: model wine-quality version 1",
+        "of pipeline wine-quality v1 on wine v3 (12 trials): succeeded",
+        "Candidate: model wine-quality version 2",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -319,7 +319,136 @@ impl TrainingBackend for SubprocessBackend {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    use tollgate_domain::BucketName;
+    use tollgate_domain::pipeline::Backend;
+
     use super::*;
+    use crate::{FsBlobStore, InProcessBus};
+
+    /// A backend whose "trainer" is a shell script, in a temp dir.
+    fn backend(dir: &Path, script: &str) -> (SubprocessBackend, InProcessBus, Arc<FsBlobStore>) {
+        let trainer = dir.join("trainer.sh");
+        std::fs::write(&trainer, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&trainer, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let blobs = Arc::new(FsBlobStore::new(dir.join("buckets")));
+        let bus = InProcessBus::new();
+        let backend = SubprocessBackend::new(
+            blobs.clone(),
+            Arc::new(bus.clone()),
+            trainer,
+            dir.join("jobs"),
+            2,
+        );
+        (backend, bus, blobs)
+    }
+
+    fn job(name: &str, max_runtime: Duration) -> TrainingJob {
+        TrainingJob {
+            name: name.into(),
+            hyperparameters: BTreeMap::from([("alpha".into(), "0.5".into())]),
+            channels: BTreeMap::new(),
+            output_bucket: BucketName::parse("data").unwrap(),
+            output_prefix: "runs/r/".into(),
+            backend: Backend::default(),
+            max_runtime,
+            metric_names: vec!["validation:accuracy".into()],
+        }
+    }
+
+    /// The job's end, as published on the bus.
+    async fn ended(bus: &InProcessBus, name: &str) -> JobStateChange {
+        for _ in 0..200 {
+            if let Some(Event::TrainingJobStateChange(c)) = bus.published().into_iter().find(
+                |e| matches!(e, Event::TrainingJobStateChange(c) if c.training_job_name == name),
+            ) {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no event for {name}");
+    }
+
+    #[tokio::test]
+    async fn a_job_runs_in_an_opt_ml_layout_and_its_end_is_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        // The script checks its layout, writes a model and prints a metric line.
+        let (backend, bus, blobs) = backend(
+            dir.path(),
+            "root=\"$3\"; test -f \"$root/input/config/hyperparameters.json\" || exit 9\n\
+             mkdir -p \"$root/model\" && echo '{}' > \"$root/model/model.json\"\n\
+             echo 'validation:accuracy=0.75;'",
+        );
+        let j = job("r-t000", Duration::from_secs(30));
+        assert!(backend.start(&j).await.unwrap());
+        assert!(
+            !backend.start(&j).await.unwrap(),
+            "a job name starts one job"
+        );
+        let change = ended(&bus, "r-t000").await;
+        assert_eq!(
+            change.training_job_status,
+            JobStatus::Completed,
+            "{change:?}"
+        );
+        assert_eq!(change.metric("validation:accuracy"), Some(0.75));
+        let bucket = BucketName::parse("data").unwrap();
+        let key = BlobKey::parse("runs/r/r-t000/model/model.json").unwrap();
+        assert!(blobs.head(&bucket, &key).await.unwrap().is_some());
+        assert_eq!(
+            backend.describe("r-t000").await.unwrap(),
+            JobStatus::Completed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_job_can_be_stopped_and_never_outlives_its_max_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let (backend, bus, _) = backend(dir.path(), "sleep 30");
+        backend
+            .start(&job("r-t001", Duration::from_secs(60)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        backend.stop("r-t001").await.unwrap();
+        let stopped = ended(&bus, "r-t001").await;
+        assert_eq!(stopped.training_job_status, JobStatus::Stopped);
+        backend
+            .start(&job("r-t002", Duration::from_secs(1)))
+            .await
+            .unwrap();
+        let timed_out = ended(&bus, "r-t002").await;
+        assert_eq!(timed_out.training_job_status, JobStatus::Stopped);
+        assert!(
+            timed_out
+                .failure_reason
+                .unwrap()
+                .contains("MaxRuntimeExceeded")
+        );
+        assert!(matches!(
+            backend.describe("nope").await,
+            Err(PortError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_reports_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (backend, bus, _) = backend(
+            dir.path(),
+            "mkdir -p \"$3/output\"; echo 'hyperparameter alpha: \"x\" is not a number' > \"$3/output/failure\"; exit 1",
+        );
+        backend
+            .start(&job("r-t003", Duration::from_secs(30)))
+            .await
+            .unwrap();
+        let failed = ended(&bus, "r-t003").await;
+        assert_eq!(failed.training_job_status, JobStatus::Failed);
+        assert!(failed.failure_reason.unwrap().contains("alpha"));
+    }
 
     #[test]
     fn metrics_are_read_as_a_metric_definition_would_read_them() {

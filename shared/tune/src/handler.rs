@@ -121,6 +121,28 @@ impl Tune {
         requested_by: &UserId,
         request_id: &str,
     ) -> Result<Run, TuneError> {
+        let trigger = Trigger::Request {
+            request_id: request_id.to_owned(),
+        };
+        self.start_named(pipeline, dataset_version, trigger, requested_by)
+            .await
+    }
+
+    /// Starts the scheduled run of `pipeline` due at `at` (scheduled retraining) on the latest
+    /// version; the same firing delivered twice starts one run.
+    pub async fn scheduled(&self, pipeline: &str, at: Timestamp) -> Result<Run, TuneError> {
+        let schedule = UserId::parse("schedule").expect("a valid user name");
+        self.start_named(pipeline, None, Trigger::Schedule { at }, &schedule)
+            .await
+    }
+
+    async fn start_named(
+        &self,
+        pipeline: &str,
+        dataset_version: Option<u32>,
+        trigger: Trigger,
+        requested_by: &UserId,
+    ) -> Result<Run, TuneError> {
         let stored = self
             .catalog
             .pipeline(pipeline, None)
@@ -151,9 +173,6 @@ impl Tune {
             .ok_or_else(|| {
                 TuneError::Refused(format!("{dataset} has no accepted version {version}"))
             })?;
-        let trigger = Trigger::Request {
-            request_id: request_id.to_owned(),
-        };
         self.start(stored, &accepted, trigger, requested_by.clone())
             .await
     }
