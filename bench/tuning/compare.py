@@ -8,6 +8,7 @@ writes bench/tuning/out/results.json. Run through bench/tuning/run.sh.
 
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -127,7 +128,10 @@ METHODS = {
 
 def main():
     results = {}
+    only = [p for p in os.environ.get("ONLY", "").split(",") if p]
     for problem, (space, f, optimum) in PROBLEMS.items():
+        if only and problem not in only:
+            continue
         found = {m: [run(space, f, seed) for seed in range(SEEDS)] for m, run in METHODS.items()}
         floor = optimum if optimum is not None else min(min(v) for v in found.values())
         results[problem] = {

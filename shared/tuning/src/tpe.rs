@@ -96,31 +96,32 @@ struct Parzen {
 
 impl Parzen {
     fn new(points: &[f64], weights: &[f64], lo: f64, hi: f64, prior_weight: f64) -> Self {
-        let n = points.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|a, b| points[*a].total_cmp(&points[*b]));
-        // Each point's bandwidth is the larger gap to its neighbours (the range's ends count as
-        // neighbours, except for the outermost points once there are two or more).
+        // The points and the prior's centre, sorted: each kernel's bandwidth is the larger gap to
+        // its neighbours, the range's ends counting as neighbours of all but the outermost two.
+        let mut mus = points.to_vec();
+        mus.push(0.5 * (lo + hi));
+        let k = mus.len();
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|a, b| mus[*a].total_cmp(&mus[*b]));
         let mut with_ends = vec![lo];
-        with_ends.extend(order.iter().map(|i| points[*i]));
+        with_ends.extend(order.iter().map(|i| mus[*i]));
         with_ends.push(hi);
-        let mut sorted_sigmas: Vec<f64> = (0..n)
+        let mut sorted_sigmas: Vec<f64> = (0..k)
             .map(|i| (with_ends[i + 1] - with_ends[i]).max(with_ends[i + 2] - with_ends[i + 1]))
             .collect();
-        if n >= 2 {
+        if k >= 2 {
             sorted_sigmas[0] = with_ends[2] - with_ends[1];
-            sorted_sigmas[n - 1] = with_ends[n] - with_ends[n - 1];
+            sorted_sigmas[k - 1] = with_ends[k] - with_ends[k - 1];
         }
         let max_sigma = hi - lo;
-        let min_sigma = max_sigma / (1.0 + n as f64).min(100.0);
-        let mut sigmas = vec![0.0; n];
+        let min_sigma = max_sigma / (1.0 + k as f64).min(100.0);
+        let mut sigmas = vec![0.0; k];
         for (rank, &i) in order.iter().enumerate() {
             sigmas[i] = sorted_sigmas[rank].clamp(min_sigma, max_sigma);
         }
-        let mut mus = points.to_vec();
+        // The prior is a normal over the whole range.
+        sigmas[k - 1] = max_sigma;
         let mut ws = weights.to_vec();
-        mus.push(0.5 * (lo + hi));
-        sigmas.push(max_sigma);
         ws.push(prior_weight);
         let total: f64 = ws.iter().sum();
         ws.iter_mut().for_each(|w| *w /= total);
