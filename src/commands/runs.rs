@@ -138,12 +138,12 @@ pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     println!(
-        "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<14} started",
+        "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<20} started",
         "run", "pipeline", "dataset", "status", "trials", "candidate"
     );
     for r in &runs {
         println!(
-            "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<14} {}",
+            "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<20} {}",
             r.id,
             r.pipeline.pipeline.name,
             format!("{} v{}", r.dataset, r.dataset_version),

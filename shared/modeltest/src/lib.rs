@@ -1,0 +1,19 @@
+//! The model tests' metrics: a candidate's predictions on the test split, scored against the
+//! truth, so that its gates (and its comparison with the model in production) have numbers to
+//! judge. Gates and reports come later; this crate only measures.
+//!
+//! Every metric is defined as scikit-learn 1.7 defines it, `zero_division=0` where a ratio can
+//! be 0/0, so a number here means what a data scientist expects it to mean;
+//! `tests/fixtures/make.py` writes the cases that hold the two to 1e-9. A metric that does not
+//! exist for valid inputs (a log loss without probabilities, a ROC AUC for a class that is never
+//! true) is `None`; inputs that cannot be scored at all are a [`MetricError`].
+//!
+//! Pure and light: no IO, no dataframes; the evaluate stage hands over plain slices.
+
+mod classification;
+mod error;
+mod regression;
+
+pub use classification::{ClassMetrics, ClassificationMetrics, classification};
+pub use error::MetricError;
+pub use regression::{RegressionMetrics, regression};
