@@ -120,8 +120,11 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("writing {}", file.display()))?;
             println!("── A pipeline: predict quality, tuned with TPE, 12 trials, 2 at a time.");
             println!("   $ tollgate pipeline apply {}\n", file.display());
-            super::pipeline::apply(env, &file, false).await?;
-            println!();
+            let (stored, _) = super::pipeline::store(env, &file).await?;
+            println!(
+                "Applied pipeline {} as version {}. Every accepted upload of wine now starts a run.\n",
+                stored.pipeline.name, stored.version
+            );
         }
     }
     println!("── what the catalog now holds:\n");

@@ -217,6 +217,7 @@ fn params_text(t: &TrialRecord) -> String {
     t.params
         .iter()
         .map(|(k, v)| match v.as_f64() {
+            Some(f) if f.fract() != 0.0 && f.abs() < 1e-3 => format!("{k}={f:.3e}"),
             Some(f) if f.fract() != 0.0 => format!("{k}={f:.4}"),
             _ => format!("{k}={}", v.to_job_string()),
         })
