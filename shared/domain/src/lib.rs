@@ -14,6 +14,7 @@ pub mod events;
 pub mod names;
 pub mod pipeline;
 pub mod ports;
+pub mod promotion;
 pub mod report;
 pub mod search;
 pub mod training;
@@ -25,6 +26,9 @@ pub use error::{DomainError, PortError};
 pub use events::Event;
 pub use names::{BlobKey, BucketName, ContentHash, DatasetName, UserId};
 pub use pipeline::{ModelFamily, Pipeline, Task};
+// The promotion state; the decision API (`decide`, `Request`, `Decision`, `Transition`) is
+// used as `promotion::...`, its names being too general for the crate root.
+pub use promotion::{Approval, ModelState, StageChange, TestVerdict, VersionState};
 pub use report::{
     ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, ValidationReport,
 };
