@@ -32,4 +32,7 @@ pub enum MetricError {
     UnknownLabel { label: String },
     #[error("class {class:?} names two probability columns")]
     DuplicateClass { class: String },
+    /// Predictions that cannot be compared with the truth at all.
+    #[error("{0}")]
+    Mismatch(String),
 }

@@ -1,6 +1,6 @@
-//! The model tests' metrics: a candidate's predictions on the test split, scored against the
-//! truth, so that its gates (and its comparison with the model in production) have numbers to
-//! judge. Gates and reports come later; this crate only measures.
+//! The model tests: a candidate's predictions on the test split, scored against the truth
+//! (metrics), and the pipeline's gates judged on them beside the production model's (gates, a
+//! [`TestReport`] with every check's value, threshold and verdict).
 //!
 //! Every metric is defined as scikit-learn 1.7 defines it, `zero_division=0` where a ratio can
 //! be 0/0, so a number here means what a data scientist expects it to mean;
@@ -12,8 +12,13 @@
 
 mod classification;
 mod error;
+mod gates;
 mod regression;
 
 pub use classification::{ClassMetrics, ClassificationMetrics, classification};
 pub use error::MetricError;
+pub use gates::{
+    Check, Column, Inputs, Scores, TestReport, Truth, higher_is_better, metrics, prediction_psi,
+    test,
+};
 pub use regression::{RegressionMetrics, regression};
