@@ -8,10 +8,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use jiff::Timestamp;
 
+use crate::pipeline::Promotion;
 use crate::ports::{BlobStore, Catalog, NewVersion, StoredContract};
+use crate::promotion::{self, ModelState, Request, TestVerdict, Transition};
+use crate::training::{CandidateRef, SplitFiles};
 use crate::{
     AuditEvent, BlobKey, BucketName, ColumnContract, ColumnType, ContentHash, Contract,
-    DatasetName, DatasetVersion, ObjectRef, PortError, UploadRecord, UploadStatus, UserId,
+    DatasetName, DatasetVersion, ModelStage, ModelVersion, ObjectRef, Pipeline, PortError, Run,
+    RunStatus, StoredPipeline, Trigger, UploadRecord, UploadStatus, UserId,
 };
 
 fn key(s: &str) -> BlobKey {
@@ -464,4 +468,380 @@ pub async fn catalog(catalog: &dyn Catalog) {
             .any(|e| e.action == "contract.applied")
     );
     assert_eq!(catalog.datasets().await.unwrap().len(), 1);
+
+    promotion(catalog).await;
+}
+
+const MODEL: &str = "conformance-model";
+
+/// The instant every promotion decision is made at: approvals stay valid throughout.
+fn t0() -> Timestamp {
+    "2025-06-02T09:00:00Z".parse().unwrap()
+}
+
+/// A finished run of the `MODEL` pipeline, by alice, that registers version `version`.
+fn finished_run(version: u32) -> Run {
+    let text = format!(
+        "name = \"{MODEL}\"\ndataset = \"conformance-ds\"\ntarget = \"y\"\n\
+         task = \"regression\"\nmodel = \"elastic_net\"\n\
+         [search]\nstrategy = \"random\"\n\
+         [search.space]\nalpha = {{ type = \"log_uniform\", low = 1e-4, high = 1.0 }}\n\
+         [budget]\nmax_trials = 1\n"
+    );
+    let pipeline = Pipeline::from_toml(&text).expect("the conformance pipeline is valid");
+    Run {
+        id: format!("{MODEL}-run-{version}"),
+        max_trials: pipeline.budget.max_trials,
+        max_cost_usd: None,
+        deadline: None,
+        pipeline: StoredPipeline {
+            version: 1,
+            pipeline,
+            text,
+            hash: hash(7),
+            applied_by: user("alice"),
+            applied_at: t0(),
+        },
+        dataset: DatasetName::parse("conformance-ds").unwrap(),
+        dataset_version: 1,
+        content_hash: hash(1),
+        split: SplitFiles {
+            train: object("splits/train.parquet"),
+            validation: object("splits/validation.parquet"),
+            test: object("splits/test.parquet"),
+            test_hash: hash(2),
+            rows: [7, 2, 1],
+            features: vec!["x".into()],
+        },
+        trigger: Trigger::Request {
+            request_id: format!("conformance-{version}"),
+        },
+        requested_by: user("alice"),
+        status: RunStatus::Succeeded,
+        created_at: t0(),
+        updated_at: t0(),
+        trials: Vec::new(),
+        best_trial: None,
+        candidate: Some(CandidateRef {
+            model: MODEL.into(),
+            version,
+        }),
+        announced: false,
+        notes: Vec::new(),
+        revision: 0,
+    }
+}
+
+fn candidate(run: &Run, version: u32) -> ModelVersion {
+    ModelVersion {
+        model: MODEL.into(),
+        version,
+        stage: ModelStage::Candidate,
+        task: run.pipeline.pipeline.task,
+        family: run.pipeline.pipeline.model,
+        run_id: run.id.clone(),
+        trial: 0,
+        job_name: Run::job_name(&run.id, 0),
+        hyperparameters: Default::default(),
+        metrics: [("validation:rmse".to_owned(), 0.5)].into(),
+        primary_metric: "validation:rmse".into(),
+        artifact: format!("s3://conformance/runs/{}/model/", run.id),
+        dataset: run.dataset.clone(),
+        dataset_version: run.dataset_version,
+        content_hash: run.content_hash.clone(),
+        split: run.split.clone(),
+        pipeline_version: run.pipeline.version,
+        pipeline_hash: run.pipeline.hash.clone(),
+        trainer: "tollgate-trainer conformance".into(),
+        author: run.requested_by.clone(),
+        created_at: t0(),
+        approvals: Vec::new(),
+        test: None,
+        test_report: None,
+        revision: 0,
+    }
+}
+
+/// Creates a run and registers its candidate, `MODEL` v`version`, as the tune step does.
+async fn register(catalog: &dyn Catalog, version: u32) {
+    let mut run = finished_run(version);
+    assert!(
+        catalog
+            .create_run(&run, audit(&format!("run/{}", run.id), "run.started"))
+            .await
+            .unwrap()
+    );
+    run.revision = 1;
+    catalog
+        .register_model(
+            &run,
+            &candidate(&run, version),
+            audit(&promotion::subject(MODEL, version), "model.registered"),
+        )
+        .await
+        .unwrap();
+}
+
+async fn state(catalog: &dyn Catalog) -> ModelState {
+    catalog
+        .model_state(MODEL)
+        .await
+        .unwrap()
+        .expect("the model has versions")
+}
+
+async fn model_trail(catalog: &dyn Catalog) -> Vec<AuditEvent> {
+    catalog
+        .audit(Some(&format!("model/{MODEL}/")))
+        .await
+        .unwrap()
+}
+
+/// `request` by `who`, decided on `state`: it must be allowed.
+fn decided(state: &ModelState, policy: &Promotion, request: Request, who: &str) -> Transition {
+    match promotion::decide(state, policy, &request, &user(who), t0()) {
+        promotion::Decision::Apply(t) => t,
+        promotion::Decision::Refused(reason) => panic!("{request:?} by {who} refused: {reason}"),
+    }
+}
+
+fn approve(version: u32) -> Request {
+    Request::Approve {
+        version,
+        comment: None,
+    }
+}
+
+fn with_approvals(approvals: u32) -> Promotion {
+    Promotion {
+        approvals,
+        ..Promotion::default()
+    }
+}
+
+/// Lands `t`, and checks the catalog now reads as `before` with `t` applied in memory (the
+/// reference semantics), its audit events appended.
+async fn lands(catalog: &dyn Catalog, before: &ModelState, t: &Transition, what: &str) {
+    let trail = model_trail(catalog).await;
+    catalog
+        .apply_transition(t)
+        .await
+        .unwrap_or_else(|e| panic!("{what} lands: {e}"));
+    let mut expected = before.clone();
+    expected.apply(t).unwrap();
+    assert_eq!(
+        state(catalog).await,
+        expected,
+        "{what}: the catalog reads back as the transition applied in memory"
+    );
+    assert_eq!(
+        model_trail(catalog).await[trail.len()..],
+        t.audit[..],
+        "{what}: the transition's audit events are appended, in order"
+    );
+}
+
+/// Checks that `t` is refused with `Conflict` and changes nothing: versions, history, audit.
+async fn conflicts(catalog: &dyn Catalog, t: &Transition, what: &str) {
+    let (before, trail) = (state(catalog).await, model_trail(catalog).await);
+    let result = catalog.apply_transition(t).await;
+    assert!(
+        matches!(result, Err(PortError::Conflict(_))),
+        "{what} is a Conflict: {result:?}"
+    );
+    assert_eq!(state(catalog).await, before, "{what} changes no version");
+    assert_eq!(model_trail(catalog).await, trail, "{what} audits nothing");
+}
+
+/// Model promotion: a test verdict and a transition are each written only on the revision (and
+/// the history length) they were decided on, so a decision made on a stale read lands nothing.
+async fn promotion(catalog: &dyn Catalog) {
+    assert!(
+        catalog.model_state(MODEL).await.unwrap().is_none(),
+        "a model without versions has no state"
+    );
+    for version in 1..=3 {
+        register(catalog, version).await;
+    }
+    let registered = state(catalog).await;
+    assert!(
+        registered.history.is_empty()
+            && registered
+                .versions
+                .iter()
+                .all(|v| v.stage == ModelStage::Candidate && v.revision == 0 && v.report.is_none()),
+        "registered versions are untested candidates at revision 0: {registered:?}"
+    );
+
+    // Test verdicts: conditional on the revision the tests started from.
+    let report = |v: u32| object(&format!("models/{MODEL}/v{v}/test-report.json"));
+    let tested = |v: u32| audit(&promotion::subject(MODEL, v), "model.tested");
+    catalog
+        .record_test(MODEL, 1, 0, TestVerdict::Passed, report(1), tested(1))
+        .await
+        .unwrap();
+    let stale = catalog
+        .record_test(
+            MODEL,
+            1,
+            0,
+            TestVerdict::Failed {
+                reason: "stale".into(),
+            },
+            report(1),
+            tested(1),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(PortError::Conflict(_))),
+        "a verdict on a stale revision is a Conflict: {stale:?}"
+    );
+    let v1 = catalog.model_version(MODEL, 1).await.unwrap().unwrap();
+    assert_eq!(
+        (v1.test, v1.test_report, v1.revision),
+        (Some(TestVerdict::Passed), Some(report(1)), 1),
+        "the first verdict is kept, the stale one changed nothing"
+    );
+    assert_eq!(
+        model_trail(catalog)
+            .await
+            .iter()
+            .filter(|e| e.action == "model.tested")
+            .count(),
+        1,
+        "only the verdict that landed is audited"
+    );
+    for v in [2, 3] {
+        catalog
+            .record_test(MODEL, v, 0, TestVerdict::Passed, report(v), tested(v))
+            .await
+            .unwrap();
+    }
+
+    // Automatic staging of v1 and v2, each decided on a fresh read.
+    let robot = user("tollgate");
+    for v in [1, 2] {
+        let before = state(catalog).await;
+        let t = promotion::auto_stage(&before, &Promotion::default(), v, &robot, t0())
+            .expect("a passing candidate goes to staging");
+        lands(catalog, &before, &t, &format!("staging v{v}")).await;
+    }
+    assert_eq!(
+        catalog.model_history(MODEL).await.unwrap().len(),
+        2,
+        "two stagings"
+    );
+
+    // Two first promotions to production, decided on the same read, write different versions:
+    // only the history's length tells them apart, and only one lands.
+    let before = state(catalog).await;
+    let first = [
+        decided(&before, &Promotion::default(), approve(1), "bob"),
+        decided(&before, &Promotion::default(), approve(2), "carol"),
+    ];
+    assert!(
+        first.iter().all(|t| t.writes.len() == 1),
+        "nothing to archive"
+    );
+    let results =
+        futures::future::join_all(first.iter().map(|t| catalog.apply_transition(t))).await;
+    let won: Vec<usize> = (0..2).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "of two first promotions exactly one lands: {results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(PortError::Conflict(_)))),
+        "the other gets Conflict: {results:?}"
+    );
+    let mut expected = before.clone();
+    expected.apply(&first[won[0]]).unwrap();
+    let after = state(catalog).await;
+    assert_eq!(
+        after, expected,
+        "the catalog holds the winner's promotion, nothing of the loser's"
+    );
+    assert_eq!(
+        after
+            .versions
+            .iter()
+            .filter(|v| v.stage == ModelStage::Production)
+            .count(),
+        1,
+        "one version in production"
+    );
+    assert_eq!(
+        model_trail(catalog)
+            .await
+            .iter()
+            .filter(|e| e.action == "model.approved")
+            .count(),
+        1,
+        "the loser's approval is not audited"
+    );
+    let staged = if won[0] == 0 { 2 } else { 1 };
+
+    // Two approvals of the version left in staging under a policy of two, decided on the same
+    // read: neither moves a stage, so only the revision tells them apart.
+    let two = with_approvals(2);
+    let before = state(catalog).await;
+    let bob = decided(&before, &two, approve(staged), "bob");
+    let carol = decided(&before, &two, approve(staged), "carol");
+    assert!(bob.history.is_empty() && carol.history.is_empty());
+
+    // Meanwhile v3 goes to staging: the history grows, which does not concern bob's approval.
+    let t = promotion::auto_stage(&before, &two, 3, &robot, t0()).unwrap();
+    lands(catalog, &before, &t, "staging v3").await;
+    let grown = state(catalog).await;
+    lands(
+        catalog,
+        &grown,
+        &bob,
+        "an approval that moves no stage, after the history grew",
+    )
+    .await;
+    conflicts(
+        catalog,
+        &carol,
+        "an approval decided before another one landed",
+    )
+    .await;
+
+    // Carol re-reads and decides again: her approval makes the count.
+    let fresh = state(catalog).await;
+    let carol = decided(&fresh, &two, approve(staged), "carol");
+    lands(catalog, &fresh, &carol, "carol's approval on a fresh read").await;
+    let now = state(catalog).await;
+    assert_eq!(
+        now.in_production().map(|v| v.version),
+        Some(staged),
+        "the approval that makes the count promotes"
+    );
+    assert_eq!(
+        now.version(3 - staged).unwrap().stage,
+        ModelStage::Archived,
+        "and archives the version it replaces"
+    );
+
+    // A rejection of v3 decided on the read from before that promotion: v3's revision is still
+    // the one read, but the history has grown since.
+    let reject = Request::Reject {
+        version: 3,
+        comment: "superseded".into(),
+    };
+    let late = decided(&grown, &two, reject, "dave");
+    conflicts(
+        catalog,
+        &late,
+        "a rejection decided before a promotion landed",
+    )
+    .await;
+    assert_eq!(
+        catalog.model_history(MODEL).await.unwrap(),
+        now.history,
+        "the history is read back in order, unchanged by the refused write"
+    );
 }

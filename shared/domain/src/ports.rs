@@ -11,6 +11,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::promotion::{ModelState, StageChange, TestVerdict, Transition};
 use crate::training::{JobStatus, ModelVersion, Run, StoredPipeline, TrainingJob};
 use crate::{
     AuditEvent, BlobKey, BucketName, ContentHash, Contract, Dataset, DatasetName, DatasetVersion,
@@ -227,6 +228,40 @@ pub trait Catalog: Send + Sync + Debug {
     ) -> Result<Option<ModelVersion>, PortError>;
     /// The latest version of every model.
     async fn models(&self) -> Result<Vec<ModelVersion>, PortError>;
+    /// A model's stage history, oldest first.
+    async fn model_history(&self, model: &str) -> Result<Vec<StageChange>, PortError>;
+    /// What the promotion rules read: every version (stage, revision, approvals, test verdict)
+    /// and the stage history. `None` when the model has no version.
+    async fn model_state(&self, model: &str) -> Result<Option<ModelState>, PortError> {
+        let versions = self.model_versions(model).await?;
+        if versions.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ModelState {
+            model: model.to_owned(),
+            versions: versions
+                .iter()
+                .map(crate::promotion::VersionState::of)
+                .collect(),
+            history: self.model_history(model).await?,
+        }))
+    }
+    /// Writes a promotion transition, all or nothing: each version write conditional on its
+    /// stored revision being `expected_revision` (and bumping it), the history entries appended
+    /// at position `history_len` only if the history still has that length, and the audit
+    /// events. `Conflict` when a condition fails.
+    async fn apply_transition(&self, transition: &Transition) -> Result<(), PortError>;
+    /// Records a version's test verdict and its report, conditional on the version's revision
+    /// being `expected_revision` (bumping it), with the audit event. `Conflict` otherwise.
+    async fn record_test(
+        &self,
+        model: &str,
+        version: u32,
+        expected_revision: u64,
+        verdict: TestVerdict,
+        report: crate::ObjectRef,
+        audit: AuditEvent,
+    ) -> Result<(), PortError>;
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError>;
     /// Audit events, oldest first; only those whose subject starts with `subject_prefix` if given.

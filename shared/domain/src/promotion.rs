@@ -117,15 +117,15 @@ pub struct VersionState {
 }
 
 impl VersionState {
-    /// A version with no approvals and no report yet; set those fields from the catalog.
+    /// A version as the catalog keeps it: stage, revision, approvals and test verdict.
     pub fn of(model: &ModelVersion) -> Self {
         Self {
             version: model.version,
             stage: model.stage,
             author: model.author.clone(),
             revision: model.revision,
-            approvals: Vec::new(),
-            report: None,
+            approvals: model.approvals.clone(),
+            report: model.test.clone(),
         }
     }
 }

@@ -249,6 +249,15 @@ pub struct ModelVersion {
     /// Who started the run (the uploader, or who asked): they cannot approve it.
     pub author: UserId,
     pub created_at: Timestamp,
+    /// Approvals given while in staging, at most one per approver (expired ones stay).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<crate::promotion::Approval>,
+    /// What its model tests concluded, once they have run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<crate::promotion::TestVerdict>,
+    /// The model tests' report (`models/<name>/v<N>/test-report.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_report: Option<ObjectRef>,
     /// Changes with every stage transition (optimistic concurrency).
     pub revision: u64,
 }

@@ -11,9 +11,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_domain::ports::{Catalog, NewVersion, StoredContract};
+use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
-    AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, PortError, Run,
-    StoredPipeline, UploadRecord,
+    AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, ObjectRef,
+    PortError, Run, StageChange, StoredPipeline, TestVerdict, UploadRecord,
 };
 
 use crate::error::sql;
@@ -71,6 +72,12 @@ CREATE TABLE IF NOT EXISTS models (
     revision INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS model_history (
+    model TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (model, position)
 );
 "#;
 
@@ -211,6 +218,61 @@ fn update_run(conn: &Connection, run: &Run) -> Result<(), PortError> {
         return Err(PortError::Conflict(format!(
             "run {} is no longer at revision {expected}",
             run.id
+        )));
+    }
+    Ok(())
+}
+
+/// A model version whose stored revision is `expected`; `Conflict` when another write came first.
+fn model_at(
+    conn: &Connection,
+    model: &str,
+    version: u32,
+    expected: u64,
+) -> Result<ModelVersion, PortError> {
+    let stored: ModelVersion = query_bodies(
+        conn,
+        "SELECT body FROM models WHERE name = ?1 AND version = ?2",
+        params![model, version],
+    )?
+    .pop()
+    .ok_or_else(|| PortError::NotFound(format!("model {model} v{version}")))?;
+    if stored.revision != expected {
+        return Err(PortError::Conflict(format!(
+            "model {model} v{version} is at revision {}, not {expected}: it changed since it was \
+             read",
+            stored.revision
+        )));
+    }
+    Ok(stored)
+}
+
+/// Stores `model` (its revision already bumped) over the version at `model.revision - 1`,
+/// keeping the `revision` column in step with the body.
+fn update_model(conn: &Connection, model: &ModelVersion) -> Result<(), PortError> {
+    let expected = model.revision.checked_sub(1).ok_or_else(|| {
+        PortError::Invalid(format!(
+            "model {} v{} saved with revision 0",
+            model.model, model.version
+        ))
+    })?;
+    let changed = conn
+        .execute(
+            "UPDATE models SET revision = ?1, body = ?2 \
+             WHERE name = ?3 AND version = ?4 AND revision = ?5",
+            params![
+                model.revision,
+                to_json(model)?,
+                model.model,
+                model.version,
+                expected
+            ],
+        )
+        .map_err(|e| sql("saving a model version", e))?;
+    if changed == 0 {
+        return Err(PortError::Conflict(format!(
+            "model {} v{} is no longer at revision {expected}",
+            model.model, model.version
         )));
     }
     Ok(())
@@ -731,6 +793,90 @@ impl Catalog for SqliteCatalog {
                  (SELECT MAX(version) FROM models n WHERE n.name = m.name) ORDER BY m.name",
                 [],
             )
+        })
+        .await
+    }
+
+    async fn model_history(&self, model: &str) -> Result<Vec<StageChange>, PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            query_bodies(
+                c,
+                "SELECT body FROM model_history WHERE model = ?1 ORDER BY position",
+                [model],
+            )
+        })
+        .await
+    }
+
+    async fn apply_transition(&self, transition: &Transition) -> Result<(), PortError> {
+        let t = transition.clone();
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            // As `ModelState::apply`: the history is a condition only when the transition adds to
+            // it (an approval short of the count moves nothing and is guarded by its revision).
+            if !t.history.is_empty() {
+                let len: usize = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM model_history WHERE model = ?1",
+                        [&t.model],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| sql("reading a model's history", e))?;
+                if len != t.history_len {
+                    return Err(PortError::Conflict(format!(
+                        "model {}'s stage history has {len} entries, not {}: another transition \
+                         landed since it was read",
+                        t.model, t.history_len
+                    )));
+                }
+            }
+            for write in &t.writes {
+                let mut model = model_at(&tx, &t.model, write.version, write.expected_revision)?;
+                model.stage = write.stage;
+                model.approvals.clone_from(&write.approvals);
+                model.revision = write.revision();
+                update_model(&tx, &model)?;
+            }
+            for (i, change) in t.history.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO model_history (model, position, body) VALUES (?1, ?2, ?3)",
+                    params![t.model, t.history_len + i, to_json(change)?],
+                )
+                .map_err(|e| sql("appending to a model's history", e))?;
+            }
+            for event in &t.audit {
+                insert_audit(&tx, event)?;
+            }
+            tx.commit()
+                .map_err(|e| sql("committing a model transition", e))
+        })
+        .await
+    }
+
+    async fn record_test(
+        &self,
+        model: &str,
+        version: u32,
+        expected_revision: u64,
+        verdict: TestVerdict,
+        report: ObjectRef,
+        audit: AuditEvent,
+    ) -> Result<(), PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            let mut stored = model_at(&tx, &model, version, expected_revision)?;
+            stored.test = Some(verdict);
+            stored.test_report = Some(report);
+            stored.revision = expected_revision + 1;
+            update_model(&tx, &stored)?;
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| sql("committing a test verdict", e))
         })
         .await
     }

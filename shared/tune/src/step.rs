@@ -363,6 +363,9 @@ fn finish(run: &mut Run, study: &Study, ctx: &Context<'_>, actions: &mut Actions
         trainer,
         author: run.requested_by.clone(),
         created_at: ctx.now,
+        approvals: Vec::new(),
+        test: None,
+        test_report: None,
         revision: 0,
     };
     run.status = RunStatus::Succeeded;
