@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
+use tollgate_evaluate::Evaluate;
 use tollgate_ingest::{Ingest, IngestConfig};
 use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
 use tollgate_tune::{Tune, TuneConfig};
@@ -83,6 +84,16 @@ impl Embedded {
         )
     }
 
+    pub fn evaluate(&self) -> Evaluate {
+        Evaluate::new(
+            self.blobs.clone(),
+            self.catalog.clone(),
+            Arc::new(self.bus.clone()),
+            Arc::new(SystemClock),
+            self.bucket.clone(),
+        )
+    }
+
     /// Hands published events to the handlers until every run started or advanced meanwhile
     /// has ended (`watched` adds runs started before). `on_run` sees each run as it changes.
     pub async fn settle(
@@ -110,6 +121,11 @@ impl Embedded {
             let Some(event) = event else {
                 break;
             };
+            // A candidate's model tests run as soon as it is registered.
+            self.evaluate()
+                .handle(&event)
+                .await
+                .with_context(|| format!("handling {}", event.detail_type()))?;
             for run in tune
                 .handle(&event)
                 .await

@@ -112,7 +112,11 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
         progress.finish_and_clear();
         for run in runs? {
             println!("   A pipeline listens to wine, so the new version started a tuning run:\n");
-            println!("{}", super::runs::run_text(&run));
+            println!(
+                "{}{}",
+                super::runs::run_text(&run),
+                super::runs::candidate_text(env, &run).await?
+            );
         }
         if i == 0 {
             let file = samples.join("wine-quality.toml");

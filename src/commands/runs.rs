@@ -97,14 +97,46 @@ pub async fn run(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or_else(|| anyhow::anyhow!("run {id} vanished"))?;
-    report(&run, json)
+    report(env, &run, json).await
 }
 
-fn report(run: &Run, json: bool) -> anyhow::Result<Outcome> {
+/// What became of a run's candidate: its model tests and its stage.
+pub async fn candidate_text(env: &Embedded, run: &Run) -> anyhow::Result<String> {
+    let Some(c) = &run.candidate else {
+        return Ok(String::new());
+    };
+    let Some(model) = env.catalog.model_version(&c.model, c.version).await? else {
+        return Ok(String::new());
+    };
+    Ok(match &model.test {
+        None => "Model tests: not run yet.\n".to_owned(),
+        Some(tollgate_domain::TestVerdict::Passed) => format!(
+            "Model tests: passed ({}); stage {}.\n",
+            model
+                .test_report
+                .as_ref()
+                .map_or(String::new(), |r| r.key.to_string()),
+            model.stage.as_str()
+        ),
+        Some(tollgate_domain::TestVerdict::Failed { reason }) => {
+            format!("Model tests: {reason}; stage {}.\n", model.stage.as_str())
+        }
+    })
+}
+
+async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&run_json(run))?);
+        let mut value = run_json(run);
+        if let Some(c) = &run.candidate
+            && let Some(model) = env.catalog.model_version(&c.model, c.version).await?
+        {
+            value["candidate"]["stage"] = json!(model.stage.as_str());
+            value["candidate"]["test"] = json!(model.test);
+            value["candidate"]["test_report"] = json!(model.test_report.map(|r| r.key));
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", run_text(run));
+        print!("{}{}", run_text(run), candidate_text(env, run).await?);
     }
     Ok(match run.status {
         RunStatus::Succeeded | RunStatus::Running => Outcome::Done,
@@ -165,7 +197,7 @@ pub async fn show(env: &Embedded, id: &str, json: bool) -> anyhow::Result<Outcom
         .run(id)
         .await?
         .ok_or_else(|| UsageError(format!("no run {id:?} (tollgate runs lists them)")))?;
-    report(&run, json)
+    report(env, &run, json).await
 }
 
 fn trial_json(t: &TrialRecord) -> Value {
@@ -300,11 +332,7 @@ pub fn run_text(run: &Run) -> String {
         }
     }
     if let Some(c) = &run.candidate {
-        let _ = writeln!(
-            out,
-            "Candidate: model {} version {} (tollgate runs; the model tests come next)",
-            c.model, c.version
-        );
+        let _ = writeln!(out, "Candidate: model {} version {}", c.model, c.version);
     }
     out
 }

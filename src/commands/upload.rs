@@ -42,7 +42,11 @@ pub async fn run(
     } else {
         for run in &runs {
             println!();
-            print!("{}", super::runs::run_text(run));
+            print!(
+                "{}{}",
+                super::runs::run_text(run),
+                super::runs::candidate_text(env, run).await?
+            );
         }
     }
     Ok(match outcome.record.status {

@@ -480,3 +480,53 @@ max_trials = 5
         "{third:#}"
     );
 }
+
+#[test]
+fn a_candidate_is_tested_at_once_and_staged_only_when_its_gates_pass() {
+    let t = with_wine();
+    let pipeline = |name: &str, min_accuracy: f64| {
+        format!(
+            r#"
+name = "{name}"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+[search]
+strategy = "random"
+[search.space]
+alpha = {{ type = "log_uniform", low = 1e-3, high = 1.0 }}
+[budget]
+max_trials = 2
+max_parallel = 2
+[gates.thresholds]
+accuracy = {min_accuracy}
+"#
+        )
+    };
+    let easy = write(&t, "easy.toml", &pipeline("easy-gates", 0.3));
+    let run = run_json(&t, &easy);
+    assert_eq!(run["candidate"]["test"]["verdict"], "passed", "{run:#}");
+    assert_eq!(run["candidate"]["stage"], "staging");
+    let report_key = run["candidate"]["test_report"].as_str().unwrap();
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(t.data_dir().join("buckets/tollgate-data").join(report_key)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["checks"][0]["name"], "accuracy");
+    assert_eq!(report["checks"][0]["threshold"], 0.3);
+
+    let hard = write(&t, "hard.toml", &pipeline("hard-gates", 0.99));
+    let run = run_json(&t, &hard);
+    assert_eq!(run["candidate"]["test"]["verdict"], "failed", "{run:#}");
+    assert!(
+        run["candidate"]["test"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("accuracy")
+    );
+    assert_eq!(
+        run["candidate"]["stage"], "candidate",
+        "a failing candidate is not staged"
+    );
+}

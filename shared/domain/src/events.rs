@@ -61,6 +61,14 @@ pub enum Event {
         content_hash: ContentHash,
         author: UserId,
     },
+    /// A candidate's model tests ran: its report says which checks passed.
+    #[serde(rename = "ModelTested")]
+    ModelTested {
+        model: String,
+        version: u32,
+        passed: bool,
+        report: ObjectRef,
+    },
 }
 
 impl Event {
@@ -71,6 +79,7 @@ impl Event {
             Self::RunRequested { .. } => "RunRequested",
             Self::TrainingJobStateChange(_) => "SageMaker Training Job State Change",
             Self::ModelCandidateRegistered { .. } => "ModelCandidateRegistered",
+            Self::ModelTested { .. } => "ModelTested",
         }
     }
 
@@ -99,6 +108,7 @@ impl Event {
             Self::ModelCandidateRegistered { model, version, .. } => {
                 format!("model-candidate/{model}/v{version}")
             }
+            Self::ModelTested { model, version, .. } => format!("model-tested/{model}/v{version}"),
         }
     }
 }

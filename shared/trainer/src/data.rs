@@ -341,11 +341,7 @@ fn mean_and_std(values: &[f64]) -> (f64, f64) {
 
 /// A column as numbers; missing and non-finite values are `None`. A value that is present but
 /// not a number (a text column where training saw numbers) is an error naming its row.
-pub(crate) fn numbers(
-    column: &Column,
-    name: &str,
-    within: &str,
-) -> Result<Vec<Option<f64>>, TrainError> {
+pub fn numbers(column: &Column, name: &str, within: &str) -> Result<Vec<Option<f64>>, TrainError> {
     let cast = column
         .cast(&DataType::Float64)
         .map_err(|e| TrainError::column(within, name, format!("cannot be read as numbers: {e}")))?;
@@ -376,11 +372,7 @@ pub(crate) fn numbers(
 
 /// A column as text; missing values are `None`. Floats print without a trailing `.0`, so a
 /// class written as 5 in one file and 5.0 in another is one class.
-pub(crate) fn texts(
-    column: &Column,
-    name: &str,
-    within: &str,
-) -> Result<Vec<Option<String>>, TrainError> {
+pub fn texts(column: &Column, name: &str, within: &str) -> Result<Vec<Option<String>>, TrainError> {
     if column.dtype().is_float() {
         return Ok(numbers(column, name, within)?
             .into_iter()
@@ -397,22 +389,14 @@ pub(crate) fn texts(
 }
 
 /// The target of a classification: a label per row, none missing.
-pub(crate) fn labels(
-    frame: &DataFrame,
-    target: &str,
-    within: &str,
-) -> Result<Vec<String>, TrainError> {
+pub fn labels(frame: &DataFrame, target: &str, within: &str) -> Result<Vec<String>, TrainError> {
     let column = column(frame, target, within)?;
     let values = texts(column, target, within)?;
     complete(values, target, within)
 }
 
 /// The target of a regression: a number per row, none missing.
-pub(crate) fn values(
-    frame: &DataFrame,
-    target: &str,
-    within: &str,
-) -> Result<Vec<f64>, TrainError> {
+pub fn values(frame: &DataFrame, target: &str, within: &str) -> Result<Vec<f64>, TrainError> {
     let column = column(frame, target, within)?;
     if !is_numeric(column.dtype()) {
         return Err(TrainError::column(

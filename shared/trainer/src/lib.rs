@@ -44,7 +44,10 @@ pub use config::{
     Config, ElasticNetParams, Family, FamilyParams, ForestParams, Hyperparameters, LinearParams,
     LogisticParams, Metric, SplitQuality, Task, TreeParams,
 };
-pub use data::{Encoding, Feature, MAX_LEVELS, Preprocessing, read_channel, read_table};
+pub use data::{
+    Encoding, Feature, MAX_LEVELS, Preprocessing, labels, numbers, read_channel, read_table, texts,
+    values,
+};
 pub use error::TrainError;
 pub use metrics::Score;
 pub use model::{Evaluation, FORMAT_VERSION, LINFA_VERSION, Model, Predictions, Training};

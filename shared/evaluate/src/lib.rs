@@ -1,0 +1,393 @@
+//! The evaluate handler: the third gate of the flow. On `ModelCandidateRegistered` it loads the
+//! candidate (and the model in production, if any) from the trainer's model files, predicts the
+//! frozen test split the candidate's run recorded, judges the pipeline's `[gates]` on the
+//! predictions (`tollgate-modeltest`), writes the report to `models/<name>/v<N>/test-report.json`,
+//! records the verdict on the version, emits `ModelTested`, and moves a passing candidate to
+//! staging when the pipeline's policy says `auto_staging`.
+//!
+//! Idempotent: a version whose verdict is recorded is not tested again; every catalog write is
+//! conditional on the version's revision, and a lost race is decided again.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use polars::prelude::*;
+use tollgate_domain::pipeline::Pipeline;
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus};
+use tollgate_domain::promotion::{self, TestVerdict};
+use tollgate_domain::{
+    AuditEvent, BlobKey, BucketName, Event, ModelVersion, ObjectRef, PortError, Task, UserId,
+};
+use tollgate_modeltest::{Column, Inputs, Scores, TestReport, Truth};
+use tollgate_trainer::{Model, Predictions};
+
+/// How many times a write is decided again when other writers keep winning.
+const MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    /// The event cannot be handled, now or ever.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("model tests of {model} v{version}: {reason}")]
+    Test {
+        model: String,
+        version: u32,
+        reason: String,
+    },
+}
+
+impl EvaluateError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Refused(_) | Self::Test { .. } => false,
+            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Evaluate {
+    blobs: Arc<dyn BlobStore>,
+    catalog: Arc<dyn Catalog>,
+    bus: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    data_bucket: BucketName,
+}
+
+/// `s3://bucket/prefix/` to its bucket and the key of `file` under the prefix.
+fn object_under(uri: &str, file: &str) -> Result<(BucketName, BlobKey), EvaluateError> {
+    let bad = || EvaluateError::Refused(format!("{uri:?} is not an s3://bucket/prefix/ location"));
+    let rest = uri.strip_prefix("s3://").ok_or_else(bad)?;
+    let (bucket, prefix) = rest.split_once('/').ok_or_else(bad)?;
+    let bucket = BucketName::parse(bucket).map_err(|_| bad())?;
+    let key =
+        BlobKey::parse(&format!("{}/{file}", prefix.trim_end_matches('/'))).map_err(|_| bad())?;
+    Ok((bucket, key))
+}
+
+fn scores(p: Predictions) -> Scores {
+    match p {
+        Predictions::Classes {
+            classes,
+            labels,
+            probabilities,
+        } => Scores::Classes {
+            labels,
+            classes,
+            probabilities: probabilities.map(|p| p.outer_iter().map(|row| row.to_vec()).collect()),
+        },
+        Predictions::Values(v) => Scores::Values(v),
+    }
+}
+
+/// The test split with `feature` moved by a value in [-delta, delta] per row, fixed by the row.
+fn perturbed(frame: &DataFrame, feature: &str, delta: f64) -> Result<DataFrame, String> {
+    let values = tollgate_trainer::numbers(
+        frame
+            .column(feature)
+            .map_err(|_| format!("the test split has no column {feature:?}"))?,
+        feature,
+        "the test split",
+    )
+    .map_err(|e| e.to_string())?;
+    let moved: Vec<Option<f64>> = values
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            // SplitMix64 of the row: a fixed, spread value in [0, 1).
+            let mut z = (row as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let u = ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64;
+            v.map(|v| v + (2.0 * u - 1.0) * delta)
+        })
+        .collect();
+    let mut out = frame.clone();
+    out.with_column(polars::prelude::Column::new(feature.into(), moved))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Runs the gates of `pipeline` for a candidate on the test split, in files on this machine.
+pub fn run_tests(
+    pipeline: &Pipeline,
+    test_split: &Path,
+    candidate: &Path,
+    production: Option<&Path>,
+) -> Result<TestReport, String> {
+    let frame = tollgate_trainer::read_table(test_split).map_err(|e| e.to_string())?;
+    let model = Model::load(candidate).map_err(|e| format!("the candidate: {e}"))?;
+    let predict = |m: &Model, f: &DataFrame| m.predict(f).map(scores).map_err(|e| e.to_string());
+    let candidate_scores = predict(&model, &frame)?;
+    let production_scores = match production {
+        Some(path) => {
+            let p = Model::load(path).map_err(|e| format!("the production model: {e}"))?;
+            Some(predict(&p, &frame)?)
+        }
+        None => None,
+    };
+    let within = "the test split";
+    let truth = match pipeline.task {
+        Task::Classification => Truth::Classes(
+            tollgate_trainer::labels(&frame, &pipeline.target, within)
+                .map_err(|e| e.to_string())?,
+        ),
+        Task::Regression => Truth::Values(
+            tollgate_trainer::values(&frame, &pipeline.target, within)
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let gates = &pipeline.gates;
+    let mut columns = BTreeMap::new();
+    let wanted = gates
+        .slices
+        .iter()
+        .map(|s| (s.column.as_str(), s.bins.is_some()))
+        .chain(gates.fairness.iter().map(|f| (f.column.as_str(), false)));
+    for (name, numeric) in wanted {
+        let Ok(column) = frame.column(name) else {
+            continue;
+        };
+        let read = if numeric {
+            tollgate_trainer::numbers(column, name, within).map(Column::Number)
+        } else {
+            tollgate_trainer::texts(column, name, within).map(Column::Text)
+        };
+        columns.insert(name.to_owned(), read.map_err(|e| e.to_string())?);
+    }
+    let mut moved = Vec::new();
+    for gate in &gates.invariances {
+        moved.push(predict(
+            &model,
+            &perturbed(&frame, &gate.feature, gate.delta)?,
+        )?);
+    }
+    tollgate_modeltest::test(
+        gates,
+        &Inputs {
+            truth: &truth,
+            candidate: &candidate_scores,
+            production: production_scores.as_ref(),
+            primary_metric: pipeline.metric().as_str(),
+            columns: &columns,
+            perturbed: &moved,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl Evaluate {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        catalog: Arc<dyn Catalog>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        data_bucket: BucketName,
+    ) -> Self {
+        Self {
+            blobs,
+            catalog,
+            bus,
+            clock,
+            data_bucket,
+        }
+    }
+
+    /// Handles `ModelCandidateRegistered`; other events are ignored.
+    pub async fn handle(&self, event: &Event) -> Result<Option<ModelVersion>, EvaluateError> {
+        match event {
+            Event::ModelCandidateRegistered { model, version, .. } => {
+                self.evaluate(model, *version).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Tests a model version, records the verdict, and stages it if the policy says so.
+    pub async fn evaluate(&self, model: &str, version: u32) -> Result<ModelVersion, EvaluateError> {
+        let candidate = self
+            .catalog
+            .model_version(model, version)
+            .await?
+            .ok_or_else(|| EvaluateError::Refused(format!("no model {model} v{version}")))?;
+        if candidate.test.is_some() {
+            return Ok(candidate);
+        }
+        let stored = self
+            .catalog
+            .pipeline(model, Some(candidate.pipeline_version))
+            .await?
+            .ok_or_else(|| {
+                EvaluateError::Refused(format!(
+                    "pipeline {model} v{} is missing",
+                    candidate.pipeline_version
+                ))
+            })?;
+        let state = self.catalog.model_state(model).await?.unwrap_or_default();
+        let production = match state.in_production().filter(|p| p.version != version) {
+            Some(p) => self.catalog.model_version(model, p.version).await?,
+            None => None,
+        };
+        let fetch = |uri: String| async move {
+            let (bucket, key) = object_under(&uri, "model.json")?;
+            Ok::<_, EvaluateError>(self.blobs.fetch(&bucket, &key).await?)
+        };
+        let test = self
+            .blobs
+            .fetch(&candidate.split.test.bucket, &candidate.split.test.key)
+            .await?;
+        let candidate_file = fetch(candidate.artifact.clone()).await?;
+        let production_file = match &production {
+            Some(p) => Some(fetch(p.artifact.clone()).await?),
+            None => None,
+        };
+        let pipeline = stored.pipeline.clone();
+        let (test_path, candidate_path) = (test.path.clone(), candidate_file.path.clone());
+        let production_path = production_file.as_ref().map(|f| f.path.clone());
+        let report = tokio::task::spawn_blocking(move || {
+            run_tests(
+                &pipeline,
+                &test_path,
+                &candidate_path,
+                production_path.as_deref(),
+            )
+        })
+        .await
+        .map_err(|e| EvaluateError::Refused(format!("a test task failed: {e}")))?
+        .map_err(|reason| EvaluateError::Test {
+            model: model.to_owned(),
+            version,
+            reason,
+        })?;
+        drop((test, candidate_file, production_file));
+
+        let key = BlobKey::parse(&format!("models/{model}/v{version}/test-report.json"))
+            .map_err(|e| EvaluateError::Refused(e.to_string()))?;
+        let body = serde_json::to_vec_pretty(&report).expect("a report always encodes");
+        self.blobs
+            .put(&self.data_bucket, &key, Bytes::from(body))
+            .await?;
+        let location = ObjectRef::new(self.data_bucket.clone(), key);
+        let verdict = if report.passed {
+            TestVerdict::Passed
+        } else {
+            let failed: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name.clone())
+                .collect();
+            TestVerdict::Failed {
+                reason: format!("failed: {}", failed.join("; ")),
+            }
+        };
+        let actor = UserId::parse("tollgate").expect("a valid user name");
+        let mut revision = candidate.revision;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let audit = AuditEvent::new(
+                self.clock.now(),
+                actor.clone(),
+                "model.tested",
+                promotion::subject(model, version),
+            )
+            .to(if report.passed { "passed" } else { "failed" })
+            .details(serde_json::json!({
+                "report": location.to_string(),
+                "checks": report.checks.len(),
+                "failed": report.checks.iter().filter(|c| !c.passed).count(),
+                "production": production.as_ref().map(|p| p.version),
+            }));
+            match self
+                .catalog
+                .record_test(
+                    model,
+                    version,
+                    revision,
+                    verdict.clone(),
+                    location.clone(),
+                    audit,
+                )
+                .await
+            {
+                Ok(()) => break,
+                Err(PortError::Conflict(_)) if attempt < MAX_ATTEMPTS => {
+                    let now = self.catalog.model_version(model, version).await?;
+                    match now {
+                        Some(v) if v.test.is_some() => return Ok(v),
+                        Some(v) => revision = v.revision,
+                        None => {
+                            return Err(EvaluateError::Refused(format!(
+                                "model {model} v{version} vanished"
+                            )));
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.bus
+            .publish(&Event::ModelTested {
+                model: model.to_owned(),
+                version,
+                passed: report.passed,
+                report: location,
+            })
+            .await?;
+        self.stage(model, version, &stored.pipeline, &actor).await?;
+        self.catalog
+            .model_version(model, version)
+            .await?
+            .ok_or_else(|| EvaluateError::Refused(format!("model {model} v{version} vanished")))
+    }
+
+    /// Moves a passing candidate to staging when the policy says `auto_staging`.
+    async fn stage(
+        &self,
+        model: &str,
+        version: u32,
+        pipeline: &Pipeline,
+        actor: &UserId,
+    ) -> Result<(), EvaluateError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(state) = self.catalog.model_state(model).await? else {
+                return Ok(());
+            };
+            let Some(transition) = promotion::auto_stage(
+                &state,
+                &pipeline.promotion,
+                version,
+                actor,
+                self.clock.now(),
+            ) else {
+                return Ok(());
+            };
+            match self.catalog.apply_transition(&transition).await {
+                Ok(()) => return Ok(()),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EvaluateError::Port(PortError::Conflict(format!(
+            "staging {model} v{version}: other writes kept winning"
+        ))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_name_their_bucket_and_files() {
+        let (bucket, key) =
+            object_under("s3://tollgate-data/runs/r/j/model/", "model.json").unwrap();
+        assert_eq!(bucket.as_str(), "tollgate-data");
+        assert_eq!(key.as_str(), "runs/r/j/model/model.json");
+        assert!(object_under("file:///x", "model.json").is_err());
+    }
+}
