@@ -69,6 +69,16 @@ pub enum Event {
         passed: bool,
         report: ObjectRef,
     },
+    /// A model version changed stage (staged, approved into production, archived, rejected,
+    /// rolled back).
+    #[serde(rename = "ModelStageChanged")]
+    ModelStageChanged {
+        model: String,
+        version: u32,
+        from: crate::ModelStage,
+        to: crate::ModelStage,
+        actor: UserId,
+    },
 }
 
 impl Event {
@@ -80,6 +90,7 @@ impl Event {
             Self::TrainingJobStateChange(_) => "SageMaker Training Job State Change",
             Self::ModelCandidateRegistered { .. } => "ModelCandidateRegistered",
             Self::ModelTested { .. } => "ModelTested",
+            Self::ModelStageChanged { .. } => "ModelStageChanged",
         }
     }
 
@@ -109,6 +120,17 @@ impl Event {
                 format!("model-candidate/{model}/v{version}")
             }
             Self::ModelTested { model, version, .. } => format!("model-tested/{model}/v{version}"),
+            Self::ModelStageChanged {
+                model,
+                version,
+                from,
+                to,
+                ..
+            } => format!(
+                "model-stage/{model}/v{version}/{}-{}",
+                from.as_str(),
+                to.as_str()
+            ),
         }
     }
 }

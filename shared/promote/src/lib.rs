@@ -1,0 +1,141 @@
+//! The promote handler: a person's request about a model version (promote, approve, reject,
+//! roll back), decided by the pure promotion rules (`tollgate_domain::promotion`) under the
+//! pipeline's policy, written as one conditional transition with its audit events, then
+//! announced (`ModelStageChanged`) and, when production changed, the production pointer
+//! (`models/<name>/production.json`: version, artifact, test report) rewritten.
+//!
+//! A lost race is decided again on the new state; a refusal changes nothing and says why.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus};
+use tollgate_domain::promotion::{self, Decision, Request, StageChange};
+use tollgate_domain::{BlobKey, BucketName, Event, ModelStage, PortError, UserId};
+
+const MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("{0}: other writes kept winning")]
+    Contended(String),
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The stage changes it made.
+    Done(Vec<StageChange>),
+    /// Nothing changed; the reason, for the user.
+    Refused(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Promote {
+    blobs: Arc<dyn BlobStore>,
+    catalog: Arc<dyn Catalog>,
+    bus: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    data_bucket: BucketName,
+}
+
+impl Promote {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        catalog: Arc<dyn Catalog>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        data_bucket: BucketName,
+    ) -> Self {
+        Self {
+            blobs,
+            catalog,
+            bus,
+            clock,
+            data_bucket,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        model: &str,
+        request: &Request,
+        actor: &UserId,
+    ) -> Result<Outcome, PromoteError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(state) = self.catalog.model_state(model).await? else {
+                return Ok(Outcome::Refused(format!(
+                    "there is no model {model:?} (tollgate models lists them)"
+                )));
+            };
+            let Some(pipeline) = self.catalog.pipeline(model, None).await? else {
+                return Ok(Outcome::Refused(format!("model {model} has no pipeline")));
+            };
+            let policy = pipeline.pipeline.promotion;
+            let transition =
+                match promotion::decide(&state, &policy, request, actor, self.clock.now()) {
+                    Decision::Refused(reason) => return Ok(Outcome::Refused(reason)),
+                    Decision::Apply(t) => t,
+                };
+            match self.catalog.apply_transition(&transition).await {
+                Ok(()) => {}
+                Err(PortError::Conflict(why)) => {
+                    tracing::debug!(model, "a transition lost a race ({why}); deciding again");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if transition
+                .history
+                .iter()
+                .any(|c| c.to == ModelStage::Production || c.from == ModelStage::Production)
+            {
+                self.write_production_pointer(model).await?;
+            }
+            for change in &transition.history {
+                self.bus
+                    .publish(&Event::ModelStageChanged {
+                        model: model.to_owned(),
+                        version: change.version,
+                        from: change.from,
+                        to: change.to,
+                        actor: change.actor.clone(),
+                    })
+                    .await?;
+            }
+            return Ok(Outcome::Done(transition.history));
+        }
+        Err(PromoteError::Contended(format!("{model}: {request:?}")))
+    }
+
+    /// `models/<name>/production.json`, from the catalog's state: the version in production,
+    /// its artifact and test report (or `null` when none is).
+    pub async fn write_production_pointer(&self, model: &str) -> Result<(), PromoteError> {
+        let state = self.catalog.model_state(model).await?.unwrap_or_default();
+        let pointer = match state.in_production() {
+            Some(p) => match self.catalog.model_version(model, p.version).await? {
+                Some(v) => serde_json::json!({
+                    "model": model,
+                    "version": v.version,
+                    "artifact": v.artifact,
+                    "test_report": v.test_report.map(|r| r.to_string()),
+                    "dataset": v.dataset,
+                    "dataset_version": v.dataset_version,
+                    "content_hash": v.content_hash,
+                    "since": state.history.iter().rev().find(|c| c.version == v.version && c.to == ModelStage::Production).map(|c| c.at),
+                }),
+                None => serde_json::Value::Null,
+            },
+            None => serde_json::Value::Null,
+        };
+        let key = BlobKey::parse(&format!("models/{model}/production.json"))
+            .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let body = serde_json::to_vec_pretty(&pointer).expect("a pointer always encodes");
+        self.blobs
+            .put(&self.data_bucket, &key, Bytes::from(body))
+            .await?;
+        Ok(())
+    }
+}
