@@ -111,8 +111,81 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List models: the latest version, and what is in staging and in production.
+    Models {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model version: stage, lineage, metrics, its model tests, approvals, stage history.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Approve a model version in staging for production (as `--as USER`; not its author).
+    Approve {
+        model: String,
+        version: u32,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a candidate or a version in staging, saying why.
+    Reject {
+        model: String,
+        version: u32,
+        #[arg(long)]
+        comment: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a version to staging or production, if its tests and approvals allow it.
+    Promote {
+        model: String,
+        version: u32,
+        #[arg(long, value_parser = parse_stage)]
+        to: tollgate_domain::ModelStage,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put the previous production version back in production.
+    Rollback {
+        model: String,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a model version comes from: dataset version and hash, run, trial, hyperparameters,
+    /// test report, approvals, stage history.
+    Lineage {
+        model: String,
+        version: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    Show {
+        name: String,
+        /// The latest when absent.
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_stage(raw: &str) -> Result<tollgate_domain::ModelStage, String> {
+    match raw {
+        "staging" => Ok(tollgate_domain::ModelStage::Staging),
+        "production" => Ok(tollgate_domain::ModelStage::Production),
+        _ => Err(format!("{raw:?} is not staging or production")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

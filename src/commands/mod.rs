@@ -5,15 +5,18 @@ mod contract;
 mod datasets;
 mod demo;
 mod events;
+mod models;
 pub mod pipeline;
 pub mod runs;
 mod upload;
 
 use crate::Outcome;
 use crate::cli::{
-    Cli, Command, ContractCommand, DatasetCommand, EventCommand, PipelineCommand, RunCommand,
+    Cli, Command, ContractCommand, DatasetCommand, EventCommand, ModelCommand, PipelineCommand,
+    RunCommand,
 };
 use crate::embedded::Embedded;
+use tollgate_domain::promotion::Request;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let env = Embedded::open(&cli.global.data_dir, cli.global.user.as_deref())?;
@@ -70,6 +73,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             runs::run(&env, &pipeline, dataset_version, json).await
         }
         Command::Runs { json } => runs::list(&env, json).await,
+        Command::Models { json } => models::list(&env, json).await,
+        Command::Model {
+            command:
+                ModelCommand::Show {
+                    name,
+                    version,
+                    json,
+                },
+        } => models::show(&env, &name, version, json, false).await,
+        Command::Lineage {
+            model,
+            version,
+            json,
+        } => models::show(&env, &model, Some(version), json, true).await,
+        Command::Approve {
+            model,
+            version,
+            comment,
+            json,
+        } => models::decide(&env, &model, Request::Approve { version, comment }, json).await,
+        Command::Reject {
+            model,
+            version,
+            comment,
+            json,
+        } => models::decide(&env, &model, Request::Reject { version, comment }, json).await,
+        Command::Promote {
+            model,
+            version,
+            to,
+            json,
+        } => models::decide(&env, &model, Request::Promote { version, to }, json).await,
+        Command::Rollback {
+            model,
+            comment,
+            json,
+        } => models::decide(&env, &model, Request::Rollback { comment }, json).await,
         Command::Demo => demo::run(&env).await,
     }
 }

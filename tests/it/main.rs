@@ -8,4 +8,5 @@ mod conformance;
 mod corpus;
 mod drift_reference;
 mod helpers;
+mod promotion;
 mod training;

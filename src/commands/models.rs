@@ -1,0 +1,254 @@
+//! `tollgate models`, `model show`, `approve`, `reject`, `rollback`, `lineage`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tollgate_domain::ports::{BlobStore, Catalog, SystemClock};
+use tollgate_domain::promotion::{Request, StageChange};
+use tollgate_domain::{ModelStage, ModelVersion};
+use tollgate_promote::{Outcome as Decided, Promote};
+
+use crate::embedded::Embedded;
+use crate::{Outcome, UsageError};
+
+fn promote(env: &Embedded) -> Promote {
+    Promote::new(
+        env.blobs.clone(),
+        env.catalog.clone(),
+        Arc::new(env.bus.clone()),
+        Arc::new(SystemClock),
+        env.bucket.clone(),
+    )
+}
+
+async fn version(env: &Embedded, name: &str, v: Option<u32>) -> anyhow::Result<ModelVersion> {
+    let versions = env.catalog.model_versions(name).await?;
+    let found = match v {
+        Some(v) => versions.into_iter().find(|m| m.version == v),
+        None => versions.into_iter().last(),
+    };
+    found.ok_or_else(|| {
+        UsageError(match v {
+            Some(v) => format!("model {name} has no version {v} (tollgate models lists them)"),
+            None => format!("there is no model {name:?} (tollgate models lists them)"),
+        })
+        .into()
+    })
+}
+
+/// The model tests' report of a version, as written by the evaluate handler.
+async fn report(env: &Embedded, m: &ModelVersion) -> anyhow::Result<Value> {
+    Ok(match &m.test_report {
+        Some(r) => serde_json::from_slice(&env.blobs.get(&r.bucket, &r.key).await?)?,
+        None => Value::Null,
+    })
+}
+
+pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
+    let mut rows = Vec::new();
+    for latest in env.catalog.models().await? {
+        let state = env
+            .catalog
+            .model_state(&latest.model)
+            .await?
+            .unwrap_or_default();
+        rows.push(json!({
+            "model": latest.model,
+            "latest_version": latest.version,
+            "latest_stage": latest.stage.as_str(),
+            "production_version": state.in_production().map(|p| p.version),
+            "staging_versions": state.versions.iter().filter(|v| v.stage == ModelStage::Staging).map(|v| v.version).collect::<Vec<_>>(),
+            "dataset": latest.dataset,
+            "dataset_version": latest.dataset_version,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(Outcome::Done);
+    }
+    if rows.is_empty() {
+        println!("No models yet: a tuning run registers one (tollgate run PIPELINE).");
+        return Ok(Outcome::Done);
+    }
+    println!(
+        "{:<24} {:>7}  {:<11} {:>10}  {:<10} trained on",
+        "model", "latest", "stage", "production", "staging"
+    );
+    for r in &rows {
+        println!(
+            "{:<24} {:>7}  {:<11} {:>10}  {:<10} {} v{}",
+            r["model"].as_str().unwrap_or_default(),
+            format!("v{}", r["latest_version"]),
+            r["latest_stage"].as_str().unwrap_or_default(),
+            r["production_version"]
+                .as_u64()
+                .map_or("-".to_owned(), |v| format!("v{v}")),
+            r["staging_versions"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .map(|v| format!("v{v}"))
+                    .collect::<Vec<_>>()
+                    .join(","))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "-".into()),
+            r["dataset"].as_str().unwrap_or_default(),
+            r["dataset_version"],
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+fn version_json(m: &ModelVersion, report: &Value, history: &[StageChange]) -> Value {
+    json!({
+        "model": m.model,
+        "version": m.version,
+        "stage": m.stage.as_str(),
+        "author": m.author,
+        "created_at": m.created_at,
+        "task": m.task,
+        "family": m.family,
+        "dataset": m.dataset,
+        "dataset_version": m.dataset_version,
+        "content_hash": m.content_hash,
+        "split": m.split,
+        "run_id": m.run_id,
+        "trial": m.trial,
+        "job": m.job_name,
+        "hyperparameters": m.hyperparameters,
+        "metrics": m.metrics,
+        "primary_metric": m.primary_metric,
+        "artifact": m.artifact,
+        "trainer": m.trainer,
+        "pipeline_version": m.pipeline_version,
+        "pipeline_hash": m.pipeline_hash,
+        "test": m.test,
+        "test_report": report,
+        "approvals": m.approvals,
+        "stage_history": history.iter().filter(|c| c.version == m.version).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn show(
+    env: &Embedded,
+    name: &str,
+    v: Option<u32>,
+    json: bool,
+    lineage: bool,
+) -> anyhow::Result<Outcome> {
+    let m = version(env, name, v).await?;
+    let report = report(env, &m).await?;
+    let history = env.catalog.model_history(name).await?;
+    let value = version_json(&m, &report, &history);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(Outcome::Done);
+    }
+    println!("Model {} v{}: {}", m.model, m.version, m.stage.as_str());
+    println!(
+        "  trained on   {} v{} (sha256 {}), split test sha256 {}",
+        m.dataset,
+        m.dataset_version,
+        m.content_hash.short(),
+        m.split.test_hash.short()
+    );
+    println!(
+        "  by           run {} trial {} ({}), pipeline v{} (sha256 {})",
+        m.run_id,
+        m.trial,
+        m.trainer,
+        m.pipeline_version,
+        m.pipeline_hash.short()
+    );
+    println!("  author       {} at {}", m.author, m.created_at);
+    let params: Vec<String> = m
+        .hyperparameters
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.to_job_string()))
+        .collect();
+    println!("  hyperparams  {}", params.join(" "));
+    println!("  artifact     {}", m.artifact);
+    if lineage {
+        for (k, v) in &m.metrics {
+            println!("  {k:<28} {v:.4}");
+        }
+    }
+    match (&m.test, report.get("checks")) {
+        (Some(verdict), Some(Value::Array(checks))) => {
+            println!("  model tests  {}", serde_json::to_string(verdict)?);
+            for c in checks {
+                println!(
+                    "    {} {:<44} {:>10} {} {}",
+                    if c["passed"] == true { "✔" } else { "✘" },
+                    c["name"].as_str().unwrap_or_default(),
+                    c["value"]
+                        .as_f64()
+                        .map_or("-".into(), |v| format!("{v:.4}")),
+                    c["comparison"].as_str().unwrap_or_default(),
+                    c["threshold"]
+                );
+            }
+            if checks.is_empty() {
+                println!("    (the pipeline sets no gates)");
+            }
+            for n in report["notes"].as_array().into_iter().flatten() {
+                println!("    note: {}", n.as_str().unwrap_or_default());
+            }
+        }
+        _ => println!("  model tests  not run yet"),
+    }
+    for a in &m.approvals {
+        println!("  approved by  {} at {}", a.approver, a.at);
+    }
+    for c in history.iter().filter(|c| c.version == m.version) {
+        println!(
+            "  {}  {} → {} by {}",
+            c.at.strftime("%Y-%m-%d %H:%M:%S"),
+            c.from.as_str(),
+            c.to.as_str(),
+            c.actor
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// Runs a request as `env.user`; exit 0 when done, 1 when refused with the reason.
+pub async fn decide(
+    env: &Embedded,
+    name: &str,
+    request: Request,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let outcome = promote(env).request(name, &request, &env.user).await?;
+    let (code, value) = match &outcome {
+        Decided::Done(changes) => (
+            Outcome::Done,
+            json!({ "status": "done", "model": name, "changes": changes }),
+        ),
+        Decided::Refused(reason) => (
+            Outcome::Refused,
+            json!({ "status": "refused", "model": name, "reason": reason }),
+        ),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        match &outcome {
+            Decided::Done(changes) if changes.is_empty() => {
+                println!("Recorded (no stage changed yet).")
+            }
+            Decided::Done(changes) => {
+                for c in changes {
+                    println!(
+                        "{name} v{}: {} → {}",
+                        c.version,
+                        c.from.as_str(),
+                        c.to.as_str()
+                    );
+                }
+            }
+            Decided::Refused(reason) => println!("Refused: {reason}"),
+        }
+    }
+    Ok(code)
+}

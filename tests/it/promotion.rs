@@ -1,0 +1,108 @@
+//! Promotion as people do it: approvals (never the author's), production, rollback, the
+//! production pointer and the audit trail.
+
+use serde_json::Value;
+
+use crate::helpers::{Tollgate, parse, sample};
+
+const PIPELINE: &str = r#"
+name = "wine-promo"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+[search]
+strategy = "random"
+[search.space]
+alpha = { type = "log_uniform", low = 1e-3, high = 1.0 }
+[budget]
+max_trials = 2
+max_parallel = 2
+[gates.thresholds]
+accuracy = 0.3
+"#;
+
+fn decide(t: &Tollgate, who: &str, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--as", who];
+    all.extend_from_slice(args);
+    all.push("--json");
+    parse(&t.run(&all))
+}
+
+#[test]
+fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    std::fs::write(&file, PIPELINE).unwrap();
+    // The uploader ("tester") is the author of both candidates.
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    let models = t.json(&["models", "--json"]);
+    assert_eq!(
+        models[0]["staging_versions"],
+        serde_json::json!([1, 2]),
+        "{models:#}"
+    );
+
+    let (code, refused) = decide(&t, "tester", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 1, "{refused:#}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("author"),
+        "{refused:#}"
+    );
+
+    let (code, done) = decide(
+        &t,
+        "ana",
+        &["approve", "wine-promo", "1", "--comment", "ok"],
+    );
+    assert_eq!(code, 0, "{done:#}");
+    assert_eq!(done["changes"][0]["to"], "production");
+    let (code, _) = decide(&t, "bob", &["approve", "wine-promo", "2"]);
+    assert_eq!(code, 0);
+    let shown = t.json(&["model", "show", "wine-promo", "--version", "1", "--json"]);
+    assert_eq!(shown["stage"], "archived", "v2 replaced it");
+
+    let (code, back) = decide(&t, "bob", &["rollback", "wine-promo"]);
+    assert_eq!(code, 0, "{back:#}");
+    let models = t.json(&["models", "--json"]);
+    assert_eq!(models[0]["production_version"], 1);
+    let pointer: Value = serde_json::from_slice(
+        &std::fs::read(
+            t.data_dir()
+                .join("buckets/tollgate-data/models/wine-promo/production.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pointer["version"], 1);
+
+    // A rejection needs a version that is not in production; v2 is archived now.
+    let (code, refused) = decide(
+        &t,
+        "bob",
+        &["reject", "wine-promo", "2", "--comment", "worse"],
+    );
+    assert_eq!(code, 1, "{refused:#}");
+
+    let lineage = t.json(&["lineage", "wine-promo", "1", "--json"]);
+    assert_eq!(lineage["dataset_version"], 1);
+    assert_eq!(lineage["approvals"][0]["approver"], "ana");
+    let stages: Vec<&str> = lineage["stage_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["staging", "production", "archived", "production"]);
+    let audit = t.json(&["audit", "--subject", "model/wine-promo/v1", "--json"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["actor"].as_str().unwrap().is_empty())
+    );
+}
