@@ -38,6 +38,12 @@ max_trials = 12
 max_parallel = 2
 max_wall_time = "5m"
 
+[gates]
+min_improvement = 0.0   # no worse than production on accuracy
+
+[gates.thresholds]
+accuracy = 0.42         # always answering the most frequent class scores 0.42
+
 [split]
 train = 0.7
 validation = 0.15
@@ -118,6 +124,22 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
                 super::runs::candidate_text(env, &run).await?
             );
         }
+        if i == 1 {
+            let ana = tollgate_domain::UserId::parse("ana").expect("a valid user name");
+            println!(
+                "── Production needs one approval, from someone who is not the author ({}).",
+                env.user
+            );
+            println!(
+                "   $ tollgate --as ana approve wine-quality 1 --comment \"report checked\"\n"
+            );
+            let request = tollgate_domain::promotion::Request::Approve {
+                version: 1,
+                comment: Some("report checked".into()),
+            };
+            super::models::decide(env, "wine-quality", request, &ana, false).await?;
+            println!();
+        }
         if i == 0 {
             let file = samples.join("wine-quality.toml");
             std::fs::write(&file, PIPELINE)
@@ -134,7 +156,7 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
     println!("── what the catalog now holds:\n");
     super::datasets::show(env, "wine", None, false).await?;
     println!(
-        "\nNext: tollgate runs   ·   tollgate dataset show wine --version 3   ·   tollgate contract show wine   ·   tollgate audit"
+        "\nNext: tollgate models   ·   tollgate model show wine-quality   ·   tollgate runs   ·   tollgate audit"
     );
     Ok(Outcome::Done)
 }

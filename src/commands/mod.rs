@@ -92,24 +92,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             version,
             comment,
             json,
-        } => models::decide(&env, &model, Request::Approve { version, comment }, json).await,
+        } => {
+            models::decide(
+                &env,
+                &model,
+                Request::Approve { version, comment },
+                &env.user,
+                json,
+            )
+            .await
+        }
         Command::Reject {
             model,
             version,
             comment,
             json,
-        } => models::decide(&env, &model, Request::Reject { version, comment }, json).await,
+        } => {
+            models::decide(
+                &env,
+                &model,
+                Request::Reject { version, comment },
+                &env.user,
+                json,
+            )
+            .await
+        }
         Command::Promote {
             model,
             version,
             to,
             json,
-        } => models::decide(&env, &model, Request::Promote { version, to }, json).await,
+        } => {
+            models::decide(
+                &env,
+                &model,
+                Request::Promote { version, to },
+                &env.user,
+                json,
+            )
+            .await
+        }
         Command::Rollback {
             model,
             comment,
             json,
-        } => models::decide(&env, &model, Request::Rollback { comment }, json).await,
+        } => models::decide(&env, &model, Request::Rollback { comment }, &env.user, json).await,
         Command::Demo => demo::run(&env).await,
     }
 }

@@ -212,14 +212,15 @@ pub async fn show(
     Ok(Outcome::Done)
 }
 
-/// Runs a request as `env.user`; exit 0 when done, 1 when refused with the reason.
+/// Runs a request as `actor`; exit 0 when done, 1 when refused with the reason.
 pub async fn decide(
     env: &Embedded,
     name: &str,
     request: Request,
+    actor: &tollgate_domain::UserId,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let outcome = promote(env).request(name, &request, &env.user).await?;
+    let outcome = promote(env).request(name, &request, actor).await?;
     let (code, value) = match &outcome {
         Decided::Done(changes) => (
             Outcome::Done,

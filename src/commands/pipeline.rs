@@ -97,6 +97,28 @@ pub async fn init(
             "elastic net: linear, regularized, fast",
         ),
     };
+    // The gates: better than always answering the most frequent class (or the mean), and no
+    // worse than the model in production, so a retrain on the same data passes.
+    let floor = match task {
+        Task::Classification => {
+            let column = profile.column(target);
+            let most = column
+                .and_then(|c| c.top_values.first())
+                .map_or(0, |v| v.count);
+            let rows = column.map_or(0, |c| c.count.saturating_sub(c.nulls));
+            let share = if rows == 0 {
+                0.0
+            } else {
+                most as f64 / rows as f64
+            };
+            format!(
+                "# the share of the most frequent class in v{latest}: always answering it scores this\n\
+                 accuracy = {:.3}\n",
+                (share * 1000.0).floor() / 1000.0
+            )
+        }
+        Task::Regression => "# 0 is what always answering the mean scores\nr2 = 0.0\n".to_owned(),
+    };
     let pipeline_name = format!(
         "{name}-{}",
         target.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
@@ -143,6 +165,12 @@ pub async fn init(
          kind = \"local\"\n\
          max_runtime = \"10m\"\n\
          \n\
+         [gates]\n\
+         min_improvement = 0.0   # on {metric} against production: no worse\n\
+         \n\
+         [gates.thresholds]\n\
+         {floor}\
+         \n\
          [promotion]\n\
          auto_staging = true\n\
          approvals = 1\n\
@@ -151,6 +179,7 @@ pub async fn init(
         family.as_str(),
         tollgate_domain::pipeline::Metric::default_for(task).as_str(),
         default_space(family),
+        metric = tollgate_domain::pipeline::Metric::default_for(task).as_str(),
     );
     // What init writes must be a valid pipeline.
     Pipeline::from_toml(&text).map_err(|e| anyhow::anyhow!("init wrote an invalid file: {e}"))?;

@@ -240,6 +240,8 @@ fn the_demo_tells_the_story_of_the_data_gate_and_the_tuning_runs() {
         "Applied pipeline wine-quality as version 1.",
         "of pipeline wine-quality v1 on wine v2 (12 trials): succeeded",
         "Candidate: model wine-quality version 1",
+        "Model tests: passed",
+        "wine-quality v1: staging → production",
         "of pipeline wine-quality v1 on wine v3 (12 trials): succeeded",
         "Candidate: model wine-quality version 2",
     ] {
