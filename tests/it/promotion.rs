@@ -106,3 +106,100 @@ fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
             .all(|e| !e["actor"].as_str().unwrap().is_empty())
     );
 }
+
+/// Starts `tollgate --as WHO ARGS --json` in the background.
+fn spawn(t: &Tollgate, who: &str, args: &[&str]) -> std::process::Child {
+    t.command()
+        .args(["--as", who])
+        .args(args)
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_a_complete_audit() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    std::fs::write(&file, PIPELINE).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    for _ in 0..3 {
+        t.json(&["run", "wine-promo", "--json"]);
+    }
+    // Eight approvers at once, on three versions in staging.
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let version = (i % 3 + 1).to_string();
+            spawn(
+                &t,
+                &format!("approver-{i}"),
+                &["approve", "wine-promo", &version],
+            )
+        })
+        .collect();
+    let mut codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| parse(&c.wait_with_output().unwrap()).0)
+        .collect();
+    // Then four rollbacks at once.
+    let children: Vec<_> = (0..4)
+        .map(|i| spawn(&t, &format!("operator-{i}"), &["rollback", "wine-promo"]))
+        .collect();
+    codes.extend(
+        children
+            .into_iter()
+            .map(|c| parse(&c.wait_with_output().unwrap()).0),
+    );
+    assert!(
+        codes.iter().all(|c| *c == 0 || *c == 1),
+        "done or refused, never failed: {codes:?}"
+    );
+
+    // One version in production at most, and the stage history replays to the stages stored.
+    let mut stage = std::collections::BTreeMap::new();
+    let mut history = Vec::new();
+    for v in 1..=3u32 {
+        let shown = t.json(&[
+            "model",
+            "show",
+            "wine-promo",
+            "--version",
+            &v.to_string(),
+            "--json",
+        ]);
+        stage.insert(v, shown["stage"].as_str().unwrap().to_owned());
+        history.extend(shown["stage_history"].as_array().unwrap().clone());
+    }
+    assert!(
+        stage.values().filter(|s| *s == "production").count() <= 1,
+        "{stage:?}"
+    );
+    history.sort_by_key(|c| c["at"].as_str().unwrap().to_owned());
+    let mut replay = std::collections::BTreeMap::new();
+    for c in &history {
+        let v = c["version"].as_u64().unwrap() as u32;
+        let from = replay
+            .get(&v)
+            .cloned()
+            .unwrap_or_else(|| "candidate".to_owned());
+        assert_eq!(
+            from,
+            c["from"].as_str().unwrap(),
+            "history of v{v} is a chain: {history:#?}"
+        );
+        replay.insert(v, c["to"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(replay, stage, "the history ends where the stages are");
+    // Every stage change has its audit event, and nothing more changed stage.
+    let audit = t.json(&["audit", "--subject", "model/wine-promo/", "--json"]);
+    let transitions = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["from"].is_string() && e["to"].is_string() && e["from"] != e["to"])
+        .count();
+    assert_eq!(transitions, history.len(), "{audit:#}");
+}

@@ -232,7 +232,13 @@ pub trait Catalog: Send + Sync + Debug {
     async fn model_history(&self, model: &str) -> Result<Vec<StageChange>, PortError>;
     /// What the promotion rules read: every version (stage, revision, approvals, test verdict)
     /// and the stage history. `None` when the model has no version.
+    ///
+    /// The history is read *before* the versions, and that order is what makes two reads safe
+    /// without a snapshot: a transition landing in between has either appended to the history
+    /// (so a decision on this state fails its history-length condition) or changed only
+    /// versions, whose newer revisions were read.
     async fn model_state(&self, model: &str) -> Result<Option<ModelState>, PortError> {
+        let history = self.model_history(model).await?;
         let versions = self.model_versions(model).await?;
         if versions.is_empty() {
             return Ok(None);
@@ -243,7 +249,7 @@ pub trait Catalog: Send + Sync + Debug {
                 .iter()
                 .map(crate::promotion::VersionState::of)
                 .collect(),
-            history: self.model_history(model).await?,
+            history,
         }))
     }
     /// Writes a promotion transition, all or nothing: each version write conditional on its
