@@ -164,6 +164,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the models in production against what they see (`capture/<model>/`): input and
+    /// prediction drift; past the pipeline's thresholds, retrain (once per cooldown).
+    Monitor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,
 }

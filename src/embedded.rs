@@ -84,6 +84,16 @@ impl Embedded {
         )
     }
 
+    pub fn monitor(&self) -> tollgate_monitor::Monitor {
+        tollgate_monitor::Monitor::new(
+            self.blobs.clone(),
+            self.catalog.clone(),
+            Arc::new(SystemClock),
+            self.tune(),
+            self.bucket.clone(),
+        )
+    }
+
     pub fn evaluate(&self) -> Evaluate {
         Evaluate::new(
             self.blobs.clone(),

@@ -137,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             comment,
             json,
         } => models::decide(&env, &model, Request::Rollback { comment }, &env.user, json).await,
+        Command::Monitor { json } => models::monitor(&env, json).await,
         Command::Demo => demo::run(&env).await,
     }
 }

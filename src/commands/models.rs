@@ -253,3 +253,74 @@ pub async fn decide(
     }
     Ok(code)
 }
+
+/// `tollgate monitor`: every model in production checked; retraining runs taken to their end.
+pub async fn monitor(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
+    let reports = env.monitor().check_all().await?;
+    let started: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.retraining_run.clone())
+        .collect();
+    let mut watched = Vec::new();
+    for id in &started {
+        if let Some(run) = env.catalog.run(id).await? {
+            watched.push(run);
+        }
+    }
+    let progress = super::runs::bar(!json && !watched.is_empty());
+    let runs = env
+        .settle(watched, |r| super::runs::show_progress(&progress, r))
+        .await;
+    progress.finish_and_clear();
+    let runs: Vec<_> = runs?
+        .into_iter()
+        .filter(|r| started.contains(&r.id))
+        .collect();
+    if json {
+        let value = json!({
+            "reports": reports,
+            "runs": runs.iter().map(super::runs::run_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(Outcome::Done);
+    }
+    if reports.is_empty() {
+        println!("No models to monitor yet.");
+    }
+    for r in &reports {
+        println!(
+            "{} {}: {} rows captured in {} file(s){}",
+            r.model,
+            r.version
+                .map_or("(nothing in production)".to_owned(), |v| format!("v{v}")),
+            r.captured_rows,
+            r.captured_files,
+            if r.drifted {
+                ", DRIFT past the thresholds"
+            } else {
+                ""
+            }
+        );
+        for d in &r.drift {
+            println!(
+                "  {} {:<24} psi {:.4} (threshold {})",
+                if d.drifted { "⚠" } else { "✔" },
+                d.name,
+                d.psi,
+                d.threshold
+            );
+        }
+        for n in &r.notes {
+            println!("  note: {n}");
+        }
+    }
+    for run in &runs {
+        println!();
+        print!(
+            "{}{}",
+            super::runs::run_text(run),
+            super::runs::candidate_text(env, run).await?
+        );
+    }
+    Ok(Outcome::Done)
+}

@@ -203,3 +203,120 @@ fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_a_complete_audi
         .count();
     assert_eq!(transitions, history.len(), "{audit:#}");
 }
+
+#[test]
+fn monitoring_drift_starts_one_retraining_not_a_loop() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    std::fs::write(&file, PIPELINE).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    // Nothing in production yet: nothing to monitor, nothing started.
+    let quiet = t.json(&["monitor", "--json"]);
+    assert!(quiet["runs"].as_array().unwrap().is_empty(), "{quiet:#}");
+    let (code, _) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0);
+
+    // Production traffic: stronger wines (drifted alcohol), as JSON Lines with the predictions.
+    let capture = t
+        .data_dir()
+        .join("buckets/tollgate-data/capture/wine-promo");
+    std::fs::create_dir_all(&capture).unwrap();
+    let drifted = std::fs::read_to_string(sample("wine-2010-drifted.csv")).unwrap();
+    let mut lines = drifted.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut jsonl = String::new();
+    for line in lines {
+        let mut row = serde_json::Map::new();
+        for (k, v) in header.iter().zip(line.split(',')) {
+            row.insert(
+                (*k).to_owned(),
+                serde_json::json!(v.parse::<f64>().unwrap()),
+            );
+        }
+        row.insert("prediction".into(), serde_json::json!("5"));
+        jsonl.push_str(&serde_json::Value::Object(row).to_string());
+        jsonl.push('\n');
+    }
+    std::fs::write(capture.join("day-1.jsonl"), jsonl).unwrap();
+
+    let first = t.json(&["monitor", "--json"]);
+    let report = &first["reports"][0];
+    assert_eq!(report["drifted"], true, "{report:#}");
+    let drifted: Vec<&str> = report["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["drifted"] == true)
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(drifted.contains(&"alcohol"), "{drifted:?}");
+    assert!(
+        report["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "prediction"),
+        "prediction drift is measured: {report:#}"
+    );
+    assert_eq!(first["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(first["runs"][0]["trigger"]["kind"], "monitor");
+
+    // The same drift an hour later, or a minute: within the cooldown, no second run.
+    let second = t.json(&["monitor", "--json"]);
+    assert!(second["runs"].as_array().unwrap().is_empty(), "{second:#}");
+    assert!(
+        second["reports"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("cooldown")
+    );
+    let runs = t.json(&["runs", "--json"]);
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "one tuning run and one retraining"
+    );
+}
+
+#[test]
+fn an_expired_approval_does_not_count() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    let policy = "\n[promotion]\napprovals = 2\napproval_valid_for = \"3s\"\n";
+    std::fs::write(&file, format!("{PIPELINE}{policy}")).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    let (code, first) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0, "{first:#}");
+    assert!(
+        first["changes"].as_array().unwrap().is_empty(),
+        "one of two: {first:#}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3300));
+    // Bob's is the second approval given, but Ana's has expired: still one valid.
+    let (code, second) = decide(&t, "bob", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0, "{second:#}");
+    assert!(
+        second["changes"].as_array().unwrap().is_empty(),
+        "{second:#}"
+    );
+    let (code, refused) = decide(
+        &t,
+        "bob",
+        &["promote", "wine-promo", "1", "--to", "production"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        refused["reason"].as_str().unwrap().contains("expired"),
+        "{refused:#}"
+    );
+    let shown = t.json(&["model", "show", "wine-promo", "--version", "1", "--json"]);
+    assert_eq!(shown["stage"], "staging");
+    // Ana approves again: two valid approvals now, so production.
+    let (code, third) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0);
+    assert_eq!(third["changes"][0]["to"], "production", "{third:#}");
+}

@@ -136,6 +136,16 @@ impl Tune {
             .await
     }
 
+    /// Starts the retraining the monitor asks for after `report` found drift, on the latest
+    /// version; one run per report.
+    pub async fn retrain(&self, pipeline: &str, report: &str) -> Result<Run, TuneError> {
+        let monitor = UserId::parse("monitor").expect("a valid user name");
+        let trigger = Trigger::Monitor {
+            report: report.to_owned(),
+        };
+        self.start_named(pipeline, None, trigger, &monitor).await
+    }
+
     async fn start_named(
         &self,
         pipeline: &str,

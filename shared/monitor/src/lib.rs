@@ -1,0 +1,311 @@
+//! The monitor handler, run on a schedule: for a model in production, the inputs and predictions
+//! captured under `capture/<model>/` (CSV, JSON Lines or Parquet; a `prediction` column holds
+//! what the model answered) are compared with what it was trained and tested on: each numeric
+//! feature's PSI against the training split, and the predictions' PSI against the model's own
+//! predictions on its test split. The report goes to `monitoring/<model>/<time>.json`. Past the
+//! pipeline's `[monitor]` thresholds it starts a retraining run, unless one started within the
+//! cooldown, so it cannot loop.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock};
+use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigger};
+use tollgate_modeltest::{Scores, prediction_psi};
+use tollgate_trainer::Model;
+use tollgate_tune::Tune;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("monitoring {model}: {reason}")]
+    Read { model: String, reason: String },
+    #[error(transparent)]
+    Tune(#[from] tollgate_tune::TuneError),
+}
+
+/// One drift measure against its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// A feature's name, or `prediction`.
+    pub name: String,
+    pub psi: f64,
+    pub threshold: f64,
+    pub drifted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorReport {
+    pub model: String,
+    /// The version in production, if any.
+    pub version: Option<u32>,
+    pub at: Timestamp,
+    pub captured_files: usize,
+    pub captured_rows: u64,
+    pub drift: Vec<Drift>,
+    pub drifted: bool,
+    /// The retraining run started, if any.
+    pub retraining_run: Option<String>,
+    pub notes: Vec<String>,
+    /// Where this report is stored.
+    pub report: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    blobs: Arc<dyn BlobStore>,
+    catalog: Arc<dyn Catalog>,
+    clock: Arc<dyn Clock>,
+    tune: Tune,
+    data_bucket: BucketName,
+}
+
+fn read_capture(path: &Path) -> Result<DataFrame, String> {
+    let is_jsonl = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
+    if is_jsonl {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        JsonReader::new(file)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish()
+            .map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        tollgate_trainer::read_table(path).map_err(|e| e.to_string())
+    }
+}
+
+fn numbers(frame: &DataFrame, name: &str) -> Option<Vec<f64>> {
+    let column = frame.column(name).ok()?;
+    let values = tollgate_trainer::numbers(column, name, "the capture").ok()?;
+    Some(values.into_iter().flatten().collect())
+}
+
+/// The drift of `captured` against the training split and the model's test predictions.
+fn measure(
+    production: &ModelVersion,
+    thresholds: &tollgate_domain::pipeline::Monitor,
+    train: &Path,
+    test: &Path,
+    model: &Path,
+    captured: &DataFrame,
+) -> Result<Vec<Drift>, String> {
+    let train = tollgate_trainer::read_table(train).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for feature in &production.split.features {
+        let (Some(expected), Some(actual)) = (numbers(&train, feature), numbers(captured, feature))
+        else {
+            continue;
+        };
+        if expected.is_empty() || actual.is_empty() {
+            continue;
+        }
+        let psi = prediction_psi(&Scores::Values(expected), &Scores::Values(actual)).unwrap_or(0.0);
+        out.push(Drift {
+            name: feature.clone(),
+            psi,
+            threshold: thresholds.max_input_psi,
+            drifted: psi > thresholds.max_input_psi,
+        });
+    }
+    if captured.column("prediction").is_ok() {
+        let model = Model::load(model).map_err(|e| e.to_string())?;
+        let test = tollgate_trainer::read_table(test).map_err(|e| e.to_string())?;
+        let tested = model.predict(&test).map_err(|e| e.to_string())?;
+        let column = captured.column("prediction").map_err(|e| e.to_string())?;
+        let (expected, actual) = match (production.task, tested) {
+            (Task::Classification, tollgate_trainer::Predictions::Classes { labels, .. }) => {
+                let captured = tollgate_trainer::texts(column, "prediction", "the capture")
+                    .map_err(|e| e.to_string())?;
+                let class = |labels: Vec<String>| Scores::Classes {
+                    labels,
+                    classes: Vec::new(),
+                    probabilities: None,
+                };
+                (
+                    class(labels),
+                    class(captured.into_iter().flatten().collect()),
+                )
+            }
+            (_, tollgate_trainer::Predictions::Values(values)) => (
+                Scores::Values(values),
+                Scores::Values(numbers(captured, "prediction").unwrap_or_default()),
+            ),
+            _ => return Err("the model's predictions are not of its task's kind".into()),
+        };
+        if let Some(psi) = prediction_psi(&expected, &actual) {
+            out.push(Drift {
+                name: "prediction".into(),
+                psi,
+                threshold: thresholds.max_prediction_psi,
+                drifted: psi > thresholds.max_prediction_psi,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Monitor {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        catalog: Arc<dyn Catalog>,
+        clock: Arc<dyn Clock>,
+        tune: Tune,
+        data_bucket: BucketName,
+    ) -> Self {
+        Self {
+            blobs,
+            catalog,
+            clock,
+            tune,
+            data_bucket,
+        }
+    }
+
+    /// Checks every model in production (the scheduled event).
+    pub async fn check_all(&self) -> Result<Vec<MonitorReport>, MonitorError> {
+        let mut reports = Vec::new();
+        for latest in self.catalog.models().await? {
+            reports.push(self.check(&latest.model).await?);
+        }
+        Ok(reports)
+    }
+
+    pub async fn check(&self, model: &str) -> Result<MonitorReport, MonitorError> {
+        let now = self.clock.now();
+        let mut report = MonitorReport {
+            model: model.to_owned(),
+            version: None,
+            at: now,
+            captured_files: 0,
+            captured_rows: 0,
+            drift: Vec::new(),
+            drifted: false,
+            retraining_run: None,
+            notes: Vec::new(),
+            report: None,
+        };
+        let state = self.catalog.model_state(model).await?.unwrap_or_default();
+        let Some(in_production) = state.in_production() else {
+            report.notes.push("no version is in production".into());
+            return Ok(report);
+        };
+        let production = self
+            .catalog
+            .model_version(model, in_production.version)
+            .await?
+            .ok_or_else(|| {
+                PortError::NotFound(format!("model {model} v{}", in_production.version))
+            })?;
+        report.version = Some(production.version);
+        let Some(pipeline) = self.catalog.pipeline(model, None).await? else {
+            report.notes.push("the model has no pipeline".into());
+            return Ok(report);
+        };
+        let thresholds = pipeline.pipeline.monitor.clone();
+        let read_error = |reason: String| MonitorError::Read {
+            model: model.to_owned(),
+            reason,
+        };
+
+        let mut frames = Vec::new();
+        for object in self
+            .blobs
+            .list(&self.data_bucket, &format!("capture/{model}/"))
+            .await?
+        {
+            let local = self.blobs.fetch(&self.data_bucket, &object.key).await?;
+            frames.push(read_capture(&local.path).map_err(read_error)?);
+        }
+        report.captured_files = frames.len();
+        let Some(mut captured) = frames.pop() else {
+            report
+                .notes
+                .push(format!("nothing captured under capture/{model}/"));
+            return Ok(report);
+        };
+        for frame in frames {
+            captured = captured
+                .vstack(&frame)
+                .map_err(|e| read_error(format!("the captured files differ in columns: {e}")))?;
+        }
+        report.captured_rows = captured.height() as u64;
+        if report.captured_rows < thresholds.min_rows {
+            report.notes.push(format!(
+                "{} rows captured, fewer than the {} drift is judged on",
+                report.captured_rows, thresholds.min_rows
+            ));
+        } else {
+            let split = &production.split;
+            let train = self
+                .blobs
+                .fetch(&split.train.bucket, &split.train.key)
+                .await?;
+            let test = self
+                .blobs
+                .fetch(&split.test.bucket, &split.test.key)
+                .await?;
+            let artifact = production.artifact.trim_end_matches('/');
+            let (bucket, key) = artifact
+                .strip_prefix("s3://")
+                .and_then(|r| r.split_once('/'))
+                .ok_or_else(|| read_error(format!("{artifact:?} is not an s3:// location")))?;
+            let bucket = BucketName::parse(bucket).map_err(|e| read_error(e.to_string()))?;
+            let key = BlobKey::parse(&format!("{key}/model.json"))
+                .map_err(|e| read_error(e.to_string()))?;
+            let model_file = self.blobs.fetch(&bucket, &key).await?;
+            let (p, t) = (production.clone(), thresholds.clone());
+            let paths = (
+                train.path.clone(),
+                test.path.clone(),
+                model_file.path.clone(),
+            );
+            report.drift = tokio::task::spawn_blocking(move || {
+                measure(&p, &t, &paths.0, &paths.1, &paths.2, &captured)
+            })
+            .await
+            .map_err(|e| read_error(format!("a drift task failed: {e}")))?
+            .map_err(read_error)?;
+            report.drifted = report.drift.iter().any(|d| d.drifted);
+        }
+
+        let key = BlobKey::parse(&format!(
+            "monitoring/{model}/{}.json",
+            now.strftime("%Y%m%dT%H%M%S%.fZ")
+        ))
+        .map_err(|e| read_error(e.to_string()))?;
+        report.report = Some(format!("s3://{}/{key}", self.data_bucket));
+        if report.drifted && thresholds.retrain {
+            let since = now
+                .checked_sub(SignedDuration::from_secs(
+                    thresholds.cooldown.seconds() as i64
+                ))
+                .unwrap_or(now);
+            let recent =
+                self.catalog.runs(Some(model)).await?.into_iter().find(|r| {
+                    matches!(r.trigger, Trigger::Monitor { .. }) && r.created_at >= since
+                });
+            match recent {
+                Some(r) => report.notes.push(format!(
+                    "drift past the thresholds; retraining run {} started at {}, within the cooldown of {}",
+                    r.id, r.created_at, thresholds.cooldown
+                )),
+                None => {
+                    let run = self.tune.retrain(model, key.as_str()).await?;
+                    report.retraining_run = Some(run.id);
+                }
+            }
+        }
+        let body = serde_json::to_vec_pretty(&report).expect("a report always encodes");
+        self.blobs
+            .put(&self.data_bucket, &key, Bytes::from(body))
+            .await?;
+        Ok(report)
+    }
+}
