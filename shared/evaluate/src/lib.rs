@@ -9,7 +9,7 @@
 //! conditional on the version's revision, and a lost race is decided again.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -113,22 +113,102 @@ fn perturbed(frame: &DataFrame, feature: &str, delta: f64) -> Result<DataFrame, 
     Ok(out)
 }
 
+/// A model as the tests can use it: the trainer's model file, or, for a model from another
+/// framework (an image following the same contract), the test predictions its job wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Model(PathBuf),
+    /// `row,prediction[,p_<class>...]`, as the training contract writes
+    /// `output/data/predictions/test.csv`.
+    Predictions(PathBuf),
+}
+
+/// Reads a predictions file into scores, in row order.
+fn read_predictions(path: &Path, task: Task) -> Result<Scores, String> {
+    let frame = tollgate_trainer::read_table(path).map_err(|e| e.to_string())?;
+    let within = "the predictions file";
+    let column = |name: &str| {
+        frame
+            .column(name)
+            .map_err(|_| format!("{}: no column {name:?}", path.display()))
+    };
+    let rows =
+        tollgate_trainer::numbers(column("row")?, "row", within).map_err(|e| e.to_string())?;
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|a, b| {
+        rows[*a]
+            .unwrap_or(f64::MAX)
+            .total_cmp(&rows[*b].unwrap_or(f64::MAX))
+    });
+    let prediction = column("prediction")?;
+    Ok(match task {
+        Task::Classification => {
+            let labels = tollgate_trainer::texts(prediction, "prediction", within)
+                .map_err(|e| e.to_string())?;
+            let classes: Vec<String> = frame
+                .get_column_names()
+                .iter()
+                .filter_map(|n| n.strip_prefix("p_").map(str::to_owned))
+                .collect();
+            let mut shares = Vec::new();
+            for class in &classes {
+                let name = format!("p_{class}");
+                shares.push(
+                    tollgate_trainer::numbers(column(&name)?, &name, within)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Scores::Classes {
+                labels: order
+                    .iter()
+                    .map(|i| labels[*i].clone().unwrap_or_default())
+                    .collect(),
+                probabilities: (!classes.is_empty()).then(|| {
+                    order
+                        .iter()
+                        .map(|i| shares.iter().map(|c| c[*i].unwrap_or(0.0)).collect())
+                        .collect()
+                }),
+                classes,
+            }
+        }
+        Task::Regression => {
+            let values = tollgate_trainer::numbers(prediction, "prediction", within)
+                .map_err(|e| e.to_string())?;
+            Scores::Values(
+                order
+                    .iter()
+                    .map(|i| values[*i].unwrap_or(f64::NAN))
+                    .collect(),
+            )
+        }
+    })
+}
+
 /// Runs the gates of `pipeline` for a candidate on the test split, in files on this machine.
 pub fn run_tests(
     pipeline: &Pipeline,
     test_split: &Path,
-    candidate: &Path,
-    production: Option<&Path>,
+    candidate: &Source,
+    production: Option<&Source>,
 ) -> Result<TestReport, String> {
     let frame = tollgate_trainer::read_table(test_split).map_err(|e| e.to_string())?;
-    let model = Model::load(candidate).map_err(|e| format!("the candidate: {e}"))?;
     let predict = |m: &Model, f: &DataFrame| m.predict(f).map(scores).map_err(|e| e.to_string());
-    let candidate_scores = predict(&model, &frame)?;
-    let production_scores = match production {
-        Some(path) => {
-            let p = Model::load(path).map_err(|e| format!("the production model: {e}"))?;
-            Some(predict(&p, &frame)?)
+    let score = |source: &Source, what: &str| -> Result<(Scores, Option<Model>), String> {
+        match source {
+            Source::Model(path) => {
+                let model = Model::load(path).map_err(|e| format!("{what}: {e}"))?;
+                Ok((predict(&model, &frame)?, Some(model)))
+            }
+            Source::Predictions(path) => Ok((
+                read_predictions(path, pipeline.task).map_err(|e| format!("{what}: {e}"))?,
+                None,
+            )),
         }
+    };
+    let (candidate_scores, model) = score(candidate, "the candidate")?;
+    let production_scores = match production {
+        Some(source) => Some(score(source, "the production model")?.0),
         None => None,
     };
     let within = "the test split";
@@ -160,12 +240,16 @@ pub fn run_tests(
         };
         columns.insert(name.to_owned(), read.map_err(|e| e.to_string())?);
     }
+    // Invariance needs a model to predict the perturbed rows; without one its check has no value
+    // (and fails, saying why).
     let mut moved = Vec::new();
-    for gate in &gates.invariances {
-        moved.push(predict(
-            &model,
-            &perturbed(&frame, &gate.feature, gate.delta)?,
-        )?);
+    if let Some(model) = &model {
+        for gate in &gates.invariances {
+            moved.push(predict(
+                model,
+                &perturbed(&frame, &gate.feature, gate.delta)?,
+            )?);
+        }
     }
     tollgate_modeltest::test(
         gates,
@@ -233,9 +317,19 @@ impl Evaluate {
             Some(p) => self.catalog.model_version(model, p.version).await?,
             None => None,
         };
+        // The trainer's model file, or else the test predictions the job wrote beside it.
         let fetch = |uri: String| async move {
             let (bucket, key) = object_under(&uri, "model.json")?;
-            Ok::<_, EvaluateError>(self.blobs.fetch(&bucket, &key).await?)
+            match self.blobs.fetch(&bucket, &key).await {
+                Ok(file) => Ok::<_, EvaluateError>((Source::Model(file.path.clone()), file)),
+                Err(PortError::NotFound(_)) => {
+                    let job = uri.trim_end_matches('/').trim_end_matches("model");
+                    let (bucket, key) = object_under(job, "output/data/predictions/test.csv")?;
+                    let file = self.blobs.fetch(&bucket, &key).await?;
+                    Ok((Source::Predictions(file.path.clone()), file))
+                }
+                Err(e) => Err(e.into()),
+            }
         };
         let test = self
             .blobs
@@ -247,14 +341,15 @@ impl Evaluate {
             None => None,
         };
         let pipeline = stored.pipeline.clone();
-        let (test_path, candidate_path) = (test.path.clone(), candidate_file.path.clone());
-        let production_path = production_file.as_ref().map(|f| f.path.clone());
+        let test_path = test.path.clone();
+        let candidate_source = candidate_file.0.clone();
+        let production_source = production_file.as_ref().map(|f| f.0.clone());
         let report = tokio::task::spawn_blocking(move || {
             run_tests(
                 &pipeline,
                 &test_path,
-                &candidate_path,
-                production_path.as_deref(),
+                &candidate_source,
+                production_source.as_ref(),
             )
         })
         .await
@@ -381,6 +476,37 @@ impl Evaluate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_from_another_framework_is_tested_from_its_predictions_file() {
+        let dir = std::env::temp_dir().join(format!("tollgate-evaluate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let test = dir.join("test.csv");
+        std::fs::write(&test, "x,y\n1,a\n2,b\n3,a\n4,b\n").unwrap();
+        // Rows out of order, as a framework may write them.
+        let predictions = dir.join("predictions.csv");
+        std::fs::write(
+            &predictions,
+            "row,prediction,p_a,p_b\n3,a,0.4,0.6\n0,a,0.9,0.1\n1,b,0.2,0.8\n2,a,0.7,0.3\n",
+        )
+        .unwrap();
+        let pipeline = Pipeline::from_toml(
+            "name = \"p\"\ndataset = \"d\"\ntarget = \"y\"\ntask = \"classification\"\n\
+             model = \"logistic_regression\"\n[search]\nstrategy = \"random\"\n[search.space]\n\
+             [budget]\nmax_trials = 1\n[gates.thresholds]\naccuracy = 0.7\n\
+             [[gates.invariance]]\nfeature = \"x\"\ndelta = 0.1\nmax_flip_rate = 0.5\n",
+        )
+        .unwrap();
+        let report = run_tests(&pipeline, &test, &Source::Predictions(predictions), None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // In row order the predictions are a, b, a, a against a, b, a, b.
+        assert_eq!(report.metrics["accuracy"], 0.75, "{report:#?}");
+        assert!(report.metrics.contains_key("roc_auc"));
+        assert!(report.checks[0].passed);
+        // Invariance needs a model to predict perturbed rows: no value, so it fails, saying why.
+        assert_eq!(report.checks[1].value, None);
+        assert!(!report.passed);
+    }
 
     #[test]
     fn artifacts_name_their_bucket_and_files() {

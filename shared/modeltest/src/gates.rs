@@ -389,7 +389,7 @@ pub fn test(gates: &Gates, inputs: &Inputs<'_>) -> Result<TestReport, MetricErro
         };
         let mut c = check("invariance", name, rate, false, gate.max_flip_rate);
         if rate.is_none() {
-            c.detail = "invariance is measured on class predictions".into();
+            c.detail = "not measured: it needs class predictions of the perturbed rows, from a model Tollgate can load".into();
         }
         checks.push(c);
     }
