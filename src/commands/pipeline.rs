@@ -126,10 +126,7 @@ pub async fn init(
     .chars()
     .take(40)
     .collect::<String>();
-    let task_name = match task {
-        Task::Classification => "classification",
-        Task::Regression => "regression",
-    };
+    let task_name = task.as_str();
     let text = format!(
         "# Pipeline {pipeline_name}: predicts {target:?} of dataset {name:?} ({task_name}).\n\
          # Written by `tollgate pipeline init` from {name} v{latest} ({} rows). Apply with\n\

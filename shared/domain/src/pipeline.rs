@@ -18,6 +18,15 @@ pub enum Task {
     Regression,
 }
 
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Classification => "classification",
+            Self::Regression => "regression",
+        }
+    }
+}
+
 /// The model families the bundled trainer knows (a custom image may know others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +39,19 @@ pub enum ModelFamily {
 }
 
 impl ModelFamily {
+    pub const ALL: [ModelFamily; 5] = [
+        Self::LogisticRegression,
+        Self::DecisionTree,
+        Self::RandomForest,
+        Self::LinearRegression,
+        Self::ElasticNet,
+    ];
+
+    /// Whether it gives class probabilities (a forest gives its trees' vote shares).
+    pub fn gives_probabilities(self) -> bool {
+        matches!(self, Self::LogisticRegression | Self::RandomForest)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LogisticRegression => "logistic_regression",
@@ -64,6 +86,15 @@ pub enum Metric {
 }
 
 impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Self::Accuracy,
+        Self::LogLoss,
+        Self::F1Macro,
+        Self::Rmse,
+        Self::Mae,
+        Self::R2,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accuracy => "accuracy",
@@ -104,6 +135,18 @@ impl Metric {
         }
     }
 }
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+display_as_str!(Task, ModelFamily, Metric);
 
 /// A length of time written as `30s`, `20m`, `2h` or `7d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -651,14 +694,7 @@ impl Pipeline {
         if !self.model.supports(self.task) {
             return fail(
                 "model",
-                format!(
-                    "{} does not do {}",
-                    self.model.as_str(),
-                    match self.task {
-                        Task::Classification => "classification",
-                        Task::Regression => "regression",
-                    }
-                ),
+                format!("{} does not do {}", self.model.as_str(), self.task.as_str()),
             );
         }
         if let Some(m) = self.metric

@@ -9,156 +9,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// What the model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Classification,
-    Regression,
-}
+// The vocabulary the pipeline file writes into `hyperparameters.json` and the trainer reads:
+// one definition, in the domain.
+pub use tollgate_domain::pipeline::{Metric, ModelFamily as Family, Task};
 
-impl Task {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Classification => "classification",
-            Self::Regression => "regression",
-        }
+/// The task a family does when the configuration does not say.
+fn default_task(family: Family) -> Task {
+    match family {
+        Family::LinearRegression | Family::ElasticNet => Task::Regression,
+        _ => Task::Classification,
     }
 }
 
-impl std::fmt::Display for Task {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The model families the trainer fits, each a linfa estimator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Family {
-    LogisticRegression,
-    DecisionTree,
-    RandomForest,
-    LinearRegression,
-    ElasticNet,
-}
-
-impl Family {
-    pub const ALL: [Family; 5] = [
-        Self::LogisticRegression,
-        Self::DecisionTree,
-        Self::RandomForest,
-        Self::LinearRegression,
-        Self::ElasticNet,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LogisticRegression => "logistic_regression",
-            Self::DecisionTree => "decision_tree",
-            Self::RandomForest => "random_forest",
-            Self::LinearRegression => "linear_regression",
-            Self::ElasticNet => "elastic_net",
-        }
-    }
-
-    /// The task it does when the configuration does not say.
-    fn default_task(self) -> Task {
-        match self {
-            Self::LinearRegression | Self::ElasticNet => Task::Regression,
-            _ => Task::Classification,
-        }
-    }
-
-    /// Whether it gives class probabilities (the forest gives its trees' vote shares).
-    pub fn gives_probabilities(self) -> bool {
-        matches!(self, Self::LogisticRegression | Self::RandomForest)
-    }
-
-    /// The hyperparameters of its own that it reads.
-    fn keys(self) -> &'static [&'static str] {
-        match self {
-            Self::LogisticRegression => &["alpha", "max_iterations", "gradient_tolerance"],
-            Self::DecisionTree => &[
-                "max_depth",
-                "min_weight_split",
-                "min_weight_leaf",
-                "split_quality",
-            ],
-            Self::RandomForest => &[
-                "n_trees",
-                "max_iterations",
-                "max_depth",
-                "min_weight_split",
-                "min_weight_leaf",
-                "split_quality",
-                "bootstrap_proportion",
-                "feature_proportion",
-            ],
-            Self::LinearRegression => &["fit_intercept"],
-            Self::ElasticNet => &["alpha", "l1_ratio", "max_iterations", "tolerance"],
-        }
-    }
-}
-
-impl std::fmt::Display for Family {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The metric a run optimizes on the validation channel. Every metric of the task is reported;
-/// this one is the run's objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Accuracy,
-    LogLoss,
-    F1Macro,
-    Rmse,
-    Mae,
-    R2,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 6] = [
-        Self::Accuracy,
-        Self::LogLoss,
-        Self::F1Macro,
-        Self::Rmse,
-        Self::Mae,
-        Self::R2,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accuracy => "accuracy",
-            Self::LogLoss => "log_loss",
-            Self::F1Macro => "f1_macro",
-            Self::Rmse => "rmse",
-            Self::Mae => "mae",
-            Self::R2 => "r2",
-        }
-    }
-
-    pub fn task(self) -> Task {
-        match self {
-            Self::Accuracy | Self::LogLoss | Self::F1Macro => Task::Classification,
-            Self::Rmse | Self::Mae | Self::R2 => Task::Regression,
-        }
-    }
-
-    fn default_for(task: Task) -> Self {
-        match task {
-            Task::Classification => Self::Accuracy,
-            Task::Regression => Self::Rmse,
-        }
-    }
-}
-
-impl std::fmt::Display for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// The hyperparameters of a family's own that it reads.
+fn own_keys(family: Family) -> &'static [&'static str] {
+    match family {
+        Family::LogisticRegression => &["alpha", "max_iterations", "gradient_tolerance"],
+        Family::DecisionTree => &[
+            "max_depth",
+            "min_weight_split",
+            "min_weight_leaf",
+            "split_quality",
+        ],
+        Family::RandomForest => &[
+            "n_trees",
+            "max_iterations",
+            "max_depth",
+            "min_weight_split",
+            "min_weight_leaf",
+            "split_quality",
+            "bootstrap_proportion",
+            "feature_proportion",
+        ],
+        Family::LinearRegression => &["fit_intercept"],
+        Family::ElasticNet => &["alpha", "l1_ratio", "max_iterations", "tolerance"],
     }
 }
 
@@ -377,7 +261,7 @@ impl Config {
         let mut r = Reader::new(values);
         let family = parse_family(r.required("model")?)?;
         let task = match r.text("task") {
-            None => family.default_task(),
+            None => default_task(family),
             Some("classification") => Task::Classification,
             Some("regression") => Task::Regression,
             Some(other) => {
@@ -756,7 +640,9 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let known = COMMON_KEYS.contains(&key.as_str())
-                || Family::ALL.iter().any(|f| f.keys().contains(&key.as_str()));
+                || Family::ALL
+                    .iter()
+                    .any(|f| own_keys(*f).contains(&key.as_str()));
             if !known {
                 return Err(TrainError::UnknownHyperparameter {
                     key: key.clone(),

@@ -147,13 +147,7 @@ fn job(run: &Run, trial: &TrialRecord, bucket: &BucketName) -> TrainingJob {
     let features = serde_json::to_string(&run.split.features).expect("column names always encode");
     for (k, v) in [
         ("model", p.model.as_str().to_owned()),
-        (
-            "task",
-            match p.task {
-                Task::Classification => "classification".to_owned(),
-                Task::Regression => "regression".to_owned(),
-            },
-        ),
+        ("task", p.task.as_str().to_owned()),
         ("target", p.target.clone()),
         ("features", features),
         ("metric", p.metric().as_str().to_owned()),
