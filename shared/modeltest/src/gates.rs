@@ -189,7 +189,7 @@ fn shares(counts: &[usize]) -> Vec<f64> {
 }
 
 /// The PSI of the candidate's scores against production's: predicted labels over the classes,
-/// or numbers over production's deciles.
+/// or numbers over production's deciles (as the data gate computes it).
 pub fn prediction_psi(production: &Scores, candidate: &Scores) -> Option<f64> {
     match (production, candidate) {
         (Scores::Classes { labels: p, .. }, Scores::Classes { labels: c, .. }) => {
@@ -205,23 +205,15 @@ pub fn prediction_psi(production: &Scores, candidate: &Scores) -> Option<f64> {
             Some(psi_of_shares(&shares(&count(p)), &shares(&count(c))))
         }
         (Scores::Values(p), Scores::Values(c)) => {
-            let mut sorted: Vec<f64> = p.iter().copied().filter(|x| x.is_finite()).collect();
-            if sorted.is_empty() {
-                return None;
-            }
-            sorted.sort_by(f64::total_cmp);
-            let mut edges: Vec<f64> = (1..10)
-                .map(|k| sorted[(k * (sorted.len() - 1)) / 10])
-                .collect();
-            edges.dedup();
-            let count = |values: &[f64]| -> Vec<usize> {
-                let mut counts = vec![0; edges.len() + 1];
-                for v in values {
-                    counts[edges.partition_point(|e| e < v)] += 1;
-                }
-                counts
+            // The same PSI the data gate reports: over the expected values' deciles.
+            let sorted = |v: &[f64]| {
+                let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+                s.sort_by(f64::total_cmp);
+                s
             };
-            Some(psi_of_shares(&shares(&count(p)), &shares(&count(c))))
+            let (expected, actual) = (sorted(p), sorted(c));
+            (!expected.is_empty() && !actual.is_empty())
+                .then(|| tollgate_stats::psi(&expected, &actual))
         }
         _ => None,
     }

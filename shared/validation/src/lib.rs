@@ -11,7 +11,8 @@ mod error;
 pub mod profile;
 pub mod read;
 pub mod split;
-pub mod stats;
+/// The drift statistics, on plain slices (their own crate, shared with the model tests).
+pub use tollgate_stats as stats;
 
 use std::collections::BTreeMap;
 use std::path::Path;

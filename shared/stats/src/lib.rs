@@ -27,13 +27,13 @@ const MAX_EXACT_N: usize = 10_000;
 
 /// Neumaier's compensated sum: sums of millions of terms stay within a few ulps.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Sum {
+pub struct Sum {
     sum: f64,
     compensation: f64,
 }
 
 impl Sum {
-    pub(crate) fn add(&mut self, x: f64) {
+    pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
         if self.sum.abs() >= x.abs() {
             self.compensation += (self.sum - t) + x;
@@ -42,7 +42,7 @@ impl Sum {
         }
         self.sum = t;
     }
-    pub(crate) fn value(self) -> f64 {
+    pub fn value(self) -> f64 {
         self.sum + self.compensation
     }
 }
