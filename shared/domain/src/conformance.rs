@@ -479,10 +479,19 @@ fn t0() -> Timestamp {
     "2025-06-02T09:00:00Z".parse().unwrap()
 }
 
-/// A finished run of the `MODEL` pipeline, by alice, that registers version `version`.
-fn finished_run(version: u32) -> Run {
+/// A finished run of the `model` pipeline, by alice, that registers version `version`, and the
+/// candidate it registers: what the tune step writes with `register_model`. For other suites
+/// that need registered model versions (the AWS tests' races, say).
+pub fn registered(model: &str, version: u32) -> (Run, ModelVersion) {
+    let run = finished_run(model, version);
+    let candidate = candidate(&run, model, version);
+    (run, candidate)
+}
+
+/// A finished run of the `model` pipeline, by alice, that registers version `version`.
+fn finished_run(model: &str, version: u32) -> Run {
     let text = format!(
-        "name = \"{MODEL}\"\ndataset = \"conformance-ds\"\ntarget = \"y\"\n\
+        "name = \"{model}\"\ndataset = \"conformance-ds\"\ntarget = \"y\"\n\
          task = \"regression\"\nmodel = \"elastic_net\"\n\
          [search]\nstrategy = \"random\"\n\
          [search.space]\nalpha = {{ type = \"log_uniform\", low = 1e-4, high = 1.0 }}\n\
@@ -490,7 +499,7 @@ fn finished_run(version: u32) -> Run {
     );
     let pipeline = Pipeline::from_toml(&text).expect("the conformance pipeline is valid");
     Run {
-        id: format!("{MODEL}-run-{version}"),
+        id: format!("{model}-run-{version}"),
         max_trials: pipeline.budget.max_trials,
         max_cost_usd: None,
         deadline: None,
@@ -523,7 +532,7 @@ fn finished_run(version: u32) -> Run {
         trials: Vec::new(),
         best_trial: None,
         candidate: Some(CandidateRef {
-            model: MODEL.into(),
+            model: model.into(),
             version,
         }),
         announced: false,
@@ -532,9 +541,9 @@ fn finished_run(version: u32) -> Run {
     }
 }
 
-fn candidate(run: &Run, version: u32) -> ModelVersion {
+fn candidate(run: &Run, model: &str, version: u32) -> ModelVersion {
     ModelVersion {
-        model: MODEL.into(),
+        model: model.into(),
         version,
         stage: ModelStage::Candidate,
         task: run.pipeline.pipeline.task,
@@ -564,7 +573,7 @@ fn candidate(run: &Run, version: u32) -> ModelVersion {
 
 /// Creates a run and registers its candidate, `MODEL` v`version`, as the tune step does.
 async fn register(catalog: &dyn Catalog, version: u32) {
-    let mut run = finished_run(version);
+    let (mut run, candidate) = registered(MODEL, version);
     assert!(
         catalog
             .create_run(&run, audit(&format!("run/{}", run.id), "run.started"))
@@ -575,7 +584,7 @@ async fn register(catalog: &dyn Catalog, version: u32) {
     catalog
         .register_model(
             &run,
-            &candidate(&run, version),
+            &candidate,
             audit(&promotion::subject(MODEL, version), "model.registered"),
         )
         .await

@@ -15,7 +15,7 @@ use crate::promotion::{ModelState, StageChange, TestVerdict, Transition};
 use crate::training::{JobStatus, ModelVersion, Run, StoredPipeline, TrainingJob};
 use crate::{
     AuditEvent, BlobKey, BucketName, ContentHash, Contract, Dataset, DatasetName, DatasetVersion,
-    Event, PortError, UploadRecord, UserId,
+    Event, ObjectRef, PortError, UploadRecord, UserId,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +92,11 @@ pub trait BlobStore: Send + Sync + Debug {
     async fn get(&self, bucket: &BucketName, key: &BlobKey) -> Result<Bytes, PortError>;
     /// The object as a local file, for readers that want a path (polars, hashing).
     async fn fetch(&self, bucket: &BucketName, key: &BlobKey) -> Result<LocalObject, PortError>;
+    /// The object an event named, as a local file: that very version where the store keeps
+    /// versions (S3), so a late event never reads newer bytes written under the same key.
+    async fn fetch_object(&self, object: &ObjectRef) -> Result<LocalObject, PortError> {
+        self.fetch(&object.bucket, &object.key).await
+    }
     async fn head(
         &self,
         bucket: &BucketName,
@@ -284,6 +289,16 @@ pub trait TrainingBackend: Send + Sync + Debug {
     async fn describe(&self, name: &str) -> Result<JobStatus, PortError>;
     /// Asks the job to stop; its end still arrives as an event.
     async fn stop(&self, name: &str) -> Result<(), PortError>;
+}
+
+/// A registry outside Tollgate that mirrors its model versions and their approval (the SageMaker
+/// Model Registry), for teams that deploy from there. Optional: the catalog stays the record, and
+/// the embedded default has none.
+#[async_trait]
+pub trait ModelRegistry: Send + Sync + Debug {
+    /// Makes the registry's entry for `version` match it: created if missing, its approval
+    /// status following the stage. Safe to call again.
+    async fn mirror(&self, version: &ModelVersion) -> Result<(), PortError>;
 }
 
 /// Where handlers announce what happened.

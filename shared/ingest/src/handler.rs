@@ -151,15 +151,12 @@ impl Ingest {
     }
 
     async fn fetch(&self, object: &ObjectRef) -> Result<LocalObject, IngestError> {
-        self.blobs
-            .fetch(&object.bucket, &object.key)
-            .await
-            .map_err(|e| match e {
-                PortError::NotFound(_) => {
-                    IngestError::BadEvent(format!("the uploaded object {object} does not exist"))
-                }
-                other => IngestError::Port(other),
-            })
+        self.blobs.fetch_object(object).await.map_err(|e| match e {
+            PortError::NotFound(_) => {
+                IngestError::BadEvent(format!("the uploaded object {object} does not exist"))
+            }
+            other => IngestError::Port(other),
+        })
     }
 
     async fn attempt(
