@@ -21,6 +21,7 @@ use tollgate_domain::{
     AuditEvent, BlobKey, BucketName, Event, ModelVersion, ObjectRef, PortError, Task, UserId,
 };
 use tollgate_modeltest::{Column, Inputs, Scores, TestReport, Truth};
+use tollgate_trainer::artifact::Artifact;
 use tollgate_trainer::{Model, Predictions};
 
 /// How many times a write is decided again when other writers keep winning.
@@ -57,17 +58,6 @@ pub struct Evaluate {
     bus: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
     data_bucket: BucketName,
-}
-
-/// `s3://bucket/prefix/` to its bucket and the key of `file` under the prefix.
-fn object_under(uri: &str, file: &str) -> Result<(BucketName, BlobKey), EvaluateError> {
-    let bad = || EvaluateError::Refused(format!("{uri:?} is not an s3://bucket/prefix/ location"));
-    let rest = uri.strip_prefix("s3://").ok_or_else(bad)?;
-    let (bucket, prefix) = rest.split_once('/').ok_or_else(bad)?;
-    let bucket = BucketName::parse(bucket).map_err(|_| bad())?;
-    let key =
-        BlobKey::parse(&format!("{}/{file}", prefix.trim_end_matches('/'))).map_err(|_| bad())?;
-    Ok((bucket, key))
 }
 
 fn scores(p: Predictions) -> Scores {
@@ -318,17 +308,22 @@ impl Evaluate {
             None => None,
         };
         // The trainer's model file, or else the test predictions the job wrote beside it.
-        let fetch = |uri: String| async move {
-            let (bucket, key) = object_under(&uri, "model.json")?;
-            match self.blobs.fetch(&bucket, &key).await {
-                Ok(file) => Ok::<_, EvaluateError>((Source::Model(file.path.clone()), file)),
-                Err(PortError::NotFound(_)) => {
-                    let job = uri.trim_end_matches('/').trim_end_matches("model");
-                    let (bucket, key) = object_under(job, "output/data/predictions/test.csv")?;
-                    let file = self.blobs.fetch(&bucket, &key).await?;
-                    Ok((Source::Predictions(file.path.clone()), file))
+        let work_dir = std::env::temp_dir();
+        let fetch = |uri: String| {
+            let work_dir = work_dir.clone();
+            async move {
+                let artifact =
+                    Artifact::parse(&uri).map_err(|e| EvaluateError::Refused(e.to_string()))?;
+                match artifact.model_file(self.blobs.as_ref(), &work_dir).await {
+                    Ok(file) => Ok::<_, EvaluateError>((Source::Model(file.path.clone()), file)),
+                    Err(PortError::NotFound(_)) => {
+                        let file = artifact
+                            .test_predictions(self.blobs.as_ref(), &work_dir)
+                            .await?;
+                        Ok((Source::Predictions(file.path.clone()), file))
+                    }
+                    Err(e) => Err(e.into()),
                 }
-                Err(e) => Err(e.into()),
             }
         };
         let test = self
@@ -506,14 +501,5 @@ mod tests {
         // Invariance needs a model to predict perturbed rows: no value, so it fails, saying why.
         assert_eq!(report.checks[1].value, None);
         assert!(!report.passed);
-    }
-
-    #[test]
-    fn artifacts_name_their_bucket_and_files() {
-        let (bucket, key) =
-            object_under("s3://tollgate-data/runs/r/j/model/", "model.json").unwrap();
-        assert_eq!(bucket.as_str(), "tollgate-data");
-        assert_eq!(key.as_str(), "runs/r/j/model/model.json");
-        assert!(object_under("file:///x", "model.json").is_err());
     }
 }

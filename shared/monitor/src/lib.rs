@@ -17,6 +17,7 @@ use tollgate_domain::ports::{BlobStore, Catalog, Clock};
 use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigger};
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
+use tollgate_trainer::artifact::Artifact;
 use tollgate_tune::Tune;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,17 @@ pub enum MonitorError {
     Read { model: String, reason: String },
     #[error(transparent)]
     Tune(#[from] tollgate_tune::TuneError),
+}
+
+impl MonitorError {
+    /// Whether the same check may succeed if run again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+            Self::Read { .. } => false,
+            Self::Tune(e) => e.is_retryable(),
+        }
+    }
 }
 
 /// One drift measure against its threshold.
@@ -251,15 +263,9 @@ impl Monitor {
                 .blobs
                 .fetch(&split.test.bucket, &split.test.key)
                 .await?;
-            let artifact = production.artifact.trim_end_matches('/');
-            let (bucket, key) = artifact
-                .strip_prefix("s3://")
-                .and_then(|r| r.split_once('/'))
-                .ok_or_else(|| read_error(format!("{artifact:?} is not an s3:// location")))?;
-            let bucket = BucketName::parse(bucket).map_err(|e| read_error(e.to_string()))?;
-            let key = BlobKey::parse(&format!("{key}/model.json"))
-                .map_err(|e| read_error(e.to_string()))?;
-            let model_file = self.blobs.fetch(&bucket, &key).await?;
+            let model_file = Artifact::parse(&production.artifact)?
+                .model_file(self.blobs.as_ref(), &std::env::temp_dir())
+                .await?;
             let (p, t) = (production.clone(), thresholds.clone());
             let paths = (
                 train.path.clone(),

@@ -28,6 +28,7 @@
 //! equally good splits (and tied leaves) are chosen in an order that changes from one run to the
 //! next. The forest's bootstrap draws are seeded; its trees inherit the same caveat.
 
+pub mod artifact;
 mod config;
 mod data;
 mod error;
