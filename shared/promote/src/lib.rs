@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry};
 use tollgate_domain::promotion::{self, Decision, Request, StageChange};
 use tollgate_domain::{BlobKey, BucketName, Event, ModelStage, PortError, UserId};
 
@@ -21,6 +21,16 @@ pub enum PromoteError {
     Port(#[from] PortError),
     #[error("{0}: other writes kept winning")]
     Contended(String),
+}
+
+impl PromoteError {
+    /// Whether the same request may succeed if made again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Port(e) => e.is_retryable(),
+            Self::Contended(_) => true,
+        }
+    }
 }
 
 /// What became of a request.
@@ -39,6 +49,7 @@ pub struct Promote {
     bus: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
     data_bucket: BucketName,
+    registry: Option<Arc<dyn ModelRegistry>>,
 }
 
 impl Promote {
@@ -55,7 +66,44 @@ impl Promote {
             bus,
             clock,
             data_bucket,
+            registry: None,
         }
+    }
+
+    /// Mirrors every stage change into `registry` (the SageMaker Model Registry) as well.
+    pub fn with_registry(mut self, registry: Arc<dyn ModelRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Brings the registry's entries of the versions `changes` moved in line with the catalog.
+    /// The catalog is the record: a registry that fails is reported in the audit trail and
+    /// the logs, and the next change of the version mirrors it again.
+    async fn mirror(&self, model: &str, changes: &[StageChange]) -> Result<(), PromoteError> {
+        let Some(registry) = &self.registry else {
+            return Ok(());
+        };
+        for change in changes {
+            let Some(version) = self.catalog.model_version(model, change.version).await? else {
+                continue;
+            };
+            if let Err(e) = registry.mirror(&version).await {
+                tracing::error!(
+                    model,
+                    version = change.version,
+                    "mirroring to the model registry: {e}"
+                );
+                let audit = tollgate_domain::AuditEvent::new(
+                    self.clock.now(),
+                    change.actor.clone(),
+                    "model.registry.failed",
+                    promotion::subject(model, change.version),
+                )
+                .details(serde_json::json!({ "error": e.to_string() }));
+                self.catalog.append_audit(audit).await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn request(
@@ -105,6 +153,7 @@ impl Promote {
                     })
                     .await?;
             }
+            self.mirror(model, &transition.history).await?;
             return Ok(Outcome::Done(transition.history));
         }
         Err(PromoteError::Contended(format!("{model}: {request:?}")))
