@@ -1,0 +1,133 @@
+//! The ingest function: the data gate on AWS. S3 sends the `ObjectCreated` notifications of
+//! `incoming/<dataset>/` to an SQS queue (with a dead-letter queue), which hands them to this
+//! function in batches; each upload goes through the same [`Ingest`] handler as `tollgate upload`.
+//! A direct S3 notification (or a replayed one, `tollgate event s3-put`) works too.
+//!
+//! A message whose upload failed for a reason a retry may cure (throttling, a lost race for the
+//! version number) is reported as a batch item failure, so SQS delivers it again; one that can
+//! never succeed (a key outside `incoming/<dataset>/`) is logged and dropped. A rejected upload is
+//! not a failure: it is quarantined with its report, and its event published.
+//!
+//! # Environment
+//!
+//! | variable | |
+//! | --- | --- |
+//! | `TOLLGATE_BUCKET` | the data bucket (required) |
+//! | `TOLLGATE_TABLE` | the catalog's table (required) |
+//! | `TOLLGATE_EVENT_BUS` | the EventBridge bus (required) |
+//! | `TOLLGATE_KMS_KEY` | a KMS key for the objects written (default: SSE-S3) |
+//! | `TOLLGATE_WORK_DIR` | temporary files (default `/tmp`) |
+//! | `TOLLGATE_AWS_ENDPOINT` / `AWS_ENDPOINT_URL` | a stand-in's endpoint (tests only) |
+
+use std::sync::Arc;
+
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use serde_json::Value;
+use tollgate_aws::s3::Encryption;
+use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore};
+use tollgate_domain::ports::SystemClock;
+use tollgate_ingest::{Ingest, IngestConfig, IngestError};
+use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, answer, env};
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    ingest: Ingest,
+}
+
+impl Function {
+    /// Reads the settings and builds the clients; fails naming a missing variable.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let common = Common::from_env()?;
+        let aws = tollgate_aws::sdk_config(None).await;
+        Self::new(&aws, &common, env::optional("TOLLGATE_KMS_KEY"))
+    }
+
+    pub fn new(
+        aws: &AwsConfig,
+        common: &Common,
+        kms_key: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let encryption = kms_key.map_or(Encryption::S3Managed, Encryption::Kms);
+        let blobs = S3BlobStore::new(aws, &common.work_dir).with_encryption(encryption);
+        let ingest = Ingest::new(
+            Arc::new(blobs),
+            Arc::new(DynamoCatalog::new(aws, &common.table)),
+            Arc::new(EventBridgeBus::new(aws, &common.bus)),
+            Arc::new(SystemClock),
+            IngestConfig {
+                data_bucket: common.data_bucket()?,
+                work_dir: common.work_dir.clone(),
+            },
+        );
+        Ok(Self { ingest })
+    }
+
+    /// An SQS batch of S3 notifications, or one S3 notification.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let source = event.payload["Records"][0]["eventSource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match source.as_str() {
+            "aws:sqs" => {
+                let batch: SqsEvent = serde_json::from_value(event.payload)?;
+                Ok(serde_json::to_value(self.batch(batch).await)?)
+            }
+            "aws:s3" => {
+                let notification: S3Event = serde_json::from_value(event.payload)?;
+                answer(
+                    "s3 notification",
+                    self.ingest.handle(&notification).await,
+                    IngestError::is_retryable,
+                )
+            }
+            _ => answer(
+                "unknown event",
+                Err::<(), _>(IngestError::BadEvent(
+                    "neither an SQS batch nor an S3 notification".into(),
+                )),
+                IngestError::is_retryable,
+            ),
+        }
+    }
+
+    /// Ingests each message's uploads in turn; the messages to deliver again are the batch's
+    /// failures.
+    pub async fn batch(&self, batch: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in batch.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let body = message.body.unwrap_or_default();
+            // S3 sends a test message when the notification is configured.
+            if serde_json::from_str::<Value>(&body).is_ok_and(|v| v["Event"] == "s3:TestEvent") {
+                continue;
+            }
+            let result = match serde_json::from_str::<S3Event>(&body) {
+                Ok(notification) => self.ingest.handle(&notification).await,
+                Err(e) => Err(IngestError::BadEvent(format!(
+                    "message {id} is not an S3 notification: {e}"
+                ))),
+            };
+            match result {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        tracing::info!(
+                            message = id,
+                            upload = outcome.record.upload_key,
+                            status = %outcome.record.status,
+                            version = outcome.record.version,
+                            "ingested"
+                        );
+                    }
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(message = id, error = %e, "failed; SQS will deliver it again");
+                    response.add_failure(id);
+                }
+                Err(e) => tracing::error!(message = id, error = %e, "refused; not retried"),
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,80 @@
+//! Settings from the environment, read once when the function starts. Every variable a function
+//! reads is listed in its crate's documentation and in the README.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A setting that is missing or does not parse: the function refuses to start, naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the environment variable {name} is not set: it is {what}")]
+    Missing {
+        name: &'static str,
+        what: &'static str,
+    },
+    #[error("the environment variable {name}={value:?} is refused: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// `name`'s value; `Missing` (saying what it is for) when unset or empty.
+pub fn required(name: &'static str, what: &'static str) -> Result<String, ConfigError> {
+    optional(name).ok_or(ConfigError::Missing { name, what })
+}
+
+/// `name`'s value, when set and not empty.
+pub fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `name` parsed, or `default` when unset.
+pub fn parsed<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match optional(name) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+            value,
+        }),
+    }
+}
+
+/// What every function needs: where the data is, the catalog, the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Common {
+    /// `TOLLGATE_BUCKET`: the data bucket (uploads, versions, quarantine, models, reports).
+    pub bucket: String,
+    /// `TOLLGATE_TABLE`: the DynamoDB table of the catalog.
+    pub table: String,
+    /// `TOLLGATE_EVENT_BUS`: the EventBridge bus Tollgate's events go to.
+    pub bus: String,
+    /// `TOLLGATE_WORK_DIR`: where temporary files go (default `/tmp`, Lambda's writable disk).
+    pub work_dir: PathBuf,
+}
+
+impl Common {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            bucket: required("TOLLGATE_BUCKET", "the data bucket's name")?,
+            table: required("TOLLGATE_TABLE", "the catalog's DynamoDB table")?,
+            bus: required("TOLLGATE_EVENT_BUS", "the EventBridge bus events go to")?,
+            work_dir: optional("TOLLGATE_WORK_DIR")
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+        })
+    }
+
+    /// The data bucket as the domain's name.
+    pub fn data_bucket(&self) -> Result<tollgate_domain::BucketName, ConfigError> {
+        tollgate_domain::BucketName::parse(&self.bucket).map_err(|e| ConfigError::Invalid {
+            name: "TOLLGATE_BUCKET",
+            value: self.bucket.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
