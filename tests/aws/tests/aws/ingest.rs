@@ -1,0 +1,215 @@
+//! The data gate on AWS, end to end: an upload through the S3 API, its notification read from
+//! the SQS queue S3 sent it to, the ingest function on Lambda's SQS batch, and what it left in
+//! DynamoDB, S3 and on the bus.
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::Value;
+use tollgate_domain::ports::Catalog;
+use tollgate_domain::{DatasetName, UploadStatus};
+
+use crate::standin::{Stack, root, sample};
+
+/// Uploads a sample, hands its notification to the ingest function, and returns the batch.
+pub async fn ingest_sample(stack: &Stack, file: &str, key: &str) -> SqsEvent {
+    stack.upload(&sample(file), key).await;
+    let batch = stack.receive(&stack.ingest_queue, 1).await;
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let response = function.batch(batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    batch
+}
+
+async fn object(stack: &Stack, key: &str) -> Option<bytes::Bytes> {
+    let out = stack
+        .s3()
+        .get_object()
+        .bucket(&stack.bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(out.body.collect().await.unwrap().into_bytes())
+}
+
+#[tokio::test]
+async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_function() {
+    let stack = Stack::new().await;
+    let file = sample("wine-2009-a.csv");
+    let put = stack.upload(&file, "incoming/wine/wine-2009-a.csv").await;
+    let batch = stack.receive(&stack.ingest_queue, 1).await;
+    let notification: Value =
+        serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        notification["Records"][0]["eventName"], "ObjectCreated:Put",
+        "S3 wrote its notification to the queue: {notification:#}"
+    );
+
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let response = function.batch(batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let catalog = stack.catalog();
+    let wine = DatasetName::parse("wine").unwrap();
+    let version = catalog.version(&wine, 1).await.unwrap().expect("wine v1");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(version.bytes, bytes.len() as u64);
+    assert_eq!(
+        version.source.version_id.as_deref(),
+        put.version_id(),
+        "the version records the exact object version it came from"
+    );
+    assert!(
+        catalog.contract(&wine, None).await.unwrap().is_some(),
+        "v1 founds the contract"
+    );
+
+    let parquet = object(&stack, "datasets/wine/v1/data.parquet")
+        .await
+        .expect("data.parquet");
+    assert!(
+        parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"),
+        "a Parquet file"
+    );
+    assert_eq!(
+        object(&stack, "datasets/wine/v1/original/wine-2009-a.csv")
+            .await
+            .unwrap(),
+        bytes,
+        "the upload is kept byte for byte"
+    );
+    for file in ["profile.json", "report.json"] {
+        assert!(
+            object(&stack, &format!("datasets/wine/v1/{file}"))
+                .await
+                .is_some(),
+            "{file}"
+        );
+    }
+    let published = stack.published(1).await;
+    let accepted: Vec<&Value> = published
+        .iter()
+        .filter(|e| e["detail-type"] == "DatasetVersionAccepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{published:#?}");
+    assert_eq!(accepted[0]["source"], "tollgate");
+    assert_eq!(accepted[0]["detail"]["version"], 1);
+    assert_eq!(
+        accepted[0]["detail"]["content_hash"],
+        version.content_hash.as_str()
+    );
+
+    // The same message delivered again: nothing new.
+    let again = function.batch(batch).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(catalog.versions(&wine).await.unwrap().len(), 1);
+    assert_eq!(catalog.uploads(&wine).await.unwrap().len(), 1);
+    let audit = catalog.audit(Some("dataset/wine/")).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "dataset.version.accepted")
+            .count(),
+        1
+    );
+    assert!(
+        object(&stack, "incoming/wine/wine-2009-a.csv")
+            .await
+            .is_some(),
+        "the incoming object is never deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_upload_is_quarantined_with_its_report_and_announced() {
+    let stack = Stack::new().await;
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    stack
+        .upload(
+            &root().join("tests/corpus/ragged_rows.csv"),
+            "incoming/credit/batch-7.csv",
+        )
+        .await;
+    let response = function
+        .batch(stack.receive(&stack.ingest_queue, 1).await)
+        .await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a rejection is not a failure"
+    );
+
+    let catalog = stack.catalog();
+    let credit = DatasetName::parse("credit").unwrap();
+    let uploads = catalog.uploads(&credit).await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    let upload = &uploads[0];
+    assert_eq!(upload.status, UploadStatus::Rejected);
+    assert!(
+        upload.reasons.iter().any(|r| r.contains("row")),
+        "{:?}",
+        upload.reasons
+    );
+    assert!(
+        upload
+            .kept_at
+            .key
+            .as_str()
+            .starts_with("quarantine/credit/")
+    );
+    let report = object(&stack, upload.report.key.as_str())
+        .await
+        .expect("the report");
+    let report: Value = serde_json::from_slice(&report).unwrap();
+    assert_eq!(report["status"], "rejected");
+    assert!(
+        object(&stack, upload.kept_at.key.as_str()).await.is_some()
+            || !stack
+                .blobs()
+                .client()
+                .list_objects_v2()
+                .bucket(&stack.bucket)
+                .prefix(upload.kept_at.key.as_str())
+                .send()
+                .await
+                .unwrap()
+                .contents()
+                .is_empty(),
+        "the upload is kept in quarantine"
+    );
+    assert!(catalog.versions(&credit).await.unwrap().is_empty());
+    let rejected = stack.published_event("DatasetUploadRejected").await;
+    assert_eq!(rejected["detail"]["dataset"], "credit");
+}
+
+#[tokio::test]
+async fn an_unusable_notification_is_dropped_and_a_retryable_failure_is_delivered_again() {
+    let stack = Stack::new().await;
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    // Not a dataset folder: a retry cannot help, so it is logged and not retried.
+    stack
+        .upload(&sample("wine-2009-a.csv"), "incoming/Not A Dataset/x.csv")
+        .await;
+    let response = function
+        .batch(stack.receive(&stack.ingest_queue, 1).await)
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // A catalog that is not there (a deployment mistake or an outage) fails the message, so
+    // SQS keeps it and delivers it again.
+    let mut broken = stack.common();
+    broken.table = format!("{}-missing", stack.table);
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &broken, None).unwrap();
+    stack
+        .upload(&sample("wine-2009-a.csv"), "incoming/wine/wine-2009-a.csv")
+        .await;
+    let batch = stack.receive(&stack.ingest_queue, 1).await;
+    let id = batch.records[0].message_id.clone().unwrap();
+    let response = function.batch(batch).await;
+    assert_eq!(
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect::<Vec<_>>(),
+        vec![id]
+    );
+}

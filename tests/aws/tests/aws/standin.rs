@@ -1,0 +1,304 @@
+//! A stack of Tollgate's resources in the stand-in, made for one test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::Value;
+use tollgate_aws::AwsConfig;
+use tollgate_domain::BucketName;
+use tollgate_lambda::Common;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The stand-in's endpoint. The tests refuse to run against anything but a loopback address:
+/// they create and delete resources.
+pub fn endpoint() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL is not set: these tests need the local AWS stand-in. Run them with \
+             `bash scripts/test.sh`, or start it yourself: eval \"$(bash localstack/start.sh)\""
+        )
+    });
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "AWS_ENDPOINT_URL={endpoint} is not a local stand-in; these tests only run against one"
+    );
+    endpoint
+}
+
+/// One test's resources: `<prefix>-data`, `<prefix>-catalog`, `<prefix>-bus`, and the queues.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub aws: AwsConfig,
+    pub bucket: String,
+    pub table: String,
+    pub bus: String,
+    pub ingest_queue: String,
+    pub events_queue: String,
+    pub work_dir: PathBuf,
+    _work: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Stack {
+    pub async fn new() -> Self {
+        // The handlers' logs, shown with a failing test's output (`RUST_LOG` to change the level).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_test_writer()
+            .try_init();
+        let endpoint = endpoint();
+        let prefix = format!(
+            "t{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 0xfff_ffff_ffff
+        );
+        let python = std::env::var("TOLLGATE_STANDIN_PYTHON").unwrap_or_else(|_| "python3".into());
+        let out = Command::new(&python)
+            .arg(root().join("localstack/provision.py"))
+            .args(["--endpoint", &endpoint, "--prefix", &prefix])
+            .output()
+            .unwrap_or_else(|e| panic!("running {python} localstack/provision.py: {e}"));
+        assert!(
+            out.status.success(),
+            "provisioning failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let names: Value = serde_json::from_slice(&out.stdout).expect("provision.py prints JSON");
+        let work = tempfile::tempdir().unwrap();
+        Self {
+            aws: tollgate_aws::sdk_config(Some(&endpoint)).await,
+            bucket: names["bucket"].as_str().unwrap().to_owned(),
+            table: names["table"].as_str().unwrap().to_owned(),
+            bus: names["bus"].as_str().unwrap().to_owned(),
+            ingest_queue: names["ingest_queue_url"].as_str().unwrap().to_owned(),
+            events_queue: names["events_queue_url"].as_str().unwrap().to_owned(),
+            work_dir: work.path().to_owned(),
+            _work: std::sync::Arc::new(work),
+        }
+    }
+
+    pub fn common(&self) -> Common {
+        Common {
+            bucket: self.bucket.clone(),
+            table: self.table.clone(),
+            bus: self.bus.clone(),
+            work_dir: self.work_dir.clone(),
+        }
+    }
+
+    pub fn bucket_name(&self) -> BucketName {
+        BucketName::parse(&self.bucket).unwrap()
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.aws.sdk)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.aws.sdk)
+    }
+
+    pub fn sagemaker(&self) -> aws_sdk_sagemaker::Client {
+        aws_sdk_sagemaker::Client::new(&self.aws.sdk)
+    }
+
+    pub fn catalog(&self) -> tollgate_aws::DynamoCatalog {
+        tollgate_aws::DynamoCatalog::new(&self.aws, &self.table)
+    }
+
+    pub fn blobs(&self) -> tollgate_aws::S3BlobStore {
+        tollgate_aws::S3BlobStore::new(&self.aws, &self.work_dir)
+    }
+
+    /// Uploads `file` to `key`, as `aws s3 cp` would.
+    pub async fn upload(
+        &self,
+        file: &Path,
+        key: &str,
+    ) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
+        self.s3()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(
+                aws_sdk_s3::primitives::ByteStream::from_path(file)
+                    .await
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Waits for `count` messages of `queue` and returns them as Lambda's SQS event.
+    pub async fn receive(&self, queue: &str, count: usize) -> SqsEvent {
+        let mut records = Vec::new();
+        for _ in 0..50 {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                self.sqs()
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                // S3 sends one when a notification is configured; the ingest function skips it.
+                if m.body().is_some_and(|b| b.contains("\"s3:TestEvent\"")) {
+                    continue;
+                }
+                let body = self.as_s3_sends_it(m.body().unwrap_or_default()).await;
+                // Lambda's SQS event carries each message as these fields.
+                records.push(serde_json::json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": body,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{}", queue.rsplit('/').next().unwrap()),
+                    "awsRegion": "us-east-1"
+                }));
+            }
+            if records.len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            records.len() >= count,
+            "expected {count} messages on {queue}, got {}",
+            records.len()
+        );
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    /// An S3 notification as S3 sends it. moto's leaves out what every real one carries: the
+    /// uploader (`userIdentity`), `requestParameters`, `responseElements`, and, in a versioned
+    /// bucket, the object's `versionId` and `sequencer`. They are put back (the version from the
+    /// object itself), so the function reads the event it gets on AWS. Other messages pass as
+    /// they are.
+    async fn as_s3_sends_it(&self, body: &str) -> String {
+        let Ok(mut event) = serde_json::from_str::<Value>(body) else {
+            return body.to_owned();
+        };
+        let Some(records) = event["Records"].as_array_mut() else {
+            return body.to_owned();
+        };
+        for record in records.iter_mut().filter(|r| r["eventSource"] == "aws:s3") {
+            let fields = record.as_object_mut().unwrap();
+            fields
+                .entry("userIdentity")
+                .or_insert(serde_json::json!({"principalId": "AWS:AIDAEXAMPLEUPLOADER"}));
+            fields
+                .entry("requestParameters")
+                .or_insert(serde_json::json!({"sourceIPAddress": "203.0.113.7"}));
+            fields
+                .entry("responseElements")
+                .or_insert(serde_json::json!({"x-amz-request-id": "C3D13FE58DE4C810"}));
+            let object = &mut record["s3"]["object"];
+            if object.get("versionId").is_none() {
+                let raw = object["key"].as_str().unwrap_or_default().replace('+', " ");
+                let key = percent_decode(&raw);
+                let head = self
+                    .s3()
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .send()
+                    .await;
+                if let Some(version) = head.ok().and_then(|h| h.version_id().map(str::to_owned)) {
+                    object["versionId"] = Value::from(version);
+                }
+                object["sequencer"] = Value::from("0055AED6DCD90281E5");
+            }
+        }
+        event.to_string()
+    }
+
+    /// The Tollgate events published on the bus since the last call (the stack's rule copies
+    /// them to its events queue), as EventBridge delivered them.
+    pub async fn published(&self, at_least: usize) -> Vec<Value> {
+        let batch = self.receive(&self.events_queue, at_least).await;
+        batch
+            .records
+            .iter()
+            .map(|r| serde_json::from_str(r.body.as_deref().unwrap()).unwrap())
+            .collect()
+    }
+
+    /// The first event of `detail_type` published since the last look, waiting for it.
+    pub async fn published_event(&self, detail_type: &str) -> Value {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let events = self.published(1).await;
+            if let Some(e) = events.iter().find(|e| e["detail-type"] == detail_type) {
+                return e.clone();
+            }
+            seen.extend(events);
+        }
+        panic!("no {detail_type} was published; these were: {seen:#?}")
+    }
+}
+
+/// `%XX` escapes decoded, as S3 encodes keys in notifications.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex))
+                if u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16).is_ok() =>
+            {
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).unwrap(), 16).unwrap());
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A sample data file of the repository.
+pub fn sample(name: &str) -> PathBuf {
+    root().join("samples/wine").join(name)
+}
+
+/// A binary of the workspace (built beside the test binary by `cargo nextest run --workspace`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}

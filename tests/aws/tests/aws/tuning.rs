@@ -1,0 +1,396 @@
+//! A tuning run on the SageMaker adapter: the jobs are created in the stand-in (whose requests
+//! are checked field by field), then each is "run" as SageMaker would run it: the `trainer` on
+//! the job's channels and hyperparameters, its model and outputs packed into `model.tar.gz` and
+//! `output.tar.gz` under the job's output path, and its end announced with a real "SageMaker
+//! Training Job State Change" event. The candidate is then tested by the evaluate function.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use tollgate_aws::TrainingSettings;
+use tollgate_domain::ports::Catalog;
+use tollgate_domain::{
+    AuditEvent, ContentHash, ModelStage, Pipeline, RunStatus, StoredPipeline, UserId,
+};
+use tollgate_fn_tune::Settings;
+
+use crate::ingest::ingest_sample;
+use crate::standin::{Stack, binary};
+
+const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tollgate-trainer:0.1";
+
+fn pipeline(bucket: &str) -> String {
+    format!(
+        r#"name = "wine-gpu"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+metric = "accuracy"
+on_upload = false
+
+[search]
+strategy = "random"
+seed = 7
+[search.space]
+alpha = {{ type = "log_uniform", low = 1e-4, high = 1.0 }}
+max_iterations = {{ type = "int", low = 50, high = 200 }}
+
+[budget]
+max_trials = 3
+max_parallel = 2
+
+[backend]
+kind = "sagemaker"
+image = "{IMAGE}"
+instance_type = "ml.g5.xlarge"
+instance_count = 1
+spot = true
+max_wait = "2h"
+max_runtime = "1h"
+checkpoint_s3 = "s3://{bucket}/checkpoints"
+"#
+    )
+}
+
+/// An EventBridge event as a function receives it.
+pub fn envelope(detail_type: &str, source: &str, detail: Value) -> Value {
+    serde_json::json!({
+        "version": "0", "id": "2f0e8a54-0a33-4b61-8a2f-7a3c6f9f3a10",
+        "detail-type": detail_type, "source": source, "account": "123456789012",
+        "time": "2026-12-02T10:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": detail
+    })
+}
+
+pub fn event<T: serde::de::DeserializeOwned>(json: Value) -> LambdaEvent<T> {
+    LambdaEvent::new(serde_json::from_value(json).unwrap(), Context::default())
+}
+
+async fn download(stack: &Stack, uri: &str, to: &Path) {
+    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+    let bytes = stack
+        .s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::write(to, bytes).unwrap();
+}
+
+/// `dir`'s files packed at the root of a gzipped tarball, as SageMaker packs `/opt/ml/model`.
+fn tarball(dir: &Path) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(gz);
+    if dir.exists() {
+        builder.append_dir_all(".", dir).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Runs `job` as SageMaker would, and returns its state-change event (`Failed` when `fail`).
+async fn run_job(stack: &Stack, job: &str, fail: bool) -> Value {
+    let described = stack
+        .sagemaker()
+        .describe_training_job()
+        .training_job_name(job)
+        .send()
+        .await
+        .unwrap();
+    let root = stack.work_dir.join(format!("opt-ml-{job}"));
+    std::fs::create_dir_all(root.join("input/config")).unwrap();
+    std::fs::write(
+        root.join("input/config/hyperparameters.json"),
+        serde_json::to_vec(&described.hyper_parameters().cloned().unwrap_or_default()).unwrap(),
+    )
+    .unwrap();
+    for channel in described.input_data_config() {
+        let uri = channel
+            .data_source()
+            .and_then(|d| d.s3_data_source())
+            .map(|s| s.s3_uri().unwrap_or_default().to_owned())
+            .unwrap();
+        let file = uri.rsplit('/').next().unwrap();
+        download(
+            stack,
+            &uri,
+            &root
+                .join("input/data")
+                .join(channel.channel_name().unwrap())
+                .join(file),
+        )
+        .await;
+    }
+    let output_path = described
+        .output_data_config()
+        .unwrap()
+        .s3_output_path()
+        .unwrap()
+        .to_owned();
+    let mut fixture: Value = serde_json::from_str(include_str!(
+        "../../fixtures/sagemaker-training-job-state-change.json"
+    ))
+    .unwrap();
+    let detail = &mut fixture["detail"];
+    detail["TrainingJobName"] = Value::from(job);
+    detail["OutputDataConfig"]["S3OutputPath"] = Value::from(output_path.clone());
+    detail["HyperParameters"] = serde_json::to_value(described.hyper_parameters()).unwrap();
+    if fail {
+        detail["TrainingJobStatus"] = Value::from("Failed");
+        detail["SecondaryStatus"] = Value::from("Failed");
+        detail["FailureReason"] = Value::from("AlgorithmError: CUDA out of memory, exit code: 1");
+        detail.as_object_mut().unwrap().remove("ModelArtifacts");
+        return fixture;
+    }
+    let out = Command::new(binary("trainer"))
+        .arg("train")
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the trainer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    // What the job's metric definitions (`<name>=(-?[0-9.eE+-]+);`) find in the log: each
+    // metric's last value.
+    let mut found = std::collections::BTreeMap::new();
+    for line in log.lines() {
+        let metric = line
+            .trim()
+            .strip_suffix(';')
+            .and_then(|l| l.split_once('='));
+        if let Some((name, Ok(value))) = metric.map(|(n, v)| (n, v.parse::<f64>()))
+            && name.contains(':')
+        {
+            found.insert(name.to_owned(), value);
+        }
+    }
+    let metrics: Vec<Value> = found
+        .into_iter()
+        .map(|(name, value)| {
+            serde_json::json!({"MetricName": name, "Value": value, "Timestamp": 1764670441000u64})
+        })
+        .collect();
+    assert!(
+        !metrics.is_empty(),
+        "the metric definitions find the trainer's lines: {log}"
+    );
+    let (bucket, prefix) = output_path
+        .strip_prefix("s3://")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    for (file, dir) in [
+        ("model.tar.gz", root.join("model")),
+        ("output.tar.gz", root.join("output/data")),
+    ] {
+        stack
+            .s3()
+            .put_object()
+            .bucket(bucket)
+            .key(format!("{prefix}/{job}/output/{file}"))
+            .body(tarball(&dir).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    detail["FinalMetricDataList"] = Value::from(metrics);
+    detail["ModelArtifacts"]["S3ModelArtifacts"] =
+        Value::from(format!("{output_path}/{job}/output/model.tar.gz"));
+    fixture
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
+    let stack = Stack::new().await;
+    ingest_sample(&stack, "wine-2009-a.csv", "incoming/wine/wine-2009-a.csv").await;
+    let catalog = stack.catalog();
+    let text = pipeline(&stack.bucket);
+    let alice = UserId::parse("alice").unwrap();
+    catalog
+        .put_pipeline(
+            StoredPipeline {
+                version: 0,
+                pipeline: Pipeline::from_toml(&text).unwrap(),
+                hash: ContentHash::parse(&"ab".repeat(32)).unwrap(),
+                text,
+                applied_by: alice.clone(),
+                applied_at: jiff::Timestamp::now(),
+            },
+            None,
+            AuditEvent::new(
+                jiff::Timestamp::now(),
+                alice,
+                "pipeline.applied",
+                "pipeline/wine-gpu",
+            ),
+        )
+        .await
+        .unwrap();
+
+    let settings = Settings {
+        common: stack.common(),
+        training: TrainingSettings {
+            role_arn: "arn:aws:iam::123456789012:role/tollgate-training".into(),
+            kms_key: None,
+            default_volume_gb: 30,
+            // The stand-in is shared by every test: each stack's jobs are its own.
+            job_prefix: format!("{}-", &stack.bucket[..8]),
+        },
+    };
+    let prefix = settings.training.job_prefix.clone();
+    let tune = tollgate_fn_tune::Function::new(&stack.aws, &settings).unwrap();
+    let requested = envelope(
+        "RunRequested",
+        "tollgate",
+        serde_json::json!({"pipeline": "wine-gpu", "requested_by": "dana", "request_id": "req-1"}),
+    );
+    let answer = tune.handle(event(requested.clone())).await.unwrap();
+    let run_id = answer[0]["run"].as_str().unwrap().to_owned();
+    // The same request delivered again is the same run, and starts nothing more.
+    let again = tune.handle(event(requested)).await.unwrap();
+    assert_eq!(again[0]["run"], run_id.as_str());
+
+    // The first job, as SageMaker recorded the request.
+    let first = format!("{run_id}-t000");
+    let job = stack
+        .sagemaker()
+        .describe_training_job()
+        .training_job_name(format!("{prefix}{first}"))
+        .send()
+        .await
+        .unwrap();
+    let algorithm = job.algorithm_specification().unwrap();
+    assert_eq!(algorithm.training_image(), Some(IMAGE));
+    // (moto replaces the metric definitions with its own; the adapter's unit tests check them.)
+    let resources = job.resource_config().unwrap();
+    assert_eq!(
+        resources.instance_type().map(|t| t.as_str()),
+        Some("ml.g5.xlarge")
+    );
+    assert_eq!(resources.instance_count(), Some(1));
+    assert_eq!(resources.volume_size_in_gb(), Some(30));
+    assert_eq!(job.enable_managed_spot_training(), Some(true));
+    let stopping = job.stopping_condition().unwrap();
+    assert_eq!(stopping.max_runtime_in_seconds(), Some(3600));
+    assert_eq!(stopping.max_wait_time_in_seconds(), Some(7200));
+    assert_eq!(
+        job.checkpoint_config().and_then(|c| c.s3_uri()),
+        Some(format!("s3://{}/checkpoints/{prefix}{first}", stack.bucket).as_str()),
+        "each job checkpoints in a folder of its own"
+    );
+    assert_eq!(
+        job.output_data_config().and_then(|o| o.s3_output_path()),
+        Some(format!("s3://{}/runs/{run_id}", stack.bucket).as_str())
+    );
+    let hyper = job.hyper_parameters().unwrap();
+    assert!(
+        hyper.contains_key("alpha") && hyper.contains_key("max_iterations"),
+        "{hyper:?}"
+    );
+    let channels: BTreeSet<&str> = job
+        .input_data_config()
+        .iter()
+        .filter_map(|c| c.channel_name())
+        .collect();
+    assert_eq!(channels, BTreeSet::from(["test", "train", "validation"]));
+    assert!(job.input_data_config().iter().all(|c| {
+        c.data_source()
+            .and_then(|d| d.s3_data_source())
+            .and_then(|s| s.s3_uri())
+            .is_some_and(|u| {
+                u.starts_with(&format!("s3://{}/datasets/wine/v1/splits/", stack.bucket))
+            })
+    }));
+
+    // Run the jobs as they start, the first one failing; until the run ends.
+    let mut done = BTreeSet::new();
+    for _ in 0..10 {
+        let run = catalog.run(&run_id).await.unwrap().unwrap();
+        if run.status != RunStatus::Running {
+            break;
+        }
+        let started: Vec<String> = run
+            .trials
+            .iter()
+            .filter(|t| t.status.is_active())
+            .map(|t| t.job_name.clone())
+            .collect();
+        for job in started {
+            if done.insert(job.clone()) {
+                let change = run_job(&stack, &format!("{prefix}{job}"), job == first).await;
+                tune.handle(event(change.clone())).await.unwrap();
+                // SageMaker may send an event twice: the second changes nothing.
+                let twice = tune.handle(event(change)).await.unwrap();
+                assert!(twice.is_array(), "{twice}");
+            }
+        }
+    }
+    let run = catalog.run(&run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{:#?}", run.notes);
+    assert_eq!(run.trials.len(), 3);
+    let failed = &run.trials[0];
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .unwrap_or_default()
+            .contains("CUDA out of memory"),
+        "the failure reason is kept: {failed:?}"
+    );
+    assert!(
+        run.trials
+            .iter()
+            .all(|t| t.cost_usd > 0.0 || t.failure.is_some()),
+        "billable time is charged"
+    );
+
+    let candidate = catalog.model_version("wine-gpu", 1).await.unwrap().unwrap();
+    assert_eq!(candidate.trainer, IMAGE, "the lineage names the image");
+    assert!(
+        candidate.artifact.ends_with("/output/model.tar.gz"),
+        "{}",
+        candidate.artifact
+    );
+
+    // The candidate was announced on the bus; the evaluate function tests it from there.
+    let registered = stack.published_event("ModelCandidateRegistered").await;
+    let evaluate = tollgate_fn_evaluate::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let tested = evaluate.handle(event(registered)).await.unwrap();
+    assert_eq!(tested["test"]["verdict"], "passed", "{tested}");
+    let candidate = catalog.model_version("wine-gpu", 1).await.unwrap().unwrap();
+    assert_eq!(candidate.stage, ModelStage::Staging);
+    let report = candidate.test_report.expect("a report is recorded");
+    let body = stack
+        .s3()
+        .get_object()
+        .bucket(report.bucket.as_str())
+        .key(report.key.as_str())
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let report: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        report["metrics"]["accuracy"].as_f64().unwrap() > 0.4,
+        "{report:#}"
+    );
+}
