@@ -123,15 +123,20 @@ impl S3BlobStore {
         }
     }
 
-    /// Uploads `path` in parts; the upload is aborted if a part fails, so no parts linger.
-    async fn put_multipart(
+    /// One multipart upload of `key`: created, its parts sent by `parts` (given the upload id),
+    /// completed; aborted if anything fails, so no parts linger (and bill) in the bucket.
+    async fn multipart<F, Fut>(
         &self,
         bucket: &BucketName,
         key: &BlobKey,
-        path: &Path,
         size: u64,
-    ) -> Result<ObjectMeta, PortError> {
-        let what = format!("uploading {} to s3://{bucket}/{key}", path.display());
+        what: &str,
+        parts: F,
+    ) -> Result<ObjectMeta, PortError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<CompletedPart>, PortError>>,
+    {
         let (sse, kms) = self.sse();
         let created = self
             .client
@@ -142,13 +147,12 @@ impl S3BlobStore {
             .set_ssekms_key_id(kms)
             .send()
             .await
-            .map_err(|e| port_error(&what, e))?;
+            .map_err(|e| port_error(what, e))?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| PortError::Invalid(format!("{what}: S3 returned no upload id")))?
             .to_owned();
-        let parts = self.upload_parts(bucket, key, path, size, &upload_id).await;
-        let completed = match parts {
+        let completed = match parts(upload_id.clone()).await {
             Ok(parts) => self
                 .client
                 .complete_multipart_upload()
@@ -162,7 +166,7 @@ impl S3BlobStore {
                 )
                 .send()
                 .await
-                .map_err(|e| port_error(&what, e)),
+                .map_err(|e| port_error(what, e)),
             Err(e) => Err(e),
         };
         match completed {
@@ -233,7 +237,7 @@ impl S3BlobStore {
             .await
     }
 
-    /// Copies an object over 5 GiB in ranges of `part_size`.
+    /// Copies an object over 5 GiB, in ranges.
     async fn copy_multipart(
         &self,
         bucket: &BucketName,
@@ -242,63 +246,38 @@ impl S3BlobStore {
         size: u64,
     ) -> Result<ObjectMeta, PortError> {
         let what = format!("copying {source} to s3://{bucket}/{to}");
-        let (sse, kms) = self.sse();
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket.as_str())
-            .key(to.as_str())
-            .server_side_encryption(sse)
-            .set_ssekms_key_id(kms)
-            .send()
-            .await
-            .map_err(|e| port_error(&what, e))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let part = self.part_size.max(MAX_SINGLE_COPY / 10);
-        let mut parts = Vec::new();
-        let mut offset = 0;
-        while offset < size {
-            let end = (offset + part).min(size) - 1;
-            let number = parts.len() as i32 + 1;
-            let out = self
-                .client
-                .upload_part_copy()
-                .bucket(bucket.as_str())
-                .key(to.as_str())
-                .upload_id(&upload_id)
-                .part_number(number)
-                .copy_source(source)
-                .copy_source_range(format!("bytes={offset}-{end}"))
-                .send()
-                .await
-                .map_err(|e| port_error(&what, e))?;
-            parts.push(
-                CompletedPart::builder()
+        let context = &what;
+        self.multipart(bucket, to, size, &what, |upload_id| async move {
+            let mut parts = Vec::new();
+            let mut offset = 0;
+            while offset < size {
+                let end = (offset + part).min(size) - 1;
+                let number = parts.len() as i32 + 1;
+                let out = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(bucket.as_str())
+                    .key(to.as_str())
+                    .upload_id(&upload_id)
                     .part_number(number)
-                    .set_e_tag(
-                        out.copy_part_result()
-                            .and_then(|r| r.e_tag())
-                            .map(str::to_owned),
-                    )
-                    .build(),
-            );
-            offset = end + 1;
-        }
-        let out = self
-            .client
-            .complete_multipart_upload()
-            .bucket(bucket.as_str())
-            .key(to.as_str())
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| port_error(&what, e))?;
-        Ok(Self::meta(to, size, out.e_tag(), out.version_id()))
+                    .copy_source(source)
+                    .copy_source_range(format!("bytes={offset}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|e| port_error(context, e))?;
+                let etag = out.copy_part_result().and_then(|r| r.e_tag());
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(etag.map(str::to_owned))
+                        .build(),
+                );
+                offset = end + 1;
+            }
+            Ok(parts)
+        })
+        .await
     }
 
     /// Downloads an object (a given version, when named) into a temporary file.
@@ -402,7 +381,12 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| PortError::other(format!("reading {}", path.display()), e))?
             .len();
         if size >= self.multipart_threshold {
-            return self.put_multipart(bucket, key, path, size).await;
+            let what = format!("uploading {} to s3://{bucket}/{key}", path.display());
+            return self
+                .multipart(bucket, key, size, &what, |upload_id| async move {
+                    self.upload_parts(bucket, key, path, size, &upload_id).await
+                })
+                .await;
         }
         let body = ByteStream::from_path(path)
             .await
