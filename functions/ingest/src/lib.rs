@@ -24,11 +24,10 @@ use std::sync::Arc;
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
-use tollgate_aws::s3::Encryption;
-use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore};
+use tollgate_aws::AwsConfig;
 use tollgate_domain::ports::SystemClock;
 use tollgate_ingest::{Ingest, IngestConfig, IngestError};
-use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, answer, env};
+use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, answer};
 
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -40,20 +39,15 @@ impl Function {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let common = Common::from_env()?;
         let aws = tollgate_aws::sdk_config(None).await;
-        Self::new(&aws, &common, env::optional("TOLLGATE_KMS_KEY"))
+        Self::new(&aws, &common)
     }
 
-    pub fn new(
-        aws: &AwsConfig,
-        common: &Common,
-        kms_key: Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let encryption = kms_key.map_or(Encryption::S3Managed, Encryption::Kms);
-        let blobs = S3BlobStore::new(aws, &common.work_dir).with_encryption(encryption);
+    pub fn new(aws: &AwsConfig, common: &Common) -> Result<Self, ConfigError> {
+        let ports = common.ports(aws);
         let ingest = Ingest::new(
-            Arc::new(blobs),
-            Arc::new(DynamoCatalog::new(aws, &common.table)),
-            Arc::new(EventBridgeBus::new(aws, &common.bus)),
+            ports.blobs,
+            ports.catalog,
+            ports.bus,
             Arc::new(SystemClock),
             IngestConfig {
                 data_bucket: common.data_bucket()?,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
-use tollgate_aws::{AwsConfig, DynamoCatalog, S3BlobStore};
+use tollgate_aws::AwsConfig;
 use tollgate_domain::ports::SystemClock;
 use tollgate_fn_tune::Settings;
 use tollgate_lambda::{ConfigError, Error, Incoming, LambdaEvent, answer, incoming};
@@ -33,10 +33,11 @@ impl Function {
 
     pub fn new(aws: &AwsConfig, settings: &Settings) -> Result<Self, ConfigError> {
         let common = &settings.common;
+        let ports = common.ports(aws);
         Ok(Self {
             monitor: Monitor::new(
-                Arc::new(S3BlobStore::new(aws, &common.work_dir)),
-                Arc::new(DynamoCatalog::new(aws, &common.table)),
+                ports.blobs,
+                ports.catalog,
                 Arc::new(SystemClock),
                 settings.tune(aws)?,
                 common.data_bucket()?,

@@ -30,8 +30,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use serde::Deserialize;
-use tollgate_aws::s3::Encryption;
-use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore, SageMakerRegistry};
+use tollgate_aws::{AwsConfig, SageMakerRegistry};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{ModelStage, UserId};
 use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, env};
@@ -107,12 +106,7 @@ impl Function {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let common = Common::from_env()?;
         let aws = tollgate_aws::sdk_config(None).await;
-        let mut function = Self::new(
-            &aws,
-            &common,
-            Access::from_env()?,
-            env::optional("TOLLGATE_KMS_KEY"),
-        )?;
+        let mut function = Self::new(&aws, &common, Access::from_env()?)?;
         if let Some(prefix) = env::optional("TOLLGATE_MODEL_REGISTRY_PREFIX") {
             let mut registry = SageMakerRegistry::new(&aws, prefix);
             if let Some(image) = env::optional("TOLLGATE_INFERENCE_IMAGE") {
@@ -123,18 +117,13 @@ impl Function {
         Ok(function)
     }
 
-    pub fn new(
-        aws: &AwsConfig,
-        common: &Common,
-        access: Access,
-        kms_key: Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let encryption = kms_key.map_or(Encryption::S3Managed, Encryption::Kms);
+    pub fn new(aws: &AwsConfig, common: &Common, access: Access) -> Result<Self, ConfigError> {
+        let ports = common.ports(aws);
         Ok(Self {
             promote: Promote::new(
-                Arc::new(S3BlobStore::new(aws, &common.work_dir).with_encryption(encryption)),
-                Arc::new(DynamoCatalog::new(aws, &common.table)),
-                Arc::new(EventBridgeBus::new(aws, &common.bus)),
+                ports.blobs,
+                ports.catalog,
+                ports.bus,
                 Arc::new(tollgate_domain::ports::SystemClock),
                 common.data_bucket()?,
             ),

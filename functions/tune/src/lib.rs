@@ -20,10 +20,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
-use tollgate_aws::s3::Encryption;
-use tollgate_aws::{
-    AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore, SageMakerBackend, TrainingSettings,
-};
+use tollgate_aws::{AwsConfig, SageMakerBackend, TrainingSettings};
 use tollgate_domain::Event;
 use tollgate_domain::ports::SystemClock;
 use tollgate_lambda::{Common, ConfigError, Error, Incoming, LambdaEvent, answer, env, incoming};
@@ -38,17 +35,18 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
+        let common = Common::from_env()?;
         Ok(Self {
-            common: Common::from_env()?,
             training: TrainingSettings {
                 role_arn: env::required(
                     "TOLLGATE_SAGEMAKER_ROLE_ARN",
                     "the IAM role SageMaker training jobs run as",
                 )?,
-                kms_key: env::optional("TOLLGATE_KMS_KEY"),
+                kms_key: common.kms_key.clone(),
                 default_volume_gb: env::parsed("TOLLGATE_TRAINING_VOLUME_GB", 30)?,
                 job_prefix: env::optional("TOLLGATE_JOB_PREFIX").unwrap_or_default(),
             },
+            common,
         })
         .and_then(|s: Self| {
             s.training
@@ -70,15 +68,11 @@ impl Settings {
     /// The tune handler on S3, DynamoDB, EventBridge and SageMaker.
     pub fn tune(&self, aws: &AwsConfig) -> Result<Tune, ConfigError> {
         let common = &self.common;
-        let encryption = self
-            .training
-            .kms_key
-            .clone()
-            .map_or(Encryption::S3Managed, Encryption::Kms);
+        let ports = common.ports(aws);
         Ok(Tune::new(
-            Arc::new(S3BlobStore::new(aws, &common.work_dir).with_encryption(encryption)),
-            Arc::new(DynamoCatalog::new(aws, &common.table)),
-            Arc::new(EventBridgeBus::new(aws, &common.bus)),
+            ports.blobs,
+            ports.catalog,
+            ports.bus,
             Arc::new(self.backend(aws)),
             Arc::new(SystemClock),
             TuneConfig {

@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+
+use tollgate_aws::s3::Encryption;
+use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore};
 
 /// A setting that is missing or does not parse: the function refuses to start, naming it.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,16 @@ pub struct Common {
     pub bus: String,
     /// `TOLLGATE_WORK_DIR`: where temporary files go (default `/tmp`, Lambda's writable disk).
     pub work_dir: PathBuf,
+    /// `TOLLGATE_KMS_KEY`: the KMS key objects are encrypted with; SSE-S3 when unset.
+    pub kms_key: Option<String>,
+}
+
+/// The ports every function works through: the data bucket, the catalog, the bus.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub blobs: Arc<S3BlobStore>,
+    pub catalog: Arc<DynamoCatalog>,
+    pub bus: Arc<EventBridgeBus>,
 }
 
 impl Common {
@@ -66,7 +80,21 @@ impl Common {
             bus: required("TOLLGATE_EVENT_BUS", "the EventBridge bus events go to")?,
             work_dir: optional("TOLLGATE_WORK_DIR")
                 .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+            kms_key: optional("TOLLGATE_KMS_KEY"),
         })
+    }
+
+    /// The clients of S3, DynamoDB and EventBridge, built once.
+    pub fn ports(&self, aws: &AwsConfig) -> Ports {
+        let encryption = self
+            .kms_key
+            .clone()
+            .map_or(Encryption::S3Managed, Encryption::Kms);
+        Ports {
+            blobs: Arc::new(S3BlobStore::new(aws, &self.work_dir).with_encryption(encryption)),
+            catalog: Arc::new(DynamoCatalog::new(aws, &self.table)),
+            bus: Arc::new(EventBridgeBus::new(aws, &self.bus)),
+        }
     }
 
     /// The data bucket as the domain's name.

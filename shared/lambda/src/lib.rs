@@ -3,18 +3,19 @@
 //! for CloudWatch, the EventBridge envelope turned into the domain's [`Event`], and the one rule
 //! for errors: a retryable one is returned, so Lambda (or SQS) delivers the event again; any
 //! other is logged with the event and answered, since delivering it again cannot help.
+//!
+//! [`Event`]: tollgate_domain::Event
 
 pub mod env;
 mod events;
 
-pub use env::{Common, ConfigError};
+pub use env::{Common, ConfigError, Ports};
 pub use events::{Incoming, incoming};
 
 use serde::Serialize;
 use serde_json::Value;
 
 pub use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use tollgate_domain::Event;
 
 /// JSON lines on stdout, which CloudWatch Logs indexes; the level from `AWS_LAMBDA_LOG_LEVEL`
 /// (Lambda's log settings) or `RUST_LOG`, INFO by default.
@@ -52,9 +53,4 @@ pub fn answer<T: Serialize, E: std::fmt::Display>(
             Ok(serde_json::json!({ "discarded": e.to_string() }))
         }
     }
-}
-
-/// A short name of an event for logs.
-pub fn describe(event: &Event) -> String {
-    event.dedup_key()
 }
