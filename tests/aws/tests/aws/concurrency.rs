@@ -13,7 +13,7 @@ async fn fifty_concurrent_deliveries_of_one_upload_make_one_version() {
         .upload(&sample("wine-2009-a.csv"), "incoming/wine/wine-2009-a.csv")
         .await;
     let batch = stack.receive(&stack.ingest_queue, 1).await;
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
     let deliveries = (0..50).map(|_| {
         let (function, batch) = (function.clone(), batch.clone());
         tokio::spawn(async move { function.batch(batch).await })

@@ -13,22 +13,10 @@ use crate::standin::{Stack, root, sample};
 pub async fn ingest_sample(stack: &Stack, file: &str, key: &str) -> SqsEvent {
     stack.upload(&sample(file), key).await;
     let batch = stack.receive(&stack.ingest_queue, 1).await;
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
     let response = function.batch(batch.clone()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     batch
-}
-
-async fn object(stack: &Stack, key: &str) -> Option<bytes::Bytes> {
-    let out = stack
-        .s3()
-        .get_object()
-        .bucket(&stack.bucket)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(out.body.collect().await.unwrap().into_bytes())
 }
 
 #[tokio::test]
@@ -44,7 +32,7 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
         "S3 wrote its notification to the queue: {notification:#}"
     );
 
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
     let response = function.batch(batch.clone()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
@@ -63,7 +51,8 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
         "v1 founds the contract"
     );
 
-    let parquet = object(&stack, "datasets/wine/v1/data.parquet")
+    let parquet = stack
+        .object("datasets/wine/v1/data.parquet")
         .await
         .expect("data.parquet");
     assert!(
@@ -71,7 +60,8 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
         "a Parquet file"
     );
     assert_eq!(
-        object(&stack, "datasets/wine/v1/original/wine-2009-a.csv")
+        stack
+            .object("datasets/wine/v1/original/wine-2009-a.csv")
             .await
             .unwrap(),
         bytes,
@@ -79,7 +69,8 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
     );
     for file in ["profile.json", "report.json"] {
         assert!(
-            object(&stack, &format!("datasets/wine/v1/{file}"))
+            stack
+                .object(&format!("datasets/wine/v1/{file}"))
                 .await
                 .is_some(),
             "{file}"
@@ -112,7 +103,8 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
         1
     );
     assert!(
-        object(&stack, "incoming/wine/wine-2009-a.csv")
+        stack
+            .object("incoming/wine/wine-2009-a.csv")
             .await
             .is_some(),
         "the incoming object is never deleted"
@@ -122,7 +114,7 @@ async fn an_upload_through_s3_becomes_a_version_through_the_queue_and_the_functi
 #[tokio::test]
 async fn a_bad_upload_is_quarantined_with_its_report_and_announced() {
     let stack = Stack::new().await;
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
     stack
         .upload(
             &root().join("tests/corpus/ragged_rows.csv"),
@@ -155,13 +147,14 @@ async fn a_bad_upload_is_quarantined_with_its_report_and_announced() {
             .as_str()
             .starts_with("quarantine/credit/")
     );
-    let report = object(&stack, upload.report.key.as_str())
+    let report = stack
+        .object(upload.report.key.as_str())
         .await
         .expect("the report");
     let report: Value = serde_json::from_slice(&report).unwrap();
     assert_eq!(report["status"], "rejected");
     assert!(
-        object(&stack, upload.kept_at.key.as_str()).await.is_some()
+        stack.object(upload.kept_at.key.as_str()).await.is_some()
             || !stack
                 .blobs()
                 .client()
@@ -183,7 +176,7 @@ async fn a_bad_upload_is_quarantined_with_its_report_and_announced() {
 #[tokio::test]
 async fn an_unusable_notification_is_dropped_and_a_retryable_failure_is_delivered_again() {
     let stack = Stack::new().await;
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
     // Not a dataset folder: a retry cannot help, so it is logged and not retried.
     stack
         .upload(&sample("wine-2009-a.csv"), "incoming/Not A Dataset/x.csv")
@@ -197,7 +190,7 @@ async fn an_unusable_notification_is_dropped_and_a_retryable_failure_is_delivere
     // SQS keeps it and delivers it again.
     let mut broken = stack.common();
     broken.table = format!("{}-missing", stack.table);
-    let function = tollgate_fn_ingest::Function::new(&stack.aws, &broken, None).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &broken).unwrap();
     stack
         .upload(&sample("wine-2009-a.csv"), "incoming/wine/wine-2009-a.csv")
         .await;
@@ -212,4 +205,26 @@ async fn an_unusable_notification_is_dropped_and_a_retryable_failure_is_delivere
             .collect::<Vec<_>>(),
         vec![id]
     );
+}
+
+#[tokio::test]
+async fn an_s3_notification_delivered_directly_is_ingested_too() {
+    let stack = Stack::new().await;
+    stack
+        .upload(&sample("wine-2009-a.csv"), "incoming/wine/wine-2009-a.csv")
+        .await;
+    let batch = stack.receive(&stack.ingest_queue, 1).await;
+    // What S3 would hand a function subscribed to it directly: the notification itself.
+    let notification: Value =
+        serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
+    let answer = function
+        .handle(lambda_runtime::LambdaEvent::new(
+            notification,
+            lambda_runtime::Context::default(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(answer[0]["record"]["status"], "accepted", "{answer:#}");
+    assert_eq!(answer[0]["record"]["version"], 1);
 }

@@ -221,7 +221,6 @@ async fn the_promote_api_refuses_strangers_and_authors_and_mirrors_promotions_in
             actor_claim: "email".into(),
             approver_group: "approvers".into(),
         },
-        None,
     )
     .unwrap()
     .with_registry(Arc::new(registry.clone()));
@@ -291,22 +290,11 @@ async fn the_promote_api_refuses_strangers_and_authors_and_mirrors_promotions_in
     let v1 = catalog.model_version(model, 1).await.unwrap().unwrap();
     assert_eq!(v1.stage, ModelStage::Production);
     assert_eq!(v1.approvals[0].approver.as_str(), "bob@example.com");
-    let pointer: Value = serde_json::from_slice(
-        &stack
-            .s3()
-            .get_object()
-            .bucket(&stack.bucket)
-            .key(format!("models/{model}/production.json"))
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes(),
-    )
-    .unwrap();
+    let pointer = stack
+        .object(&format!("models/{model}/production.json"))
+        .await
+        .unwrap();
+    let pointer: Value = serde_json::from_slice(&pointer).unwrap();
     assert_eq!(pointer["version"], 1, "{pointer:#}");
     let changed = stack.published_event("ModelStageChanged").await;
     assert_eq!(changed["detail"]["to"], "production", "{changed:#}");

@@ -93,6 +93,7 @@ impl Stack {
             table: self.table.clone(),
             bus: self.bus.clone(),
             work_dir: self.work_dir.clone(),
+            kms_key: None,
         }
     }
 
@@ -121,6 +122,29 @@ impl Stack {
 
     pub fn blobs(&self) -> tollgate_aws::S3BlobStore {
         tollgate_aws::S3BlobStore::new(&self.aws, &self.work_dir)
+    }
+
+    /// The object at `key` of the stack's bucket, if there is one.
+    pub async fn object(&self, key: &str) -> Option<bytes::Bytes> {
+        let out = self
+            .s3()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.unwrap().into_bytes())
+    }
+
+    /// The object an `s3://bucket/key` URI of the stack's bucket names.
+    pub async fn object_at(&self, uri: &str) -> bytes::Bytes {
+        let key = uri
+            .strip_prefix(&format!("s3://{}/", self.bucket))
+            .unwrap_or_else(|| panic!("{uri} is not in the stack's bucket"));
+        self.object(key)
+            .await
+            .unwrap_or_else(|| panic!("{uri} does not exist"))
     }
 
     /// Uploads `file` to `key`, as `aws s3 cp` would.

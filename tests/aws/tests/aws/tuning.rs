@@ -71,22 +71,8 @@ pub fn event<T: serde::de::DeserializeOwned>(json: Value) -> LambdaEvent<T> {
 }
 
 async fn download(stack: &Stack, uri: &str, to: &Path) {
-    let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
-    let bytes = stack
-        .s3()
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::write(to, bytes).unwrap();
+    std::fs::write(to, stack.object_at(uri).await).unwrap();
 }
 
 /// `dir`'s files packed at the root of a gzipped tarball, as SageMaker packs `/opt/ml/model`.
@@ -369,25 +355,13 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
 
     // The candidate was announced on the bus; the evaluate function tests it from there.
     let registered = stack.published_event("ModelCandidateRegistered").await;
-    let evaluate = tollgate_fn_evaluate::Function::new(&stack.aws, &stack.common(), None).unwrap();
+    let evaluate = tollgate_fn_evaluate::Function::new(&stack.aws, &stack.common()).unwrap();
     let tested = evaluate.handle(event(registered)).await.unwrap();
     assert_eq!(tested["test"]["verdict"], "passed", "{tested}");
     let candidate = catalog.model_version("wine-gpu", 1).await.unwrap().unwrap();
     assert_eq!(candidate.stage, ModelStage::Staging);
     let report = candidate.test_report.expect("a report is recorded");
-    let body = stack
-        .s3()
-        .get_object()
-        .bucket(report.bucket.as_str())
-        .key(report.key.as_str())
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let body = stack.object(report.key.as_str()).await.unwrap();
     let report: Value = serde_json::from_slice(&body).unwrap();
     assert!(
         report["metrics"]["accuracy"].as_f64().unwrap() > 0.4,
