@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Packages each Lambda function as a bootstrap zip (`cargo lambda build --release`), then measures
+# what a deployment cares about: each zip's size and each function's cold init (process start to
+# its first request to the Runtime API, the median of 11 starts against a local Runtime API).
+# Writes bench/lambda/results.json and prints the table. Not part of the tests: a release build
+# with fat LTO takes about half an hour the first time on 2 cores.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+FUNCTIONS=(ingest tune evaluate promote monitor)
+LAMBDA_DIR="$CARGO_TARGET_DIR/lambda"
+CACHE="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}"
+VENV="$CACHE/cargo-lambda-venv"
+CARGO_LAMBDA_VERSION="1.9.2"
+
+ensure_rust
+if [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/cargo-lambda" --version | grep -q "$CARGO_LAMBDA_VERSION"; then
+  step "installing cargo-lambda $CARGO_LAMBDA_VERSION (and zig) from PyPI into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi
+export PATH="$VENV/bin:$PATH"
+
+step "building ${FUNCTIONS[*]} for Lambda (release, x86_64, provided.al2023; first time: ~30 min)"
+packages=()
+for f in "${FUNCTIONS[@]}"; do packages+=(--package "tollgate-fn-$f"); done
+cargo lambda build --release --locked --output-format zip --lambda-dir "$LAMBDA_DIR" "${packages[@]}"
+
+# The zip is what Lambda takes; the measurement starts the bootstrap inside it.
+for f in "${FUNCTIONS[@]}"; do
+  python3 - "$LAMBDA_DIR/$f" <<'PY'
+import os, sys, zipfile
+folder = sys.argv[1]
+with zipfile.ZipFile(os.path.join(folder, "bootstrap.zip")) as z:
+    z.extract("bootstrap", folder)
+os.chmod(os.path.join(folder, "bootstrap"), 0o755)
+PY
+done
+
+step "measuring each zip and each function's cold init"
+mkdir -p bench/lambda
+TOLLGATE_BOOTSTRAP_DIR="$LAMBDA_DIR" TOLLGATE_PACKAGE_REPORT="$ROOT/bench/lambda/results.json" \
+  cargo nextest run --locked -p tollgate-aws-tests --run-ignored only --no-capture \
+  -E 'test(cold_init_of_the_packaged_functions)' >&2
+
+python3 - "$ROOT/bench/lambda/results.json" <<'PY'
+import json, sys
+heavy = {"ingest", "tune", "evaluate", "monitor"}  # these link polars
+results = json.load(open(sys.argv[1]))
+print(f"{'function':10} {'zip':>9} {'target':>7} {'cold init':>10} {'target':>7}")
+for name, r in results.items():
+    mb = r["zip_bytes"] / 1e6
+    limit = 30 if name in heavy else 10
+    zip_ok = "met" if mb <= limit else "NOT met"
+    init_ok = "met" if r["init_ms_median"] < 30 else "NOT met"
+    print(f"{name:10} {mb:7.1f} MB {zip_ok:>7} {r['init_ms_median']:7.1f} ms {init_ok:>7}")
+PY
+cat <<TXT
+
+Zips: $LAMBDA_DIR/<function>/bootstrap.zip (runtime provided.al2023, handler bootstrap).
+TXT
