@@ -9,7 +9,7 @@ use tollgate_aws::s3::Encryption;
 use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore};
 
 /// A setting that is missing or does not parse: the function refuses to start, naming it.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     #[error("the environment variable {name} is not set: it is {what}")]
     Missing {
@@ -22,6 +22,13 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+}
+
+/// A `main` that returns this error prints its `Debug`: the sentence, as in the logs.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// `name`'s value; `Missing` (saying what it is for) when unset or empty.

@@ -286,7 +286,10 @@ async fn a_function_without_its_settings_refuses_to_start_naming_the_variable() 
     let invocation = invoke(&binary("ingest"), &env, serde_json::json!({})).await;
     let (code, output) = invocation.exited.expect("it exits");
     assert_ne!(code, Some(0));
-    assert!(output.contains("TOLLGATE_TABLE"), "{output}");
+    assert!(
+        output.contains("the environment variable TOLLGATE_TABLE is not set"),
+        "{output}"
+    );
     assert!(invocation.init.is_none(), "it never asked for an event");
 }
 
