@@ -28,5 +28,5 @@ for port in "${PORTS[@]}"; do
     fi
     printf '==> stopped the stand-in on port %s\n' "$port" >&2
   fi
-  rm -f "$STATE/$port.pid" "$STATE/$port.kind" "$STATE/$port.resources.json"
+  rm -f "$STATE/$port.pid" "$STATE/$port.kind" "$STATE/$port.resources.json" "$STATE/$port.log"
 done
