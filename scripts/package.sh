@@ -3,7 +3,7 @@
 # what a deployment cares about: each zip's size and each function's cold init (process start to
 # its first request to the Runtime API, the median of 11 starts against a local Runtime API).
 # Writes bench/lambda/results.json and prints the table. Not part of the tests: a release build
-# with fat LTO takes about half an hour the first time on 2 cores.
+# with fat LTO takes about 45 minutes the first time on 2 cores.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -14,14 +14,14 @@ VENV="$CACHE/cargo-lambda-venv"
 CARGO_LAMBDA_VERSION="1.9.2"
 
 ensure_rust
-if [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/cargo-lambda" --version | grep -q "$CARGO_LAMBDA_VERSION"; then
+if [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/cargo-lambda" lambda --version | grep -q "$CARGO_LAMBDA_VERSION"; then
   step "installing cargo-lambda $CARGO_LAMBDA_VERSION (and zig) from PyPI into $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
 export PATH="$VENV/bin:$PATH"
 
-step "building ${FUNCTIONS[*]} for Lambda (release, x86_64, provided.al2023; first time: ~30 min)"
+step "building ${FUNCTIONS[*]} for Lambda (release, x86_64, provided.al2023; first time: about 45 min on 2 cores)"
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(--package "tollgate-fn-$f"); done
 cargo lambda build --release --locked --output-format zip --lambda-dir "$LAMBDA_DIR" "${packages[@]}"
