@@ -82,6 +82,18 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every `detail-type` Tollgate's events have: a reader told one it does not know is
+    /// looking at a newer publisher, not at a malformed event.
+    pub const DETAIL_TYPES: &'static [&'static str] = &[
+        "DatasetVersionAccepted",
+        "DatasetUploadRejected",
+        "RunRequested",
+        "SageMaker Training Job State Change",
+        "ModelCandidateRegistered",
+        "ModelTested",
+        "ModelStageChanged",
+    ];
+
     pub fn detail_type(&self) -> &'static str {
         match self {
             Self::DatasetVersionAccepted { .. } => "DatasetVersionAccepted",
@@ -132,5 +144,39 @@ impl Event {
                 to.as_str()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_detail_type_is_an_event_and_every_event_is_listed() {
+        for name in Event::DETAIL_TYPES {
+            let err = serde_json::from_value::<Event>(
+                serde_json::json!({"detail-type": name, "detail": {}}),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(!err.contains("unknown variant"), "{name}: {err}");
+        }
+        let err = serde_json::from_value::<Event>(
+            serde_json::json!({"detail-type": "Nothing", "detail": {}}),
+        )
+        .unwrap_err()
+        .to_string();
+        // serde lists the variants it expected: exactly the list.
+        for name in Event::DETAIL_TYPES {
+            assert!(
+                err.contains(&format!("`{name}`")),
+                "{name} missing from {err}"
+            );
+        }
+        assert_eq!(
+            err.matches('`').count() / 2,
+            Event::DETAIL_TYPES.len() + 1,
+            "{err}"
+        );
     }
 }

@@ -46,25 +46,12 @@ pub fn incoming(envelope: EventBridgeEvent<Value>) -> Result<Incoming, serde_jso
     match serde_json::from_value::<Event>(tagged) {
         Ok(event) => Ok(Incoming::Event(Box::new(event))),
         // A detail-type Tollgate does not know, from its own source: a newer publisher.
-        Err(_) if !is_known(&detail_type) => Ok(Incoming::Ignored {
+        Err(_) if !Event::DETAIL_TYPES.contains(&detail_type.as_str()) => Ok(Incoming::Ignored {
             source,
             detail_type,
         }),
         Err(e) => Err(e),
     }
-}
-
-fn is_known(detail_type: &str) -> bool {
-    [
-        "DatasetVersionAccepted",
-        "DatasetUploadRejected",
-        "RunRequested",
-        "SageMaker Training Job State Change",
-        "ModelCandidateRegistered",
-        "ModelTested",
-        "ModelStageChanged",
-    ]
-    .contains(&detail_type)
 }
 
 #[cfg(test)]
