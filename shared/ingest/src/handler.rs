@@ -143,6 +143,9 @@ impl Ingest {
             match self.attempt(upload, &upload_key).await {
                 Err(IngestError::Port(PortError::Conflict(reason))) => {
                     tracing::info!(%upload_key, attempt, %reason, "lost a race; trying again");
+                    // Give the winner time to finish writing what it committed.
+                    let pause = (25u64 << attempt).min(400);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
                 other => return other,
             }
@@ -286,7 +289,18 @@ impl Ingest {
             .await?
             .ok_or_else(|| PortError::NotFound(format!("{} v{version}", upload.dataset)))?;
         let data = key(stored.data_key())?;
-        let local = self.blobs.fetch(&stored.location.bucket, &data).await?;
+        // The catalog commits a version before its files are written: another upload that
+        // committed it a moment ago may still be writing them. That is a race lost, not an error.
+        let local = match self.blobs.fetch(&stored.location.bucket, &data).await {
+            Err(PortError::NotFound(_)) => {
+                return Err(PortError::Conflict(format!(
+                    "{} v{version}'s data is not written yet: its upload is still finishing",
+                    upload.dataset
+                ))
+                .into());
+            }
+            other => other?,
+        };
         let terms = contract.map(|c| c.contract.clone());
         let path = local.path.clone();
         let baseline =
