@@ -6,7 +6,9 @@ source "$(dirname "$0")/common.sh"
 
 ensure_rust
 step "building tollgate (first time: about 10 minutes on 2 cores; then seconds)"
-cargo build --locked --bin tollgate --bin trainer
+# `--workspace` resolves features for the whole workspace, as the tests' build does, so the tests
+# reuse every crate built here instead of compiling polars and the rest a second time.
+cargo build --locked --workspace --bin tollgate
 BIN="$CARGO_TARGET_DIR/debug/tollgate"
 
 DATA_DIR="${TOLLGATE_DATA_DIR:-$ROOT/.tollgate/demo-$(date +%Y%m%d-%H%M%S)}"

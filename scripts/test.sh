@@ -8,6 +8,36 @@ ensure_rust
 step "checking formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
+step "checking that the tests build on the binaries' feature set (one compile of the heavy crates)"
+# `cargo build --workspace --bin tollgate` (the demo) and the tests' build must resolve the same
+# features, or every crate above a changed one (polars, the AWS SDK) is compiled twice. A
+# dev-dependency that turns on a feature is what breaks it: declare that feature in a normal
+# dependency (tests/aws's helpers are one) instead.
+features() {
+  cargo tree --locked --workspace --prefix none -f '{p}|{f}' -e "$1" >"$2"
+}
+build_features="$(mktemp)" test_features="$(mktemp)"
+features normal,build "$build_features"
+features normal,build,dev "$test_features"
+python3 - "$build_features" "$test_features" <<'PY' || die "the tests' dev-dependencies change these crates' features, so they and everything above them would compile twice: move the dependency that turns the feature on to tests/aws's normal dependencies, or drop the feature"
+import re, sys
+def units(path):
+    """Each crate's feature sets (a crate built for the host and the target has two)."""
+    found = {}
+    for line in open(path):
+        line = re.sub(r" \(\*\)$", "", line.rstrip("\n"))
+        name, _, features = line.partition("|")
+        name = re.sub(r" \((/[^)]*|\*)\)", "", name).strip()
+        found.setdefault(name, set()).add(features.strip())
+    return found
+build, tests = units(sys.argv[1]), units(sys.argv[2])
+changed = sorted(n for n in build.keys() & tests.keys() if build[n] != tests[n])
+for name in changed:
+    print(f"  {name}: {sorted(build[name])} in the build, {sorted(tests[name])} in the tests", file=sys.stderr)
+sys.exit(1 if changed else 0)
+PY
+rm -f "$build_features" "$test_features"
+
 step "linting (cargo clippy --all-targets -- -D warnings; first time: about 10 minutes on 2 cores)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 

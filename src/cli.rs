@@ -172,6 +172,18 @@ pub enum Command {
     },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,
+    /// One training job under the SageMaker training container contract, as the `trainer`
+    /// binary runs it: the embedded default's jobs run `tollgate train --root DIR`, so a laptop
+    /// needs this one binary.
+    #[command(hide = true)]
+    Train {
+        /// SageMaker's `train` argument, accepted so both binaries take the same command line.
+        #[arg(value_parser = ["train"])]
+        command: Option<String>,
+        /// The container root holding input/, model/ and output/.
+        #[arg(long, env = "TOLLGATE_ML_ROOT", default_value = "/opt/ml")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -198,13 +198,13 @@ impl Embedded {
     }
 }
 
-/// The `trainer` binary: `TOLLGATE_TRAINER`, or the one beside this executable.
+/// What runs a training job as `<it> train --root DIR`: `TOLLGATE_TRAINER` (a `trainer` binary,
+/// or your own that follows the same contract), else this executable (`tollgate train`).
 fn trainer_path() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("TOLLGATE_TRAINER") {
         return Ok(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().context("finding this executable")?;
-    Ok(exe.with_file_name(format!("trainer{}", std::env::consts::EXE_SUFFIX)))
+    std::env::current_exe().context("finding this executable")
 }
 
 fn login_name() -> String {

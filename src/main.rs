@@ -27,6 +27,11 @@ pub struct UsageError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let cli::Command::Train { root, .. } = &cli.command {
+        // A training job is its own process with its own contract (stdout carries the metric
+        // lines), started by the embedded backend.
+        return tollgate_trainer::train_job(root);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")

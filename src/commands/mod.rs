@@ -139,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => models::decide(&env, &model, Request::Rollback { comment }, &env.user, json).await,
         Command::Monitor { json } => models::monitor(&env, json).await,
         Command::Demo => demo::run(&env).await,
+        Command::Train { .. } => unreachable!("main runs a training job before the runtime starts"),
     }
 }
 

@@ -126,6 +126,35 @@ impl Outcome {
     }
 }
 
+/// One training job as a container's process runs it: trains under `root`, prints each metric
+/// line on stdout, and on failure writes `output/failure` and returns a non-zero exit. A panic
+/// still leaves its reason where SageMaker looks for one. The `trainer` binary (`trainer train`)
+/// and the `tollgate` CLI (`tollgate train`, the embedded default's jobs) both run this.
+pub fn train_job(root: &Path) -> std::process::ExitCode {
+    let failure_root = root.to_owned();
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = write_failure(&failure_root, &format!("internal error: {info}"));
+        report(info);
+    }));
+
+    match run(root) {
+        Ok(outcome) => {
+            for score in &outcome.scores {
+                println!("{}", score.line());
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("trainer: failed: {error}");
+            if let Err(e) = write_failure(root, &error) {
+                eprintln!("trainer: could not write the failure: {e}");
+            }
+            std::process::ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 /// Reads the configuration under `root`, then trains.
 pub fn run(root: &Path) -> Result<Outcome, TrainError> {
     let layout = Layout::new(root);

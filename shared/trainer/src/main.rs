@@ -22,27 +22,5 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A panic in a library still leaves a reason where SageMaker looks for one.
-    let root = cli.root.clone();
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let _ = tollgate_trainer::write_failure(&root, &format!("internal error: {info}"));
-        report(info);
-    }));
-
-    match tollgate_trainer::run(&cli.root) {
-        Ok(outcome) => {
-            for score in &outcome.scores {
-                println!("{}", score.line());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("trainer: failed: {error}");
-            if let Err(e) = tollgate_trainer::write_failure(&cli.root, &error) {
-                eprintln!("trainer: could not write the failure: {e}");
-            }
-            ExitCode::from(error.exit_code())
-        }
-    }
+    tollgate_trainer::train_job(&cli.root)
 }

@@ -4,7 +4,7 @@
 use tollgate_domain::DatasetName;
 use tollgate_domain::ports::Catalog;
 
-use crate::standin::{Stack, sample};
+use tollgate_aws_tests::standin::{Stack, sample};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_deliveries_of_one_upload_make_one_version() {

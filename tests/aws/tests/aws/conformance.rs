@@ -4,7 +4,7 @@ use bytes::Bytes;
 use tollgate_domain::ports::BlobStore;
 use tollgate_domain::{BlobKey, ObjectRef};
 
-use crate::standin::Stack;
+use tollgate_aws_tests::standin::Stack;
 
 #[tokio::test]
 async fn s3_passes_the_blob_store_conformance_suite() {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tollgate_domain::ports::Catalog;
 use tollgate_domain::{DatasetName, UploadStatus};
 
-use crate::standin::{Stack, root, sample};
+use tollgate_aws_tests::standin::{Stack, root, sample};
 
 /// Uploads a sample, hands its notification to the ingest function, and returns the batch.
 pub async fn ingest_sample(stack: &Stack, file: &str, key: &str) -> SqsEvent {

@@ -5,12 +5,11 @@
 //! What the stand-in cannot do is driven here with the same JSON AWS would send: the S3
 //! notification is read from the SQS queue S3 wrote it to and handed to the function as Lambda's
 //! SQS batch; a training job's end is a "SageMaker Training Job State Change" event (a fixture,
-//! `fixtures/`), after the `trainer` really ran on the job's channels.
+//! `fixtures/`), after the trainer really ran on the job's channels.
 
 mod concurrency;
 mod conformance;
 mod functions;
 mod ingest;
 mod promotion;
-mod standin;
 mod tuning;

@@ -15,7 +15,7 @@ use tollgate_domain::{AuditEvent, ModelStage, ObjectRef, TestVerdict, UserId};
 use tollgate_fn_promote::{Access, Function};
 use tollgate_promote::{Outcome, Promote};
 
-use crate::standin::Stack;
+use tollgate_aws_tests::standin::Stack;
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()

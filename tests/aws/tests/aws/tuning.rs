@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -18,7 +17,8 @@ use tollgate_domain::{
 use tollgate_fn_tune::Settings;
 
 use crate::ingest::ingest_sample;
-use crate::standin::{Stack, binary};
+use tollgate_aws_tests::envelope;
+use tollgate_aws_tests::standin::Stack;
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tollgate-trainer:0.1";
 
@@ -57,15 +57,6 @@ checkpoint_s3 = "s3://{bucket}/checkpoints"
 }
 
 /// An EventBridge event as a function receives it.
-pub fn envelope(detail_type: &str, source: &str, detail: Value) -> Value {
-    serde_json::json!({
-        "version": "0", "id": "2f0e8a54-0a33-4b61-8a2f-7a3c6f9f3a10",
-        "detail-type": detail_type, "source": source, "account": "123456789012",
-        "time": "2026-12-02T10:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": detail
-    })
-}
-
 pub fn event<T: serde::de::DeserializeOwned>(json: Value) -> LambdaEvent<T> {
     LambdaEvent::new(serde_json::from_value(json).unwrap(), Context::default())
 }
@@ -139,18 +130,18 @@ async fn run_job(stack: &Stack, job: &str, fail: bool) -> Value {
         detail.as_object_mut().unwrap().remove("ModelArtifacts");
         return fixture;
     }
-    let out = Command::new(binary("trainer"))
-        .arg("train")
-        .arg("--root")
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the trainer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let log = String::from_utf8_lossy(&out.stdout);
+    // The trainer library, as the container's `trainer train` runs it (the binary's own contract
+    // is tested in shared/trainer): its metric lines are what SageMaker reads from the log.
+    let job_root = root.clone();
+    let outcome = tokio::task::spawn_blocking(move || tollgate_trainer::run(&job_root))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the trainer failed: {e}"));
+    let log: String = outcome
+        .scores
+        .iter()
+        .map(|score| score.line() + "\n")
+        .collect();
     // What the job's metric definitions (`<name>=(-?[0-9.eE+-]+);`) find in the log: each
     // metric's last value.
     let mut found = std::collections::BTreeMap::new();

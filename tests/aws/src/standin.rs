@@ -87,6 +87,21 @@ impl Stack {
         }
     }
 
+    /// The settings a function of this stack is started with, as the template sets them.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", endpoint()),
+            ("TOLLGATE_BUCKET", self.bucket.clone()),
+            ("TOLLGATE_TABLE", self.table.clone()),
+            ("TOLLGATE_EVENT_BUS", self.bus.clone()),
+            ("TOLLGATE_WORK_DIR", self.work_dir.display().to_string()),
+            (
+                "TOLLGATE_SAGEMAKER_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/tollgate-training".into(),
+            ),
+        ]
+    }
+
     pub fn common(&self) -> Common {
         Common {
             bucket: self.bucket.clone(),
@@ -312,17 +327,4 @@ fn percent_decode(raw: &str) -> String {
 /// A sample data file of the repository.
 pub fn sample(name: &str) -> PathBuf {
     root().join("samples/wine").join(name)
-}
-
-/// A binary of the workspace (built beside the test binary by `cargo nextest run --workspace`).
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
 }
