@@ -1,5 +1,8 @@
 """Writes the demo's sample files from linfa-datasets' copy of the UCI red wine quality data
-(pass the path of winequality-red.csv.gz). Seeded, so the files are always the same."""
+(pass the path of winequality-red.csv.gz). Seeded, so the files are always the same.
+
+The three batches are disjoint: 800 wines, then 400 others, then the last 399 with a synthetic
+drift on top, so a model retrained on the drifted batch learns from wines it has not seen."""
 import csv
 import gzip
 import io
@@ -20,10 +23,10 @@ def write(name, rs):
 
 
 write("wine-2009-a.csv", data[:800])
-write("wine-2009-b.csv", data[800:])
+write("wine-2009-b.csv", data[800:1200])
 ai, si = header.index("alcohol"), header.index("sulphates")
 drifted = []
-for r in data[800:]:
+for r in data[1200:]:
     r = list(r)
     r[ai] = f"{float(r[ai]) + 1.2:.2f}"
     r[si] = f"{float(r[si]) * 1.3:.3f}"

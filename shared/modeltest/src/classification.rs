@@ -163,7 +163,9 @@ fn ratio(numerator: u64, denominator: u64) -> f64 {
 struct Scores<'a> {
     rows: &'a [Vec<f64>],
     classes: usize,
-    truth: Vec<usize>,
+    /// The true class's probability column; `None` for a class the model never saw (a rare class
+    /// missing from the training rows), to which it gave probability 0.
+    truth: Vec<Option<usize>>,
 }
 
 impl<'a> Scores<'a> {
@@ -210,15 +212,8 @@ impl<'a> Scores<'a> {
         }
         let truth = truth
             .iter()
-            .map(|label| {
-                column
-                    .get(label.as_str())
-                    .copied()
-                    .ok_or_else(|| MetricError::UnknownLabel {
-                        label: label.clone(),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
+            .map(|label| column.get(label.as_str()).copied())
+            .collect();
         Ok(Self {
             rows,
             classes: classes.len(),
@@ -235,7 +230,10 @@ impl<'a> Scores<'a> {
             .rows
             .iter()
             .zip(&self.truth)
-            .map(|(row, &t)| -row[t].clamp(EPSILON, 1.0 - EPSILON).ln())
+            .map(|(row, &t)| {
+                let p = t.map_or(0.0, |t| row[t]);
+                -p.clamp(EPSILON, 1.0 - EPSILON).ln()
+            })
             .sum();
         Some(total / self.rows.len() as f64)
     }
@@ -269,7 +267,7 @@ impl<'a> Scores<'a> {
             self.rows
                 .iter()
                 .zip(&self.truth)
-                .map(|(row, &t)| (row[class], t == class))
+                .map(|(row, &t)| (row[class], t == Some(class)))
                 .collect(),
         )
     }
@@ -521,13 +519,17 @@ mod tests {
     }
 
     #[test]
-    fn a_true_label_without_a_probability_column_is_named() {
+    fn a_true_class_the_model_never_saw_has_probability_zero_not_an_error() {
+        // A rare class can be missing from the training rows and still be in the test split:
+        // the model gave it no probability, so its rows cost the log loss of probability 0.
         let classes = labels("a b");
         let rows = vec![vec![0.5, 0.5], vec![0.5, 0.5]];
-        let err = classification(&labels("a z"), &labels("a b"), Some((&classes, &rows)));
-        assert_eq!(
-            err.unwrap_err().to_string(),
-            "truth label \"z\" is not one of the probability classes"
+        let scores = classification(&labels("a z"), &labels("a b"), Some((&classes, &rows)))
+            .expect("scored");
+        let expected = (-(0.5f64.ln()) - EPSILON.ln()) / 2.0;
+        assert!(
+            (scores.log_loss.unwrap() - expected).abs() < 1e-9,
+            "{scores:?}"
         );
     }
 

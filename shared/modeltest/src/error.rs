@@ -28,8 +28,6 @@ pub enum MetricError {
     },
     #[error("probability row {row} holds {value}, outside [0, 1]")]
     NotAProbability { row: usize, value: f64 },
-    #[error("truth label {label:?} is not one of the probability classes")]
-    UnknownLabel { label: String },
     #[error("class {class:?} names two probability columns")]
     DuplicateClass { class: String },
     /// Predictions that cannot be compared with the truth at all.
