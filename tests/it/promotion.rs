@@ -205,11 +205,17 @@ fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_a_complete_audi
 }
 
 #[test]
-fn monitoring_drift_starts_one_retraining_not_a_loop() {
+fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop() {
     let t = Tollgate::new();
     assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
     let file = t.dir.path().join("p.toml");
-    std::fs::write(&file, PIPELINE).unwrap();
+    // New data starts no run by itself here, so only the monitor's runs are counted.
+    let pipeline = PIPELINE.replacen(
+        "task = \"classification\"",
+        "task = \"classification\"\non_upload = false",
+        1,
+    );
+    std::fs::write(&file, pipeline).unwrap();
     t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
     t.json(&["run", "wine-promo", "--json"]);
     // Nothing in production yet: nothing to monitor, nothing started.
@@ -260,8 +266,30 @@ fn monitoring_drift_starts_one_retraining_not_a_loop() {
             .any(|d| d["name"] == "prediction"),
         "prediction drift is measured: {report:#}"
     );
-    assert_eq!(first["runs"].as_array().unwrap().len(), 1);
+    // wine v1 is all there is, and production was trained on it: nothing new to learn from.
+    assert!(first["runs"].as_array().unwrap().is_empty(), "{first:#}");
+    assert_eq!(report["new_data_needed"], true, "{report:#}");
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("upload new data of wine"),
+        "{report:#}"
+    );
+    let text = t.run(&["monitor"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("no accepted version newer than v1"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
+    // New data arrives: the drift now starts one retraining, on it.
+    assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
+    let first = t.json(&["monitor", "--json"]);
+    assert_eq!(first["runs"].as_array().unwrap().len(), 1, "{first:#}");
     assert_eq!(first["runs"][0]["trigger"]["kind"], "monitor");
+    assert_eq!(first["runs"][0]["dataset_version"], 2);
+    assert_eq!(first["reports"][0]["new_data_needed"], false);
 
     // The same drift an hour later, or a minute: within the cooldown, no second run.
     let second = t.json(&["monitor", "--json"]);

@@ -4,7 +4,9 @@
 //! feature's PSI against the training split, and the predictions' PSI against the model's own
 //! predictions on its test split. The report goes to `monitoring/<model>/<time>.json`. Past the
 //! pipeline's `[monitor]` thresholds it starts a retraining run, unless one started within the
-//! cooldown, so it cannot loop.
+//! cooldown, so it cannot loop, and only when the dataset has an accepted version newer than the
+//! one production was trained on: retraining on the same rows would only find the same model, so
+//! without new data the report says that new data is needed instead.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -63,6 +65,10 @@ pub struct MonitorReport {
     pub drifted: bool,
     /// The retraining run started, if any.
     pub retraining_run: Option<String>,
+    /// Drift called for retraining, but no accepted version of the dataset is newer than the one
+    /// the model in production was trained on: someone has to upload new data.
+    #[serde(default)]
+    pub new_data_needed: bool,
     pub notes: Vec<String>,
     /// Where this report is stored.
     pub report: Option<String>,
@@ -200,6 +206,7 @@ impl Monitor {
             drift: Vec::new(),
             drifted: false,
             retraining_run: None,
+            new_data_needed: false,
             notes: Vec::new(),
             report: None,
         };
@@ -303,8 +310,25 @@ impl Monitor {
                     r.id, r.created_at, thresholds.cooldown
                 )),
                 None => {
-                    let run = self.tune.retrain(model, key.as_str()).await?;
-                    report.retraining_run = Some(run.id);
+                    let dataset = &production.dataset;
+                    let latest = self
+                        .catalog
+                        .dataset(dataset)
+                        .await?
+                        .and_then(|d| d.latest_version)
+                        .unwrap_or(0);
+                    if latest > production.dataset_version {
+                        let run = self.tune.retrain(model, key.as_str()).await?;
+                        report.retraining_run = Some(run.id);
+                    } else {
+                        report.new_data_needed = true;
+                        report.notes.push(format!(
+                            "drift past the thresholds, but {dataset} has no accepted version newer \
+                             than v{}, which v{} was trained on: retraining on the same rows would \
+                             find the same model, so upload new data of {dataset} to retrain on",
+                            production.dataset_version, production.version
+                        ));
+                    }
                 }
             }
         }
