@@ -1,5 +1,6 @@
 //! `tollgate audit`.
 
+use tollgate_domain::AuditEvent;
 use tollgate_domain::ports::Catalog;
 
 use crate::Outcome;
@@ -12,12 +13,7 @@ pub async fn run(env: &Embedded, subject: Option<&str>, json: bool) -> anyhow::R
         return Ok(Outcome::Done);
     }
     for e in &events {
-        let change = match (&e.from, &e.to) {
-            (Some(f), Some(t)) => format!(" {f} → {t}"),
-            (None, Some(t)) => format!(" → {t}"),
-            (Some(f), None) => format!(" from {f}"),
-            (None, None) => String::new(),
-        };
+        let change = what_happened(e);
         println!(
             "{}  {:<14} {:<26} {}{change}{}",
             e.at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -34,4 +30,31 @@ pub async fn run(env: &Embedded, subject: Option<&str>, json: bool) -> anyhow::R
         println!("no audit events yet");
     }
     Ok(Outcome::Done)
+}
+
+/// What the event did, after its subject: a transition, the count an approval reached, or why
+/// a request was refused.
+fn what_happened(e: &AuditEvent) -> String {
+    match (&e.from, &e.to) {
+        (Some(f), Some(t)) => return format!(" {f} → {t}"),
+        (None, Some(t)) => return format!(" → {t}"),
+        (Some(f), None) => return format!(" from {f}"),
+        (None, None) => {}
+    }
+    if e.action.ends_with(".refused") {
+        return format!(
+            " refused: {}",
+            e.details["reason"].as_str().unwrap_or("no reason given")
+        );
+    }
+    match (
+        e.action.as_str(),
+        e.details["approvals"].as_u64(),
+        e.details["required"].as_u64(),
+    ) {
+        ("model.approved", Some(n), Some(required)) => {
+            format!(" approval {n} of {required} recorded")
+        }
+        _ => String::new(),
+    }
 }

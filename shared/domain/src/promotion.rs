@@ -92,6 +92,15 @@ pub enum TestVerdict {
     },
 }
 
+impl std::fmt::Display for TestVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Passed => f.write_str("passed"),
+            Self::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
 /// One entry of a model's stage history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageChange {
@@ -296,6 +305,70 @@ impl VersionWrite {
     /// The revision the version has once written.
     pub fn revision(&self) -> u64 {
         self.expected_revision + 1
+    }
+}
+
+impl Request {
+    /// The verb of the request, as its audit actions name it: `approve`, `promote`, ...
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Promote { .. } => "promote",
+            Self::Approve { .. } => "approve",
+            Self::Reject { .. } => "reject",
+            Self::Rollback { .. } => "rollback",
+        }
+    }
+
+    /// The version it is about; a rollback is about the model.
+    pub fn version(&self) -> Option<u32> {
+        match self {
+            Self::Promote { version, .. }
+            | Self::Approve { version, .. }
+            | Self::Reject { version, .. } => Some(*version),
+            Self::Rollback { .. } => None,
+        }
+    }
+
+    fn comment(&self) -> Option<&str> {
+        match self {
+            Self::Approve { comment, .. } | Self::Rollback { comment } => comment.as_deref(),
+            Self::Reject { comment, .. } => Some(comment.as_str()),
+            Self::Promote { .. } => None,
+        }
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    }
+}
+
+/// The audit event of a request the rules refused: `model.<verb>.refused` (such as
+/// `model.approve.refused`) on the version (or, for a rollback, the model), by who asked, with
+/// the reason. An attempt is a fact for an auditor as much as a decision is; it changes nothing
+/// else, so it is appended on its own.
+pub fn refusal(
+    model: &str,
+    request: &Request,
+    actor: &UserId,
+    at: Timestamp,
+    reason: &str,
+) -> AuditEvent {
+    let subject = match request.version() {
+        Some(version) => subject(model, version),
+        None => format!("model/{model}"),
+    };
+    let mut details = json!({ "reason": reason });
+    if let Request::Promote { to, .. } = request {
+        details["to"] = json!(to.as_str());
+    }
+    let event = AuditEvent::new(
+        at,
+        actor.clone(),
+        format!("model.{}.refused", request.verb()),
+        subject,
+    )
+    .details(details);
+    match request.comment() {
+        Some(c) => event.comment(c),
+        None => event,
     }
 }
 
@@ -612,13 +685,19 @@ impl Context<'_> {
             comment: comment.map(str::to_owned),
         });
         let tally = self.tally(v, &approvals);
-        let mut approved = self
-            .audit(version, "model.approved", v.stage, v.stage)
-            .details(json!({
-                "approvals": tally.valid.len(),
-                "required": self.required(),
-                "replaces_earlier_approval": replaces,
-            }));
+        // An approval changes no stage by itself (the one that makes the count is followed by
+        // its `model.promoted`), so it says how far the count is, not a transition.
+        let mut approved = AuditEvent::new(
+            self.at,
+            self.actor.clone(),
+            "model.approved",
+            subject(&self.state.model, version),
+        )
+        .details(json!({
+            "approvals": tally.valid.len(),
+            "required": self.required(),
+            "replaces_earlier_approval": replaces,
+        }));
         if let Some(c) = comment {
             approved = approved.comment(c);
         }
@@ -863,6 +942,51 @@ mod tests {
             "alice is the author of churn v1 and cannot approve it: approvals come from others"
         );
         assert_eq!(stage(&state, 1), ModelStage::Staging);
+    }
+
+    #[test]
+    fn a_refusal_is_audited_with_who_asked_what_and_why() {
+        let reason = "alice is the author of churn v1 and cannot approve it";
+        let request = Request::Approve {
+            version: 1,
+            comment: Some(" looks fine ".into()),
+        };
+
+        let event = refusal("churn", &request, &user("alice"), t0(), reason);
+
+        assert_eq!(event.action, "model.approve.refused");
+        assert_eq!(event.subject, "model/churn/v1");
+        assert_eq!(event.actor, user("alice"));
+        assert_eq!(event.at, t0());
+        assert_eq!(event.details["reason"], reason);
+        assert_eq!(event.comment.as_deref(), Some("looks fine"));
+        assert_eq!((event.from, event.to), (None, None), "nothing moved");
+        let rollback = refusal(
+            "churn",
+            &Request::Rollback { comment: None },
+            &user("bob"),
+            t0(),
+            "nothing to roll back",
+        );
+        assert_eq!(
+            (rollback.action.as_str(), rollback.subject.as_str()),
+            ("model.rollback.refused", "model/churn")
+        );
+    }
+
+    #[test]
+    fn an_approval_short_of_the_count_says_how_far_it_is_not_a_transition() {
+        let mut state = model(vec![passing(1)]);
+        auto(&mut state, &policy(2), 1, t0());
+
+        let t = step(&mut state, &policy(2), approve(1), "bob", t0());
+
+        let approved = &t.audit[0];
+        assert_eq!(approved.action, "model.approved");
+        assert_eq!((&approved.from, &approved.to), (&None, &None));
+        assert_eq!(approved.details["approvals"], 1);
+        assert_eq!(approved.details["required"], 2);
+        assert!(t.history.is_empty(), "no stage changed");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! announced (`ModelStageChanged`) and, when production changed, the production pointer
 //! (`models/<name>/production.json`: version, artifact, test report) rewritten.
 //!
-//! A lost race is decided again on the new state; a refusal changes nothing and says why.
+//! A lost race is decided again on the new state; a refusal changes nothing but the audit trail
+//! (`model.<verb>.refused`, with who asked and why) and says why.
 
 use std::sync::Arc;
 
@@ -124,7 +125,12 @@ impl Promote {
             let policy = pipeline.pipeline.promotion;
             let transition =
                 match promotion::decide(&state, &policy, request, actor, self.clock.now()) {
-                    Decision::Refused(reason) => return Ok(Outcome::Refused(reason)),
+                    Decision::Refused(reason) => {
+                        let audit =
+                            promotion::refusal(model, request, actor, self.clock.now(), &reason);
+                        self.catalog.append_audit(audit).await?;
+                        return Ok(Outcome::Refused(reason));
+                    }
                     Decision::Apply(t) => t,
                 };
             match self.catalog.apply_transition(&transition).await {
