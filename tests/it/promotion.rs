@@ -52,6 +52,23 @@ fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
         refused["reason"].as_str().unwrap().contains("author"),
         "{refused:#}"
     );
+    // The attempt is a fact for the audit trail: who, what, when and why.
+    let trail = t.json(&["audit", "--subject", "model/wine-promo/v1", "--json"]);
+    let attempt = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "model.approve.refused")
+        .unwrap_or_else(|| panic!("no refusal in {trail:#}"));
+    assert_eq!(attempt["actor"], "tester");
+    assert_eq!(attempt["details"]["reason"], refused["reason"]);
+    assert!(attempt["at"].is_string());
+    let text = t.run(&["audit", "--subject", "model/wine-promo/v1"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("refused: tester is the author"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 
     let (code, done) = decide(
         &t,
@@ -323,6 +340,13 @@ fn an_expired_approval_does_not_count() {
         first["changes"].as_array().unwrap().is_empty(),
         "one of two: {first:#}"
     );
+    let trail = t.run(&["audit", "--subject", "model/wine-promo/v1"]);
+    let trail = String::from_utf8_lossy(&trail.stdout);
+    assert!(
+        trail.contains("model.approved") && trail.contains("approval 1 of 2 recorded"),
+        "what happened, not a transition that did not occur: {trail}"
+    );
+    assert!(!trail.contains("staging → staging"), "{trail}");
     std::thread::sleep(std::time::Duration::from_millis(3300));
     // Bob's is the second approval given, but Ana's has expired: still one valid.
     let (code, second) = decide(&t, "bob", &["approve", "wine-promo", "1"]);
