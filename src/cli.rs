@@ -82,7 +82,8 @@ pub enum Command {
         #[command(subcommand)]
         command: EventCommand,
     },
-    /// Write, apply or list pipeline files (what to train on which dataset, and how).
+    /// Write, apply or show pipeline files (what to train on which dataset, and how);
+    /// `tollgate pipelines` lists them.
     Pipeline {
         #[command(subcommand)]
         command: PipelineCommand,
@@ -210,6 +211,7 @@ fn parse_stage(raw: &str) -> Result<tollgate_domain::ModelStage, String> {
 pub enum PipelineCommand {
     /// Write a pipeline file with sensible defaults for a dataset's column.
     Init {
+        /// The dataset to train on; its latest accepted version sets the defaults.
         #[arg(long)]
         dataset: String,
         /// The column to predict.
@@ -225,6 +227,15 @@ pub enum PipelineCommand {
     /// Check a pipeline file and store it as the pipeline's next version.
     Apply {
         file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an applied pipeline: the file as applied, who applied it and when.
+    Show {
+        name: String,
+        /// An earlier version [default: the latest].
+        #[arg(long)]
+        version: Option<u32>,
         #[arg(long)]
         json: bool,
     },

@@ -207,9 +207,14 @@ fn trainer_path() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("finding this executable")
 }
 
+/// Who runs this process, as `id -un` says; then `$USER` (or its Windows and POSIX cousins)
+/// where the system has no name for the user (a container's bare uid).
 fn login_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "local-user".to_owned())
+    whoami::username()
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "local-user".to_owned())
 }

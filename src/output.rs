@@ -9,7 +9,7 @@ use tollgate_domain::{ObjectRef, UploadOutcome, UploadStatus};
 
 use crate::embedded::Embedded;
 
-fn object_json(env: &Embedded, object: &ObjectRef) -> Value {
+pub fn object_json(env: &Embedded, object: &ObjectRef) -> Value {
     json!({
         "bucket": object.bucket,
         "key": object.key,
@@ -137,8 +137,7 @@ pub fn drift_table(drift: &DriftReport) -> String {
 pub fn upload_text(env: &Embedded, outcome: &UploadOutcome) -> String {
     let (r, report) = (&outcome.record, &outcome.report);
     let mut out = String::new();
-    let columns = report.profile.as_ref().map(|p| p.columns.len());
-    let shape = match (r.rows, columns) {
+    let shape = match (r.rows, report.columns) {
         (Some(rows), Some(cols)) => format!("{} rows × {cols} columns, ", thousands(rows)),
         (Some(rows), None) => format!("{} rows, ", thousands(rows)),
         _ => String::new(),

@@ -52,6 +52,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 out,
             } => pipeline::init(&env, &dataset, &target, task, out).await,
             PipelineCommand::Apply { file, json } => pipeline::apply(&env, &file, json).await,
+            PipelineCommand::Show {
+                name,
+                version,
+                json,
+            } => pipeline::show(&env, &name, version, json).await,
         },
         Command::Pipelines { json } => pipeline::list(&env, json).await,
         Command::Run {

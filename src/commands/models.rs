@@ -175,7 +175,7 @@ pub async fn show(
     }
     match (&m.test, report.get("checks")) {
         (Some(verdict), Some(Value::Array(checks))) => {
-            println!("  model tests  {}", serde_json::to_string(verdict)?);
+            println!("  model tests  {verdict}");
             for c in checks {
                 println!(
                     "    {} {:<44} {:>10} {} {}",
@@ -186,6 +186,8 @@ pub async fn show(
                         .map_or("-".into(), |v| format!("{v:.4}")),
                     c["comparison"].as_str().unwrap_or_default(),
                     c["threshold"]
+                        .as_f64()
+                        .map_or(String::new(), |t| format!("{t:.4}"))
                 );
             }
             if checks.is_empty() {

@@ -346,3 +346,47 @@ pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
     }
     Ok(Outcome::Done)
 }
+
+/// `tollgate pipeline show NAME`: the file as applied, under a header saying which version it is.
+pub async fn show(
+    env: &Embedded,
+    name: &str,
+    version: Option<u32>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let stored = env.catalog.pipeline(name, version).await?.ok_or_else(|| {
+        UsageError(match version {
+            Some(v) => {
+                format!("pipeline {name:?} has no version {v} (tollgate pipelines lists them)")
+            }
+            None => format!("there is no pipeline {name:?} (tollgate pipelines lists them)"),
+        })
+    })?;
+    if json {
+        let value = serde_json::json!({
+            "name": stored.pipeline.name,
+            "version": stored.version,
+            "hash": stored.hash,
+            "applied_by": stored.applied_by,
+            "applied_at": stored.applied_at,
+            "pipeline": stored.pipeline,
+            "text": stored.text,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(Outcome::Done);
+    }
+    println!(
+        "# Pipeline {:?}, version {} (sha256 {}), applied by {} at {}.",
+        stored.pipeline.name,
+        stored.version,
+        stored.hash.short(),
+        stored.applied_by,
+        stored.applied_at
+    );
+    println!("# Edit and apply with: tollgate pipeline apply FILE");
+    print!("{}", stored.text);
+    if !stored.text.ends_with('\n') {
+        println!();
+    }
+    Ok(Outcome::Done)
+}

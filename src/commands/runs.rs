@@ -115,7 +115,7 @@ pub async fn candidate_text(env: &Embedded, run: &Run) -> anyhow::Result<String>
             model
                 .test_report
                 .as_ref()
-                .map_or(String::new(), |r| r.key.to_string()),
+                .map_or(String::new(), |r| env.path_of(r).display().to_string()),
             model.stage.as_str()
         ),
         Some(tollgate_domain::TestVerdict::Failed { reason }) => {
@@ -132,7 +132,10 @@ async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome
         {
             value["candidate"]["stage"] = json!(model.stage.as_str());
             value["candidate"]["test"] = json!(model.test);
-            value["candidate"]["test_report"] = json!(model.test_report.map(|r| r.key));
+            value["candidate"]["test_report"] = model
+                .test_report
+                .as_ref()
+                .map_or(Value::Null, |r| crate::output::object_json(env, r));
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

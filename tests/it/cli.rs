@@ -1,5 +1,7 @@
 //! The CLI as a user runs it: upload, re-upload, listing, showing, contracts, exit codes.
 
+use std::process::Command;
+
 use crate::helpers::{Tollgate, corpus, reasons, sample};
 
 #[test]
@@ -129,6 +131,10 @@ fn the_readable_report_says_what_failed_and_where() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("✘ rejected"), "{text}");
     assert!(
+        text.contains("12 rows × 5 columns"),
+        "the file's shape, the column that failed its type included: {text}"
+    );
+    assert!(
         text.contains("column \"income\", row 3: \"abc\" is not a number"),
         "{text}"
     );
@@ -173,6 +179,30 @@ fn a_replaced_contract_is_enforced_on_the_next_upload() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn without_a_user_setting_the_actor_is_the_login_name_of_the_process() {
+    let t = Tollgate::new();
+    let login = Command::new("id").arg("-un").output().expect("id runs");
+    let login = String::from_utf8_lossy(&login.stdout).trim().to_owned();
+    let out = t
+        .command()
+        .env_remove("TOLLGATE_USER")
+        .env_remove("USER")
+        .env_remove("USERNAME")
+        .env_remove("LOGNAME")
+        .args([
+            "upload",
+            corpus("good.csv").to_str().unwrap(),
+            "--dataset",
+            "loans",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let trail = t.json(&["audit", "--json"]);
+    assert_eq!(trail[0]["actor"], login.as_str(), "{trail:#}");
 }
 
 #[test]

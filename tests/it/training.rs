@@ -69,8 +69,21 @@ fn init_writes_a_pipeline_that_reaches_the_sklearn_baseline_for_classification()
     );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("task = \"classification\""), "{text}");
+    assert!(
+        text.starts_with("# Pipeline wine-quality: predicts \"quality\" of dataset \"wine\""),
+        "names read as names, not as the types that hold them: {text}"
+    );
     let applied = t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
     assert_eq!(applied["version"], 1);
+    let shown = t.run(&["pipeline", "show", "wine-quality"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.starts_with("# Pipeline \"wine-quality\", version 1 (sha256 "),
+        "{shown}"
+    );
+    assert!(shown.ends_with(&text), "the file as applied: {shown}");
+    let unknown = t.run(&["pipeline", "show", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
     let run = run_json(&t, "wine-quality");
     assert_eq!(run["pipeline"], "wine-quality");
     assert_eq!(run["dataset"], "wine");
@@ -508,11 +521,15 @@ accuracy = {min_accuracy}
     let run = run_json(&t, &easy);
     assert_eq!(run["candidate"]["test"]["verdict"], "passed", "{run:#}");
     assert_eq!(run["candidate"]["stage"], "staging");
-    let report_key = run["candidate"]["test_report"].as_str().unwrap();
-    let report: Value = serde_json::from_slice(
-        &std::fs::read(t.data_dir().join("buckets/tollgate-data").join(report_key)).unwrap(),
-    )
-    .unwrap();
+    // The report is named as every other object: bucket, key, and the absolute path behind it.
+    let located = &run["candidate"]["test_report"];
+    let path = std::path::Path::new(located["path"].as_str().unwrap());
+    assert!(path.is_absolute(), "{located}");
+    assert!(
+        path.ends_with(located["key"].as_str().unwrap()),
+        "{located}"
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     assert_eq!(report["checks"][0]["name"], "accuracy");
     assert_eq!(report["checks"][0]["threshold"], 0.3);
 

@@ -14,6 +14,13 @@ macro_rules! string_newtype {
                 &self.0
             }
         }
+        /// As the string it holds, quoted: a name in an error message or a file reads `"wine"`,
+        /// never the type's internals.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 // `pad`, not `write_str`: tables align names with `{:<24}`.
@@ -47,7 +54,7 @@ macro_rules! string_newtype {
 
 /// A dataset's name: 1 to 64 of `a-z 0-9 _ -`, starting with a letter or digit. It appears in
 /// object keys, table keys and URLs, so it is kept to characters that need no escaping anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DatasetName(String);
 string_newtype!(DatasetName);
 
@@ -83,7 +90,7 @@ impl DatasetName {
 }
 
 /// Who did something: a login name, an IAM principal or an e-mail address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
 string_newtype!(UserId);
 
@@ -110,7 +117,7 @@ impl UserId {
 
 /// A bucket name as S3 accepts it: 3 to 63 of `a-z 0-9 . -`, starting and ending with a letter
 /// or digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BucketName(String);
 string_newtype!(BucketName);
 
@@ -153,7 +160,7 @@ impl BucketName {
 /// An object key that is safe on every store: relative, `/`-separated, no empty, `.` or `..`
 /// segment, no backslash, no control character, at most 1024 bytes (the S3 limit). A key that
 /// passes cannot name anything outside its bucket's folder in the embedded store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobKey(String);
 string_newtype!(BlobKey);
 
@@ -212,7 +219,7 @@ impl BlobKey {
 }
 
 /// The SHA-256 of an object's bytes, as 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContentHash(String);
 string_newtype!(ContentHash);
 
@@ -261,6 +268,15 @@ pub fn sanitize_file_name(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_in_a_message_reads_as_its_text_not_the_type() {
+        let wine = DatasetName::parse("wine").unwrap();
+        assert_eq!(format!("no dataset {wine:?}"), "no dataset \"wine\"");
+        assert_eq!(format!("{wine}"), "wine");
+        let user = UserId::parse("ana").unwrap();
+        assert_eq!(format!("{user:?}"), "\"ana\"");
+    }
 
     #[test]
     fn dataset_names_refuse_what_would_need_escaping() {

@@ -146,6 +146,9 @@ pub struct ValidationReport {
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// The file's columns as read (an extra one counts, though the profile leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<u64>,
     /// The contract checked against, or `None` when this upload will found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract_version: Option<u32>,

@@ -266,6 +266,7 @@ impl Ingest {
                 format: format.as_str().to_owned(),
                 bytes: fingerprint.bytes,
                 rows: verdict.as_ref().map(|v| v.rows),
+                columns: verdict.as_ref().map(|v| v.columns),
                 contract_version,
                 findings,
                 profile: verdict.as_ref().map(|v| v.profile.clone()),
@@ -753,6 +754,7 @@ fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> Validat
         format: existing.format.clone(),
         bytes: record.bytes,
         rows: Some(existing.rows),
+        columns: Some(existing.schema.len() as u64),
         contract_version: Some(existing.contract_version),
         findings: vec![Finding::warning(
             "duplicate",

@@ -122,6 +122,8 @@ impl Baseline {
 #[derive(Debug)]
 pub struct Verdict {
     pub rows: u64,
+    /// The columns of the file as read, before the contract's (an extra column counts).
+    pub columns: u64,
     pub findings: Vec<Finding>,
     pub profile: DatasetProfile,
     pub drift: Option<DriftReport>,
@@ -149,6 +151,7 @@ pub fn evaluate(
     let mut timings_ms = BTreeMap::new();
     let started = Instant::now();
     let rows = frame.height() as u64;
+    let columns = frame.width() as u64;
     let (mut typed, mut findings) = columns::conform(frame, contract);
     // A first version founds the contract; its columns take the contract's types from the start.
     let inferred_contract = contract
@@ -243,6 +246,7 @@ pub fn evaluate(
     .unwrap_or_else(|_| frame.clone());
     Verdict {
         rows,
+        columns,
         findings,
         profile,
         drift,
