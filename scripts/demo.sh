@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 ensure_rust
-step "building tollgate (first time: about 10 minutes on 2 cores; then seconds)"
+step "building tollgate (first time: about 11 minutes on 2 cores; then seconds)"
 # `--workspace` resolves features for the whole workspace, as the tests' build does, so the tests
 # reuse every crate built here instead of compiling polars and the rest a second time.
 cargo build --locked --workspace --bin tollgate

@@ -38,7 +38,7 @@ sys.exit(1 if changed else 0)
 PY
 rm -f "$build_features" "$test_features"
 
-step "linting (cargo clippy --all-targets -- -D warnings; first time: about 10 minutes on 2 cores)"
+step "linting (cargo clippy --all-targets -- -D warnings; first time: about 7 minutes on 2 cores)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 if ! cargo nextest --version >/dev/null 2>&1; then
