@@ -178,9 +178,6 @@ pub enum Command {
     /// needs this one binary.
     #[command(hide = true)]
     Train {
-        /// SageMaker's `train` argument, accepted so both binaries take the same command line.
-        #[arg(value_parser = ["train"])]
-        command: Option<String>,
         /// The container root holding input/, model/ and output/.
         #[arg(long, env = "TOLLGATE_ML_ROOT", default_value = "/opt/ml")]
         root: PathBuf,
@@ -189,14 +186,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    Show {
-        name: String,
-        /// The latest when absent.
-        #[arg(long)]
-        version: Option<u32>,
-        #[arg(long)]
-        json: bool,
-    },
+    Show(Shown),
+}
+
+/// What `model show` and `pipeline show` take: a name, and a version other than the latest.
+#[derive(Debug, Args)]
+pub struct Shown {
+    pub name: String,
+    /// An earlier version [default: the latest].
+    #[arg(long)]
+    pub version: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_stage(raw: &str) -> Result<tollgate_domain::ModelStage, String> {
@@ -231,14 +232,7 @@ pub enum PipelineCommand {
         json: bool,
     },
     /// Show an applied pipeline: the file as applied, who applied it and when.
-    Show {
-        name: String,
-        /// An earlier version [default: the latest].
-        #[arg(long)]
-        version: Option<u32>,
-        #[arg(long)]
-        json: bool,
-    },
+    Show(Shown),
 }
 
 #[derive(Debug, Subcommand)]

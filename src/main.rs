@@ -27,7 +27,7 @@ pub struct UsageError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let cli::Command::Train { root, .. } = &cli.command {
+    if let cli::Command::Train { root } = &cli.command {
         // A training job is its own process with its own contract (stdout carries the metric
         // lines), started by the embedded backend.
         return tollgate_trainer::train_job(root);

@@ -52,11 +52,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 out,
             } => pipeline::init(&env, &dataset, &target, task, out).await,
             PipelineCommand::Apply { file, json } => pipeline::apply(&env, &file, json).await,
-            PipelineCommand::Show {
-                name,
-                version,
-                json,
-            } => pipeline::show(&env, &name, version, json).await,
+            PipelineCommand::Show(shown) => {
+                pipeline::show(&env, &shown.name, shown.version, shown.json).await
+            }
         },
         Command::Pipelines { json } => pipeline::list(&env, json).await,
         Command::Run {
@@ -80,13 +78,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Runs { json } => runs::list(&env, json).await,
         Command::Models { json } => models::list(&env, json).await,
         Command::Model {
-            command:
-                ModelCommand::Show {
-                    name,
-                    version,
-                    json,
-                },
-        } => models::show(&env, &name, version, json, false).await,
+            command: ModelCommand::Show(shown),
+        } => models::show(&env, &shown.name, shown.version, shown.json, false).await,
         Command::Lineage {
             model,
             version,
