@@ -123,16 +123,15 @@ impl Promote {
                 return Ok(Outcome::Refused(format!("model {model} has no pipeline")));
             };
             let policy = pipeline.pipeline.promotion;
-            let transition =
-                match promotion::decide(&state, &policy, request, actor, self.clock.now()) {
-                    Decision::Refused(reason) => {
-                        let audit =
-                            promotion::refusal(model, request, actor, self.clock.now(), &reason);
-                        self.catalog.append_audit(audit).await?;
-                        return Ok(Outcome::Refused(reason));
-                    }
-                    Decision::Apply(t) => t,
-                };
+            let now = self.clock.now();
+            let transition = match promotion::decide(&state, &policy, request, actor, now) {
+                Decision::Refused(reason) => {
+                    let audit = promotion::refusal(model, request, actor, now, &reason);
+                    self.catalog.append_audit(audit).await?;
+                    return Ok(Outcome::Refused(reason));
+                }
+                Decision::Apply(t) => t,
+            };
             match self.catalog.apply_transition(&transition).await {
                 Ok(()) => {}
                 Err(PortError::Conflict(why)) => {
