@@ -228,9 +228,9 @@ pub async fn decide(
             Outcome::Done,
             json!({ "status": "done", "model": name, "changes": changes }),
         ),
-        Decided::Refused(reason) => (
+        Decided::Refused(refusal) => (
             Outcome::Refused,
-            json!({ "status": "refused", "model": name, "reason": reason }),
+            json!({ "status": "refused", "model": name, "reason": refusal.to_string() }),
         ),
     };
     if json {
@@ -250,7 +250,10 @@ pub async fn decide(
                     );
                 }
             }
-            Decided::Refused(reason) => println!("Refused: {reason}"),
+            Decided::Refused(refusal @ tollgate_promote::Refusal::NoSuchModel(_)) => {
+                println!("Refused: {refusal} (tollgate models lists them)")
+            }
+            Decided::Refused(refusal) => println!("Refused: {refusal}"),
         }
     }
     Ok(code)

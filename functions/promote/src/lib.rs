@@ -34,7 +34,7 @@ use tollgate_aws::{AwsConfig, SageMakerRegistry};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{ModelStage, UserId};
 use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, env};
-use tollgate_promote::{Outcome, Promote};
+use tollgate_promote::{Outcome, Promote, Refusal};
 
 /// Who may call, and how they are named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +188,10 @@ impl Function {
                 200,
                 serde_json::json!({ "status": "done", "model": model, "changes": changes }),
             )),
-            Ok(Outcome::Refused(reason)) => Ok(refuse(409, reason)),
+            Ok(Outcome::Refused(refusal @ Refusal::NoSuchModel(_))) => {
+                Ok(refuse(404, refusal.to_string()))
+            }
+            Ok(Outcome::Refused(refusal)) => Ok(refuse(409, refusal.to_string())),
             Err(e) if e.is_retryable() => {
                 tracing::warn!(model, error = %e, "promotion failed; the caller may retry");
                 Ok(refuse(503, format!("try again: {e}")))

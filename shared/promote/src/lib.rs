@@ -39,8 +39,23 @@ impl PromoteError {
 pub enum Outcome {
     /// The stage changes it made.
     Done(Vec<StageChange>),
-    /// Nothing changed; the reason, for the user.
-    Refused(String),
+    /// Nothing changed; why, for the user.
+    Refused(Refusal),
+}
+
+/// Why a request changed nothing. Each edge maps the kind (an HTTP status, an exit code) and
+/// shows the message as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The model has no version at all.
+    #[error("there is no model {0:?}")]
+    NoSuchModel(String),
+    /// The model's pipeline is gone, so there is no policy to decide by.
+    #[error("model {0} has no pipeline")]
+    NoPipeline(String),
+    /// The promotion rules said no (the author approving, an expired report, ...).
+    #[error("{0}")]
+    Rules(String),
 }
 
 #[derive(Debug, Clone)]
@@ -115,12 +130,10 @@ impl Promote {
     ) -> Result<Outcome, PromoteError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(state) = self.catalog.model_state(model).await? else {
-                return Ok(Outcome::Refused(format!(
-                    "there is no model {model:?} (tollgate models lists them)"
-                )));
+                return Ok(Outcome::Refused(Refusal::NoSuchModel(model.to_owned())));
             };
             let Some(pipeline) = self.catalog.pipeline(model, None).await? else {
-                return Ok(Outcome::Refused(format!("model {model} has no pipeline")));
+                return Ok(Outcome::Refused(Refusal::NoPipeline(model.to_owned())));
             };
             let policy = pipeline.pipeline.promotion;
             let now = self.clock.now();
@@ -128,7 +141,7 @@ impl Promote {
                 Decision::Refused(reason) => {
                     let audit = promotion::refusal(model, request, actor, now, &reason);
                     self.catalog.append_audit(audit).await?;
-                    return Ok(Outcome::Refused(reason));
+                    return Ok(Outcome::Refused(Refusal::Rules(reason)));
                 }
                 Decision::Apply(t) => t,
             };
