@@ -9,7 +9,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 
 use crate::pipeline::Promotion;
-use crate::ports::{BlobStore, Catalog, NewVersion, StoredContract};
+use crate::ports::{BlobStore, Catalog, NewVersion, Page, PageRequest, StoredContract};
 use crate::promotion::{self, ModelState, Request, TestVerdict, Transition};
 use crate::training::{CandidateRef, SplitFiles};
 use crate::{
@@ -470,6 +470,148 @@ pub async fn catalog(catalog: &dyn Catalog) {
     assert_eq!(catalog.datasets().await.unwrap().len(), 1);
 
     promotion(catalog).await;
+    paging(catalog).await;
+}
+
+/// Every page of a list, following `next` from the first page of `limit` items.
+async fn all_pages<T, F, Fut>(limit: u32, mut read: F) -> Vec<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Page<T>>,
+{
+    let mut pages = Vec::new();
+    let mut request = PageRequest::first(limit);
+    loop {
+        let page = read(request.clone()).await;
+        assert!(
+            page.items.len() <= limit as usize,
+            "a page holds at most its limit"
+        );
+        let next = page.next.clone();
+        pages.push(page.items);
+        match next {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => return pages,
+        }
+        assert!(pages.len() < 100, "paging ends");
+    }
+}
+
+/// Lists page by a cursor: the union of the pages is the whole list in its order, with no
+/// duplicate, and what is added while a reader pages never shifts the pages still to come.
+async fn paging(catalog: &dyn Catalog) {
+    const PIPELINE: &str = "conformance-pages";
+    // Seven runs, two of them in the same millisecond (the id breaks the tie).
+    let mut made = Vec::new();
+    for i in 0..7u32 {
+        let mut run = finished_run(PIPELINE, i + 1);
+        run.id = format!("pages-run-{i}");
+        run.created_at = t0()
+            .checked_add(jiff::SignedDuration::from_secs(i64::from(i.min(5))))
+            .unwrap();
+        assert!(
+            catalog
+                .create_run(&run, audit(&format!("run/{}", run.id), "run.started"))
+                .await
+                .unwrap()
+        );
+        made.push(run);
+    }
+    let whole = catalog.runs(Some(PIPELINE)).await.unwrap();
+    assert_eq!(whole.len(), 7);
+    let pages = all_pages(3, |page| async move {
+        catalog.runs_page(Some(PIPELINE), &page).await.unwrap()
+    })
+    .await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [3, 3, 1],
+        "seven runs in pages of three"
+    );
+    let ids = |runs: &[Run]| runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&pages.concat()),
+        ids(&whole),
+        "the pages are the list, newest first, no run twice"
+    );
+    let everything = all_pages(4, |page| async move {
+        catalog.runs_page(None, &page).await.unwrap()
+    })
+    .await
+    .concat();
+    assert_eq!(
+        ids(&everything),
+        ids(&catalog.runs(None).await.unwrap()),
+        "unfiltered pages are the whole list"
+    );
+
+    // A run created after the first page was read does not shift the second.
+    let first = catalog
+        .runs_page(Some(PIPELINE), &PageRequest::first(3))
+        .await
+        .unwrap();
+    let mut newer = finished_run(PIPELINE, 99);
+    newer.id = "pages-run-newer".into();
+    newer.created_at = t0()
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    catalog
+        .create_run(&newer, audit("run/pages-run-newer", "run.started"))
+        .await
+        .unwrap();
+    let second = catalog
+        .runs_page(
+            Some(PIPELINE),
+            &PageRequest {
+                limit: 3,
+                cursor: first.next.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&second.items), ids(&pages[1]), "a later page is stable");
+    assert!(matches!(
+        catalog
+            .runs_page(
+                Some(PIPELINE),
+                &PageRequest {
+                    limit: 3,
+                    cursor: Some("not a cursor".into()),
+                },
+            )
+            .await,
+        Err(PortError::Invalid(_))
+    ));
+
+    // The audit trail, newest first, under a subject prefix.
+    for i in 0..5 {
+        catalog
+            .append_audit(audit(&format!("pages/{i}"), "pages.test"))
+            .await
+            .unwrap();
+    }
+    let trail = all_pages(2, |page| async move {
+        catalog.audit_page(Some("pages/"), &page).await.unwrap()
+    })
+    .await
+    .concat();
+    let subjects: Vec<&str> = trail.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        ["pages/4", "pages/3", "pages/2", "pages/1", "pages/0"],
+        "the trail's pages, newest first"
+    );
+    let mut oldest_first = catalog.audit(None).await.unwrap();
+    oldest_first.reverse();
+    let all = all_pages(50, |page| async move {
+        catalog.audit_page(None, &page).await.unwrap()
+    })
+    .await
+    .concat();
+    assert_eq!(
+        all, oldest_first,
+        "the unfiltered trail's pages are the trail"
+    );
 }
 
 const MODEL: &str = "conformance-model";

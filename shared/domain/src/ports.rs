@@ -119,6 +119,65 @@ pub trait BlobStore: Send + Sync + Debug {
     ) -> Result<String, PortError>;
 }
 
+/// The most items a page holds, whatever a caller asks.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which page of a list: at most `limit` items after `cursor`, the `next` of the page before
+/// (`None`: the first page). Cursors are opaque, each adapter's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    pub limit: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+
+    /// The limit between 1 and [`MAX_PAGE`], as a count.
+    pub fn size(&self) -> usize {
+        self.limit.clamp(1, MAX_PAGE) as usize
+    }
+}
+
+/// One page of a list; `next` asks for the page after it, `None` on the last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page of `size` items out of `fetched` (read one past the page, to know whether there
+    /// is a next one), whose cursor is `cursor_of` the page's last item.
+    pub fn of(mut fetched: Vec<T>, size: usize, cursor_of: impl Fn(&T) -> String) -> Self {
+        let more = fetched.len() > size;
+        fetched.truncate(size);
+        let next = if more {
+            fetched.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self {
+            items: fetched,
+            next,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
 /// A contract as the catalog keeps it: numbered, with who set it and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredContract {
@@ -214,6 +273,14 @@ pub trait Catalog: Send + Sync + Debug {
     async fn run(&self, id: &str) -> Result<Option<Run>, PortError>;
     /// Every run, newest first; only the pipeline's when given.
     async fn runs(&self, pipeline: Option<&str>) -> Result<Vec<Run>, PortError>;
+    /// A page of runs, newest first (as [`Catalog::runs`]), read from where the cursor left
+    /// off: a run created meanwhile never shifts a later page. `Invalid` for a cursor this
+    /// adapter did not write.
+    async fn runs_page(
+        &self,
+        pipeline: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, PortError>;
     /// Replaces a run whose stored revision is `run.revision - 1`; `Conflict` otherwise.
     async fn save_run(&self, run: &Run) -> Result<(), PortError>;
     /// Saves a finished run (as `save_run`) and registers its candidate, which must be the
@@ -277,6 +344,14 @@ pub trait Catalog: Send + Sync + Debug {
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError>;
     /// Audit events, oldest first; only those whose subject starts with `subject_prefix` if given.
     async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError>;
+    /// A page of the audit trail, newest first, under `subject_prefix` if given; events
+    /// appended meanwhile never shift a later page. `Invalid` for a cursor this adapter did
+    /// not write.
+    async fn audit_page(
+        &self,
+        subject_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, PortError>;
 }
 
 /// Where training jobs run: SageMaker, or the `trainer` binary as a subprocess. A job's end

@@ -179,6 +179,27 @@ pub struct Run {
 }
 
 impl Run {
+    /// A place as [`Run::place`] writes it, as its parts (created ms, id); `Invalid` otherwise.
+    pub fn parse_place(place: &str) -> Result<(i64, &str), crate::PortError> {
+        place
+            .split_once('#')
+            .filter(|(ms, id)| ms.len() == 15 && !id.is_empty())
+            .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id)))
+            .ok_or_else(|| {
+                crate::PortError::Invalid(format!("{place:?} is not a cursor of the runs list"))
+            })
+    }
+
+    /// The run's place in the newest-first lists, `<created ms:015>#<id>`: what the catalogs
+    /// sort and page the lists by.
+    pub fn place(&self) -> String {
+        format!(
+            "{:015}#{}",
+            self.created_at.as_millisecond().max(0),
+            self.id
+        )
+    }
+
     pub fn spend(&self) -> f64 {
         self.trials.iter().map(TrialRecord::spend).sum()
     }

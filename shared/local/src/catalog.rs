@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tollgate_domain::ports::{Catalog, NewVersion, StoredContract};
+use tollgate_domain::ports::{Catalog, NewVersion, Page, PageRequest, StoredContract};
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
     AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, ObjectRef,
@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS runs (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, created_ms);
+CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_ms, id);
 CREATE TABLE IF NOT EXISTS models (
     name TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -697,6 +698,45 @@ impl Catalog for SqliteCatalog {
         .await
     }
 
+    async fn runs_page(
+        &self,
+        pipeline: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, PortError> {
+        // Keyset paging on (created_ms, id); the cursor is the run's place.
+        let after = match page.cursor.as_deref() {
+            Some(c) => Some(Run::parse_place(c).map(|(ms, id)| (ms, id.to_owned()))?),
+            None => None,
+        };
+        let (size, pipeline) = (page.size(), pipeline.map(str::to_owned));
+        let fetched: Vec<Run> = self
+            .with(move |c| {
+                let (ms, id) = after.unwrap_or((i64::MAX, String::new()));
+                let limit = size as i64 + 1;
+                let keyset = "(created_ms < ?1 OR (created_ms = ?1 AND id < ?2))";
+                match pipeline {
+                    Some(p) => query_bodies(
+                        c,
+                        &format!(
+                            "SELECT body FROM runs WHERE pipeline = ?3 AND {keyset} \
+                             ORDER BY created_ms DESC, id DESC LIMIT ?4"
+                        ),
+                        rusqlite::params![ms, id, p, limit],
+                    ),
+                    None => query_bodies(
+                        c,
+                        &format!(
+                            "SELECT body FROM runs WHERE {keyset} \
+                             ORDER BY created_ms DESC, id DESC LIMIT ?3"
+                        ),
+                        rusqlite::params![ms, id, limit],
+                    ),
+                }
+            })
+            .await?;
+        Ok(Page::of(fetched, size, Run::place))
+    }
+
     async fn save_run(&self, run: &Run) -> Result<(), PortError> {
         let run = run.clone();
         self.with(move |c| update_run(c, &run)).await
@@ -883,6 +923,42 @@ impl Catalog for SqliteCatalog {
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError> {
         self.with(move |c| insert_audit(c, &event)).await
+    }
+
+    async fn audit_page(
+        &self,
+        subject_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, PortError> {
+        let before = match page.cursor.as_deref() {
+            Some(c) => c.parse::<i64>().map_err(|_| {
+                PortError::Invalid(format!("{c:?} is not a cursor of the audit trail"))
+            })?,
+            None => i64::MAX,
+        };
+        let (size, prefix) = (page.size(), subject_prefix.unwrap_or("").to_owned());
+        let fetched: Vec<(i64, AuditEvent)> = self
+            .with(move |c| {
+                let mut stmt = c
+                    .prepare(
+                        "SELECT seq, body FROM audit \
+                         WHERE seq < ?1 AND substr(subject, 1, length(?2)) = ?2 \
+                         ORDER BY seq DESC LIMIT ?3",
+                    )
+                    .map_err(|e| sql("preparing a query", e))?;
+                let rows = stmt
+                    .query_map(rusqlite::params![before, prefix, size as i64 + 1], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(|e| sql("running a query", e))?;
+                rows.map(|r| {
+                    let (seq, body) = r.map_err(|e| sql("reading a row", e))?;
+                    Ok((seq, from_json(&body)?))
+                })
+                .collect()
+            })
+            .await?;
+        Ok(Page::of(fetched, size, |(seq, _)| seq.to_string()).map(|(_, event)| event))
     }
 
     async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError> {

@@ -51,7 +51,7 @@ mod table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
-use tollgate_domain::ports::{Catalog, NewVersion, StoredContract};
+use tollgate_domain::ports::{Catalog, NewVersion, Page, PageRequest, StoredContract};
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
     AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, ObjectRef,
@@ -617,7 +617,7 @@ impl Catalog for DynamoCatalog {
         let mut stored = with_body(item(run_pk(&run.id), "RUN"), run)?;
         stored.insert("revision".into(), n(run.revision));
         tx.create(&self.table, stored, EXISTS)?;
-        let place = format!("{:015}#{}", run.created_at.as_millisecond().max(0), run.id);
+        let place = run.place();
         for list in [
             RUNS.to_owned(),
             format!("{RUNS}#{}", run.pipeline.pipeline.name),
@@ -647,6 +647,38 @@ impl Catalog for DynamoCatalog {
             Some(p) => self.runs_in(&format!("{RUNS}#{p}")).await,
             None => self.runs_in(RUNS).await,
         }
+    }
+
+    async fn runs_page(
+        &self,
+        pipeline: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, PortError> {
+        let list = match pipeline {
+            Some(p) => format!("{RUNS}#{p}"),
+            None => RUNS.to_owned(),
+        };
+        if let Some(cursor) = &page.cursor {
+            Run::parse_place(cursor)?;
+        }
+        let size = page.size();
+        let pointers = self
+            .table
+            .query_page(&list, true, None, page.cursor.as_deref(), size + 1)
+            .await?;
+        let keys: Vec<(String, String)> = pointers
+            .iter()
+            .filter_map(|p| text(p, "run"))
+            .map(|id| (run_pk(id), "RUN".to_owned()))
+            .collect();
+        let runs = self
+            .table
+            .get_many(&keys)
+            .await?
+            .iter()
+            .map(body)
+            .collect::<Result<Vec<Run>, _>>()?;
+        Ok(Page::of(runs, size, Run::place))
     }
 
     async fn save_run(&self, run: &Run) -> Result<(), PortError> {
@@ -801,6 +833,31 @@ impl Catalog for DynamoCatalog {
         tx.commit(&self.table, "appending to the audit trail")
             .await?
             .map_err(|r| r.into_conflict("an audit event"))
+    }
+
+    async fn audit_page(
+        &self,
+        subject_prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, PortError> {
+        // The by-time partition, newest first, filtered by subject: pages in time order even
+        // when the prefix spans several subjects (the by-subject partition sorts by subject).
+        let size = page.size();
+        let items = self
+            .table
+            .query_page(
+                AUDIT,
+                true,
+                subject_prefix.filter(|p| !p.is_empty()),
+                page.cursor.as_deref(),
+                size + 1,
+            )
+            .await?;
+        let events = items
+            .iter()
+            .map(|i| Ok((text(i, "sk").unwrap_or_default().to_owned(), body(i)?)))
+            .collect::<Result<Vec<(String, AuditEvent)>, PortError>>()?;
+        Ok(Page::of(events, size, |(order, _)| order.clone()).map(|(_, event)| event))
     }
 
     async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError> {

@@ -181,6 +181,52 @@ impl Table {
         Ok(items)
     }
 
+    /// Up to `want` items of partition `pk` after the sort key `after` (exclusive), in
+    /// sort-key order (reversed when `newest_first`), only those whose `subject` starts with
+    /// `subject_prefix` if given. Reads DynamoDB's pages until it has them or the partition
+    /// ends, never past.
+    pub async fn query_page(
+        &self,
+        pk: &str,
+        newest_first: bool,
+        subject_prefix: Option<&str>,
+        after: Option<&str>,
+        want: usize,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        if let Some(subject) = subject_prefix {
+            values.insert(":subject".into(), s(subject));
+        }
+        let mut start = after.map(|sk| item(pk, sk));
+        let mut items = Vec::new();
+        while items.len() < want {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk")
+                .consistent_read(true)
+                .scan_index_forward(!newest_first)
+                .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .set_expression_attribute_values(Some(values.clone()));
+            if subject_prefix.is_some() {
+                request = request.filter_expression("begins_with(subject, :subject)");
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| port_error(format!("querying {pk} in table {}", self.name), e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        items.truncate(want);
+        Ok(items)
+    }
+
     /// The items at `keys` (pk, sk), in the order asked; missing ones are left out.
     pub async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Item>, PortError> {
         let mut found: HashMap<(String, String), Item> = HashMap::new();
