@@ -630,6 +630,56 @@ pub fn registered(model: &str, version: u32) -> (Run, ModelVersion) {
     (run, candidate)
 }
 
+/// Stores `model` with `versions` versions by alice (its pipeline, runs, candidates), each
+/// tested (passed, its report at `models/<model>/v<N>/test-report.json` in `bucket`) and moved
+/// to staging as the evaluator would, under the pipeline's policy of one approval. For suites
+/// that need a model waiting for approval.
+pub async fn staged(catalog: &dyn Catalog, bucket: &BucketName, model: &str, versions: u32) {
+    for v in 1..=versions {
+        let (mut run, candidate) = registered(model, v);
+        if v == 1 {
+            let applied = AuditEvent::new(Timestamp::now(), user("alice"), "pipeline.applied", "x");
+            catalog
+                .put_pipeline(run.pipeline.clone(), None, applied)
+                .await
+                .unwrap();
+        }
+        let started = AuditEvent::new(
+            Timestamp::now(),
+            user("alice"),
+            "run.started",
+            format!("run/{}", run.id),
+        );
+        assert!(catalog.create_run(&run, started).await.unwrap());
+        run.revision = 1;
+        let subject = promotion::subject(model, v);
+        let registered = AuditEvent::new(
+            Timestamp::now(),
+            user("alice"),
+            "model.candidate.registered",
+            &subject,
+        );
+        catalog
+            .register_model(&run, &candidate, registered)
+            .await
+            .unwrap();
+        let report = ObjectRef::new(
+            bucket.clone(),
+            BlobKey::parse(&format!("models/{model}/v{v}/test-report.json")).unwrap(),
+        );
+        let tested = AuditEvent::new(Timestamp::now(), user("tollgate"), "model.tested", &subject);
+        catalog
+            .record_test(model, v, 0, TestVerdict::Passed, report, tested)
+            .await
+            .unwrap();
+        let state = catalog.model_state(model).await.unwrap().unwrap();
+        let policy = run.pipeline.pipeline.promotion.clone();
+        let t = promotion::auto_stage(&state, &policy, v, &user("tollgate"), Timestamp::now())
+            .expect("a passing candidate goes to staging");
+        catalog.apply_transition(&t).await.unwrap();
+    }
+}
+
 /// A finished run of the `model` pipeline, by alice, that registers version `version`.
 fn finished_run(model: &str, version: u32) -> Run {
     let text = format!(

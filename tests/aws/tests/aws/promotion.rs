@@ -25,54 +25,7 @@ fn user(name: &str) -> UserId {
 /// approval.
 async fn staged(stack: &Stack, model: &str, versions: u32) -> DynamoCatalog {
     let catalog = stack.catalog();
-    for v in 1..=versions {
-        let (mut run, candidate) = tollgate_domain::conformance::registered(model, v);
-        if v == 1 {
-            let audit = AuditEvent::new(Timestamp::now(), user("alice"), "pipeline.applied", "x");
-            catalog
-                .put_pipeline(run.pipeline.clone(), None, audit)
-                .await
-                .unwrap();
-        }
-        let started = AuditEvent::new(
-            Timestamp::now(),
-            user("alice"),
-            "run.started",
-            format!("run/{}", run.id),
-        );
-        assert!(catalog.create_run(&run, started).await.unwrap());
-        run.revision = 1;
-        let registered = AuditEvent::new(
-            Timestamp::now(),
-            user("alice"),
-            "model.candidate.registered",
-            promotion::subject(model, v),
-        );
-        catalog
-            .register_model(&run, &candidate, registered)
-            .await
-            .unwrap();
-        let report = ObjectRef::new(
-            stack.bucket_name(),
-            tollgate_domain::BlobKey::parse(&format!("models/{model}/v{v}/test-report.json"))
-                .unwrap(),
-        );
-        let tested = AuditEvent::new(
-            Timestamp::now(),
-            user("tollgate"),
-            "model.tested",
-            promotion::subject(model, v),
-        );
-        catalog
-            .record_test(model, v, 0, TestVerdict::Passed, report, tested)
-            .await
-            .unwrap();
-        let state = catalog.model_state(model).await.unwrap().unwrap();
-        let policy = run.pipeline.pipeline.promotion.clone();
-        let t = promotion::auto_stage(&state, &policy, v, &user("tollgate"), Timestamp::now())
-            .expect("a passing candidate goes to staging");
-        catalog.apply_transition(&t).await.unwrap();
-    }
+    tollgate_domain::conformance::staged(&catalog, &stack.bucket_name(), model, versions).await;
     catalog
 }
 

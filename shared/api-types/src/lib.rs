@@ -1,0 +1,192 @@
+//! What goes over `/api/v1`: every request and response body, shared by the server
+//! (`tollgate-api`), the CLI's remote mode and the console. The catalog's entities travel as
+//! the domain defines them; this crate adds the envelopes and the views that gather several.
+//!
+//! Nothing here needs a runtime: it compiles for `wasm32-unknown-unknown`.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
+use tollgate_domain::promotion::StageChange;
+pub use tollgate_domain::{
+    AuditEvent, Dataset, DatasetVersion, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
+    UploadRecord, ValidationReport,
+};
+
+/// The items a page holds when the request does not say.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// The body of every answer that is not a success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, for programs: `unauthenticated`, `forbidden`, `not_found`, `invalid`, `refused`,
+    /// `conflict`, `unavailable`, `internal`.
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+    /// The request's field (or query parameter) at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// Who the caller is, as the server sees them: `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+/// `POST /api/v1/uploads`: where to PUT a file for a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub dataset: String,
+    /// The file's name (no folders): the object is `incoming/<dataset>/<file>`.
+    pub file: String,
+}
+
+/// Where to send the bytes: `PUT` them to `url` before `expires_at`; the upload is ingested
+/// as any file landing under `incoming/` is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadTicket {
+    pub method: String,
+    pub url: String,
+    pub key: String,
+    pub expires_at: Timestamp,
+}
+
+/// What applying a contract or a pipeline did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub name: String,
+    pub version: u32,
+    /// `false` when the text is the version already in force.
+    pub changed: bool,
+}
+
+/// `POST /api/v1/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub pipeline: String,
+    /// The dataset version to train on; the latest accepted one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_version: Option<u32>,
+}
+
+/// A run in a list: what it is and how far it got, without its trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub pipeline: String,
+    pub dataset: String,
+    pub dataset_version: u32,
+    pub status: RunStatus,
+    /// `request`, `upload`, `schedule` or `monitor`.
+    pub trigger: String,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub trials: usize,
+    pub trials_ended: usize,
+    pub max_trials: u32,
+    pub spend_usd: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+}
+
+/// The body of approve, reject and roll back. A rejection needs its comment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The body of a promotion: the stage to go to (`staging` or `production`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    pub to: ModelStage,
+}
+
+/// What a decision changed; empty when it was recorded without moving a stage (an approval
+/// that is not yet the last one needed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    pub model: String,
+    pub changes: Vec<StageChange>,
+}
+
+/// One approval, with when it stops counting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub approver: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<Timestamp>,
+    pub counts: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Where a version stands on its way to production.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalStatus {
+    pub required: u32,
+    pub approvals: Vec<ApprovalView>,
+    /// How many more distinct approvers production needs.
+    pub still_needed: u32,
+    /// Whether the caller may approve it now, and why not when not.
+    pub caller_may_approve: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_refusal: Option<String>,
+}
+
+/// `GET /api/v1/models/{name}/versions/{v}`: the evidence an approver reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersionDetail {
+    pub version: ModelVersion,
+    /// The model test report as the evaluator wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_report: Option<serde_json::Value>,
+    /// The version in production now, and its report, to compare with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<ProductionSide>,
+    pub approval: ApprovalStatus,
+    /// The model's stage history, oldest first.
+    pub history: Vec<StageChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductionSide {
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_report: Option<serde_json::Value>,
+}
+
+/// `GET /api/v1/approvals`: a version waiting in staging for approvals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub model: String,
+    pub version: u32,
+    pub author: String,
+    pub created_at: Timestamp,
+    pub approval: ApprovalStatus,
+}
+
+/// `GET /api/v1/datasets/{name}/versions/{v}`: a version and its validation report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionDetail {
+    pub version: DatasetVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ValidationReport>,
+}

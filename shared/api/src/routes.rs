@@ -1,0 +1,530 @@
+//! The routes: reads for every signed-in user, writes by role.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tollgate_api_types::{
+    Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, Health, Me, ModelStage,
+    ModelVersion, ModelVersionDetail, Page, PageRequest, PromoteRequest, Run, RunRequest,
+    RunSummary, StoredContract, StoredPipeline, UploadRequest, UploadTicket, VersionDetail,
+    Waiting,
+};
+use tollgate_app::{AppError, AuditFilter, RunAccepted, RunFilter};
+use tollgate_domain::promotion::Request;
+
+use crate::extract::{Json, Query, page, paged};
+use crate::identity::{APPROVERS, EDITORS, Identity};
+use crate::{Api, ApiError, MAX_LOCAL_UPLOAD, Uploads};
+
+type Answer<T> = Result<axum::Json<T>, ApiError>;
+
+pub fn router(api: Api) -> Router {
+    let v1 = Router::new()
+        .route("/health", get(health))
+        .route("/me", get(me))
+        .route("/datasets", get(datasets))
+        .route("/datasets/{name}", get(dataset))
+        .route("/datasets/{name}/versions", get(versions))
+        .route("/datasets/{name}/versions/{version}", get(version))
+        .route("/datasets/{name}/contract", get(contract))
+        .route("/contracts", post(apply_contract))
+        .route("/pipelines", get(pipelines).post(apply_pipeline))
+        .route("/pipelines/{name}", get(pipeline))
+        .route("/runs", get(runs).post(request_run))
+        .route("/runs/{id}", get(run))
+        .route("/models", get(models))
+        .route("/models/{name}/versions", get(model_versions))
+        .route("/models/{name}/versions/{version}", get(model_version))
+        .route("/models/{name}/versions/{version}/approve", post(approve))
+        .route("/models/{name}/versions/{version}/reject", post(reject))
+        .route("/models/{name}/versions/{version}/promote", post(promote))
+        .route("/models/{name}/rollback", post(rollback))
+        .route("/approvals", get(approvals))
+        .route("/audit", get(audit))
+        .route("/uploads", post(upload_url))
+        .route(
+            "/uploads/{*key}",
+            put(upload).layer(DefaultBodyLimit::max(MAX_LOCAL_UPLOAD)),
+        )
+        .layer(middleware::from_fn(etag));
+    Router::new()
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .with_state(api)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::App(AppError::NotFound(
+        "no such route: the API is under /api/v1".into(),
+    ))
+}
+
+/// A read's body hashed into its `ETag`; a matching `If-None-Match` gets `304` and no body.
+async fn etag(request: axum::extract::Request, next: Next) -> Response {
+    let is_read = request.method() == axum::http::Method::GET;
+    let asked = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let response = next.run(request).await;
+    if !is_read || response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let tag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..16]));
+    let tag = HeaderValue::from_str(&tag).expect("hex is a valid header");
+    if asked.as_ref() == Some(&tag) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, tag);
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    parts.headers.insert(header::ETAG, tag);
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+async fn health() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn me(who: Identity) -> axum::Json<Me> {
+    axum::Json(Me {
+        user: who.user.to_string(),
+        groups: who.groups,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn page(self) -> Result<PageRequest, ApiError> {
+        page(self.limit, self.cursor)
+    }
+}
+
+/// A page of a short list read whole from the catalog (datasets, pipelines, models): the items
+/// after the cursor (the last key seen), in key order.
+fn slice<T>(mut items: Vec<T>, key: impl Fn(&T) -> String, page: &PageRequest) -> Page<T> {
+    items.sort_by_cached_key(&key);
+    let after: Vec<T> = items
+        .into_iter()
+        .filter(|item| {
+            page.cursor
+                .as_deref()
+                .is_none_or(|c| key(item).as_str() > c)
+        })
+        .collect();
+    Page::of(after, page.size(), key)
+}
+
+/// A port's own cursor that it did not recognise is the caller's `cursor` at fault.
+fn cursor_error(e: AppError) -> ApiError {
+    match e {
+        AppError::Invalid {
+            message,
+            field: None,
+        } => ApiError::bad_request("cursor", message),
+        e => e.into(),
+    }
+}
+
+async fn datasets(
+    _: Identity,
+    State(api): State<Api>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<Dataset>> {
+    let page = q.page()?;
+    let all = api.app.datasets().await?;
+    Ok(paged(slice(all, |d| d.name.to_string(), &page)))
+}
+
+async fn dataset(_: Identity, State(api): State<Api>, Path(name): Path<String>) -> Answer<Dataset> {
+    Ok(axum::Json(api.app.dataset(&name).await?))
+}
+
+async fn versions(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<DatasetVersion>> {
+    let page = q.page()?;
+    let all = api.app.versions(&name).await?;
+    Ok(paged(slice(all, |v| format!("{:010}", v.version), &page)))
+}
+
+async fn version(
+    _: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+) -> Answer<VersionDetail> {
+    Ok(axum::Json(api.app.version(&name, version).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionQuery {
+    version: Option<u32>,
+}
+
+async fn contract(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Answer<StoredContract> {
+    Ok(axum::Json(api.app.contract(&name, q.version).await?))
+}
+
+/// A TOML document from a request body.
+fn toml_text(body: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("body", "the body is not UTF-8 text"))
+}
+
+async fn apply_contract(
+    who: Identity,
+    State(api): State<Api>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Applied>), ApiError> {
+    who.require(EDITORS, "apply contracts")?;
+    let applied = api
+        .app
+        .apply_contract(toml_text(&body)?, "the API", &who.user)
+        .await?;
+    let status = if applied.changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(applied)))
+}
+
+async fn pipelines(
+    _: Identity,
+    State(api): State<Api>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<StoredPipeline>> {
+    let page = q.page()?;
+    let all = api.app.pipelines().await?;
+    Ok(paged(slice(all, |p| p.pipeline.name.clone(), &page)))
+}
+
+async fn pipeline(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Answer<StoredPipeline> {
+    Ok(axum::Json(api.app.pipeline(&name, q.version).await?))
+}
+
+async fn apply_pipeline(
+    who: Identity,
+    State(api): State<Api>,
+    body: Bytes,
+) -> Result<(StatusCode, axum::Json<Applied>), ApiError> {
+    who.require(EDITORS, "apply pipelines")?;
+    let (stored, changed) = api
+        .app
+        .apply_pipeline(toml_text(&body)?, "the API", &who.user)
+        .await?;
+    let status = if changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(Applied {
+            name: stored.pipeline.name,
+            version: stored.version,
+            changed,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsQuery {
+    pipeline: Option<String>,
+    status: Option<String>,
+    trigger: Option<String>,
+    request_id: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn runs(
+    _: Identity,
+    State(api): State<Api>,
+    Query(q): Query<RunsQuery>,
+) -> Answer<Page<RunSummary>> {
+    let page = page(q.limit, q.cursor)?;
+    let filter = RunFilter {
+        pipeline: q.pipeline,
+        status: q.status,
+        trigger: q.trigger,
+        request_id: q.request_id,
+    };
+    Ok(paged(
+        api.app.runs(&filter, &page).await.map_err(cursor_error)?,
+    ))
+}
+
+async fn run(_: Identity, State(api): State<Api>, Path(id): Path<String>) -> Answer<Run> {
+    Ok(axum::Json(api.app.run(&id).await?))
+}
+
+async fn request_run(
+    who: Identity,
+    State(api): State<Api>,
+    Json(body): Json<RunRequest>,
+) -> Result<(StatusCode, axum::Json<RunAccepted>), ApiError> {
+    who.require(EDITORS, "request runs")?;
+    let accepted = api
+        .app
+        .request_run(&body.pipeline, body.dataset_version, &who.user)
+        .await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(accepted)))
+}
+
+async fn models(
+    _: Identity,
+    State(api): State<Api>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<ModelVersion>> {
+    let page = q.page()?;
+    let all = api.app.models().await?;
+    Ok(paged(slice(all, |m| m.model.clone(), &page)))
+}
+
+async fn model_versions(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<ModelVersion>> {
+    let page = q.page()?;
+    let all = api.app.model_versions(&name).await?;
+    Ok(paged(slice(all, |v| format!("{:010}", v.version), &page)))
+}
+
+async fn model_version(
+    who: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+) -> Answer<ModelVersionDetail> {
+    Ok(axum::Json(
+        api.app.model_version(&name, version, &who.user).await?,
+    ))
+}
+
+async fn approvals(
+    who: Identity,
+    State(api): State<Api>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<Waiting>> {
+    let page = q.page()?;
+    let all = api.app.approvals(&who.user).await?;
+    Ok(paged(slice(
+        all,
+        |w| format!("{}#{:010}", w.model, w.version),
+        &page,
+    )))
+}
+
+/// Runs a decision as the caller, who must be an approver.
+async fn decide(api: &Api, who: &Identity, model: &str, request: Request) -> Answer<Decided> {
+    who.require(APPROVERS, "approve, reject, promote and roll back models")?;
+    Ok(axum::Json(
+        api.app.decide(model, &request, &who.user).await?,
+    ))
+}
+
+/// An optional JSON body: none, or empty, is the default.
+fn optional<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", e.to_string()))
+}
+
+async fn approve(
+    who: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+    body: Bytes,
+) -> Answer<Decided> {
+    let body: DecisionRequest = optional(&body)?;
+    decide(
+        &api,
+        &who,
+        &name,
+        Request::Approve {
+            version,
+            comment: body.comment,
+        },
+    )
+    .await
+}
+
+async fn reject(
+    who: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+    body: Bytes,
+) -> Answer<Decided> {
+    let body: DecisionRequest = optional(&body)?;
+    let comment = body
+        .comment
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::App(AppError::invalid(
+                "comment",
+                "a rejection says why: give a comment",
+            ))
+        })?;
+    decide(&api, &who, &name, Request::Reject { version, comment }).await
+}
+
+async fn promote(
+    who: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+    Json(body): Json<PromoteRequest>,
+) -> Answer<Decided> {
+    if !matches!(body.to, ModelStage::Staging | ModelStage::Production) {
+        return Err(
+            AppError::invalid("to", "a version is promoted to staging or production").into(),
+        );
+    }
+    decide(
+        &api,
+        &who,
+        &name,
+        Request::Promote {
+            version,
+            to: body.to,
+        },
+    )
+    .await
+}
+
+async fn rollback(
+    who: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Answer<Decided> {
+    let body: DecisionRequest = optional(&body)?;
+    decide(
+        &api,
+        &who,
+        &name,
+        Request::Rollback {
+            comment: body.comment,
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    subject: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    since: Option<jiff::Timestamp>,
+    until: Option<jiff::Timestamp>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn audit(
+    _: Identity,
+    State(api): State<Api>,
+    Query(q): Query<AuditQuery>,
+) -> Answer<Page<AuditEvent>> {
+    let page = page(q.limit, q.cursor)?;
+    let filter = AuditFilter {
+        subject: q.subject,
+        actor: q.actor,
+        action: q.action,
+        since: q.since,
+        until: q.until,
+    };
+    Ok(paged(
+        api.app.audit(&filter, &page).await.map_err(cursor_error)?,
+    ))
+}
+
+async fn upload_url(
+    who: Identity,
+    State(api): State<Api>,
+    Json(body): Json<UploadRequest>,
+) -> Result<(StatusCode, axum::Json<UploadTicket>), ApiError> {
+    who.require(EDITORS, "upload data")?;
+    let ticket = match &api.uploads {
+        Uploads::Store => api.app.upload_url(&body.dataset, &body.file).await?,
+        Uploads::Local { base_url, tokens } => {
+            let key = tollgate_app::upload_key(&body.dataset, &body.file)?;
+            let grant = tokens.upload_grant(
+                key.as_str(),
+                api.app.ports().clock.now(),
+                tollgate_app::UPLOAD_URL_VALID_FOR,
+            );
+            UploadTicket {
+                method: "PUT".into(),
+                url: format!("{base_url}/api/v1/uploads/{key}?grant={grant}"),
+                key: key.to_string(),
+                expires_at: api.app.expiry(),
+            }
+        }
+    };
+    Ok((StatusCode::CREATED, axum::Json(ticket)))
+}
+
+#[derive(Debug, Deserialize)]
+struct Grant {
+    grant: Option<String>,
+}
+
+/// The local server's presigned PUT: the grant in the URL is the whole credential.
+async fn upload(
+    State(api): State<Api>,
+    Path(key): Path<String>,
+    Query(q): Query<Grant>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let Uploads::Local { tokens, .. } = &api.uploads else {
+        return Err(
+            AppError::NotFound("uploads go to the URL POST /api/v1/uploads gives".into()).into(),
+        );
+    };
+    let grant = q.grant.ok_or_else(|| {
+        ApiError::Forbidden("the upload URL has no grant: ask POST /api/v1/uploads for one".into())
+    })?;
+    tokens.check_upload(&grant, &key)?;
+    let key = tollgate_domain::BlobKey::parse(&key)
+        .map_err(|e| ApiError::bad_request("key", e.to_string()))?;
+    let ports = api.app.ports();
+    ports
+        .blobs
+        .put(&ports.data_bucket, &key, body)
+        .await
+        .map_err(AppError::from)?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,323 @@
+//! Tollgate's use cases (apply a contract or a pipeline, request a run, decide a promotion,
+//! hand out an upload URL) and the queries behind every read, on the ports alone. The HTTP API
+//! and the CLI call these and render what they return (`tollgate-api-types` values); neither
+//! holds a rule of its own.
+
+mod error;
+mod queries;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tollgate_api_types::{Applied, Decided, UploadTicket};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, StoredContract};
+use tollgate_domain::promotion::Request;
+use tollgate_domain::{
+    AuditEvent, BlobKey, BucketName, ContentHash, Contract, DatasetName, Event, Pipeline,
+    PortError, StoredPipeline, UserId,
+};
+use tollgate_promote::{Outcome, Promote};
+
+pub use error::AppError;
+pub use queries::{AuditFilter, RunFilter};
+
+/// How long an upload URL is good for.
+pub const UPLOAD_URL_VALID_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// How many times a write that lost a race is decided again on the new state.
+const ATTEMPTS: usize = 8;
+
+/// What every handler, the API and the CLI are built from: the stores, the bus, the clock and
+/// the data bucket of one environment.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub blobs: Arc<dyn BlobStore>,
+    pub catalog: Arc<dyn Catalog>,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+    pub data_bucket: BucketName,
+}
+
+/// A run asked for: the tune step starts it when the event arrives (at once on a laptop, within
+/// seconds on AWS); `request_id` finds it (`runs?request_id=`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunAccepted {
+    pub pipeline: String,
+    pub request_id: String,
+}
+
+/// The use cases and queries of one environment.
+#[derive(Debug, Clone)]
+pub struct App {
+    ports: Ports,
+}
+
+impl App {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    fn promote(&self) -> Promote {
+        let p = &self.ports;
+        Promote::new(
+            p.blobs.clone(),
+            p.catalog.clone(),
+            p.bus.clone(),
+            p.clock.clone(),
+            p.data_bucket.clone(),
+        )
+    }
+
+    /// Makes `text` the dataset's contract in force (unless it already is), with its audit
+    /// event and a copy beside the data (`contracts/<dataset>/v<N>.toml`). `source` says where
+    /// the text came from (a file's path, `the API`).
+    pub async fn apply_contract(
+        &self,
+        text: &str,
+        source: &str,
+        actor: &UserId,
+    ) -> Result<Applied, AppError> {
+        let contract = Contract::from_toml(text).map_err(|e| error::bad_document("body", e))?;
+        let dataset = contract.dataset.clone();
+        for _ in 0..ATTEMPTS {
+            let current = self.ports.catalog.contract(&dataset, None).await?;
+            if let Some(c) = current.as_ref().filter(|c| c.contract == contract) {
+                return Ok(Applied {
+                    name: dataset.to_string(),
+                    version: c.version,
+                    changed: false,
+                });
+            }
+            let now = self.ports.clock.now();
+            let expected = current.as_ref().map(|c| c.version);
+            let audit = AuditEvent::new(
+                now,
+                actor.clone(),
+                "contract.applied",
+                format!("contract/{dataset}"),
+            )
+            .details(serde_json::json!({ "source": source }));
+            let audit = match expected {
+                Some(v) => audit.from(format!("v{v}")),
+                None => audit,
+            };
+            let stored = StoredContract {
+                version: 0,
+                contract: contract.clone(),
+                created_by: actor.clone(),
+                created_at: now,
+                origin: format!("applied by {actor} from {source}"),
+            };
+            match self
+                .ports
+                .catalog
+                .put_contract(stored, expected, audit)
+                .await
+            {
+                Ok(version) => {
+                    let key = key(&format!("contracts/{dataset}/v{version}.toml"))?;
+                    self.ports
+                        .blobs
+                        .put(
+                            &self.ports.data_bucket,
+                            &key,
+                            contract.to_toml().into_bytes().into(),
+                        )
+                        .await?;
+                    return Ok(Applied {
+                        name: dataset.to_string(),
+                        version,
+                        changed: true,
+                    });
+                }
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "the contract of {dataset} kept changing while applying it; try again"
+        )))
+    }
+
+    /// Stores `text` as the pipeline's next version, unless it is the version in force.
+    pub async fn apply_pipeline(
+        &self,
+        text: &str,
+        source: &str,
+        actor: &UserId,
+    ) -> Result<(StoredPipeline, bool), AppError> {
+        let pipeline = Pipeline::from_toml(text).map_err(|e| error::bad_document("body", e))?;
+        let hash = ContentHash::parse(&hex::encode(Sha256::digest(text.as_bytes())))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        for _ in 0..ATTEMPTS {
+            let current = self.ports.catalog.pipeline(&pipeline.name, None).await?;
+            if let Some(c) = current.as_ref().filter(|c| c.hash == hash) {
+                return Ok((c.clone(), false));
+            }
+            let now = self.ports.clock.now();
+            let expected = current.as_ref().map(|c| c.version);
+            let audit = AuditEvent::new(
+                now,
+                actor.clone(),
+                "pipeline.applied",
+                format!("pipeline/{}", pipeline.name),
+            )
+            .details(serde_json::json!({ "file": source, "hash": hash }));
+            let audit = match expected {
+                Some(v) => audit.from(format!("v{v}")),
+                None => audit,
+            };
+            let stored = StoredPipeline {
+                version: 0,
+                pipeline: pipeline.clone(),
+                text: text.to_owned(),
+                hash: hash.clone(),
+                applied_by: actor.clone(),
+                applied_at: now,
+            };
+            match self
+                .ports
+                .catalog
+                .put_pipeline(stored, expected, audit)
+                .await
+            {
+                Ok(_) => {
+                    let stored = self
+                        .ports
+                        .catalog
+                        .pipeline(&pipeline.name, None)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::Internal(format!("pipeline {} vanished", pipeline.name))
+                        })?;
+                    return Ok((stored, true));
+                }
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "pipeline {} kept changing while applying it; try again",
+            pipeline.name
+        )))
+    }
+
+    /// Asks for a run of `pipeline` on `dataset_version` (the latest accepted when `None`):
+    /// checked here, started by the tune step when the event arrives.
+    pub async fn request_run(
+        &self,
+        pipeline: &str,
+        dataset_version: Option<u32>,
+        actor: &UserId,
+    ) -> Result<RunAccepted, AppError> {
+        let stored = self
+            .ports
+            .catalog
+            .pipeline(pipeline, None)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("there is no pipeline {pipeline:?}")))?;
+        let dataset = &stored.pipeline.dataset;
+        match dataset_version {
+            Some(v) => {
+                if self.ports.catalog.version(dataset, v).await?.is_none() {
+                    return Err(AppError::invalid(
+                        "dataset_version",
+                        format!("dataset {dataset} has no accepted version {v}"),
+                    ));
+                }
+            }
+            None => {
+                let latest = self
+                    .ports
+                    .catalog
+                    .dataset(dataset)
+                    .await?
+                    .and_then(|d| d.latest_version);
+                if latest.is_none() {
+                    return Err(AppError::Refused(format!(
+                        "dataset {dataset} has no accepted version to train on: upload one first"
+                    )));
+                }
+            }
+        }
+        let request_id = uuid::Uuid::now_v7().to_string();
+        self.ports
+            .bus
+            .publish(&Event::RunRequested {
+                pipeline: pipeline.to_owned(),
+                dataset_version,
+                requested_by: actor.clone(),
+                request_id: request_id.clone(),
+            })
+            .await?;
+        Ok(RunAccepted {
+            pipeline: pipeline.to_owned(),
+            request_id,
+        })
+    }
+
+    /// A person's request about a model, decided by the promotion rules.
+    pub async fn decide(
+        &self,
+        model: &str,
+        request: &Request,
+        actor: &UserId,
+    ) -> Result<Decided, AppError> {
+        match self.promote().request(model, request, actor).await? {
+            Outcome::Done(changes) => Ok(Decided {
+                model: model.to_owned(),
+                changes,
+            }),
+            Outcome::Refused(refusal) => Err(refusal.into()),
+        }
+    }
+
+    /// A URL to PUT a file of `dataset` to: `incoming/<dataset>/<file>`, where uploads are
+    /// ingested from.
+    pub async fn upload_url(&self, dataset: &str, file: &str) -> Result<UploadTicket, AppError> {
+        let key = upload_key(dataset, file)?;
+        let url = self
+            .ports
+            .blobs
+            .presign_put(&self.ports.data_bucket, &key, UPLOAD_URL_VALID_FOR)
+            .await?;
+        Ok(UploadTicket {
+            method: "PUT".into(),
+            url,
+            key: key.to_string(),
+            expires_at: self.expiry(),
+        })
+    }
+
+    /// When an upload URL made now stops working.
+    pub fn expiry(&self) -> jiff::Timestamp {
+        self.ports
+            .clock
+            .now()
+            .checked_add(UPLOAD_URL_VALID_FOR)
+            .expect("within the clock's range")
+    }
+}
+
+/// `incoming/<dataset>/<file>`, the names checked: a dataset name, a file name without folders.
+pub fn upload_key(dataset: &str, file: &str) -> Result<BlobKey, AppError> {
+    let dataset =
+        DatasetName::parse(dataset).map_err(|e| AppError::invalid("dataset", e.to_string()))?;
+    if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
+        return Err(AppError::invalid(
+            "file",
+            format!("{file:?} is not a file name: no folders, not hidden, not empty"),
+        ));
+    }
+    BlobKey::parse(&format!("incoming/{dataset}/{file}"))
+        .map_err(|e| AppError::invalid("file", e.to_string()))
+}
+
+fn key(text: &str) -> Result<BlobKey, AppError> {
+    BlobKey::parse(text).map_err(|e| AppError::Internal(e.to_string()))
+}
