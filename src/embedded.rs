@@ -69,6 +69,22 @@ impl Embedded {
         })
     }
 
+    /// The ports of this data dir, as the application layer and the API take them.
+    pub fn ports(&self) -> tollgate_app::Ports {
+        tollgate_app::Ports {
+            blobs: self.blobs.clone(),
+            catalog: self.catalog.clone(),
+            bus: Arc::new(self.bus.clone()),
+            clock: Arc::new(SystemClock),
+            data_bucket: self.bucket.clone(),
+        }
+    }
+
+    /// The use cases and queries on this data dir.
+    pub fn app(&self) -> tollgate_app::App {
+        tollgate_app::App::new(self.ports())
+    }
+
     pub fn tune(&self) -> Tune {
         Tune::new(
             self.blobs.clone(),

@@ -25,6 +25,27 @@ pub enum Outcome {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A request the rules refused, or that lost to other writes: exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+pub struct RefusedError(pub String);
+
+/// What a use case's error means on the command line: a name or a document at fault is a
+/// misuse (2), a refusal is 1, a failure 3. `context` (a file's path) prefixes a document's.
+pub fn app_error(e: tollgate_app::AppError, context: Option<&str>) -> anyhow::Error {
+    use tollgate_app::AppError;
+    let prefixed = |m: String| match context {
+        Some(c) => format!("{c}: {m}"),
+        None => m,
+    };
+    match e {
+        AppError::NotFound(m) => UsageError(m).into(),
+        AppError::Invalid { message, .. } => UsageError(prefixed(message)).into(),
+        AppError::Refused(m) | AppError::Conflict(m) => RefusedError(m).into(),
+        e @ (AppError::Unavailable(_) | AppError::Internal(_)) => anyhow::Error::new(e),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let cli::Command::Train { root } = &cli.command {
@@ -52,6 +73,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::from(1),
+        Err(e) if e.downcast_ref::<RefusedError>().is_some() => {
+            eprintln!("{e:#}");
+            ExitCode::from(1)
+        }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -2,26 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use tollgate_domain::ports::{BlobStore, Catalog, StoredContract};
-use tollgate_domain::{AuditEvent, BlobKey, Contract, DatasetName, PortError};
+use tollgate_domain::ports::Catalog;
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError};
-
-/// Keeps a copy of a contract beside the data: `contracts/<dataset>/v<N>.toml`.
-async fn put_toml(
-    env: &Embedded,
-    dataset: &DatasetName,
-    version: u32,
-    text: String,
-) -> anyhow::Result<()> {
-    let key = BlobKey::parse(&format!("contracts/{dataset}/v{version}.toml"))?;
-    env.blobs
-        .put(&env.bucket, &key, text.into_bytes().into())
-        .await?;
-    Ok(())
-}
 
 pub async fn show(env: &Embedded, name: &str, version: Option<u32>) -> anyhow::Result<Outcome> {
     let name = super::dataset_name(name)?;
@@ -47,58 +31,34 @@ pub async fn show(env: &Embedded, name: &str, version: Option<u32>) -> anyhow::R
 pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| UsageError(format!("reading {}: {e}", file.display())))?;
-    let contract =
-        Contract::from_toml(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
-    let dataset = contract.dataset.clone();
-    let current = env.catalog.contract(&dataset, None).await?;
-    let now = jiff::Timestamp::now();
-    let expected = current.as_ref().map(|c| c.version);
-    let result = env
-        .catalog
-        .put_contract(
-            StoredContract {
-                version: 0,
-                contract: contract.clone(),
-                created_by: env.user.clone(),
-                created_at: now,
-                origin: format!("applied by {} from {}", env.user, file.display()),
-            },
-            expected,
-            {
-                let event = AuditEvent::new(
-                    now,
-                    env.user.clone(),
-                    "contract.applied",
-                    format!("contract/{dataset}"),
-                )
-                .details(serde_json::json!({ "file": file.display().to_string() }));
-                match expected {
-                    Some(v) => event.from(format!("v{v}")),
-                    None => event,
-                }
-            },
-        )
-        .await;
-    let version = match result {
-        Ok(v) => v,
-        Err(PortError::Conflict(reason)) => {
-            eprintln!(
-                "refused: the contract changed while applying ({reason}); run the command again"
-            );
-            return Ok(Outcome::Refused);
-        }
-        Err(e) => return Err(e).context("storing the contract"),
-    };
-    put_toml(env, &dataset, version, contract.to_toml()).await?;
+    let source = file.display().to_string();
+    let applied = env
+        .app()
+        .apply_contract(&text, &source, &env.user)
+        .await
+        .map_err(|e| crate::app_error(e, Some(&source)))?;
+    let previous = applied.version.checked_sub(1).filter(|v| *v > 0);
     if json {
         println!(
             "{}",
-            serde_json::json!({ "dataset": dataset, "contract_version": version, "previous_version": expected })
+            serde_json::json!({
+                "dataset": applied.name,
+                "contract_version": applied.version,
+                "changed": applied.changed,
+                "previous_version": if applied.changed { previous } else { None },
+            })
+        );
+    } else if applied.changed {
+        println!(
+            "contract v{} of {} is in force{}",
+            applied.version,
+            applied.name,
+            previous.map(|v| format!(" (was v{v})")).unwrap_or_default()
         );
     } else {
         println!(
-            "contract v{version} of {dataset} is in force{}",
-            expected.map(|v| format!(" (was v{v})")).unwrap_or_default()
+            "contract v{} of {} is in force already (unchanged)",
+            applied.version, applied.name
         );
     }
     Ok(Outcome::Done)

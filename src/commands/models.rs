@@ -1,25 +1,13 @@
 //! `tollgate models`, `model show`, `approve`, `reject`, `rollback`, `lineage`.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use tollgate_domain::ports::{BlobStore, Catalog, SystemClock};
+use tollgate_app::AppError;
+use tollgate_domain::ports::{BlobStore, Catalog};
 use tollgate_domain::promotion::{Request, StageChange};
 use tollgate_domain::{ModelStage, ModelVersion};
-use tollgate_promote::{Outcome as Decided, Promote};
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError};
-
-fn promote(env: &Embedded) -> Promote {
-    Promote::new(
-        env.blobs.clone(),
-        env.catalog.clone(),
-        Arc::new(env.bus.clone()),
-        Arc::new(SystemClock),
-        env.bucket.clone(),
-    )
-}
 
 async fn version(env: &Embedded, name: &str, v: Option<u32>) -> anyhow::Result<ModelVersion> {
     let versions = env.catalog.model_versions(name).await?;
@@ -222,26 +210,16 @@ pub async fn decide(
     actor: &tollgate_domain::UserId,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let outcome = promote(env).request(name, &request, actor).await?;
-    let (code, value) = match &outcome {
-        Decided::Done(changes) => (
-            Outcome::Done,
-            json!({ "status": "done", "model": name, "changes": changes }),
-        ),
-        Decided::Refused(refusal) => (
-            Outcome::Refused,
-            json!({ "status": "refused", "model": name, "reason": refusal.to_string() }),
-        ),
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        match &outcome {
-            Decided::Done(changes) if changes.is_empty() => {
-                println!("Recorded (no stage changed yet).")
-            }
-            Decided::Done(changes) => {
-                for c in changes {
+    let decided = env.app().decide(name, &request, actor).await;
+    let refusal = match decided {
+        Ok(decided) => {
+            if json {
+                let value = json!({ "status": "done", "model": name, "changes": decided.changes });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else if decided.changes.is_empty() {
+                println!("Recorded (no stage changed yet).");
+            } else {
+                for c in &decided.changes {
                     println!(
                         "{name} v{}: {} → {}",
                         c.version,
@@ -250,13 +228,19 @@ pub async fn decide(
                     );
                 }
             }
-            Decided::Refused(refusal @ tollgate_promote::Refusal::NoSuchModel(_)) => {
-                println!("Refused: {refusal} (tollgate models lists them)")
-            }
-            Decided::Refused(refusal) => println!("Refused: {refusal}"),
+            return Ok(Outcome::Done);
         }
+        Err(AppError::NotFound(reason)) => format!("{reason} (tollgate models lists them)"),
+        Err(AppError::Refused(reason)) => reason,
+        Err(e) => return Err(crate::app_error(e, None)),
+    };
+    if json {
+        let value = json!({ "status": "refused", "model": name, "reason": refusal });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("Refused: {refusal}");
     }
-    Ok(code)
+    Ok(Outcome::Refused)
 }
 
 /// `tollgate monitor`: every model in production checked; retraining runs taken to their end.

@@ -2,13 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use tollgate_domain::ports::{BlobStore, Catalog};
 use tollgate_domain::report::DatasetProfile;
-use tollgate_domain::{
-    AuditEvent, BlobKey, ColumnType, ContentHash, ModelFamily, Pipeline, PortError, StoredPipeline,
-    Task,
-};
+use tollgate_domain::{BlobKey, ColumnType, ModelFamily, Pipeline, StoredPipeline, Task};
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError};
@@ -202,58 +198,15 @@ pub async fn init(
 }
 
 /// Reads and checks a pipeline file; a bad file is an error of use naming the line.
-pub fn read(file: &Path) -> anyhow::Result<(Pipeline, String)> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| UsageError(format!("reading {}: {e}", file.display())))?;
-    let pipeline =
-        Pipeline::from_toml(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
-    Ok((pipeline, text))
-}
-
 /// Stores the file as the pipeline's next version, unless it is the version in force.
 pub async fn store(env: &Embedded, file: &Path) -> anyhow::Result<(StoredPipeline, bool)> {
-    let (pipeline, text) = read(file)?;
-    let hash = ContentHash::parse(&hex::encode(Sha256::digest(text.as_bytes())))?;
-    for _ in 0..8 {
-        let current = env.catalog.pipeline(&pipeline.name, None).await?;
-        if let Some(c) = current.as_ref().filter(|c| c.hash == hash) {
-            return Ok((c.clone(), false));
-        }
-        let now = jiff::Timestamp::now();
-        let expected = current.as_ref().map(|c| c.version);
-        let audit = AuditEvent::new(
-            now,
-            env.user.clone(),
-            "pipeline.applied",
-            format!("pipeline/{}", pipeline.name),
-        )
-        .details(serde_json::json!({ "file": file.display().to_string(), "hash": hash }));
-        let audit = match expected {
-            Some(v) => audit.from(format!("v{v}")),
-            None => audit,
-        };
-        let stored = StoredPipeline {
-            version: 0,
-            pipeline: pipeline.clone(),
-            text: text.clone(),
-            hash: hash.clone(),
-            applied_by: env.user.clone(),
-            applied_at: now,
-        };
-        match env.catalog.put_pipeline(stored, expected, audit).await {
-            Ok(_) => {
-                let stored = env
-                    .catalog
-                    .pipeline(&pipeline.name, None)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("pipeline {} vanished", pipeline.name))?;
-                return Ok((stored, true));
-            }
-            Err(PortError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    anyhow::bail!("pipeline {} kept changing while applying it", pipeline.name)
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("reading {}: {e}", file.display())))?;
+    let source = file.display().to_string();
+    env.app()
+        .apply_pipeline(&text, &source, &env.user)
+        .await
+        .map_err(|e| crate::app_error(e, Some(&source)))
 }
 
 pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Outcome> {
