@@ -173,6 +173,29 @@ pub enum Command {
     },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,
+    /// Serve this data dir as a running system: the HTTP API on 127.0.0.1, files dropped into
+    /// the bucket's incoming/<dataset>/ ingested, runs advanced, the monitor on a timer.
+    Up {
+        /// The port to listen on (0: any free one).
+        #[arg(long, default_value_t = 8321)]
+        port: u16,
+        /// The address to listen on. Anything but loopback exposes the API to the network.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// How often the monitor checks the models in production (e.g. 30m, 1h; 0 never).
+        #[arg(long, default_value = "1h", value_parser = parse_period)]
+        monitor_every: std::time::Duration,
+    },
+    /// Print a token that this data dir's `tollgate up` accepts, for the user --as names.
+    Token {
+        /// A group to sign in with: `editors` (upload, apply, run), `approvers` (approve,
+        /// reject, promote, roll back). Repeat for several.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// How long the token is good for (e.g. 12h, 7d).
+        #[arg(long, default_value = "12h", value_parser = parse_period)]
+        valid_for: std::time::Duration,
+    },
     /// One training job under the SageMaker training container contract, as the `trainer`
     /// binary runs it: the embedded default's jobs run `tollgate train --root DIR`, so a laptop
     /// needs this one binary.
@@ -290,4 +313,12 @@ pub enum EventCommand {
         #[arg(long)]
         key: String,
     },
+}
+
+/// A period as pipelines write them (`90s`, `30m`, `12h`, `7d`), or `0`.
+fn parse_period(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    tollgate_domain::pipeline::Period::parse(text).map(|p| p.0)
 }

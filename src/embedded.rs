@@ -164,6 +164,63 @@ impl Embedded {
         Ok(runs.into_values().collect())
     }
 
+    /// Hands every published event to the handlers as it arrives, as EventBridge would, for as
+    /// long as the process runs: `tollgate up`'s runtime. Each event is handled and dropped (the
+    /// catalog is the record), so memory stays flat however long it runs. A failure worth a
+    /// retry is tried again, backing off; others are logged, and the event's effects can be
+    /// had again by the command that caused it (handlers are idempotent).
+    pub async fn dispatch(&self) {
+        const ATTEMPTS: u32 = 4;
+        let mut events = self.events.lock().await;
+        while let Some(event) = events.recv().await {
+            for attempt in 1..=ATTEMPTS {
+                match self.deliver(&event).await {
+                    Ok(()) => break,
+                    Err((true, e)) if attempt < ATTEMPTS => {
+                        tracing::warn!(event = event.detail_type(), attempt, "{e:#}; trying again");
+                        tokio::time::sleep(std::time::Duration::from_secs(1 << attempt)).await;
+                    }
+                    Err((_, e)) => {
+                        tracing::error!(event = event.detail_type(), "{e:#}");
+                        eprintln!("error: handling {}: {e:#}", event.detail_type());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One event to the handlers that take it; the error says whether a retry may help.
+    async fn deliver(&self, event: &Event) -> Result<(), (bool, anyhow::Error)> {
+        self.evaluate()
+            .handle(event)
+            .await
+            .map_err(|e| (e.is_retryable(), anyhow::Error::new(e)))?;
+        for run in self
+            .tune()
+            .handle(event)
+            .await
+            .map_err(|e| (e.is_retryable(), anyhow::Error::new(e)))?
+        {
+            tracing::info!(run = %run.id, status = run.status.as_str(), "run advanced");
+        }
+        Ok(())
+    }
+
+    /// Fails the trials of running runs whose jobs no process runs any more (their process
+    /// ended): at a server's start, nothing else would ever end them.
+    pub async fn fail_jobs_of_ended_processes(&self) -> anyhow::Result<()> {
+        let running = self
+            .catalog
+            .runs(None)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        self.fail_lost_jobs(&running).await
+    }
+
     /// Jobs of a run that this process does not know (started by a process that has ended) will
     /// never report: they are failed, with the same event a lost SageMaker job would give.
     async fn fail_lost_jobs(

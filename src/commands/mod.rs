@@ -8,6 +8,8 @@ mod events;
 mod models;
 pub mod pipeline;
 pub mod runs;
+mod token;
+mod up;
 mod upload;
 
 use crate::Outcome;
@@ -137,6 +139,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => models::decide(&env, &model, Request::Rollback { comment }, &env.user, json).await,
         Command::Monitor { json } => models::monitor(&env, json).await,
         Command::Demo => demo::run(&env).await,
+        Command::Up {
+            port,
+            host,
+            monitor_every,
+        } => up::run(&env, host, port, monitor_every).await,
+        Command::Token { groups, valid_for } => token::run(&env, &groups, valid_for),
         Command::Train { .. } => unreachable!("main runs a training job before the runtime starts"),
     }
 }

@@ -1,0 +1,239 @@
+//! `tollgate up`: the embedded default as a running system. It serves the HTTP API on
+//! 127.0.0.1 and runs what AWS would run by itself: a file landing under the bucket's
+//! `incoming/<dataset>/` is ingested (the S3 notification), published events reach the
+//! handlers (EventBridge), training jobs' ends advance their runs, and the monitor fires on a
+//! timer (EventBridge Scheduler). Ctrl-C stops it; one server per data dir.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tollgate_api::{Api, BearerTokens, Uploads};
+use tollgate_domain::ports::{BlobStore, Catalog};
+use tollgate_domain::{BlobKey, UploadStatus};
+
+use crate::embedded::Embedded;
+use crate::{Outcome, RefusedError};
+
+/// How often the bucket's `incoming/` is looked at.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(
+    env: &Embedded,
+    host: IpAddr,
+    port: u16,
+    monitor_every: Duration,
+) -> anyhow::Result<Outcome> {
+    let mut lock = lock(env)?;
+    let tokens = Arc::new(super::token::signing_key(&env.data_dir)?);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port))
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => RefusedError(format!(
+                "port {port} is taken: choose another with --port (0 picks a free one)"
+            ))
+            .into(),
+            _ => anyhow::Error::new(e).context(format!("listening on {host}:{port}")),
+        })?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let base_url = format!("http://{address}");
+    // Who holds the data dir, for a second `tollgate up` to say.
+    lock.set_len(0)
+        .and_then(|()| lock.rewind())
+        .and_then(|()| writeln!(lock, "pid {} serving {base_url}", std::process::id()))
+        .context("writing the lock file")?;
+
+    let api = Api::new(
+        env.app(),
+        Arc::new(BearerTokens(tokens.clone())),
+        Uploads::Local {
+            base_url: base_url.clone(),
+            tokens,
+        },
+    );
+    let router = api.router();
+
+    env.fail_jobs_of_ended_processes().await?;
+    let dispatcher = tokio::spawn({
+        let env = env.clone();
+        async move { env.dispatch().await }
+    });
+    let watcher = tokio::spawn(watch_incoming(env.clone()));
+    let monitor = tokio::spawn(monitor_on_timer(env.clone(), monitor_every));
+
+    if !host.is_loopback() {
+        eprintln!(
+            "warning: listening on {host}, not loopback: anyone who can reach this machine can \
+             call the API (tokens still apply)"
+        );
+    }
+    println!("Tollgate is up: {base_url}");
+    println!("  data dir:  {}", env.data_dir.display());
+    println!("  API:       {base_url}/api/v1/health");
+    println!(
+        "  sign in:   export TOLLGATE_TOKEN=$(tollgate --data-dir {} token --as YOU --group editors --group approvers)",
+        env.data_dir.display()
+    );
+    println!(
+        "  drop files into {}/<dataset>/ to ingest them",
+        env.blobs
+            .path_of(&env.bucket, &BlobKey::parse("incoming").expect("a valid key"))
+            .display()
+    );
+    println!("Press Ctrl-C to stop.");
+
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(stop_signal())
+        .await;
+    dispatcher.abort();
+    watcher.abort();
+    monitor.abort();
+    served.context("serving the API")?;
+    eprintln!("Tollgate stopped.");
+    Ok(Outcome::Done)
+}
+
+/// Holds the data dir for this server: a second `tollgate up` is refused with who holds it,
+/// while CLI commands keep working (they share the catalog as several processes do).
+fn lock(env: &Embedded) -> anyhow::Result<std::fs::File> {
+    let path = env.data_dir.join("up.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(RefusedError(format!(
+                "another tollgate up ({}) serves {} already: use it, or stop it first",
+                holder.trim(),
+                env.data_dir.display()
+            ))
+            .into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("Stopping: finishing the requests in flight.");
+}
+
+/// The local S3 notification: every object under `incoming/` that the catalog has no upload
+/// record of is ingested once its size and time have held still for a look (a file still being
+/// copied is left for the next one). Objects recorded before (by this server, an earlier one,
+/// or `tollgate upload`) are left alone, so a restart ingests only what arrived meanwhile.
+async fn watch_incoming(env: Embedded) {
+    let mut done: HashSet<String> = HashSet::new();
+    let mut last_seen: HashMap<String, String> = HashMap::new();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = look_at_incoming(&env, &mut done, &mut last_seen).await {
+            tracing::warn!("watching incoming/: {e:#}");
+        }
+    }
+}
+
+async fn look_at_incoming(
+    env: &Embedded,
+    done: &mut HashSet<String>,
+    last_seen: &mut HashMap<String, String>,
+) -> anyhow::Result<()> {
+    for meta in env.blobs.list(&env.bucket, "incoming/").await? {
+        let name = meta.key.as_str().rsplit('/').next().unwrap_or_default();
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        let etag = meta.etag.clone().unwrap_or_default();
+        let upload_key = format!("{}/{}#{etag}", env.bucket, meta.key);
+        if done.contains(&upload_key) {
+            continue;
+        }
+        if env.catalog.upload(&upload_key).await?.is_some() {
+            done.insert(upload_key);
+            continue;
+        }
+        if last_seen.get(meta.key.as_str()) != Some(&etag) {
+            last_seen.insert(meta.key.to_string(), etag);
+            continue;
+        }
+        last_seen.remove(meta.key.as_str());
+        let event = super::upload::s3_put_event(env, &meta.key, meta.size, &etag);
+        match env.ingest().handle(&event).await {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    let what = match o.record.status {
+                        UploadStatus::Accepted => format!(
+                            "accepted as {} v{}",
+                            o.record.dataset,
+                            o.record.version.unwrap_or_default()
+                        ),
+                        UploadStatus::Duplicate => "a duplicate of a version already kept".into(),
+                        UploadStatus::Rejected => {
+                            "rejected (quarantined with its report)".to_owned()
+                        }
+                    };
+                    println!("{}: {what}", meta.key);
+                }
+                done.insert(upload_key);
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(key = %meta.key, "ingesting failed, trying again: {e}");
+            }
+            Err(e) => {
+                eprintln!("{}: ingesting failed: {e}", meta.key);
+                done.insert(upload_key);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The monitor on a timer, as EventBridge Scheduler fires it on AWS.
+async fn monitor_on_timer(env: Embedded, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await; // The first tick is now: the monitor waits one period.
+    loop {
+        tick.tick().await;
+        match env.monitor().check_all().await {
+            Ok(reports) => {
+                for r in reports.iter().filter(|r| r.drifted) {
+                    println!("monitor: {} drifted past its thresholds", r.model);
+                }
+            }
+            Err(e) => tracing::warn!("the monitor failed: {e}"),
+        }
+    }
+}
