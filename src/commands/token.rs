@@ -13,7 +13,11 @@ use crate::{Outcome, UsageError};
 /// The file holding the signing key: who can read it can sign in as anyone.
 const KEY_FILE: &str = "api-signing-key";
 
-pub fn run(env: &Embedded, groups: &[String], valid_for: std::time::Duration) -> anyhow::Result<Outcome> {
+pub fn run(
+    env: &Embedded,
+    groups: &[String],
+    valid_for: std::time::Duration,
+) -> anyhow::Result<Outcome> {
     for g in groups {
         if g != EDITORS && g != APPROVERS {
             return Err(UsageError(format!(
@@ -62,8 +66,12 @@ pub fn signing_key(data_dir: &Path) -> anyhow::Result<LocalTokens> {
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the token key {}", path.display()))?;
-    let key = hex::decode(text.trim())
-        .map_err(|e| anyhow::anyhow!("{} is not a token key ({e}): remove it to make a new one", path.display()))?;
+    let key = hex::decode(text.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a token key ({e}): remove it to make a new one",
+            path.display()
+        )
+    })?;
     LocalTokens::new(&key).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 

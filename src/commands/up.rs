@@ -80,7 +80,10 @@ pub async fn run(
     println!(
         "  drop files into {}/<dataset>/ to ingest them",
         env.blobs
-            .path_of(&env.bucket, &BlobKey::parse("incoming").expect("a valid key"))
+            .path_of(
+                &env.bucket,
+                &BlobKey::parse("incoming").expect("a valid key")
+            )
             .display()
     );
     println!("Press Ctrl-C to stop.");

@@ -9,4 +9,5 @@ mod corpus;
 mod drift_reference;
 mod helpers;
 mod promotion;
+mod server;
 mod training;

@@ -1,0 +1,251 @@
+//! `tollgate up` as a user runs it: the API on 127.0.0.1 over real sockets, a file dropped into
+//! `incoming/` becoming a version, a run requested over HTTP going to its end, the author
+//! refused and another approver deciding, one server per data dir, Ctrl-C stopping it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Tollgate, sample};
+
+/// A running `tollgate up`, stopped (SIGINT, as Ctrl-C) when dropped.
+struct Up {
+    child: Child,
+    address: String,
+}
+
+impl Up {
+    fn start(t: &Tollgate) -> Self {
+        let mut child = t
+            .command()
+            .args(["up", "--port", "0", "--monitor-every", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tollgate up starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let address = first
+            .trim()
+            .strip_prefix("Tollgate is up: http://")
+            .unwrap_or_else(|| panic!("the first line says where: {first:?}"))
+            .to_owned();
+        assert!(
+            address.starts_with("127.0.0.1:"),
+            "loopback by default: {address}"
+        );
+        Self { child, address }
+    }
+
+    /// One HTTP/1.1 exchange: the status and the JSON body.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let body = body.unwrap_or("");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.address,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status: u16 = response[9..12].parse().unwrap();
+        let (head, payload) = response.split_once("\r\n\r\n").unwrap();
+        // Small bodies; the server may chunk them.
+        let payload = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(payload)
+        } else {
+            payload.to_owned()
+        };
+        (
+            status,
+            serde_json::from_str(&payload).unwrap_or(Value::Null),
+        )
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "tollgate up stops on Ctrl-C");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+/// Polls `check` until it holds, or fails after `secs`.
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} within {secs} s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn token(t: &Tollgate, user: &str, groups: &[&str]) -> String {
+    let mut args = vec!["token", "--as", user];
+    for g in groups {
+        args.extend(["--group", g]);
+    }
+    let out = t.run(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
+    let t = Tollgate::new();
+    let (code, _) = t.upload(&sample("wine-2009-a.csv"), "wine");
+    assert_eq!(code, 0);
+    let up = Up::start(&t);
+
+    let second = t.run(&["up", "--port", "0"]);
+    assert_eq!(
+        second.status.code(),
+        Some(1),
+        "a second server on the data dir is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("serves"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    let (status, _) = up.call("GET", "/api/v1/health", None, None);
+    assert_eq!(status, 200);
+    let (status, v) = up.call("GET", "/api/v1/datasets", None, None);
+    assert_eq!(status, 401, "{v}");
+    let alice = token(&t, "alice", &["editors", "approvers"]);
+    let bob = token(&t, "bob", &["approvers"]);
+
+    // A file dropped into the local bucket's incoming/ becomes a version.
+    let incoming = t.data_dir().join("buckets/tollgate-data/incoming/wine");
+    std::fs::copy(sample("wine-2009-b.csv"), incoming.join("wine-2009-b.csv")).unwrap();
+    eventually(30, "the dropped file becomes wine v2", || {
+        let (_, v) = up.call("GET", "/api/v1/datasets/wine", Some(&alice), None);
+        v["latest_version"] == 2
+    });
+    // CLI commands keep working on the data dir while it is served.
+    let listed = t.json(&["datasets", "--json"]);
+    assert_eq!(listed[0]["latest_version"], 2, "{listed}");
+
+    // A pipeline applied and a run requested over HTTP, taken to its end by the server.
+    let pipeline = "name = \"wine-quality\"\ndataset = \"wine\"\ntarget = \"quality\"\n\
+        task = \"regression\"\nmodel = \"elastic_net\"\n[search]\nstrategy = \"random\"\n\
+        [search.space]\nalpha = { type = \"log_uniform\", low = 1e-4, high = 1.0 }\n\
+        [budget]\nmax_trials = 2\n";
+    let (status, v) = up.call("POST", "/api/v1/pipelines", Some(&alice), Some(pipeline));
+    assert_eq!(status, 201, "{v}");
+    let (status, accepted) = up.call(
+        "POST",
+        "/api/v1/runs",
+        Some(&alice),
+        Some(&json!({"pipeline": "wine-quality"}).to_string()),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let request = accepted["request_id"].as_str().unwrap().to_owned();
+    eventually(120, "the requested run succeeds", || {
+        let (_, page) = up.call(
+            "GET",
+            &format!("/api/v1/runs?request_id={request}"),
+            Some(&alice),
+            None,
+        );
+        page["items"][0]["status"]["status"] == "succeeded"
+    });
+
+    // The author is refused; another approver promotes.
+    let (status, v) = up.call(
+        "POST",
+        "/api/v1/models/wine-quality/versions/1/approve",
+        Some(&alice),
+        None,
+    );
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("author"),
+        "{v}"
+    );
+    let (status, v) = up.call(
+        "POST",
+        "/api/v1/models/wine-quality/versions/1/approve",
+        Some(&bob),
+        None,
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["changes"][0]["to"], "production", "{v}");
+
+    // An upload URL, PUT to without a token, is ingested too.
+    let (status, ticket) = up.call(
+        "POST",
+        "/api/v1/uploads",
+        Some(&alice),
+        Some(&json!({"dataset": "wine", "file": "drifted.csv"}).to_string()),
+    );
+    assert_eq!(status, 201, "{ticket}");
+    let url = ticket["url"].as_str().unwrap();
+    let path = &url[url.find("/api/").unwrap()..];
+    let bytes = std::fs::read_to_string(sample("wine-2010-drifted.csv")).unwrap();
+    let (status, _) = up.call("PUT", path, None, Some(&bytes));
+    assert_eq!(status, 200);
+    eventually(30, "the uploaded file becomes wine v3", || {
+        let (_, v) = up.call("GET", "/api/v1/datasets/wine", Some(&alice), None);
+        v["latest_version"] == 3
+    });
+
+    assert!(up.stop().success(), "Ctrl-C stops it cleanly");
+}
