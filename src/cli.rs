@@ -32,6 +32,10 @@ pub struct Global {
     /// Who is acting, as recorded in the catalog and the audit trail [default: your login name].
     #[arg(long = "as", global = true, env = "TOLLGATE_USER", value_name = "USER")]
     pub user: Option<String>,
+    /// Run the command through a Tollgate API (`tollgate up`, or a stack's) instead of on the
+    /// data dir, as the user of the token in TOLLGATE_TOKEN.
+    #[arg(long, global = true, env = "TOLLGATE_API", value_name = "URL")]
+    pub api: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,12 +7,16 @@ use crate::Outcome;
 use crate::embedded::Embedded;
 
 pub async fn run(env: &Embedded, subject: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
-    let events = env.catalog.audit(subject).await?;
+    render(&env.catalog.audit(subject).await?, json)
+}
+
+/// `tollgate audit`, from the events oldest first (the data dir's, or the API's).
+pub fn render(events: &[AuditEvent], json: bool) -> anyhow::Result<Outcome> {
     if json {
         println!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(Outcome::Done);
     }
-    for e in &events {
+    for e in events {
         let change = what_happened(e);
         println!(
             "{}  {:<14} {:<26} {}{change}{}",

@@ -7,6 +7,7 @@ mod demo;
 mod events;
 mod models;
 pub mod pipeline;
+mod remote;
 pub mod runs;
 mod token;
 mod up;
@@ -21,6 +22,17 @@ use crate::embedded::Embedded;
 use tollgate_domain::promotion::Request;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // `up` and `token` are the server's side of a data dir: never through an API.
+    let local_only = matches!(cli.command, Command::Up { .. } | Command::Token { .. });
+    if let Some(url) = cli
+        .global
+        .api
+        .as_deref()
+        .filter(|u| !u.is_empty() && !local_only)
+    {
+        let remote = crate::remote::Remote::new(url, std::env::var("TOLLGATE_TOKEN").ok())?;
+        return remote::run(cli.command, &remote).await;
+    }
     let env = Embedded::open(&cli.global.data_dir, cli.global.user.as_deref())?;
     match cli.command {
         Command::Upload {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use tollgate_api_types::RunSummary;
 use tollgate_domain::ports::Catalog;
 use tollgate_domain::{Run, RunStatus, TrialRecord, TrialStatus};
 
@@ -148,18 +149,37 @@ async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome
 }
 
 pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let runs = env.catalog.runs(None).await?;
+    let app = env.app();
+    let filter = tollgate_app::RunFilter::default();
+    let mut page = tollgate_domain::ports::PageRequest::first(tollgate_domain::ports::MAX_PAGE);
+    let mut runs = Vec::new();
+    loop {
+        let got = app
+            .runs(&filter, &page)
+            .await
+            .map_err(|e| crate::app_error(e, None))?;
+        runs.extend(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+    render_list(&runs, json)
+}
+
+/// `tollgate runs`, from the runs newest first (the data dir's, or the API's).
+pub fn render_list(runs: &[RunSummary], json: bool) -> anyhow::Result<Outcome> {
     if json {
         let rows: Vec<Value> = runs
             .iter()
             .map(|r| {
                 json!({
                     "run_id": r.id,
-                    "pipeline": r.pipeline.pipeline.name,
+                    "pipeline": r.pipeline,
                     "dataset": r.dataset,
                     "dataset_version": r.dataset_version,
                     "status": r.status.as_str(),
-                    "trials": r.trials.len(),
+                    "trials": r.trials,
                     "candidate": r.candidate,
                     "created_at": r.created_at,
                 })
@@ -176,14 +196,14 @@ pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
         "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<20} started",
         "run", "pipeline", "dataset", "status", "trials", "candidate"
     );
-    for r in &runs {
+    for r in runs {
         println!(
             "{:<34} {:<22} {:<16} {:<10} {:>6}  {:<20} {}",
             r.id,
-            r.pipeline.pipeline.name,
+            r.pipeline,
             format!("{} v{}", r.dataset, r.dataset_version),
             r.status.as_str(),
-            r.trials.len(),
+            r.trials,
             r.candidate
                 .as_ref()
                 .map(|c| format!("{} v{}", c.model, c.version))

@@ -249,3 +249,118 @@ fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
 
     assert!(up.stop().success(), "Ctrl-C stops it cleanly");
 }
+
+#[test]
+fn the_cli_through_the_api_gives_the_same_answers_as_on_the_data_dir() {
+    let t = Tollgate::new();
+    let up = Up::start(&t);
+    let alice = token(&t, "alice", &["editors", "approvers"]);
+    let bob = token(&t, "bob", &["approvers"]);
+    let remote = |token: &str, args: &[&str]| {
+        t.command()
+            .env("TOLLGATE_API", format!("http://{}", up.address))
+            .env("TOLLGATE_TOKEN", token)
+            .args(args)
+            .output()
+            .expect("tollgate runs")
+    };
+    let a = sample("wine-2009-a.csv");
+    let out = remote(
+        &alice,
+        &["upload", a.to_str().unwrap(), "--dataset", "wine", "--json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (record["status"].as_str(), record["version"].as_u64()),
+        (Some("accepted"), Some(1))
+    );
+    let out = remote(
+        &alice,
+        &["upload", a.to_str().unwrap(), "--dataset", "wine", "--json"],
+    );
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        record["status"], "duplicate",
+        "the second upload is its own record"
+    );
+    let rejected = remote(
+        &alice,
+        &[
+            "upload",
+            crate::helpers::corpus("good.csv").to_str().unwrap(),
+            "--dataset",
+            "wine",
+        ],
+    );
+    assert_eq!(
+        rejected.status.code(),
+        Some(1),
+        "a rejection exits 1 as on the data dir"
+    );
+
+    let file = t.dir.path().join("wine-quality.toml");
+    std::fs::write(
+        &file,
+        "name = \"wine-quality\"\ndataset = \"wine\"\ntarget = \"quality\"\n\
+         task = \"regression\"\nmodel = \"elastic_net\"\n[search]\nstrategy = \"random\"\n\
+         [search.space]\nalpha = { type = \"log_uniform\", low = 1e-4, high = 1.0 }\n\
+         [budget]\nmax_trials = 2\n",
+    )
+    .unwrap();
+    let out = remote(&alice, &["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let out = remote(&alice, &["runs", "--json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed,
+        t.json(&["runs", "--json"]),
+        "the same list through the API"
+    );
+
+    let out = remote(&alice, &["approve", "wine-quality", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "the author is refused");
+    let refused: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        refused["reason"].as_str().unwrap().contains("author"),
+        "{refused}"
+    );
+    let out = remote(&bob, &["approve", "wine-quality", "1", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = remote(
+        &alice,
+        &["audit", "--subject", "model/wine-quality", "--json"],
+    );
+    let remote_trail: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let local_trail = t.json(&["audit", "--subject", "model/wine-quality", "--json"]);
+    assert_eq!(remote_trail, local_trail, "the same trail through the API");
+
+    let out = remote("", &["runs"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no token: a misuse, saying what to set"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TOLLGATE_TOKEN"));
+    let out = remote(&alice, &["datasets"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no route through --api yet"));
+    assert!(up.stop().success());
+}

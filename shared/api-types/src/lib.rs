@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
 use tollgate_domain::promotion::StageChange;
+pub use tollgate_domain::training::CandidateRef;
 pub use tollgate_domain::{
     AuditEvent, Dataset, DatasetVersion, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
     UploadRecord, ValidationReport,
@@ -101,8 +102,9 @@ pub struct RunSummary {
     pub trials_ended: usize,
     pub max_trials: u32,
     pub spend_usd: f64,
+    /// The model version the run registered, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub candidate: Option<String>,
+    pub candidate: Option<CandidateRef>,
 }
 
 /// The body of approve, reject and roll back. A rejection needs its comment.

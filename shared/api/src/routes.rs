@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tollgate_api_types::{
     Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, Health, Me, ModelStage,
     ModelVersion, ModelVersionDetail, Page, PageRequest, PromoteRequest, Run, RunRequest,
-    RunSummary, StoredContract, StoredPipeline, UploadRequest, UploadTicket, VersionDetail,
-    Waiting,
+    RunSummary, StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket,
+    VersionDetail, Waiting,
 };
 use tollgate_app::{AppError, AuditFilter, RunAccepted, RunFilter};
 use tollgate_domain::promotion::Request;
@@ -32,6 +32,7 @@ pub fn router(api: Api) -> Router {
         .route("/datasets/{name}", get(dataset))
         .route("/datasets/{name}/versions", get(versions))
         .route("/datasets/{name}/versions/{version}", get(version))
+        .route("/datasets/{name}/uploads", get(uploads))
         .route("/datasets/{name}/contract", get(contract))
         .route("/contracts", post(apply_contract))
         .route("/pipelines", get(pipelines).post(apply_pipeline))
@@ -174,6 +175,21 @@ async fn version(
     Path((name, version)): Path<(String, u32)>,
 ) -> Answer<VersionDetail> {
     Ok(axum::Json(api.app.version(&name, version).await?))
+}
+
+async fn uploads(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<UploadRecord>> {
+    let page = q.page()?;
+    let all = api.app.uploads(&name).await?;
+    Ok(paged(slice(
+        all,
+        |u| format!("{:020}#{}", u.created_at.as_nanosecond(), u.upload_key),
+        &page,
+    )))
 }
 
 #[derive(Debug, Deserialize)]
@@ -508,7 +524,7 @@ async fn upload(
     Path(key): Path<String>,
     Query(q): Query<Grant>,
     body: Bytes,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, HeaderMap), ApiError> {
     let Uploads::Local { tokens, .. } = &api.uploads else {
         return Err(
             AppError::NotFound("uploads go to the URL POST /api/v1/uploads gives".into()).into(),
@@ -521,10 +537,19 @@ async fn upload(
     let key = tollgate_domain::BlobKey::parse(&key)
         .map_err(|e| ApiError::bad_request("key", e.to_string()))?;
     let ports = api.app.ports();
-    ports
+    let meta = ports
         .blobs
         .put(&ports.data_bucket, &key, body)
         .await
         .map_err(AppError::from)?;
-    Ok(StatusCode::OK)
+    // As S3 answers a PUT: the object's ETag, which its notification (and so its upload
+    // record) carries too.
+    let mut headers = HeaderMap::new();
+    if let Some(tag) = meta
+        .etag
+        .and_then(|t| HeaderValue::from_str(&format!("\"{t}\"")).ok())
+    {
+        headers.insert(header::ETAG, tag);
+    }
+    Ok((StatusCode::OK, headers))
 }

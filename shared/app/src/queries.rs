@@ -8,7 +8,7 @@ use tollgate_domain::ports::{Page, PageRequest, StoredContract};
 use tollgate_domain::promotion::{self, Decision, ModelState, Request};
 use tollgate_domain::{
     AuditEvent, BlobKey, Dataset, DatasetName, DatasetVersion, ModelStage, ModelVersion, ObjectRef,
-    PortError, Run, StoredPipeline, Trigger, UserId, ValidationReport,
+    PortError, Run, StoredPipeline, Trigger, UploadRecord, UserId, ValidationReport,
 };
 
 use crate::{App, AppError};
@@ -91,10 +91,7 @@ pub fn summary(run: &Run) -> RunSummary {
         trials_ended: run.trials.iter().filter(|t| !t.status.is_active()).count(),
         max_trials: run.max_trials,
         spend_usd: run.spend(),
-        candidate: run
-            .candidate
-            .as_ref()
-            .map(|c| format!("{} v{}", c.model, c.version)),
+        candidate: run.candidate.clone(),
     }
 }
 
@@ -146,6 +143,12 @@ impl App {
     pub async fn versions(&self, name: &str) -> Result<Vec<DatasetVersion>, AppError> {
         let dataset = self.dataset(name).await?;
         Ok(self.ports.catalog.versions(&dataset.name).await?)
+    }
+
+    /// Every upload of a dataset (accepted, duplicate, rejected), oldest first.
+    pub async fn uploads(&self, name: &str) -> Result<Vec<UploadRecord>, AppError> {
+        let dataset = self.dataset(name).await?;
+        Ok(self.ports.catalog.uploads(&dataset.name).await?)
     }
 
     /// A version with its validation report (findings, profile, drift).
