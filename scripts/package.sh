@@ -2,12 +2,14 @@
 # Packages each Lambda function as a bootstrap zip (`cargo lambda build --release`), then measures
 # what a deployment cares about: each zip's size and each function's cold init (process start to
 # its first request to the Runtime API, the median of 11 starts against a local Runtime API).
-# Writes bench/lambda/results.json and prints the table. Not part of the tests: a release build
+# Writes bench/lambda/results.json and prints the table. Takes function names to build only those. Not part of the tests: a release build
 # with fat LTO takes about 45 minutes the first time on 2 cores.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-FUNCTIONS=(ingest tune evaluate promote monitor)
+# All functions, or those named: `scripts/package.sh api promote`.
+FUNCTIONS=(ingest tune evaluate promote monitor api)
+if [ "$#" -gt 0 ]; then FUNCTIONS=("$@"); fi
 LAMBDA_DIR="$CARGO_TARGET_DIR/lambda"
 CACHE="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}"
 VENV="$CACHE/cargo-lambda-venv"
@@ -45,7 +47,7 @@ TOLLGATE_BOOTSTRAP_DIR="$LAMBDA_DIR" TOLLGATE_PACKAGE_REPORT="$ROOT/bench/lambda
 
 python3 - "$ROOT/bench/lambda/results.json" <<'PY'
 import json, sys
-heavy = {"ingest", "tune", "evaluate", "monitor"}  # these link polars
+heavy = {"ingest", "tune", "evaluate", "monitor"}  # these link polars; promote and api do not
 results = json.load(open(sys.argv[1]))
 print(f"{'function':10} {'zip':>9} {'target':>7} {'cold init':>10} {'target':>7}")
 for name, r in results.items():

@@ -13,9 +13,9 @@ mod routes;
 
 use std::sync::Arc;
 
-use axum::Router;
 use tollgate_app::App;
 
+pub use axum::Router;
 pub use error::ApiError;
 pub use identity::{APPROVERS, Authenticator, BearerTokens, EDITORS, Identity, LocalTokens};
 

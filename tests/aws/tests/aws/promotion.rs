@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tollgate_aws::{DynamoCatalog, EventBridgeBus, SageMakerRegistry};
 use tollgate_domain::ports::{Catalog, SystemClock};
-use tollgate_domain::promotion::{self, Request};
-use tollgate_domain::{AuditEvent, ModelStage, ObjectRef, TestVerdict, UserId};
+use tollgate_domain::promotion::Request;
+use tollgate_domain::{ModelStage, UserId};
 use tollgate_fn_promote::{Access, Function};
 use tollgate_promote::{Outcome, Promote};
 

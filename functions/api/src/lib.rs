@@ -1,0 +1,100 @@
+//! The API function: Tollgate's one HTTP API ([`tollgate_api`]) on Lambda, behind an API
+//! Gateway HTTP API whose JWT authorizer has checked the caller's token. The same router as
+//! `tollgate up`; only who the caller is comes from elsewhere: the authorizer's claims
+//! (`requestContext.authorizer.jwt.claims`), never a header this function would have to trust.
+//!
+//! # Environment
+//!
+//! `TOLLGATE_BUCKET`, `TOLLGATE_TABLE`, `TOLLGATE_EVENT_BUS` (see `tollgate-lambda`),
+//! `TOLLGATE_KMS_KEY` (objects written; default SSE-S3), `TOLLGATE_ACTOR_CLAIM` (the claim that
+//! names the caller; default `email`).
+
+use std::sync::Arc;
+
+use lambda_http::request::RequestContext;
+use tollgate_api::{Api, ApiError, Authenticator, Identity, Uploads};
+use tollgate_app::{App, Ports};
+use tollgate_aws::AwsConfig;
+use tollgate_domain::UserId;
+use tollgate_lambda::{Common, ConfigError, env};
+
+/// Who the authorizer's claims say the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtClaims {
+    /// The claim that names the caller (`email`, `cognito:username`, `sub`).
+    pub actor_claim: String,
+}
+
+impl JwtClaims {
+    pub fn from_env() -> Self {
+        Self {
+            actor_claim: env::optional("TOLLGATE_ACTOR_CLAIM").unwrap_or_else(|| "email".into()),
+        }
+    }
+}
+
+impl Authenticator for JwtClaims {
+    fn identify(&self, parts: &lambda_http::http::request::Parts) -> Result<Identity, ApiError> {
+        let claims = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
+            _ => None,
+        };
+        let claims = claims.ok_or_else(|| {
+            ApiError::Unauthenticated(
+                "no verified token: sign in, and call through the API's authorizer".into(),
+            )
+        })?;
+        let user = claims
+            .get(&self.actor_claim)
+            .and_then(|a| UserId::parse(a).ok())
+            .ok_or_else(|| {
+                ApiError::Unauthenticated(format!(
+                    "the token has no {} claim to name the caller",
+                    self.actor_claim
+                ))
+            })?;
+        Ok(Identity {
+            user,
+            groups: claims
+                .get("cognito:groups")
+                .map(|g| groups(g))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The groups of a `cognito:groups` claim as API Gateway passes it: `[a b]` (its rendering of a
+/// list), or a JSON list. Group names hold no spaces; a comma is part of a name, never a split.
+pub fn groups(claim: &str) -> Vec<String> {
+    let claim = claim.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(claim) {
+        return list;
+    }
+    claim
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The router on this stack's bucket, table and bus.
+pub fn router(
+    aws: &AwsConfig,
+    common: &Common,
+    claims: JwtClaims,
+) -> Result<tollgate_api::Router, ConfigError> {
+    let ports = common.ports(aws);
+    let app = App::new(Ports {
+        blobs: ports.blobs,
+        catalog: ports.catalog,
+        bus: ports.bus,
+        clock: Arc::new(tollgate_domain::ports::SystemClock),
+        data_bucket: common.data_bucket()?,
+    });
+    Ok(Api::new(app, Arc::new(claims), Uploads::Store).router())
+}
