@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: builds `tollgate` and runs the demo on the bundled sample
-# data, in a fresh data dir under .tollgate/. No AWS account, no network after the build.
+# data, in a fresh data dir under .tollgate/, then serves that data dir with `tollgate up` on
+# 127.0.0.1 until Ctrl-C (`--no-up` stops after the demo). No AWS account, no network after the
+# build.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+
+SERVE=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-up) SERVE=0 ;;
+    *) die "unknown argument $arg (the one option is --no-up: stop after the demo)" ;;
+  esac
+done
 
 ensure_rust
 step "building tollgate (first time: about 11 minutes on 2 cores; then seconds)"
@@ -26,3 +36,17 @@ Done. Look around with:
   tollgate contract show wine
   tollgate audit
 TXT
+
+if [ "$SERVE" = 1 ]; then
+  PORT="${TOLLGATE_PORT:-8321}"
+  step "serving $DATA_DIR with tollgate up on 127.0.0.1:$PORT (Ctrl-C stops it)"
+  cat <<TXT
+In another terminal:
+  export TOLLGATE_API=http://127.0.0.1:$PORT
+  export TOLLGATE_TOKEN=\$($BIN --data-dir $DATA_DIR token --as you --group editors --group approvers)
+  $BIN runs
+  curl -s -H "Authorization: Bearer \$TOLLGATE_TOKEN" http://127.0.0.1:$PORT/api/v1/approvals
+
+TXT
+  exec "$BIN" --data-dir "$DATA_DIR" up --port "$PORT"
+fi

@@ -57,6 +57,9 @@ impl FromRequestParts<Api> for Identity {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// `upload` for an upload URL's grant, which is no sign-in; absent on a user's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purpose: Option<String>,
     #[serde(default)]
     groups: Vec<String>,
     iss: String,
@@ -65,6 +68,7 @@ struct Claims {
 }
 
 const ISSUER: &str = "tollgate-local";
+const UPLOAD: &str = "upload";
 
 /// The tokens of one data dir's server: HS256, signed with the key kept in the data dir.
 #[derive(Clone)]
@@ -106,6 +110,7 @@ impl LocalTokens {
         let iat = now.as_second();
         let claims = Claims {
             sub: user.to_string(),
+            purpose: None,
             groups: groups.to_vec(),
             iss: ISSUER.into(),
             iat,
@@ -132,6 +137,11 @@ impl LocalTokens {
                 })
             },
         )?;
+        if data.claims.purpose.is_some() {
+            return Err(ApiError::Unauthenticated(
+                "an upload URL's grant is not a sign-in: use a token from tollgate token".into(),
+            ));
+        }
         let user = UserId::parse(&data.claims.sub)
             .map_err(|e| ApiError::Unauthenticated(format!("the token's subject: {e}")))?;
         Ok(Identity {
@@ -151,6 +161,7 @@ impl LocalTokens {
         let iat = now.as_second();
         let claims = Claims {
             sub: format!("upload:{key}"),
+            purpose: Some(UPLOAD.into()),
             groups: Vec::new(),
             iss: ISSUER.into(),
             iat,
@@ -170,7 +181,9 @@ impl LocalTokens {
                     "the upload URL is not valid ({e}): ask for a new one"
                 ))
             })?;
-        if data.claims.sub != format!("upload:{key}") {
+        if data.claims.purpose.as_deref() != Some(UPLOAD)
+            || data.claims.sub != format!("upload:{key}")
+        {
             return Err(ApiError::Forbidden(
                 "the upload URL was made for another file".into(),
             ));

@@ -300,6 +300,13 @@ async fn writes_need_their_group_and_the_actor_is_the_token_not_the_body() {
         StatusCode::OK,
         "the grant in the URL is the credential"
     );
+    let grant = path.split("grant=").nth(1).unwrap();
+    let (status, _) = s.get("/api/v1/runs", grant).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an upload grant is no sign-in"
+    );
     let tampered = path.replace("a.csv", "b.csv");
     let (status, _, v) = s
         .call(Method::PUT, &tampered, None, Some(Body::from("x")))
