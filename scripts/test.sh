@@ -41,6 +41,12 @@ rm -f "$build_features" "$test_features"
 step "linting (cargo clippy --all-targets -- -D warnings; first time: about 7 minutes on 2 cores)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+step "checking that the API's types compile for the browser (wasm32-unknown-unknown, the console's target)"
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+cargo check --locked -p tollgate-api-types --target wasm32-unknown-unknown
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install cargo-nextest --locked
