@@ -56,7 +56,10 @@ impl DomainError {
 /// What a port (blob store, catalog, event bus) can fail with.
 ///
 /// `Conflict` is the answer to a conditional write that lost: the caller re-reads and decides.
-/// `Unavailable` is worth a retry (a timeout, a throttle, a lock held too long); `Other` is not.
+/// `Unavailable` is worth a retry now (a timeout, a throttle, a lock held too long); `Other` (a
+/// store's fault nobody classified: access denied, a disk error) is not worth one now, but an
+/// event whose handling met it is worth delivering again later ([`PortError::is_worth_redelivery`]),
+/// since the event is all there is of that work and every handler is idempotent.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error("not found: {0}")]
@@ -100,8 +103,17 @@ impl PortError {
         }
     }
 
-    /// Whether trying the same call again may succeed.
+    /// Whether trying the same call again may succeed: what a person's request answers (an
+    /// HTTP 503 or 409, not a 500).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::Conflict(_))
+    }
+
+    /// Whether an event whose handling failed so should be delivered again (by Lambda's retries,
+    /// SQS, or the embedded dispatcher), up to the queue's limit and then its dead-letter queue:
+    /// everything but what no later delivery can change (a missing object, an invalid request).
+    /// The one rule every handler follows.
+    pub fn is_worth_redelivery(&self) -> bool {
+        !matches!(self, Self::NotFound(_) | Self::Invalid(_))
     }
 }

@@ -46,7 +46,7 @@ impl EvaluateError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Refused(_) | Self::Test { .. } => false,
-            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+            Self::Port(e) => e.is_worth_redelivery(),
         }
     }
 }

@@ -21,7 +21,7 @@ impl IngestError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::BadEvent(_) => false,
-            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+            Self::Port(e) => e.is_worth_redelivery(),
             Self::Validation(_) | Self::Contended(_) | Self::Task(_) => true,
         }
     }

@@ -36,7 +36,7 @@ impl MonitorError {
     /// Whether the same check may succeed if run again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+            Self::Port(e) => e.is_worth_redelivery(),
             Self::Read { .. } => false,
             Self::Tune(e) => e.is_retryable(),
         }

@@ -19,7 +19,7 @@ impl TuneError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Refused(_) => false,
-            Self::Port(e) => e.is_retryable() || matches!(e, PortError::Other { .. }),
+            Self::Port(e) => e.is_worth_redelivery(),
             Self::Validation(_) | Self::Contended(..) => true,
         }
     }
