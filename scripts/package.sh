@@ -7,8 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-# All functions, or those named: `scripts/package.sh api promote`.
-FUNCTIONS=(ingest tune evaluate promote monitor api)
+# All functions, or those named: `scripts/package.sh api monitor`.
+FUNCTIONS=(ingest tune evaluate monitor api)
 if [ "$#" -gt 0 ]; then FUNCTIONS=("$@"); fi
 LAMBDA_DIR="$CARGO_TARGET_DIR/lambda"
 CACHE="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}"
@@ -47,7 +47,7 @@ TOLLGATE_BOOTSTRAP_DIR="$LAMBDA_DIR" TOLLGATE_PACKAGE_REPORT="$ROOT/bench/lambda
 
 python3 - "$ROOT/bench/lambda/results.json" <<'PY'
 import json, sys
-heavy = {"ingest", "tune", "evaluate", "monitor"}  # these link polars; promote and api do not
+heavy = {"ingest", "tune", "evaluate", "monitor"}  # these link polars; api does not
 results = json.load(open(sys.argv[1]))
 print(f"{'function':10} {'zip':>9} {'target':>7} {'cold init':>10} {'target':>7}")
 for name, r in results.items():

@@ -7,14 +7,16 @@
 //!
 //! `TOLLGATE_BUCKET`, `TOLLGATE_TABLE`, `TOLLGATE_EVENT_BUS` (see `tollgate-lambda`),
 //! `TOLLGATE_KMS_KEY` (objects written; default SSE-S3), `TOLLGATE_ACTOR_CLAIM` (the claim that
-//! names the caller; default `email`).
+//! names the caller; default `email`). When `TOLLGATE_MODEL_REGISTRY_PREFIX` is set, every stage
+//! change is mirrored into the SageMaker Model Registry, in the model package group
+//! `<prefix><model>`, naming `TOLLGATE_INFERENCE_IMAGE` (default: the training image).
 
 use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use tollgate_api::{Api, ApiError, Authenticator, Identity, Uploads};
 use tollgate_app::{App, Ports};
-use tollgate_aws::AwsConfig;
+use tollgate_aws::{AwsConfig, SageMakerRegistry};
 use tollgate_domain::UserId;
 use tollgate_lambda::{Common, ConfigError, env};
 
@@ -82,19 +84,32 @@ pub fn groups(claim: &str) -> Vec<String> {
         .collect()
 }
 
-/// The router on this stack's bucket, table and bus.
-pub fn router(
-    aws: &AwsConfig,
-    common: &Common,
-    claims: JwtClaims,
-) -> Result<tollgate_api::Router, ConfigError> {
+/// The application on this stack's bucket, table and bus.
+pub fn app(aws: &AwsConfig, common: &Common) -> Result<App, ConfigError> {
     let ports = common.ports(aws);
-    let app = App::new(Ports {
+    Ok(App::new(Ports {
         blobs: ports.blobs,
         catalog: ports.catalog,
         bus: ports.bus,
         clock: Arc::new(tollgate_domain::ports::SystemClock),
         data_bucket: common.data_bucket()?,
-    });
-    Ok(Api::new(app, Arc::new(claims), Uploads::Store).router())
+    }))
+}
+
+/// The application as the environment configures it, with the model registry when asked.
+pub fn app_from_env(aws: &AwsConfig, common: &Common) -> Result<App, ConfigError> {
+    let app = app(aws, common)?;
+    let Some(prefix) = env::optional("TOLLGATE_MODEL_REGISTRY_PREFIX") else {
+        return Ok(app);
+    };
+    let mut registry = SageMakerRegistry::new(aws, prefix);
+    if let Some(image) = env::optional("TOLLGATE_INFERENCE_IMAGE") {
+        registry = registry.with_inference_image(image);
+    }
+    Ok(app.with_registry(Arc::new(registry)))
+}
+
+/// The API's router on `app`, the caller named by the authorizer's claims.
+pub fn router(app: App, claims: JwtClaims) -> tollgate_api::Router {
+    Api::new(app, Arc::new(claims), Uploads::Store).router()
 }

@@ -6,6 +6,7 @@ async fn main() -> Result<(), tollgate_lambda::Error> {
     tollgate_lambda::init_tracing();
     let common = tollgate_lambda::Common::from_env()?;
     let aws = tollgate_aws::sdk_config(None).await;
-    let router = tollgate_fn_api::router(&aws, &common, tollgate_fn_api::JwtClaims::from_env())?;
+    let app = tollgate_fn_api::app_from_env(&aws, &common)?;
+    let router = tollgate_fn_api::router(app, tollgate_fn_api::JwtClaims::from_env());
     lambda_http::run(router).await
 }

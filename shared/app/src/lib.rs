@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tollgate_api_types::{Applied, Decided, UploadTicket};
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, StoredContract};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry, StoredContract};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{
     AuditEvent, BlobKey, BucketName, ContentHash, Contract, DatasetName, Event, Pipeline,
@@ -51,11 +51,21 @@ pub struct RunAccepted {
 #[derive(Debug, Clone)]
 pub struct App {
     ports: Ports,
+    registry: Option<Arc<dyn ModelRegistry>>,
 }
 
 impl App {
     pub fn new(ports: Ports) -> Self {
-        Self { ports }
+        Self {
+            ports,
+            registry: None,
+        }
+    }
+
+    /// Mirrors every stage change into `registry` (the SageMaker Model Registry) as well.
+    pub fn with_registry(mut self, registry: Arc<dyn ModelRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     pub fn ports(&self) -> &Ports {
@@ -64,13 +74,17 @@ impl App {
 
     fn promote(&self) -> Promote {
         let p = &self.ports;
-        Promote::new(
+        let promote = Promote::new(
             p.blobs.clone(),
             p.catalog.clone(),
             p.bus.clone(),
             p.clock.clone(),
             p.data_bucket.clone(),
-        )
+        );
+        match &self.registry {
+            Some(registry) => promote.with_registry(registry.clone()),
+            None => promote,
+        }
     }
 
     /// Makes `text` the dataset's contract in force (unless it already is), with its audit

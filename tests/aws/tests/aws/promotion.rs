@@ -1,17 +1,14 @@
-//! Promotion on DynamoDB: racing approvals and rollbacks, the promote function's HTTP API (who
+//! Promotion on DynamoDB: racing approvals and rollbacks, the API function's promotion routes (who
 //! may call, the author refused), and the mirror into the SageMaker Model Registry.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tollgate_aws::{DynamoCatalog, EventBridgeBus, SageMakerRegistry};
 use tollgate_domain::ports::{Catalog, SystemClock};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{ModelStage, UserId};
-use tollgate_fn_promote::{Access, Function};
 use tollgate_promote::{Outcome, Promote};
 
 use tollgate_aws_tests::standin::Stack;
@@ -128,10 +125,13 @@ async fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_audit() {
 
 /// An HTTP API request to the promote function, as API Gateway hands it over
 /// (`fixtures/apigw-approve.json`), from a caller with these JWT claims (`None`: no token).
-fn http(path: &str, body: Value, claims: Option<Value>) -> LambdaEvent<ApiGatewayV2httpRequest> {
+/// An API Gateway v2 request for `path` (under `/api/v1`), as its JWT authorizer passes it:
+/// with `claims`, or without an authorizer context at all.
+fn http(path: &str, body: Value, claims: Option<Value>) -> lambda_http::Request {
     let mut request: Value =
         serde_json::from_str(include_str!("../../fixtures/apigw-approve.json")).unwrap();
-    request["rawPath"] = Value::from(path);
+    let path = format!("/api/v1{path}");
+    request["rawPath"] = Value::from(path.as_str());
     request["requestContext"]["http"]["path"] = Value::from(path);
     request["body"] = Value::from(body.to_string());
     match claims {
@@ -143,7 +143,7 @@ fn http(path: &str, body: Value, claims: Option<Value>) -> LambdaEvent<ApiGatewa
                 .remove("authorizer");
         }
     }
-    LambdaEvent::new(serde_json::from_value(request).unwrap(), Context::default())
+    lambda_http::request::from_str(&request.to_string()).unwrap()
 }
 
 fn approver(email: &str) -> Option<Value> {
@@ -153,71 +153,74 @@ fn approver(email: &str) -> Option<Value> {
     }))
 }
 
-fn body(response: &ApiGatewayV2httpResponse) -> Value {
-    match &response.body {
-        Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text).unwrap(),
-        other => panic!("a JSON body: {other:?}"),
-    }
+/// The status and JSON body the API function's router answers `request` with.
+async fn send(router: &tollgate_api::Router, request: lambda_http::Request) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
-async fn the_promote_api_refuses_strangers_and_authors_and_mirrors_promotions_into_sagemaker() {
+async fn the_api_function_refuses_strangers_and_authors_and_mirrors_promotions_into_sagemaker() {
     let stack = Stack::new().await;
     let model = "api-model";
     let catalog = staged(&stack, model, 2).await;
     let registry = SageMakerRegistry::new(&stack.aws, "tollgate-");
-    let function = Function::new(
-        &stack.aws,
-        &stack.common(),
-        Access {
+    let app = tollgate_fn_api::app(&stack.aws, &stack.common())
+        .unwrap()
+        .with_registry(Arc::new(registry.clone()));
+    let function = tollgate_fn_api::router(
+        app,
+        tollgate_fn_api::JwtClaims {
             actor_claim: "email".into(),
-            approver_group: "approvers".into(),
         },
-    )
-    .unwrap()
-    .with_registry(Arc::new(registry.clone()));
+    );
     let approve = |v: u32| format!("/models/{model}/versions/{v}/approve");
 
-    let anonymous = function
-        .handle(http(&approve(1), serde_json::json!({}), None))
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status_code, 401, "{:?}", body(&anonymous));
+    let anonymous = send(&function, http(&approve(1), serde_json::json!({}), None)).await;
+    assert_eq!(anonymous.0, 401, "{:?}", anonymous.1);
 
     let outsider =
         serde_json::json!({"email": "mallory@example.com", "cognito:groups": "[analysts]"});
-    let refused = function
-        .handle(http(&approve(1), serde_json::json!({}), Some(outsider)))
-        .await
-        .unwrap();
-    assert_eq!(refused.status_code, 403, "{:?}", body(&refused));
+    let refused = send(
+        &function,
+        http(&approve(1), serde_json::json!({}), Some(outsider)),
+    )
+    .await;
+    assert_eq!(refused.0, 403, "{:?}", refused.1);
 
     // alice wrote the model (she started its runs): she may not approve it.
-    let author = function
-        .handle(http(&approve(1), serde_json::json!({}), approver("alice")))
-        .await
-        .unwrap();
-    assert_eq!(author.status_code, 409);
+    let author = send(
+        &function,
+        http(&approve(1), serde_json::json!({}), approver("alice")),
+    )
+    .await;
+    assert_eq!(author.0, 409);
     assert!(
-        body(&author)["reason"].as_str().unwrap().contains("author"),
+        author.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("author"),
         "{:?}",
-        body(&author)
+        author.1
     );
 
-    let bad = function
-        .handle(http(
+    let bad = send(
+        &function,
+        http(
             &format!("/models/{model}/versions/1/reject"),
             serde_json::json!({}),
             approver("bob@example.com"),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        bad.status_code,
-        400,
-        "a rejection without a comment: {:?}",
-        body(&bad)
-    );
+        ),
+    )
+    .await;
+    assert_eq!(bad.0, 422, "a rejection without a comment: {:?}", bad.1);
     assert_eq!(
         catalog
             .model_version(model, 1)
@@ -229,16 +232,17 @@ async fn the_promote_api_refuses_strangers_and_authors_and_mirrors_promotions_in
         "no refused call changed anything"
     );
 
-    let done = function
-        .handle(http(
+    let done = send(
+        &function,
+        http(
             &approve(1),
             serde_json::json!({"comment": "beats production"}),
             approver("bob@example.com"),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(done.status_code, 200, "{:?}", body(&done));
-    assert_eq!(body(&done)["changes"][0]["to"], "production");
+        ),
+    )
+    .await;
+    assert_eq!(done.0, 200, "{:?}", done.1);
+    assert_eq!(done.1["changes"][0]["to"], "production");
     let v1 = catalog.model_version(model, 1).await.unwrap().unwrap();
     assert_eq!(v1.stage, ModelStage::Production);
     assert_eq!(v1.approvals[0].approver.as_str(), "bob@example.com");
@@ -253,15 +257,16 @@ async fn the_promote_api_refuses_strangers_and_authors_and_mirrors_promotions_in
     assert_eq!(changed["detail"]["actor"], "bob@example.com");
 
     // v2 replaces it: v1 is archived. The registry follows: v2 approved, v1 rejected.
-    let second = function
-        .handle(http(
+    let second = send(
+        &function,
+        http(
             &approve(2),
             serde_json::json!({}),
             approver("carol@example.com"),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(second.status_code, 200, "{:?}", body(&second));
+        ),
+    )
+    .await;
+    assert_eq!(second.0, 200, "{:?}", second.1);
     let packages = stack
         .sagemaker()
         .list_model_packages()

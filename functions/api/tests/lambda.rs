@@ -1,4 +1,4 @@
-//! The promote function's binary, run as Lambda runs it against a Runtime API on 127.0.0.1
+//! The API function's binary, run as Lambda runs it against a Runtime API on 127.0.0.1
 //! (`tollgate_aws_tests::runtime`). Needs the local AWS stand-in (`bash scripts/test.sh`).
 
 use serde_json::Value;
@@ -17,13 +17,13 @@ async fn a_request_without_a_token_is_refused_with_401() {
         .unwrap()
         .remove("authorizer");
 
-    let promote = invoke(
-        env!("CARGO_BIN_EXE_promote").as_ref(),
+    let api = invoke(
+        env!("CARGO_BIN_EXE_api").as_ref(),
         &stack.function_env(),
         anonymous,
     )
     .await;
 
-    assert_eq!(response(&promote)["statusCode"], 401, "{promote:?}");
-    promote.quick_init("promote");
+    assert_eq!(response(&api)["statusCode"], 401, "{api:?}");
+    api.quick_init("api");
 }
