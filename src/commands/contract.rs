@@ -37,6 +37,14 @@ pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Ou
         .apply_contract(&text, &source, &env.user)
         .await
         .map_err(|e| crate::app_error(e, Some(&source)))?;
+    render_applied(&applied, json)
+}
+
+/// What applying a contract did, on the data dir or through the API.
+pub fn render_applied(
+    applied: &tollgate_api_types::Applied,
+    json: bool,
+) -> anyhow::Result<Outcome> {
     let previous = applied.version.checked_sub(1).filter(|v| *v > 0);
     if json {
         println!(

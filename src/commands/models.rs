@@ -210,37 +210,51 @@ pub async fn decide(
     actor: &tollgate_domain::UserId,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let decided = env.app().decide(name, &request, actor).await;
-    let refusal = match decided {
-        Ok(decided) => {
-            if json {
-                let value = json!({ "status": "done", "model": name, "changes": decided.changes });
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else if decided.changes.is_empty() {
-                println!("Recorded (no stage changed yet).");
-            } else {
-                for c in &decided.changes {
-                    println!(
-                        "{name} v{}: {} → {}",
-                        c.version,
-                        c.from.as_str(),
-                        c.to.as_str()
-                    );
-                }
-            }
-            return Ok(Outcome::Done);
-        }
-        Err(AppError::NotFound(reason)) => format!("{reason} (tollgate models lists them)"),
-        Err(AppError::Refused(reason)) => reason,
+    let decided = match env.app().decide(name, &request, actor).await {
+        Ok(decided) => Ok(decided.changes),
+        Err(AppError::NotFound(reason)) => Err(format!("{reason} (tollgate models lists them)")),
+        Err(AppError::Refused(reason)) => Err(reason),
         Err(e) => return Err(crate::app_error(e, None)),
     };
+    render_decision(name, decided, json)
+}
+
+/// What a decision did (the stage changes), or why it was refused: on the data dir or through
+/// the API, the same lines and exit code (0 done, 1 refused).
+pub fn render_decision(
+    name: &str,
+    decided: Result<Vec<StageChange>, String>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let (outcome, value) = match &decided {
+        Ok(changes) => (
+            Outcome::Done,
+            json!({ "status": "done", "model": name, "changes": changes }),
+        ),
+        Err(reason) => (
+            Outcome::Refused,
+            json!({ "status": "refused", "model": name, "reason": reason }),
+        ),
+    };
     if json {
-        let value = json!({ "status": "refused", "model": name, "reason": refusal });
         println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("Refused: {refusal}");
+        return Ok(outcome);
     }
-    Ok(Outcome::Refused)
+    match decided {
+        Ok(changes) if changes.is_empty() => println!("Recorded (no stage changed yet)."),
+        Ok(changes) => {
+            for c in &changes {
+                println!(
+                    "{name} v{}: {} → {}",
+                    c.version,
+                    c.from.as_str(),
+                    c.to.as_str()
+                );
+            }
+        }
+        Err(reason) => println!("Refused: {reason}"),
+    }
+    Ok(outcome)
 }
 
 /// `tollgate monitor`: every model in production checked; retraining runs taken to their end.

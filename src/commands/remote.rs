@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::json;
+use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
     Applied, AuditEvent, Decided, DecisionRequest, Page, PromoteRequest, Run, RunRequest,
     RunSummary, UploadRecord, UploadRequest, UploadTicket,
 };
-use tollgate_app::RunAccepted;
-use tollgate_domain::promotion::StageChange;
 use tollgate_domain::{RunStatus, UploadStatus};
 
 use crate::cli::{Command, ContractCommand, PipelineCommand, RunCommand};
@@ -39,31 +38,7 @@ pub async fn run(command: Command, remote: &Remote) -> anyhow::Result<Outcome> {
                     Some(("application/toml", read(&file)?)),
                 )
                 .await?;
-            let previous = applied.version.checked_sub(1).filter(|v| *v > 0);
-            if json {
-                println!(
-                    "{}",
-                    json!({
-                        "dataset": applied.name,
-                        "contract_version": applied.version,
-                        "changed": applied.changed,
-                        "previous_version": if applied.changed { previous } else { None },
-                    })
-                );
-            } else if applied.changed {
-                println!(
-                    "contract v{} of {} is in force{}",
-                    applied.version,
-                    applied.name,
-                    previous.map(|v| format!(" (was v{v})")).unwrap_or_default()
-                );
-            } else {
-                println!(
-                    "contract v{} of {} is in force already (unchanged)",
-                    applied.version, applied.name
-                );
-            }
-            Ok(Outcome::Done)
+            super::contract::render_applied(&applied, json)
         }
         Command::Pipeline {
             command: PipelineCommand::Apply { file, json },
@@ -201,7 +176,7 @@ async fn apply_pipeline(remote: &Remote, file: &Path) -> anyhow::Result<Applied>
         })
 }
 
-/// Prints a decision as the data dir's `decide` does; a refusal exits 1 with its reason.
+/// Asks the API for a decision and prints it as the data dir's `decide` does.
 async fn decide(
     remote: &Remote,
     model: &str,
@@ -209,42 +184,14 @@ async fn decide(
     body: &impl serde::Serialize,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let refusal = match remote.post_json::<Decided>(path, body).await {
-        Ok(decided) => {
-            print_changes(model, &decided.changes, json)?;
-            return Ok(Outcome::Done);
-        }
+    let decided = match remote.post_json::<Decided>(path, body).await {
+        Ok(decided) => Ok(decided.changes),
         Err(e) => match e.downcast::<RefusedError>() {
-            Ok(RefusedError(reason)) => reason,
+            Ok(RefusedError(reason)) => Err(reason),
             Err(e) => return Err(e),
         },
     };
-    if json {
-        let value = json!({ "status": "refused", "model": model, "reason": refusal });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("Refused: {refusal}");
-    }
-    Ok(Outcome::Refused)
-}
-
-fn print_changes(model: &str, changes: &[StageChange], json: bool) -> anyhow::Result<()> {
-    if json {
-        let value = json!({ "status": "done", "model": model, "changes": changes });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else if changes.is_empty() {
-        println!("Recorded (no stage changed yet).");
-    } else {
-        for c in changes {
-            println!(
-                "{model} v{}: {} → {}",
-                c.version,
-                c.from.as_str(),
-                c.to.as_str()
-            );
-        }
-    }
-    Ok(())
+    super::models::render_decision(model, decided, json)
 }
 
 /// Asks for a run and follows it to its end, as `tollgate run` does on a data dir.

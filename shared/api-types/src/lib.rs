@@ -85,6 +85,14 @@ pub struct RunRequest {
     pub dataset_version: Option<u32>,
 }
 
+/// A run asked for: the tune step starts it when the event arrives (at once on a laptop, within
+/// seconds on AWS); `request_id` finds it (`GET /runs?request_id=`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAccepted {
+    pub pipeline: String,
+    pub request_id: String,
+}
+
 /// A run in a list: what it is and how far it got, without its trials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {

@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
     Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, Health, Me, ModelStage,
     ModelVersion, ModelVersionDetail, Page, PageRequest, PromoteRequest, Run, RunRequest,
     RunSummary, StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket,
     VersionDetail, Waiting,
 };
-use tollgate_app::{AppError, AuditFilter, RunAccepted, RunFilter};
+use tollgate_app::{AppError, AuditFilter, RunFilter};
 use tollgate_domain::promotion::Request;
 
 use crate::extract::{Json, Query, page, paged};

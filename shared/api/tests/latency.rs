@@ -122,7 +122,7 @@ async fn page_latency_with_a_big_catalog() {
     }
 }
 
-async fn get(router: &tollgate_api::Router, uri: &str, token: &str) -> bytes::Bytes {
+async fn get(router: &tollgate_api::Router, uri: &str, token: &str) -> axum::body::Bytes {
     let response = router
         .clone()
         .oneshot(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tollgate_api_types::{Applied, Decided, UploadTicket};
+use tollgate_api_types::{Applied, Decided, RunAccepted, UploadTicket};
 use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry, StoredContract};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{
@@ -37,14 +37,6 @@ pub struct Ports {
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
     pub data_bucket: BucketName,
-}
-
-/// A run asked for: the tune step starts it when the event arrives (at once on a laptop, within
-/// seconds on AWS); `request_id` finds it (`runs?request_id=`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RunAccepted {
-    pub pipeline: String,
-    pub request_id: String,
 }
 
 /// The use cases and queries of one environment.
