@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncry
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
-use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta};
+use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest};
 use tollgate_domain::{BlobKey, BucketName, ObjectRef, PortError};
 
 use crate::AwsConfig;
@@ -500,6 +500,36 @@ impl BlobStore for S3BlobStore {
         // S3 lists in UTF-8 byte order, which is `BlobKey`'s; sorted anyway, as the port says.
         out.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
         Ok(out)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ObjectMeta>, PortError> {
+        let what = format!("listing s3://{bucket}/{prefix}");
+        let size = page.size();
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket.as_str())
+            .prefix(prefix)
+            .set_start_after(page.cursor.clone())
+            .max_keys(i32::try_from(size + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| port_error(&what, e))?;
+        let fetched = out
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                let key = BlobKey::parse(object.key()?).ok()?;
+                let size = object.size().unwrap_or_default().max(0) as u64;
+                Some(Self::meta(&key, size, object.e_tag(), None))
+            })
+            .collect();
+        Ok(Page::of(fetched, size, |m: &ObjectMeta| m.key.to_string()))
     }
 
     async fn copy(

@@ -147,6 +147,20 @@ pub async fn blob_store(store: &dyn BlobStore, bucket: &BucketName) {
         ],
         "list returns every key under the prefix, in key order"
     );
+    let paged = all_pages(2, |p| async move {
+        store.list_page(bucket, "conformance/", &p).await.unwrap()
+    })
+    .await;
+    assert_eq!(paged.len(), 3, "five keys in pages of two");
+    assert_eq!(
+        paged
+            .concat()
+            .into_iter()
+            .map(|m| m.key.to_string())
+            .collect::<Vec<_>>(),
+        listed,
+        "the pages of a listing are the listing"
+    );
     assert!(
         store
             .list(bucket, "nothing-here/")
@@ -471,6 +485,61 @@ pub async fn catalog(catalog: &dyn Catalog) {
 
     promotion(catalog).await;
     paging(catalog).await;
+    short_lists(catalog, &ds).await;
+}
+
+/// The lists read whole elsewhere page as well: pages of one item are the list, in its order.
+async fn short_lists(catalog: &dyn Catalog, ds: &DatasetName) {
+    let one_by_one = all_pages(
+        1,
+        |p| async move { catalog.datasets_page(&p).await.unwrap() },
+    );
+    assert_eq!(one_by_one.await.concat(), catalog.datasets().await.unwrap());
+    let versions = all_pages(1, |p| async move {
+        catalog.versions_page(ds, &p).await.unwrap()
+    });
+    let versions = versions.await;
+    assert!(versions.len() > 1, "the dataset has versions to page");
+    assert_eq!(versions.concat(), catalog.versions(ds).await.unwrap());
+    let uploads = all_pages(
+        1,
+        |p| async move { catalog.uploads_page(ds, &p).await.unwrap() },
+    );
+    assert_eq!(uploads.await.concat(), catalog.uploads(ds).await.unwrap());
+    for name in ["conformance-list-a", "conformance-list-b"] {
+        let (run, _) = registered(name, 1);
+        let applied = AuditEvent::new(Timestamp::now(), user("alice"), "pipeline.applied", "x");
+        catalog
+            .put_pipeline(run.pipeline, None, applied)
+            .await
+            .unwrap();
+    }
+    let pipelines = all_pages(
+        1,
+        |p| async move { catalog.pipelines_page(&p).await.unwrap() },
+    );
+    let pipelines = pipelines.await.concat();
+    assert!(pipelines.len() > 1, "pipelines to page");
+    assert_eq!(pipelines, catalog.pipelines().await.unwrap());
+    let models = all_pages(1, |p| async move { catalog.models_page(&p).await.unwrap() });
+    assert_eq!(models.await.concat(), catalog.models().await.unwrap());
+    let versions = all_pages(1, |p| async move {
+        catalog.model_versions_page(MODEL, &p).await.unwrap()
+    });
+    let versions = versions.await.concat();
+    assert!(versions.len() > 1, "model versions to page");
+    assert_eq!(versions, catalog.model_versions(MODEL).await.unwrap());
+    let foreign = PageRequest {
+        limit: 2,
+        cursor: Some("not-a-cursor".into()),
+    };
+    assert!(
+        matches!(
+            catalog.versions_page(ds, &foreign).await,
+            Err(PortError::Invalid(_))
+        ),
+        "a cursor the adapter did not write is refused"
+    );
 }
 
 /// Every page of a list, following `next` from the first page of `limit` items.

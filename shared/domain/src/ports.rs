@@ -19,6 +19,7 @@ use crate::{
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectMeta {
     pub key: BlobKey,
     pub size: u64,
@@ -104,6 +105,14 @@ pub trait BlobStore: Send + Sync + Debug {
     ) -> Result<Option<ObjectMeta>, PortError>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, bucket: &BucketName, prefix: &str) -> Result<Vec<ObjectMeta>, PortError>;
+    /// A page of the objects whose key starts with `prefix`, in key order; the cursor is the
+    /// last key of the page before.
+    async fn list_page(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ObjectMeta>, PortError>;
     async fn copy(
         &self,
         bucket: &BucketName,
@@ -125,6 +134,7 @@ pub const MAX_PAGE: u32 = 500;
 /// Which page of a list: at most `limit` items after `cursor`, the `next` of the page before
 /// (`None`: the first page). Cursors are opaque, each adapter's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageRequest {
     pub limit: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +158,7 @@ impl PageRequest {
 
 /// One page of a list; `next` asks for the page after it, `None` on the last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
@@ -180,6 +191,7 @@ impl<T> Page<T> {
 
 /// A contract as the catalog keeps it: numbered, with who set it and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredContract {
     pub version: u32,
     pub contract: Contract,
@@ -187,6 +199,24 @@ pub struct StoredContract {
     pub created_at: Timestamp,
     /// `inferred from v1`, or `applied by <user>`.
     pub origin: String,
+}
+
+/// Every item of a paged list: `read` asked for page after page until the last.
+pub async fn every<T, F, Fut>(mut read: F) -> Result<Vec<T>, PortError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, PortError>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(MAX_PAGE);
+    loop {
+        let got = read(page.clone()).await?;
+        items.extend(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
 }
 
 /// Everything that lands with a new dataset version, in one transaction.
@@ -206,9 +236,25 @@ pub struct NewVersion {
 #[async_trait]
 pub trait Catalog: Send + Sync + Debug {
     async fn dataset(&self, name: &DatasetName) -> Result<Option<Dataset>, PortError>;
-    async fn datasets(&self) -> Result<Vec<Dataset>, PortError>;
+    /// A page of datasets, by name.
+    ///
+    /// Every `*_page` method reads from where its cursor left off, so an item added meanwhile
+    /// never shifts a later page, and answers `Invalid` for a cursor this adapter did not write.
+    async fn datasets_page(&self, page: &PageRequest) -> Result<Page<Dataset>, PortError>;
+    /// Every dataset, by name.
+    async fn datasets(&self) -> Result<Vec<Dataset>, PortError> {
+        every(|p| async move { self.datasets_page(&p).await }).await
+    }
+    /// A page of a dataset's accepted versions, oldest first.
+    async fn versions_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<DatasetVersion>, PortError>;
     /// Accepted versions, oldest first.
-    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError>;
+    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError> {
+        every(|p| async move { self.versions_page(name, &p).await }).await
+    }
     async fn version(
         &self,
         name: &DatasetName,
@@ -220,8 +266,16 @@ pub trait Catalog: Send + Sync + Debug {
         hash: &ContentHash,
     ) -> Result<Option<DatasetVersion>, PortError>;
     async fn upload(&self, upload_key: &str) -> Result<Option<UploadRecord>, PortError>;
+    /// A page of a dataset's uploads (accepted, duplicate, rejected), oldest first.
+    async fn uploads_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, PortError>;
     /// Every upload of a dataset, oldest first.
-    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError>;
+    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError> {
+        every(|p| async move { self.uploads_page(name, &p).await }).await
+    }
 
     /// Adds version `new.version.version`, which must follow the dataset's latest version
     /// (`parent_version` equal to it), with a content hash not yet seen and an upload key not
@@ -264,8 +318,12 @@ pub trait Catalog: Send + Sync + Debug {
         name: &str,
         version: Option<u32>,
     ) -> Result<Option<StoredPipeline>, PortError>;
+    /// A page of pipelines (the latest version of each), by name.
+    async fn pipelines_page(&self, page: &PageRequest) -> Result<Page<StoredPipeline>, PortError>;
     /// The latest version of every pipeline, by name.
-    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError>;
+    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError> {
+        every(|p| async move { self.pipelines_page(&p).await }).await
+    }
 
     /// Stores a new run (revision 0) with its audit event; `Ok(false)`, changing nothing, when a
     /// run with its id exists.
@@ -291,15 +349,27 @@ pub trait Catalog: Send + Sync + Debug {
         model: &ModelVersion,
         audit: AuditEvent,
     ) -> Result<(), PortError>;
+    /// A page of a model's versions, oldest first.
+    async fn model_versions_page(
+        &self,
+        model: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ModelVersion>, PortError>;
     /// A model's versions, oldest first.
-    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError>;
+    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
+        every(|p| async move { self.model_versions_page(model, &p).await }).await
+    }
     async fn model_version(
         &self,
         model: &str,
         version: u32,
     ) -> Result<Option<ModelVersion>, PortError>;
-    /// The latest version of every model.
-    async fn models(&self) -> Result<Vec<ModelVersion>, PortError>;
+    /// A page of models (the latest version of each), by name.
+    async fn models_page(&self, page: &PageRequest) -> Result<Page<ModelVersion>, PortError>;
+    /// The latest version of every model, by name.
+    async fn models(&self) -> Result<Vec<ModelVersion>, PortError> {
+        every(|p| async move { self.models_page(&p).await }).await
+    }
     /// A model's stage history, oldest first.
     async fn model_history(&self, model: &str) -> Result<Vec<StageChange>, PortError>;
     /// What the promotion rules read: every version (stage, revision, approvals, test verdict)

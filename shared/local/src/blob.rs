@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta};
+use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest};
 use tollgate_domain::{BlobKey, BucketName, PortError};
 
 use crate::error::io;
@@ -232,6 +232,36 @@ impl BlobStore for FsBlobStore {
                 .filter_map(|k| BlobKey::parse(&k).ok())
                 .map(|k| Self::meta(&k, &this.path_of(&bucket, &k)))
                 .collect()
+        })
+        .await
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ObjectMeta>, PortError> {
+        let (this, bucket, prefix) = (self.clone(), bucket.clone(), prefix.to_owned());
+        let (after, size) = (page.cursor.clone(), page.size());
+        blocking(move || {
+            // Only the folder the prefix names is walked, not the whole bucket.
+            let folder = prefix.rsplit_once('/').map_or("", |(folder, _)| folder);
+            let dir = this.bucket_dir(&bucket).join(folder);
+            let mut keys = Vec::new();
+            Self::walk(&dir, folder, &mut keys)
+                .map_err(|e| io(format!("listing {}", dir.display()), e))?;
+            keys.sort();
+            let fetched = keys
+                .into_iter()
+                .filter(|k| {
+                    k.starts_with(&prefix) && after.as_deref().is_none_or(|a| k.as_str() > a)
+                })
+                .take(size + 1)
+                .filter_map(|k| BlobKey::parse(&k).ok())
+                .map(|k| Self::meta(&k, &this.path_of(&bucket, &k)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::of(fetched, size, |m| m.key.to_string()))
         })
         .await
     }

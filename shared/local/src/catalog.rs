@@ -297,6 +297,54 @@ fn query_bodies<T: DeserializeOwned>(
     .collect()
 }
 
+/// Where a page of a list keyed by name starts: after the cursor's name.
+fn name_after(page: &PageRequest) -> String {
+    page.cursor.clone().unwrap_or_default()
+}
+
+/// Where a page of a list keyed by number (a version, a sequence) starts.
+fn number_after(page: &PageRequest, list: &str) -> Result<i64, PortError> {
+    match page.cursor.as_deref() {
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| PortError::Invalid(format!("{c:?} is not a cursor of {list}"))),
+        None => Ok(0),
+    }
+}
+
+/// A page of `(key, body)` rows, `query` reading one row past the page (its last parameter is
+/// the limit, `size + 1`): the page's cursor is its last row's key.
+fn keyed_page<T: DeserializeOwned>(
+    conn: &Connection,
+    query: &str,
+    args: &[&dyn rusqlite::ToSql],
+    size: usize,
+) -> Result<Page<T>, PortError> {
+    let limit = size as i64 + 1;
+    let mut all: Vec<&dyn rusqlite::ToSql> = args.to_vec();
+    all.push(&limit);
+    let mut stmt = conn
+        .prepare(query)
+        .map_err(|e| sql("preparing a query", e))?;
+    let rows = stmt
+        .query_map(all.as_slice(), |r| {
+            let key = match r.get::<_, rusqlite::types::Value>(0)? {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            };
+            Ok((key, r.get::<_, String>(1)?))
+        })
+        .map_err(|e| sql("running a query", e))?;
+    let fetched = rows
+        .map(|r| {
+            let (key, body) = r.map_err(|e| sql("reading a row", e))?;
+            Ok((key, from_json(&body)?))
+        })
+        .collect::<Result<Vec<(String, T)>, PortError>>()?;
+    Ok(Page::of(fetched, size, |(key, _)| key.clone()).map(|(_, item)| item))
+}
+
 #[async_trait]
 impl Catalog for SqliteCatalog {
     async fn dataset(&self, name: &DatasetName) -> Result<Option<Dataset>, PortError> {
@@ -304,18 +352,101 @@ impl Catalog for SqliteCatalog {
         self.with(move |c| read_dataset(c, &name)).await
     }
 
-    async fn datasets(&self) -> Result<Vec<Dataset>, PortError> {
-        self.with(|c| query_bodies(c, "SELECT body FROM datasets ORDER BY name", []))
-            .await
+    async fn datasets_page(&self, page: &PageRequest) -> Result<Page<Dataset>, PortError> {
+        let (after, size) = (name_after(page), page.size());
+        self.with(move |c| {
+            keyed_page(
+                c,
+                "SELECT name, body FROM datasets WHERE name > ?1 ORDER BY name LIMIT ?2",
+                &[&after],
+                size,
+            )
+        })
+        .await
     }
 
-    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError> {
+    async fn versions_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<DatasetVersion>, PortError> {
+        let (after, size) = (number_after(page, "versions")?, page.size());
         let name = name.to_string();
         self.with(move |c| {
-            query_bodies(
+            keyed_page(
                 c,
-                "SELECT body FROM versions WHERE dataset = ?1 ORDER BY version",
-                [name],
+                "SELECT version, body FROM versions WHERE dataset = ?1 AND version > ?2 \
+                 ORDER BY version LIMIT ?3",
+                &[&name, &after],
+                size,
+            )
+        })
+        .await
+    }
+
+    async fn uploads_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, PortError> {
+        let (after, size) = (number_after(page, "uploads")?, page.size());
+        let name = name.to_string();
+        self.with(move |c| {
+            keyed_page(
+                c,
+                "SELECT seq, body FROM uploads WHERE dataset = ?1 AND seq > ?2 \
+                 ORDER BY seq LIMIT ?3",
+                &[&name, &after],
+                size,
+            )
+        })
+        .await
+    }
+
+    async fn pipelines_page(&self, page: &PageRequest) -> Result<Page<StoredPipeline>, PortError> {
+        let (after, size) = (name_after(page), page.size());
+        self.with(move |c| {
+            keyed_page(
+                c,
+                "SELECT p.name, p.body FROM pipelines p WHERE p.name > ?1 AND p.version = \
+                 (SELECT MAX(version) FROM pipelines q WHERE q.name = p.name) \
+                 ORDER BY p.name LIMIT ?2",
+                &[&after],
+                size,
+            )
+        })
+        .await
+    }
+
+    async fn model_versions_page(
+        &self,
+        model: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ModelVersion>, PortError> {
+        let (after, size) = (number_after(page, "model versions")?, page.size());
+        let model = model.to_owned();
+        self.with(move |c| {
+            keyed_page(
+                c,
+                "SELECT version, body FROM models WHERE name = ?1 AND version > ?2 \
+                 ORDER BY version LIMIT ?3",
+                &[&model, &after],
+                size,
+            )
+        })
+        .await
+    }
+
+    async fn models_page(&self, page: &PageRequest) -> Result<Page<ModelVersion>, PortError> {
+        let (after, size) = (name_after(page), page.size());
+        self.with(move |c| {
+            keyed_page(
+                c,
+                "SELECT m.name, m.body FROM models m WHERE m.name > ?1 AND m.version = \
+                 (SELECT MAX(version) FROM models n WHERE n.name = m.name) \
+                 ORDER BY m.name LIMIT ?2",
+                &[&after],
+                size,
             )
         })
         .await
@@ -359,18 +490,6 @@ impl Catalog for SqliteCatalog {
         let key = upload_key.to_owned();
         self.with(move |c| {
             Ok(query_bodies(c, "SELECT body FROM uploads WHERE upload_key = ?1", [key])?.pop())
-        })
-        .await
-    }
-
-    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError> {
-        let name = name.to_string();
-        self.with(move |c| {
-            query_bodies(
-                c,
-                "SELECT body FROM uploads WHERE dataset = ?1 ORDER BY seq",
-                [name],
-            )
         })
         .await
     }
@@ -634,18 +753,6 @@ impl Catalog for SqliteCatalog {
         .await
     }
 
-    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError> {
-        self.with(|c| {
-            query_bodies(
-                c,
-                "SELECT p.body FROM pipelines p WHERE p.version = \
-                 (SELECT MAX(version) FROM pipelines q WHERE q.name = p.name) ORDER BY p.name",
-                [],
-            )
-        })
-        .await
-    }
-
     async fn create_run(&self, run: &Run, audit: AuditEvent) -> Result<bool, PortError> {
         let run = run.clone();
         self.with(move |c| {
@@ -796,18 +903,6 @@ impl Catalog for SqliteCatalog {
         .await
     }
 
-    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
-        let model = model.to_owned();
-        self.with(move |c| {
-            query_bodies(
-                c,
-                "SELECT body FROM models WHERE name = ?1 ORDER BY version",
-                [model],
-            )
-        })
-        .await
-    }
-
     async fn model_version(
         &self,
         model: &str,
@@ -821,18 +916,6 @@ impl Catalog for SqliteCatalog {
                 params![model, version],
             )?
             .pop())
-        })
-        .await
-    }
-
-    async fn models(&self) -> Result<Vec<ModelVersion>, PortError> {
-        self.with(|c| {
-            query_bodies(
-                c,
-                "SELECT m.body FROM models m WHERE m.version = \
-                 (SELECT MAX(version) FROM models n WHERE n.name = m.name) ORDER BY m.name",
-                [],
-            )
         })
         .await
     }

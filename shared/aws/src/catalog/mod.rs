@@ -116,6 +116,32 @@ impl DynamoCatalog {
         }
     }
 
+    /// A page of partition `pk`'s items whose sort key starts with `prefix`, in sort-key order,
+    /// each read by `read`; the cursor is the last item's sort key.
+    async fn page_of<T>(
+        &self,
+        pk: &str,
+        prefix: &str,
+        page: &PageRequest,
+        read: impl Fn(&Item) -> Result<T, PortError>,
+    ) -> Result<Page<T>, PortError> {
+        if let Some(cursor) = page.cursor.as_deref().filter(|c| !c.starts_with(prefix)) {
+            return Err(PortError::Invalid(format!(
+                "{cursor:?} is not a cursor of this list"
+            )));
+        }
+        let size = page.size();
+        let items = self
+            .table
+            .query_page(pk, prefix, false, None, page.cursor.as_deref(), size + 1)
+            .await?;
+        let fetched = items
+            .iter()
+            .map(|i| Ok((text(i, "sk").unwrap_or_default().to_owned(), read(i)?)))
+            .collect::<Result<Vec<(String, T)>, PortError>>()?;
+        Ok(Page::of(fetched, size, |(sk, _)| sk.clone()).map(|(_, item)| item))
+    }
+
     fn dataset_of(item: &Item) -> Result<Dataset, PortError> {
         let bad = |what: &str| PortError::Invalid(format!("a dataset item without {what}"));
         Ok(Dataset {
@@ -316,22 +342,61 @@ impl Catalog for DynamoCatalog {
             .transpose()
     }
 
-    async fn datasets(&self) -> Result<Vec<Dataset>, PortError> {
-        self.table
-            .query(DATASETS, "", false, None)
-            .await?
-            .iter()
-            .map(Self::dataset_of)
-            .collect()
+    async fn datasets_page(&self, page: &PageRequest) -> Result<Page<Dataset>, PortError> {
+        self.page_of(DATASETS, "", page, Self::dataset_of).await
     }
 
-    async fn versions(&self, name: &DatasetName) -> Result<Vec<DatasetVersion>, PortError> {
-        self.table
-            .query(&dataset_pk(name.as_str()), "VERSION#", false, None)
+    async fn versions_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<DatasetVersion>, PortError> {
+        self.page_of(&dataset_pk(name.as_str()), "VERSION#", page, body)
+            .await
+    }
+
+    async fn uploads_page(
+        &self,
+        name: &DatasetName,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, PortError> {
+        self.page_of(&dataset_pk(name.as_str()), "UPLOAD#", page, Self::upload_of)
+            .await
+    }
+
+    async fn pipelines_page(&self, page: &PageRequest) -> Result<Page<StoredPipeline>, PortError> {
+        self.page_of(PIPELINES, "", page, body).await
+    }
+
+    async fn model_versions_page(
+        &self,
+        model: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ModelVersion>, PortError> {
+        self.page_of(&model_pk(model), "VERSION#", page, body).await
+    }
+
+    async fn models_page(&self, page: &PageRequest) -> Result<Page<ModelVersion>, PortError> {
+        let latest = self
+            .page_of(MODELS, "", page, |i| {
+                let v: u32 = number(i, "latest_version").ok_or_else(|| {
+                    PortError::Invalid("a model item without its latest version".into())
+                })?;
+                let name = text(i, "sk").unwrap_or_default();
+                Ok((model_pk(name), numbered("VERSION", v)))
+            })
+            .await?;
+        let versions = self
+            .table
+            .get_many(&latest.items)
             .await?
             .iter()
             .map(body)
-            .collect()
+            .collect::<Result<Vec<ModelVersion>, _>>()?;
+        Ok(Page {
+            items: versions,
+            next: latest.next,
+        })
     }
 
     async fn version(
@@ -366,15 +431,6 @@ impl Catalog for DynamoCatalog {
             .await?
             .map(|(i, _)| Self::upload_of(&i))
             .transpose()
-    }
-
-    async fn uploads(&self, name: &DatasetName) -> Result<Vec<UploadRecord>, PortError> {
-        self.table
-            .query(&dataset_pk(name.as_str()), "UPLOAD#", false, None)
-            .await?
-            .iter()
-            .map(Self::upload_of)
-            .collect()
     }
 
     async fn commit_version(&self, new: NewVersion) -> Result<(), PortError> {
@@ -602,15 +658,6 @@ impl Catalog for DynamoCatalog {
         found.map(|i| body(&i)).transpose()
     }
 
-    async fn pipelines(&self) -> Result<Vec<StoredPipeline>, PortError> {
-        self.table
-            .query(PIPELINES, "", false, None)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
-    }
-
     async fn create_run(&self, run: &Run, audit: AuditEvent) -> Result<bool, PortError> {
         const EXISTS: &str = "the run id is free";
         let mut tx = Transaction::new();
@@ -664,7 +711,7 @@ impl Catalog for DynamoCatalog {
         let size = page.size();
         let pointers = self
             .table
-            .query_page(&list, true, None, page.cursor.as_deref(), size + 1)
+            .query_page(&list, "", true, None, page.cursor.as_deref(), size + 1)
             .await?;
         let keys: Vec<(String, String)> = pointers
             .iter()
@@ -730,15 +777,6 @@ impl Catalog for DynamoCatalog {
             .map_err(|r| r.into_conflict(&format!("model {} v{}", model.model, model.version)))
     }
 
-    async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, PortError> {
-        self.table
-            .query(&model_pk(model), "VERSION#", false, None)
-            .await?
-            .iter()
-            .map(body)
-            .collect()
-    }
-
     async fn model_version(
         &self,
         model: &str,
@@ -749,18 +787,6 @@ impl Catalog for DynamoCatalog {
             .await?
             .map(|i| body(&i))
             .transpose()
-    }
-
-    async fn models(&self) -> Result<Vec<ModelVersion>, PortError> {
-        let latest = self.table.query(MODELS, "", false, None).await?;
-        let keys: Vec<(String, String)> = latest
-            .iter()
-            .filter_map(|i| {
-                let v: u32 = number(i, "latest_version")?;
-                Some((model_pk(text(i, "sk")?), numbered("VERSION", v)))
-            })
-            .collect();
-        self.table.get_many(&keys).await?.iter().map(body).collect()
     }
 
     async fn model_history(&self, model: &str) -> Result<Vec<StageChange>, PortError> {
@@ -847,6 +873,7 @@ impl Catalog for DynamoCatalog {
             .table
             .query_page(
                 AUDIT,
+                "",
                 true,
                 subject_prefix.filter(|p| !p.is_empty()),
                 page.cursor.as_deref(),

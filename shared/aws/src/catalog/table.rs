@@ -181,19 +181,27 @@ impl Table {
         Ok(items)
     }
 
-    /// Up to `want` items of partition `pk` after the sort key `after` (exclusive), in
-    /// sort-key order (reversed when `newest_first`), only those whose `subject` starts with
-    /// `subject_prefix` if given. Reads DynamoDB's pages until it has them or the partition
-    /// ends, never past.
+    /// Up to `want` items of partition `pk` whose sort key starts with `prefix` (every item when
+    /// empty), after the sort key `after` (exclusive), in sort-key order (reversed when
+    /// `newest_first`), only those whose `subject` starts with `subject_prefix` if given. Reads
+    /// DynamoDB's pages until it has them or the partition ends, never past.
+    #[allow(clippy::too_many_arguments)]
     pub async fn query_page(
         &self,
         pk: &str,
+        prefix: &str,
         newest_first: bool,
         subject_prefix: Option<&str>,
         after: Option<&str>,
         want: usize,
     ) -> Result<Vec<Item>, PortError> {
         let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        let condition = if prefix.is_empty() {
+            "pk = :pk"
+        } else {
+            values.insert(":prefix".into(), s(prefix));
+            "pk = :pk AND begins_with(sk, :prefix)"
+        };
         if let Some(subject) = subject_prefix {
             values.insert(":subject".into(), s(subject));
         }
@@ -204,7 +212,7 @@ impl Table {
                 .client
                 .query()
                 .table_name(&self.name)
-                .key_condition_expression("pk = :pk")
+                .key_condition_expression(condition)
                 .consistent_read(true)
                 .scan_index_forward(!newest_first)
                 .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
