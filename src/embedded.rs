@@ -17,6 +17,10 @@ use tollgate_tune::{Tune, TuneConfig};
 /// The one bucket of the embedded default: uploads, versions, quarantine and reports.
 pub const DATA_BUCKET: &str = "tollgate-data";
 
+/// How many published events may wait for the handlers: far more than a laptop's runs publish
+/// at once, and a bound on memory however long `tollgate up` runs.
+const EVENTS_IN_FLIGHT: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct Embedded {
     pub data_dir: PathBuf,
@@ -26,8 +30,9 @@ pub struct Embedded {
     pub bucket: BucketName,
     pub user: UserId,
     backend: Arc<SubprocessBackend>,
-    /// Every event published on the bus, for [`Embedded::settle`] to hand to the handlers.
-    events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>,
+    /// The events published on the bus and not yet handled, for [`Embedded::settle`] and
+    /// [`Embedded::dispatch`] to hand to the handlers.
+    events: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
 }
 
 impl Embedded {
@@ -44,11 +49,19 @@ impl Embedded {
                 .unwrap_or_else(|_| UserId::parse("local-user").expect("a valid user name")),
         };
         let bus = InProcessBus::new();
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(EVENTS_IN_FLIGHT);
         bus.subscribe(Arc::new(move |event| {
-            // The receiver lives as long as the runtime; a send fails only on the way out.
-            let _ = sender.send(event);
-            Box::pin(async { Ok(()) })
+            // A full queue refuses the event rather than grow: the publisher's step fails as
+            // it would when EventBridge is unreachable, and is retried. A closed one (the
+            // runtime is going away) drops it: the catalog is the record.
+            let sent = match sender.try_send(event) {
+                Err(mpsc::error::TrySendError::Full(_)) => Err(PortError::unavailable(
+                    "publishing on the local bus",
+                    format!("the queue is full: {EVENTS_IN_FLIGHT} events wait to be handled"),
+                )),
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            };
+            Box::pin(async move { sent })
         }));
         let backend = Arc::new(SubprocessBackend::new(
             blobs.clone(),

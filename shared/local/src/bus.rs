@@ -1,5 +1,6 @@
 //! The in-process event bus: `publish` hands the event to every subscriber in turn, in the
-//! publishing task, and keeps a log of what was published.
+//! publishing task. A bus made [`InProcessBus::recording`] also keeps a log of what was
+//! published, for tests; the one a long-running server uses keeps nothing.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +16,8 @@ pub type Subscriber = Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>;
 #[derive(Default, Clone)]
 pub struct InProcessBus {
     subscribers: Arc<Mutex<Vec<Subscriber>>>,
-    published: Arc<Mutex<Vec<Event>>>,
+    /// `None` unless recording.
+    published: Option<Arc<Mutex<Vec<Event>>>>,
 }
 
 impl std::fmt::Debug for InProcessBus {
@@ -30,24 +32,38 @@ impl std::fmt::Debug for InProcessBus {
 }
 
 impl InProcessBus {
+    /// A bus that keeps nothing once it has handed an event on.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A bus that also logs every event it publishes, for [`InProcessBus::published`].
+    pub fn recording() -> Self {
+        Self {
+            published: Some(Arc::default()),
+            ..Self::default()
+        }
     }
 
     pub fn subscribe(&self, subscriber: Subscriber) {
         self.subscribers.lock().expect("bus lock").push(subscriber);
     }
 
-    /// Every event published so far, oldest first.
+    /// Every event published so far, oldest first; none unless the bus is recording.
     pub fn published(&self) -> Vec<Event> {
-        self.published.lock().expect("bus lock").clone()
+        self.published
+            .as_ref()
+            .map(|log| log.lock().expect("bus lock").clone())
+            .unwrap_or_default()
     }
 }
 
 #[async_trait]
 impl EventBus for InProcessBus {
     async fn publish(&self, event: &Event) -> Result<(), PortError> {
-        self.published.lock().expect("bus lock").push(event.clone());
+        if let Some(log) = &self.published {
+            log.lock().expect("bus lock").push(event.clone());
+        }
         let subscribers = self.subscribers.lock().expect("bus lock").clone();
         for subscriber in subscribers {
             subscriber(event.clone()).await?;

@@ -335,7 +335,7 @@ mod tests {
         std::fs::write(&trainer, format!("#!/bin/sh\n{script}\n")).unwrap();
         std::fs::set_permissions(&trainer, std::fs::Permissions::from_mode(0o755)).unwrap();
         let blobs = Arc::new(FsBlobStore::new(dir.join("buckets")));
-        let bus = InProcessBus::new();
+        let bus = InProcessBus::recording();
         let backend = SubprocessBackend::new(
             blobs.clone(),
             Arc::new(bus.clone()),
