@@ -47,6 +47,14 @@ pub fn app_error(e: tollgate_app::AppError, context: Option<&str>) -> anyhow::Er
     }
 }
 
+/// As [`app_error`], with what to run to see what exists when the thing asked for is not there.
+pub fn not_found(e: tollgate_app::AppError, hint: &str) -> anyhow::Error {
+    match e {
+        tollgate_app::AppError::NotFound(m) => UsageError(format!("{m} ({hint})")).into(),
+        e => app_error(e, None),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let cli::Command::Train { root } = &cli.command {

@@ -2,26 +2,34 @@
 
 use std::path::Path;
 
-use tollgate_domain::ports::Catalog;
+use tollgate_app::AppError;
+use tollgate_domain::ports::StoredContract;
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError};
 
 pub async fn show(env: &Embedded, name: &str, version: Option<u32>) -> anyhow::Result<Outcome> {
     let name = super::dataset_name(name)?;
-    let stored = env.catalog.contract(&name, version).await?.ok_or_else(|| {
-        UsageError(match version {
-            Some(v) => format!("{name} has no contract version {v}"),
-            None => format!("{name} has no contract yet: its first accepted upload will found one, or write one and run tollgate contract apply FILE"),
-        })
-    })?;
+    let stored = env
+        .app()
+        .contract(name.as_str(), version)
+        .await
+        .map_err(|e| match (e, version) {
+            (AppError::NotFound(m), None) => UsageError(format!("{m}: {FOUNDING}")).into(),
+            (e, _) => crate::app_error(e, None),
+        })?;
+    render_show(name.as_str(), &stored)
+}
+
+/// What to do about a dataset without a contract.
+pub const FOUNDING: &str = "its first accepted upload will found one, or write one and run \
+                            tollgate contract apply FILE";
+
+/// A contract as TOML with where it came from, on the data dir or through the API.
+pub fn render_show(name: &str, stored: &StoredContract) -> anyhow::Result<Outcome> {
     println!(
-        "# Contract of dataset {:?}, version {} ({}, by {} at {}).",
-        name.as_str(),
-        stored.version,
-        stored.origin,
-        stored.created_by,
-        stored.created_at
+        "# Contract of dataset {name:?}, version {} ({}, by {} at {}).",
+        stored.version, stored.origin, stored.created_by, stored.created_at
     );
     println!("# Edit and apply with: tollgate contract apply FILE");
     print!("{}", stored.contract.to_toml());

@@ -2,34 +2,44 @@
 
 use std::fmt::Write;
 
-use anyhow::Context;
-use serde_json::json;
-use tollgate_domain::ports::{BlobStore, Catalog};
-use tollgate_domain::{BlobKey, UploadStatus, ValidationReport};
+use std::path::Path;
 
+use serde_json::json;
+use tollgate_api_types::{DatasetSummary, VersionDetail};
+use tollgate_app::AppError;
+use tollgate_domain::ports::{Catalog, StoredContract};
+use tollgate_domain::{Dataset, DatasetVersion, UploadRecord, UploadStatus};
+
+use crate::Outcome;
 use crate::embedded::Embedded;
 use crate::output::{drift_table, human_bytes, thousands};
-use crate::{Outcome, UsageError};
 
 pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let datasets = env.catalog.datasets().await?;
-    let mut rows = Vec::new();
-    for d in &datasets {
-        let uploads = env.catalog.uploads(&d.name).await?;
-        let count = |s: UploadStatus| uploads.iter().filter(|u| u.status == s).count();
-        let latest = match d.latest_version {
-            Some(v) => env.catalog.version(&d.name, v).await?,
-            None => None,
-        };
-        rows.push((
-            d,
-            count(UploadStatus::Accepted),
-            count(UploadStatus::Rejected),
-            count(UploadStatus::Duplicate),
-            latest,
-            uploads.last().map(|u| u.created_at),
-        ));
-    }
+    let app = env.app();
+    let datasets = tollgate_app::every(|p| {
+        let app = &app;
+        async move { app.datasets(&p).await }
+    })
+    .await
+    .map_err(|e| crate::app_error(e, None))?;
+    render_list(&datasets, json)
+}
+
+/// The datasets, on the data dir or through the API.
+pub fn render_list(datasets: &[DatasetSummary], json: bool) -> anyhow::Result<Outcome> {
+    let rows: Vec<_> = datasets
+        .iter()
+        .map(|d| {
+            (
+                &d.dataset,
+                d.accepted,
+                d.rejected,
+                d.duplicates,
+                d.latest.as_ref(),
+                d.last_upload_at,
+            )
+        })
+        .collect();
     if json {
         let out: Vec<_> = rows
             .iter()
@@ -93,17 +103,6 @@ pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-async fn stored_report(env: &Embedded, key: &str) -> anyhow::Result<Option<ValidationReport>> {
-    let key = BlobKey::parse(key)?;
-    match env.blobs.get(&env.bucket, &key).await {
-        Ok(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes).with_context(|| format!("reading {key}"))?,
-        )),
-        Err(tollgate_domain::PortError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn show(
     env: &Embedded,
     name: &str,
@@ -111,111 +110,144 @@ pub async fn show(
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let name = super::dataset_name(name)?;
-    let dataset =
-        env.catalog.dataset(&name).await?.ok_or_else(|| {
-            UsageError(format!("no dataset named {name:?} (see tollgate datasets)"))
-        })?;
+    let app = env.app();
+    let dataset = app
+        .dataset(name.as_str())
+        .await
+        .map_err(|e| crate::not_found(e, "see tollgate datasets"))?;
     if let Some(v) = version {
-        let stored = env.catalog.version(&name, v).await?.ok_or_else(|| {
-            UsageError(format!(
-                "{name} has no version {v} (latest: {:?})",
-                dataset.latest_version
-            ))
-        })?;
-        let report = stored_report(env, &stored.report_key()).await?;
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "version": stored,
-                    "lineage": {
-                        "source": stored.source,
-                        "content_hash": stored.content_hash,
-                        "parent_version": stored.parent_version,
-                        "contract_version": stored.contract_version,
-                        "uploaded_by": stored.uploaded_by,
-                    },
-                    "data": { "bucket": stored.location.bucket, "key": stored.data_key(), "path": env.path_of(&stored.location).join("data.parquet") },
-                    "drift": crate::output::drift_json(report.as_ref().and_then(|r| r.drift.as_ref())),
-                    "report": report,
-                }))?
-            );
-            return Ok(Outcome::Done);
+        let detail = app
+            .version(name.as_str(), v)
+            .await
+            .map_err(|e| crate::not_found(e, &format!("latest: {:?}", dataset.latest_version)))?;
+        let stored_at = env.path_of(&detail.version.location);
+        return render_version(&detail, Some(&stored_at), json);
+    }
+    let contract = match app.contract(name.as_str(), None).await {
+        Ok(c) => Some(c),
+        Err(AppError::NotFound(_)) => None,
+        Err(e) => return Err(crate::app_error(e, None)),
+    };
+    render_dataset(
+        &dataset,
+        &env.catalog.versions(&name).await?,
+        &env.catalog.uploads(&name).await?,
+        contract.as_ref(),
+        json,
+    )
+}
+
+/// One version in detail (schema, profile, drift, lineage); `stored_at` is where its files are
+/// on this machine, when they are on this machine.
+pub fn render_version(
+    detail: &VersionDetail,
+    stored_at: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let (stored, report) = (&detail.version, detail.report.as_ref());
+    let (name, v) = (&stored.dataset, stored.version);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "version": stored,
+                "lineage": {
+                    "source": stored.source,
+                    "content_hash": stored.content_hash,
+                    "parent_version": stored.parent_version,
+                    "contract_version": stored.contract_version,
+                    "uploaded_by": stored.uploaded_by,
+                },
+                "data": { "bucket": stored.location.bucket, "key": stored.data_key(), "path": stored_at.map(|p| p.join("data.parquet")) },
+                "drift": crate::output::drift_json(report.and_then(|r| r.drift.as_ref())),
+                "report": report,
+            }))?
+        );
+        return Ok(Outcome::Done);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{name} v{v}");
+    let _ = writeln!(out, "  sha256      {}", stored.content_hash);
+    let _ = writeln!(
+        out,
+        "  rows        {} × {} columns ({}, {})",
+        thousands(stored.rows),
+        stored.schema.len(),
+        stored.format,
+        human_bytes(stored.bytes)
+    );
+    let _ = writeln!(
+        out,
+        "  created     {} by {}",
+        stored.created_at, stored.uploaded_by
+    );
+    let _ = writeln!(out, "  source      {}", stored.source);
+    let _ = writeln!(
+        out,
+        "  parent      {}",
+        stored
+            .parent_version
+            .map(|p| format!("v{p}"))
+            .unwrap_or_else(|| "none (first version)".into())
+    );
+    let _ = writeln!(out, "  contract    v{}", stored.contract_version);
+    match stored_at {
+        Some(path) => {
+            let _ = writeln!(out, "  stored at   {}/", path.display());
         }
-        let mut out = String::new();
-        let _ = writeln!(out, "{name} v{v}");
-        let _ = writeln!(out, "  sha256      {}", stored.content_hash);
-        let _ = writeln!(
-            out,
-            "  rows        {} × {} columns ({}, {})",
-            thousands(stored.rows),
-            stored.schema.len(),
-            stored.format,
-            human_bytes(stored.bytes)
-        );
-        let _ = writeln!(
-            out,
-            "  created     {} by {}",
-            stored.created_at, stored.uploaded_by
-        );
-        let _ = writeln!(out, "  source      {}", stored.source);
-        let _ = writeln!(
-            out,
-            "  parent      {}",
-            stored
-                .parent_version
-                .map(|p| format!("v{p}"))
-                .unwrap_or_else(|| "none (first version)".into())
-        );
-        let _ = writeln!(out, "  contract    v{}", stored.contract_version);
-        let _ = writeln!(
-            out,
-            "  stored at   {}/",
-            env.path_of(&stored.location).display()
-        );
-        let _ = writeln!(out, "  schema:");
-        for c in &stored.schema {
-            let _ = writeln!(
-                out,
-                "    {:<28} {:<8} {}",
-                c.name,
-                c.dtype.as_str(),
-                if c.nullable { "nullable" } else { "" }
-            );
+        None => {
+            let _ = writeln!(out, "  stored at   {}/", stored.location);
         }
-        if let Some(profile) = report.as_ref().and_then(|r| r.profile.as_ref()) {
-            let _ = writeln!(out, "  profile:");
+    }
+    let _ = writeln!(out, "  schema:");
+    for c in &stored.schema {
+        let _ = writeln!(
+            out,
+            "    {:<28} {:<8} {}",
+            c.name,
+            c.dtype.as_str(),
+            if c.nullable { "nullable" } else { "" }
+        );
+    }
+    if let Some(profile) = report.and_then(|r| r.profile.as_ref()) {
+        let _ = writeln!(out, "  profile:");
+        let _ = writeln!(
+            out,
+            "    {:<28} {:>8} {:>6} {:>9} {:>11} {:>11} {:>11}",
+            "column", "nulls", "dist.", "min", "mean", "max", "std"
+        );
+        for c in &profile.columns {
+            let f = |x: Option<f64>| x.map(crate::output::stat).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
                 "    {:<28} {:>8} {:>6} {:>9} {:>11} {:>11} {:>11}",
-                "column", "nulls", "dist.", "min", "mean", "max", "std"
+                c.name,
+                c.nulls,
+                c.distinct,
+                f(c.min),
+                f(c.mean),
+                f(c.max),
+                f(c.std)
             );
-            for c in &profile.columns {
-                let f = |x: Option<f64>| x.map(crate::output::stat).unwrap_or_else(|| "-".into());
-                let _ = writeln!(
-                    out,
-                    "    {:<28} {:>8} {:>6} {:>9} {:>11} {:>11} {:>11}",
-                    c.name,
-                    c.nulls,
-                    c.distinct,
-                    f(c.min),
-                    f(c.mean),
-                    f(c.max),
-                    f(c.std)
-                );
-            }
         }
-        if let Some(drift) = report.as_ref().and_then(|r| r.drift.as_ref()) {
-            let _ = writeln!(out, "  drift against v{}:", drift.baseline_version);
-            out.push_str(&drift_table(drift));
-        }
-        print!("{out}");
-        return Ok(Outcome::Done);
     }
+    if let Some(drift) = report.and_then(|r| r.drift.as_ref()) {
+        let _ = writeln!(out, "  drift against v{}:", drift.baseline_version);
+        out.push_str(&drift_table(drift));
+    }
+    print!("{out}");
+    Ok(Outcome::Done)
+}
 
-    let versions = env.catalog.versions(&name).await?;
-    let uploads = env.catalog.uploads(&name).await?;
-    let contract = env.catalog.contract(&name, None).await?;
+/// A dataset: its contract, versions and uploads, on the data dir or through the API.
+pub fn render_dataset(
+    dataset: &Dataset,
+    versions: &[DatasetVersion],
+    uploads: &[UploadRecord],
+    contract: Option<&StoredContract>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let name = &dataset.name;
     if json {
         println!(
             "{}",
@@ -235,7 +267,7 @@ pub async fn show(
         versions.len(),
         uploads.len()
     );
-    if let Some(c) = &contract {
+    if let Some(c) = contract {
         let _ = writeln!(
             out,
             "  contract v{} ({}, by {} at {})",
@@ -248,7 +280,7 @@ pub async fn show(
         "    {:<5} {:<14} {:>10} {:<8} {:<25} {:<16} drifted columns",
         "ver", "sha256", "rows", "parent", "created", "by"
     );
-    for v in &versions {
+    for v in versions {
         let _ = writeln!(
             out,
             "    {:<5} {:<14} {:>10} {:<8} {:<25} {:<16} {}",
@@ -268,7 +300,7 @@ pub async fn show(
         );
     }
     let _ = writeln!(out, "  uploads:");
-    for u in &uploads {
+    for u in uploads {
         let what = match (u.status, u.version) {
             (UploadStatus::Accepted, Some(v)) => format!("accepted as v{v}"),
             (UploadStatus::Duplicate, Some(v)) => format!("duplicate of v{v}"),

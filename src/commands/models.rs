@@ -1,55 +1,43 @@
 //! `tollgate models`, `model show`, `approve`, `reject`, `rollback`, `lineage`.
 
 use serde_json::{Value, json};
+use tollgate_api_types::{ModelSummary, ModelVersionDetail};
 use tollgate_app::AppError;
-use tollgate_domain::ports::{BlobStore, Catalog};
+use tollgate_domain::ModelVersion;
+use tollgate_domain::ports::Catalog;
 use tollgate_domain::promotion::{Request, StageChange};
-use tollgate_domain::{ModelStage, ModelVersion};
 
+use crate::Outcome;
 use crate::embedded::Embedded;
-use crate::{Outcome, UsageError};
-
-async fn version(env: &Embedded, name: &str, v: Option<u32>) -> anyhow::Result<ModelVersion> {
-    let versions = env.catalog.model_versions(name).await?;
-    let found = match v {
-        Some(v) => versions.into_iter().find(|m| m.version == v),
-        None => versions.into_iter().last(),
-    };
-    found.ok_or_else(|| {
-        UsageError(match v {
-            Some(v) => format!("model {name} has no version {v} (tollgate models lists them)"),
-            None => format!("there is no model {name:?} (tollgate models lists them)"),
-        })
-        .into()
-    })
-}
-
-/// The model tests' report of a version, as written by the evaluate handler.
-async fn report(env: &Embedded, m: &ModelVersion) -> anyhow::Result<Value> {
-    Ok(match &m.test_report {
-        Some(r) => serde_json::from_slice(&env.blobs.get(&r.bucket, &r.key).await?)?,
-        None => Value::Null,
-    })
-}
 
 pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let mut rows = Vec::new();
-    for latest in env.catalog.models().await? {
-        let state = env
-            .catalog
-            .model_state(&latest.model)
-            .await?
-            .unwrap_or_default();
-        rows.push(json!({
-            "model": latest.model,
-            "latest_version": latest.version,
-            "latest_stage": latest.stage.as_str(),
-            "production_version": state.in_production().map(|p| p.version),
-            "staging_versions": state.versions.iter().filter(|v| v.stage == ModelStage::Staging).map(|v| v.version).collect::<Vec<_>>(),
-            "dataset": latest.dataset,
-            "dataset_version": latest.dataset_version,
-        }));
-    }
+    let app = env.app();
+    let models = tollgate_app::every(|p| {
+        let app = &app;
+        async move { app.models(&p).await }
+    })
+    .await
+    .map_err(|e| crate::app_error(e, None))?;
+    render_list(&models, json)
+}
+
+/// The models, on the data dir or through the API.
+pub fn render_list(models: &[ModelSummary], json: bool) -> anyhow::Result<Outcome> {
+    let rows: Vec<Value> = models
+        .iter()
+        .map(|m| {
+            let latest = &m.latest;
+            json!({
+                "model": latest.model,
+                "latest_version": latest.version,
+                "latest_stage": latest.stage.as_str(),
+                "production_version": m.production_version,
+                "staging_versions": m.staging_versions,
+                "dataset": latest.dataset,
+                "dataset_version": latest.dataset_version,
+            })
+        })
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Outcome::Done);
@@ -124,10 +112,29 @@ pub async fn show(
     json: bool,
     lineage: bool,
 ) -> anyhow::Result<Outcome> {
-    let m = version(env, name, v).await?;
-    let report = report(env, &m).await?;
-    let history = env.catalog.model_history(name).await?;
-    let value = version_json(&m, &report, &history);
+    let app = env.app();
+    let found = app
+        .find_model_version(name, v)
+        .await
+        .map_err(|e| crate::not_found(e, "tollgate models lists them"))?;
+    let detail = app
+        .model_version(name, found.version, &env.user)
+        .await
+        .map_err(|e| crate::app_error(e, None))?;
+    render_show(&detail, json, lineage)
+}
+
+/// A model version with its evidence, on the data dir or through the API; with `lineage`,
+/// every metric of the trial too.
+pub fn render_show(
+    detail: &ModelVersionDetail,
+    json: bool,
+    lineage: bool,
+) -> anyhow::Result<Outcome> {
+    let m = &detail.version;
+    let report = detail.test_report.clone().unwrap_or(Value::Null);
+    let history = &detail.history;
+    let value = version_json(m, &report, history);
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(Outcome::Done);

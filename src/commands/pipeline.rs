@@ -250,7 +250,11 @@ pub async fn apply(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<Ou
 }
 
 pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let pipelines = env.catalog.pipelines().await?;
+    render_list(&env.catalog.pipelines().await?, json)
+}
+
+/// The pipelines, on the data dir or through the API.
+pub fn render_list(pipelines: &[StoredPipeline], json: bool) -> anyhow::Result<Outcome> {
     if json {
         let rows: Vec<serde_json::Value> = pipelines
             .iter()
@@ -283,7 +287,7 @@ pub async fn list(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
         "{:<24} {:>3}  {:<16} {:<14} {:<20} {:<8} {:>6}  backend",
         "pipeline", "v", "dataset", "target", "model", "search", "trials"
     );
-    for s in &pipelines {
+    for s in pipelines {
         let p = &s.pipeline;
         println!(
             "{:<24} {:>3}  {:<16} {:<14} {:<20} {:<8} {:>6}  {}",
@@ -307,14 +311,16 @@ pub async fn show(
     version: Option<u32>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let stored = env.catalog.pipeline(name, version).await?.ok_or_else(|| {
-        UsageError(match version {
-            Some(v) => {
-                format!("pipeline {name:?} has no version {v} (tollgate pipelines lists them)")
-            }
-            None => format!("there is no pipeline {name:?} (tollgate pipelines lists them)"),
-        })
-    })?;
+    let stored = env
+        .app()
+        .pipeline(name, version)
+        .await
+        .map_err(|e| crate::not_found(e, "tollgate pipelines lists them"))?;
+    render_show(&stored, json)
+}
+
+/// A pipeline as applied, on the data dir or through the API.
+pub fn render_show(stored: &StoredPipeline, json: bool) -> anyhow::Result<Outcome> {
     if json {
         let value = serde_json::json!({
             "name": stored.pipeline.name,

@@ -9,12 +9,15 @@ use bytes::Bytes;
 use serde_json::json;
 use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
-    Applied, AuditEvent, Decided, DecisionRequest, Page, PromoteRequest, Run, RunRequest,
-    RunSummary, UploadRecord, UploadRequest, UploadTicket,
+    Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, ModelVersion,
+    ModelVersionDetail, Page, PromoteRequest, Run, RunRequest, RunSummary, StoredContract,
+    UploadRecord, UploadRequest, UploadTicket, VersionDetail,
 };
 use tollgate_domain::{RunStatus, UploadStatus};
 
-use crate::cli::{Command, ContractCommand, PipelineCommand, RunCommand};
+use crate::cli::{
+    Command, ContractCommand, DatasetCommand, ModelCommand, PipelineCommand, RunCommand,
+};
 use crate::remote::{Remote, encode};
 use crate::{Outcome, RefusedError, UsageError};
 
@@ -136,14 +139,114 @@ pub async fn run(command: Command, remote: &Remote) -> anyhow::Result<Outcome> {
             let path = format!("/models/{}/rollback", encode(&model));
             decide(remote, &model, &path, &DecisionRequest { comment }, json).await
         }
+        Command::Datasets { json } => {
+            super::datasets::render_list(&remote.all("/datasets").await?, json)
+        }
+        Command::Dataset {
+            command:
+                DatasetCommand::Show {
+                    name,
+                    version,
+                    json,
+                },
+        } => show_dataset(remote, &name, version, json).await,
+        Command::Contract {
+            command: ContractCommand::Show { name, version },
+        } => {
+            let path = format!(
+                "/datasets/{}/contract{}",
+                encode(&name),
+                version_query(version)
+            );
+            let stored = remote.get(&path).await.map_err(|e| {
+                match (e.downcast::<UsageError>(), version) {
+                    (Ok(UsageError(m)), None) => {
+                        UsageError(format!("{m}: {}", super::contract::FOUNDING)).into()
+                    }
+                    (Ok(e), Some(_)) => e.into(),
+                    (Err(e), _) => e,
+                }
+            })?;
+            super::contract::render_show(&name, &stored)
+        }
+        Command::Pipelines { json } => {
+            super::pipeline::render_list(&remote.all("/pipelines").await?, json)
+        }
+        Command::Pipeline {
+            command: PipelineCommand::Show(shown),
+        } => {
+            let path = format!(
+                "/pipelines/{}{}",
+                encode(&shown.name),
+                version_query(shown.version)
+            );
+            super::pipeline::render_show(&remote.get(&path).await?, shown.json)
+        }
+        Command::Models { json } => super::models::render_list(&remote.all("/models").await?, json),
+        Command::Model {
+            command: ModelCommand::Show(shown),
+        } => show_model(remote, &shown.name, shown.version, shown.json, false).await,
+        Command::Lineage {
+            model,
+            version,
+            json,
+        } => show_model(remote, &model, Some(version), json, true).await,
         other => Err(UsageError(format!(
-            "{} has no route through --api yet: run it on the data dir (without --api); \
-             through the API: upload, contract apply, pipeline apply, run, runs, audit, \
-             approve, reject, promote, rollback",
+            "{} has no route through --api: it works on the data dir (without --api) only",
             command_name(&other)
         ))
         .into()),
     }
+}
+
+/// `?version=N` when a version is asked for.
+fn version_query(version: Option<u32>) -> String {
+    version.map(|v| format!("?version={v}")).unwrap_or_default()
+}
+
+async fn show_dataset(
+    remote: &Remote,
+    name: &str,
+    version: Option<u32>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let base = format!("/datasets/{}", encode(name));
+    let dataset: Dataset = remote.get(&base).await?;
+    if let Some(v) = version {
+        let detail: VersionDetail = remote.get(&format!("{base}/versions/{v}")).await?;
+        return super::datasets::render_version(&detail, None, json);
+    }
+    let versions: Vec<DatasetVersion> = remote.all(&format!("{base}/versions")).await?;
+    let uploads: Vec<UploadRecord> = remote.all(&format!("{base}/uploads")).await?;
+    let contract: Option<StoredContract> = match dataset.contract_version {
+        Some(_) => Some(remote.get(&format!("{base}/contract")).await?),
+        None => None,
+    };
+    super::datasets::render_dataset(&dataset, &versions, &uploads, contract.as_ref(), json)
+}
+
+/// A model version (the latest when `version` is `None`) with its evidence.
+async fn show_model(
+    remote: &Remote,
+    name: &str,
+    version: Option<u32>,
+    json: bool,
+    lineage: bool,
+) -> anyhow::Result<Outcome> {
+    let base = format!("/models/{}/versions", encode(name));
+    let version = match version {
+        Some(v) => v,
+        None => {
+            let versions: Vec<ModelVersion> = remote.all(&base).await?;
+            versions.last().map(|m| m.version).ok_or_else(|| {
+                UsageError(format!(
+                    "there is no model {name:?} (tollgate models lists them)"
+                ))
+            })?
+        }
+    };
+    let detail: ModelVersionDetail = remote.get(&format!("{base}/{version}")).await?;
+    super::models::render_show(&detail, json, lineage)
 }
 
 fn command_name(command: &Command) -> String {

@@ -6,8 +6,9 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+pub use tollgate_domain::monitoring::{Drift, MonitorReport};
 pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
-use tollgate_domain::promotion::StageChange;
+pub use tollgate_domain::promotion::StageChange;
 pub use tollgate_domain::training::CandidateRef;
 pub use tollgate_domain::{
     AuditEvent, Dataset, DatasetVersion, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
@@ -19,11 +20,13 @@ pub const DEFAULT_PAGE: u32 = 50;
 
 /// The body of every answer that is not a success.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable, for programs: `unauthenticated`, `forbidden`, `not_found`, `invalid`, `refused`,
     /// `conflict`, `unavailable`, `internal`.
@@ -37,6 +40,7 @@ pub struct ErrorDetail {
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -44,6 +48,7 @@ pub struct Health {
 
 /// Who the caller is, as the server sees them: `GET /api/v1/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub user: String,
     pub groups: Vec<String>,
@@ -51,6 +56,7 @@ pub struct Me {
 
 /// `POST /api/v1/uploads`: where to PUT a file for a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRequest {
     pub dataset: String,
     /// The file's name (no folders): the object is `incoming/<dataset>/<file>`.
@@ -60,6 +66,7 @@ pub struct UploadRequest {
 /// Where to send the bytes: `PUT` them to `url` before `expires_at`; the upload is ingested
 /// as any file landing under `incoming/` is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadTicket {
     pub method: String,
     pub url: String,
@@ -69,6 +76,7 @@ pub struct UploadTicket {
 
 /// What applying a contract or a pipeline did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Applied {
     pub name: String,
     pub version: u32,
@@ -78,6 +86,7 @@ pub struct Applied {
 
 /// `POST /api/v1/runs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRequest {
     pub pipeline: String,
     /// The dataset version to train on; the latest accepted one when absent.
@@ -88,6 +97,7 @@ pub struct RunRequest {
 /// A run asked for: the tune step starts it when the event arrives (at once on a laptop, within
 /// seconds on AWS); `request_id` finds it (`GET /runs?request_id=`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunAccepted {
     pub pipeline: String,
     pub request_id: String,
@@ -95,6 +105,7 @@ pub struct RunAccepted {
 
 /// A run in a list: what it is and how far it got, without its trials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunSummary {
     pub id: String,
     pub pipeline: String,
@@ -117,6 +128,7 @@ pub struct RunSummary {
 
 /// The body of approve, reject and roll back. A rejection needs its comment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -124,6 +136,7 @@ pub struct DecisionRequest {
 
 /// The body of a promotion: the stage to go to (`staging` or `production`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromoteRequest {
     pub to: ModelStage,
 }
@@ -131,6 +144,7 @@ pub struct PromoteRequest {
 /// What a decision changed; empty when it was recorded without moving a stage (an approval
 /// that is not yet the last one needed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decided {
     pub model: String,
     pub changes: Vec<StageChange>,
@@ -138,6 +152,7 @@ pub struct Decided {
 
 /// One approval, with when it stops counting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalView {
     pub approver: String,
     pub at: Timestamp,
@@ -150,6 +165,7 @@ pub struct ApprovalView {
 
 /// Where a version stands on its way to production.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalStatus {
     pub required: u32,
     pub approvals: Vec<ApprovalView>,
@@ -163,6 +179,7 @@ pub struct ApprovalStatus {
 
 /// `GET /api/v1/models/{name}/versions/{v}`: the evidence an approver reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelVersionDetail {
     pub version: ModelVersion,
     /// The model test report as the evaluator wrote it.
@@ -177,6 +194,7 @@ pub struct ModelVersionDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductionSide {
     pub version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +203,7 @@ pub struct ProductionSide {
 
 /// `GET /api/v1/approvals`: a version waiting in staging for approvals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Waiting {
     pub model: String,
     pub version: u32,
@@ -195,8 +214,74 @@ pub struct Waiting {
 
 /// `GET /api/v1/datasets/{name}/versions/{v}`: a version and its validation report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionDetail {
     pub version: DatasetVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ValidationReport>,
+}
+
+/// `GET /api/v1/datasets`: a dataset with what its uploads came to and its latest version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetSummary {
+    pub dataset: Dataset,
+    /// Uploads accepted as versions, refused by the data gate, and dropped as duplicates.
+    pub accepted: usize,
+    pub rejected: usize,
+    pub duplicates: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<DatasetVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_upload_at: Option<Timestamp>,
+}
+
+/// `GET /api/v1/models`: a model's latest version and what is in staging and production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelSummary {
+    pub latest: ModelVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_version: Option<u32>,
+    pub staging_versions: Vec<u32>,
+}
+
+/// `GET /api/v1/models/{name}/versions/{v}/lineage`: where a model version comes from, as a
+/// graph from the uploaded bytes to the stage it is in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Lineage {
+    pub nodes: Vec<LineageNode>,
+    pub edges: Vec<LineageEdge>,
+}
+
+/// One thing in a lineage: an upload, a dataset version, a contract, a pipeline version, a
+/// run, a trial, the model version, an approval, a stage change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageNode {
+    /// Unique in the graph: `dataset:wine/v2`, `run:<id>`, `model:wine-quality/v3`...
+    pub id: String,
+    /// `upload`, `dataset_version`, `contract`, `pipeline`, `run`, `trial`, `model_version`,
+    /// `approval`, `stage`.
+    pub kind: String,
+    /// What a person reads: `wine v2 (1,599 rows)`.
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    /// Who made it happen, when someone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The facts a reviewer checks: hashes, object keys, hyperparameters.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+/// `from` led to `to`: `accepted as`, `checked against`, `trained on`...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageEdge {
+    pub from: String,
+    pub to: String,
+    pub relation: String,
 }

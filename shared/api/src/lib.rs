@@ -4,11 +4,13 @@
 //!
 //! Every list is paged (`?limit=N&cursor=C` answers `{"items": [...], "next": C-or-null}`),
 //! every refusal is one body (`{"error": {"code", "message", "field"}}`), and every read
-//! carries an `ETag` that `If-None-Match` turns into a `304`.
+//! carries an `ETag` that `If-None-Match` turns into a `304`. `GET /api/v1/openapi.json` is
+//! the OpenAPI 3.1 document, generated from the routes.
 
 mod error;
 mod extract;
 pub mod identity;
+mod openapi;
 mod routes;
 
 use std::sync::Arc;

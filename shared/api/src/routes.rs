@@ -11,10 +11,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
-    Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, Health, Me, ModelStage,
-    ModelVersion, ModelVersionDetail, Page, PageRequest, PromoteRequest, Run, RunRequest,
-    RunSummary, StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket,
-    VersionDetail, Waiting,
+    Applied, AuditEvent, Dataset, DatasetSummary, DatasetVersion, Decided, DecisionRequest, Health,
+    Lineage, Me, ModelStage, ModelSummary, ModelVersion, ModelVersionDetail, MonitorReport, Page,
+    PageRequest, PromoteRequest, Run, RunRequest, RunSummary, StoredContract, StoredPipeline,
+    UploadRecord, UploadRequest, UploadTicket, VersionDetail, Waiting,
 };
 use tollgate_app::{AppError, AuditFilter, RunFilter};
 use tollgate_domain::promotion::Request;
@@ -28,6 +28,7 @@ type Answer<T> = Result<axum::Json<T>, ApiError>;
 pub fn router(api: Api) -> Router {
     let v1 = Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/me", get(me))
         .route("/datasets", get(datasets))
         .route("/datasets/{name}", get(dataset))
@@ -43,6 +44,8 @@ pub fn router(api: Api) -> Router {
         .route("/models", get(models))
         .route("/models/{name}/versions", get(model_versions))
         .route("/models/{name}/versions/{version}", get(model_version))
+        .route("/models/{name}/versions/{version}/lineage", get(lineage))
+        .route("/models/{name}/monitoring", get(monitoring))
         .route("/models/{name}/versions/{version}/approve", post(approve))
         .route("/models/{name}/versions/{version}/reject", post(reject))
         .route("/models/{name}/versions/{version}/promote", post(promote))
@@ -93,6 +96,13 @@ async fn etag(request: axum::extract::Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "system",
+    responses((status = 200, body = Health, description = "The server answers")),
+    security(())
+)]
 async fn health() -> axum::Json<Health> {
     axum::Json(Health {
         status: "ok".into(),
@@ -100,6 +110,24 @@ async fn health() -> axum::Json<Health> {
     })
 }
 
+/// The OpenAPI 3.1 document of these routes.
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "system",
+    responses((status = 200, body = Me, description = "The caller as the server sees them"), crate::openapi::ReadRefusals)
+)]
 async fn me(who: Identity) -> axum::Json<Me> {
     axum::Json(Me {
         user: who.user.to_string(),
@@ -107,7 +135,8 @@ async fn me(who: Identity) -> axum::Json<Me> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     limit: Option<u32>,
     cursor: Option<String>,
@@ -119,8 +148,8 @@ impl PageQuery {
     }
 }
 
-/// A page of a short list read whole from the catalog (datasets, pipelines, models): the items
-/// after the cursor (the last key seen), in key order.
+/// A page of the approvals queue, a view computed from the models' states (versions in staging
+/// are few): the items after the cursor (the last key seen), in key order.
 fn slice<T>(mut items: Vec<T>, key: impl Fn(&T) -> String, page: &PageRequest) -> Page<T> {
     items.sort_by_cached_key(&key);
     let after: Vec<T> = items
@@ -145,20 +174,40 @@ fn cursor_error(e: AppError) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets",
+    tag = "datasets",
+    params(PageQuery),
+    responses((status = 200, body = Page<DatasetSummary>, description = "Datasets by name, with their latest version and upload counts"), crate::openapi::ReadRefusals)
+)]
 async fn datasets(
     _: Identity,
     State(api): State<Api>,
     Query(q): Query<PageQuery>,
-) -> Answer<Page<Dataset>> {
+) -> Answer<Page<DatasetSummary>> {
     let page = q.page()?;
-    let all = api.app.datasets().await?;
-    Ok(paged(slice(all, |d| d.name.to_string(), &page)))
+    Ok(paged(api.app.datasets(&page).await.map_err(cursor_error)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{name}",
+    tag = "datasets",
+    params(("name" = String, Path, description = "The dataset's name")),
+    responses((status = 200, body = Dataset), crate::openapi::ReadRefusals)
+)]
 async fn dataset(_: Identity, State(api): State<Api>, Path(name): Path<String>) -> Answer<Dataset> {
     Ok(axum::Json(api.app.dataset(&name).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{name}/versions",
+    tag = "datasets",
+    params(("name" = String, Path, description = "The dataset's name"), PageQuery),
+    responses((status = 200, body = Page<DatasetVersion>, description = "Accepted versions, oldest first"), crate::openapi::ReadRefusals)
+)]
 async fn versions(
     _: Identity,
     State(api): State<Api>,
@@ -166,10 +215,18 @@ async fn versions(
     Query(q): Query<PageQuery>,
 ) -> Answer<Page<DatasetVersion>> {
     let page = q.page()?;
-    let all = api.app.versions(&name).await?;
-    Ok(paged(slice(all, |v| format!("{:010}", v.version), &page)))
+    Ok(paged(
+        api.app.versions(&name, &page).await.map_err(cursor_error)?,
+    ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{name}/versions/{version}",
+    tag = "datasets",
+    params(("name" = String, Path, description = "The dataset's name"), ("version" = u32, Path, description = "The dataset version")),
+    responses((status = 200, body = VersionDetail, description = "The version and its validation report: findings, profile, drift"), crate::openapi::ReadRefusals)
+)]
 async fn version(
     _: Identity,
     State(api): State<Api>,
@@ -178,6 +235,13 @@ async fn version(
     Ok(axum::Json(api.app.version(&name, version).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{name}/uploads",
+    tag = "datasets",
+    params(("name" = String, Path, description = "The dataset's name"), PageQuery),
+    responses((status = 200, body = Page<UploadRecord>, description = "Uploads (accepted, duplicate, rejected), oldest first"), crate::openapi::ReadRefusals)
+)]
 async fn uploads(
     _: Identity,
     State(api): State<Api>,
@@ -185,19 +249,24 @@ async fn uploads(
     Query(q): Query<PageQuery>,
 ) -> Answer<Page<UploadRecord>> {
     let page = q.page()?;
-    let all = api.app.uploads(&name).await?;
-    Ok(paged(slice(
-        all,
-        |u| format!("{:020}#{}", u.created_at.as_nanosecond(), u.upload_key),
-        &page,
-    )))
+    Ok(paged(
+        api.app.uploads(&name, &page).await.map_err(cursor_error)?,
+    ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionQuery {
     version: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets/{name}/contract",
+    tag = "datasets",
+    params(("name" = String, Path, description = "The dataset's name"), VersionQuery),
+    responses((status = 200, body = StoredContract, description = "The contract in force, or the version asked"), crate::openapi::ReadRefusals)
+)]
 async fn contract(
     _: Identity,
     State(api): State<Api>,
@@ -213,6 +282,13 @@ fn toml_text(body: &Bytes) -> Result<&str, ApiError> {
         .map_err(|_| ApiError::bad_request("body", "the body is not UTF-8 text"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contracts",
+    tag = "datasets",
+    request_body(content = String, content_type = "application/toml", description = "The TOML document"),
+    responses((status = 201, body = Applied, description = "A new contract version is in force"), (status = 200, body = Applied, description = "The text is the contract in force already"), crate::openapi::WriteRefusals)
+)]
 async fn apply_contract(
     who: Identity,
     State(api): State<Api>,
@@ -231,16 +307,29 @@ async fn apply_contract(
     Ok((status, axum::Json(applied)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines",
+    tag = "pipelines",
+    params(PageQuery),
+    responses((status = 200, body = Page<StoredPipeline>, description = "Each pipeline's latest version, by name"), crate::openapi::ReadRefusals)
+)]
 async fn pipelines(
     _: Identity,
     State(api): State<Api>,
     Query(q): Query<PageQuery>,
 ) -> Answer<Page<StoredPipeline>> {
     let page = q.page()?;
-    let all = api.app.pipelines().await?;
-    Ok(paged(slice(all, |p| p.pipeline.name.clone(), &page)))
+    Ok(paged(api.app.pipelines(&page).await.map_err(cursor_error)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines/{name}",
+    tag = "pipelines",
+    params(("name" = String, Path, description = "The pipeline's name"), VersionQuery),
+    responses((status = 200, body = StoredPipeline), crate::openapi::ReadRefusals)
+)]
 async fn pipeline(
     _: Identity,
     State(api): State<Api>,
@@ -250,6 +339,13 @@ async fn pipeline(
     Ok(axum::Json(api.app.pipeline(&name, q.version).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipelines",
+    tag = "pipelines",
+    request_body(content = String, content_type = "application/toml", description = "The TOML document"),
+    responses((status = 201, body = Applied, description = "Stored as the pipeline's next version"), (status = 200, body = Applied, description = "Unchanged"), crate::openapi::WriteRefusals)
+)]
 async fn apply_pipeline(
     who: Identity,
     State(api): State<Api>,
@@ -275,7 +371,8 @@ async fn apply_pipeline(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RunsQuery {
     pipeline: Option<String>,
     status: Option<String>,
@@ -285,6 +382,13 @@ struct RunsQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "runs",
+    params(RunsQuery),
+    responses((status = 200, body = Page<RunSummary>, description = "Runs, newest first"), crate::openapi::ReadRefusals)
+)]
 async fn runs(
     _: Identity,
     State(api): State<Api>,
@@ -302,10 +406,24 @@ async fn runs(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run's id")),
+    responses((status = 200, body = Run, description = "The run with its trials and budget use"), crate::openapi::ReadRefusals)
+)]
 async fn run(_: Identity, State(api): State<Api>, Path(id): Path<String>) -> Answer<Run> {
     Ok(axum::Json(api.app.run(&id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    tag = "runs",
+    request_body = RunRequest,
+    responses((status = 202, body = RunAccepted, description = "Asked for: `GET /runs?request_id=` finds the run"), crate::openapi::WriteRefusals)
+)]
 async fn request_run(
     who: Identity,
     State(api): State<Api>,
@@ -319,16 +437,29 @@ async fn request_run(
     Ok((StatusCode::ACCEPTED, axum::Json(accepted)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/models",
+    tag = "models",
+    params(PageQuery),
+    responses((status = 200, body = Page<ModelSummary>, description = "Models by name: latest version, staging and production"), crate::openapi::ReadRefusals)
+)]
 async fn models(
     _: Identity,
     State(api): State<Api>,
     Query(q): Query<PageQuery>,
-) -> Answer<Page<ModelVersion>> {
+) -> Answer<Page<ModelSummary>> {
     let page = q.page()?;
-    let all = api.app.models().await?;
-    Ok(paged(slice(all, |m| m.model.clone(), &page)))
+    Ok(paged(api.app.models(&page).await.map_err(cursor_error)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/models/{name}/versions",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), PageQuery),
+    responses((status = 200, body = Page<ModelVersion>, description = "Versions, oldest first"), crate::openapi::ReadRefusals)
+)]
 async fn model_versions(
     _: Identity,
     State(api): State<Api>,
@@ -336,10 +467,58 @@ async fn model_versions(
     Query(q): Query<PageQuery>,
 ) -> Answer<Page<ModelVersion>> {
     let page = q.page()?;
-    let all = api.app.model_versions(&name).await?;
-    Ok(paged(slice(all, |v| format!("{:010}", v.version), &page)))
+    Ok(paged(
+        api.app
+            .model_versions(&name, &page)
+            .await
+            .map_err(cursor_error)?,
+    ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/models/{name}/versions/{version}/lineage",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), ("version" = u32, Path, description = "The model version")),
+    responses((status = 200, body = Lineage, description = "From the uploaded bytes to the stage it is in, as a graph"), crate::openapi::ReadRefusals)
+)]
+async fn lineage(
+    _: Identity,
+    State(api): State<Api>,
+    Path((name, version)): Path<(String, u32)>,
+) -> Answer<Lineage> {
+    Ok(axum::Json(api.app.lineage(&name, version).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/models/{name}/monitoring",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), PageQuery),
+    responses((status = 200, body = Page<MonitorReport>, description = "The monitor's reports, oldest first"), crate::openapi::ReadRefusals)
+)]
+async fn monitoring(
+    _: Identity,
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Answer<Page<MonitorReport>> {
+    let page = q.page()?;
+    Ok(paged(
+        api.app
+            .monitoring(&name, &page)
+            .await
+            .map_err(cursor_error)?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/models/{name}/versions/{version}",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), ("version" = u32, Path, description = "The model version")),
+    responses((status = 200, body = ModelVersionDetail, description = "The evidence: test report beside production's, approvals, stage history"), crate::openapi::ReadRefusals)
+)]
 async fn model_version(
     who: Identity,
     State(api): State<Api>,
@@ -350,6 +529,13 @@ async fn model_version(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals",
+    tag = "models",
+    params(PageQuery),
+    responses((status = 200, body = Page<Waiting>, description = "Versions in staging waiting for approvals, and whether the caller may approve"), crate::openapi::ReadRefusals)
+)]
 async fn approvals(
     who: Identity,
     State(api): State<Api>,
@@ -380,6 +566,14 @@ fn optional<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T,
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request("body", e.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/models/{name}/versions/{version}/approve",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), ("version" = u32, Path, description = "The model version")),
+    request_body(content = Option<DecisionRequest>),
+    responses((status = 200, body = Decided, description = "Recorded; `changes` is empty until the last approval needed"), crate::openapi::WriteRefusals)
+)]
 async fn approve(
     who: Identity,
     State(api): State<Api>,
@@ -399,6 +593,14 @@ async fn approve(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/models/{name}/versions/{version}/reject",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), ("version" = u32, Path, description = "The model version")),
+    request_body = DecisionRequest,
+    responses((status = 200, body = Decided), crate::openapi::WriteRefusals)
+)]
 async fn reject(
     who: Identity,
     State(api): State<Api>,
@@ -418,6 +620,14 @@ async fn reject(
     decide(&api, &who, &name, Request::Reject { version, comment }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/models/{name}/versions/{version}/promote",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name"), ("version" = u32, Path, description = "The model version")),
+    request_body = PromoteRequest,
+    responses((status = 200, body = Decided), crate::openapi::WriteRefusals)
+)]
 async fn promote(
     who: Identity,
     State(api): State<Api>,
@@ -441,6 +651,14 @@ async fn promote(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/models/{name}/rollback",
+    tag = "models",
+    params(("name" = String, Path, description = "The model's (its pipeline's) name")),
+    request_body(content = Option<DecisionRequest>),
+    responses((status = 200, body = Decided, description = "The previous production version is back"), crate::openapi::WriteRefusals)
+)]
 async fn rollback(
     who: Identity,
     State(api): State<Api>,
@@ -459,7 +677,8 @@ async fn rollback(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
     subject: Option<String>,
     actor: Option<String>,
@@ -470,6 +689,13 @@ struct AuditQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>, description = "Events, newest first"), crate::openapi::ReadRefusals)
+)]
 async fn audit(
     _: Identity,
     State(api): State<Api>,
@@ -488,6 +714,13 @@ async fn audit(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/uploads",
+    tag = "datasets",
+    request_body = UploadRequest,
+    responses((status = 201, body = UploadTicket, description = "PUT the file to `url` before `expires_at`"), crate::openapi::WriteRefusals)
+)]
 async fn upload_url(
     who: Identity,
     State(api): State<Api>,
@@ -514,12 +747,22 @@ async fn upload_url(
     Ok((StatusCode::CREATED, axum::Json(ticket)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Grant {
     grant: Option<String>,
 }
 
 /// The local server's presigned PUT: the grant in the URL is the whole credential.
+#[utoipa::path(
+    put,
+    path = "/api/v1/uploads/{key}",
+    tag = "datasets",
+    params(("key" = String, Path, description = "`incoming/<dataset>/<file>`"), Grant),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "Stored; ingested as any file landing under `incoming/` is"), crate::openapi::WriteRefusals),
+    security(())
+)]
 async fn upload(
     State(api): State<Api>,
     Path(key): Path<String>,

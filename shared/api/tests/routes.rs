@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tollgate_api::{Api, BearerTokens, LocalTokens, Uploads};
 use tollgate_app::{App, Ports};
-use tollgate_domain::ports::{Catalog, SystemClock};
+use tollgate_domain::ports::{BlobStore, Catalog, SystemClock};
 use tollgate_domain::{AuditEvent, BucketName, UserId};
 use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
 use tower::ServiceExt;
@@ -21,6 +21,7 @@ struct Server {
     router: Router,
     tokens: Arc<LocalTokens>,
     catalog: Arc<SqliteCatalog>,
+    blobs: Arc<FsBlobStore>,
     bucket: BucketName,
     published: Arc<std::sync::Mutex<Vec<tollgate_domain::Event>>>,
 }
@@ -37,8 +38,9 @@ impl Server {
             Box::pin(async { Ok(()) })
         }));
         let bucket = BucketName::parse("tollgate-data").unwrap();
+        let blobs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
         let ports = Ports {
-            blobs: Arc::new(FsBlobStore::new(dir.path().join("buckets"))),
+            blobs: blobs.clone(),
             catalog: catalog.clone(),
             bus: Arc::new(bus),
             clock: Arc::new(SystemClock),
@@ -58,6 +60,7 @@ impl Server {
             router: api.router(),
             tokens,
             catalog,
+            blobs,
             bucket,
             published,
         }
@@ -521,4 +524,166 @@ async fn lists_page_with_a_cursor_and_reads_carry_an_etag() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let s = Server::new();
+    let (status, _, doc) = s
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the document needs no token");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let routes = [
+        ("get", "/api/v1/health"),
+        ("get", "/api/v1/me"),
+        ("get", "/api/v1/datasets"),
+        ("get", "/api/v1/datasets/{name}"),
+        ("get", "/api/v1/datasets/{name}/versions"),
+        ("get", "/api/v1/datasets/{name}/versions/{version}"),
+        ("get", "/api/v1/datasets/{name}/uploads"),
+        ("get", "/api/v1/datasets/{name}/contract"),
+        ("post", "/api/v1/contracts"),
+        ("get", "/api/v1/pipelines"),
+        ("post", "/api/v1/pipelines"),
+        ("get", "/api/v1/pipelines/{name}"),
+        ("get", "/api/v1/runs"),
+        ("post", "/api/v1/runs"),
+        ("get", "/api/v1/runs/{id}"),
+        ("get", "/api/v1/models"),
+        ("get", "/api/v1/models/{name}/versions"),
+        ("get", "/api/v1/models/{name}/versions/{version}"),
+        ("get", "/api/v1/models/{name}/versions/{version}/lineage"),
+        ("get", "/api/v1/models/{name}/monitoring"),
+        ("post", "/api/v1/models/{name}/versions/{version}/approve"),
+        ("post", "/api/v1/models/{name}/versions/{version}/reject"),
+        ("post", "/api/v1/models/{name}/versions/{version}/promote"),
+        ("post", "/api/v1/models/{name}/rollback"),
+        ("get", "/api/v1/approvals"),
+        ("get", "/api/v1/audit"),
+        ("post", "/api/v1/uploads"),
+        ("put", "/api/v1/uploads/{key}"),
+    ];
+    for (method, path) in routes {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is in the document");
+        assert!(op["responses"].is_object(), "{method} {path} has responses");
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        routes.len(),
+        "no route the router does not have"
+    );
+    let refused =
+        &doc["paths"]["/api/v1/models/{name}/versions/{version}/approve"]["post"]["responses"];
+    for status in ["401", "403", "409"] {
+        assert!(refused[status].is_object(), "approve documents {status}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for schema in [
+        "ErrorBody",
+        "ModelVersionDetail",
+        "Lineage",
+        "RunSummary",
+        "MonitorReport",
+    ] {
+        assert!(schemas[schema].is_object(), "{schema} is a schema");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "routes take a bearer token"
+    );
+}
+
+#[tokio::test]
+async fn lineage_and_monitoring_reports_are_read_from_the_catalog_and_the_bucket() {
+    let s = Server::new();
+    tollgate_domain::conformance::staged(s.catalog.as_ref(), &s.bucket, "churn", 2).await;
+    let reader = s.token("carol", &[]);
+    let (status, graph) = s
+        .get("/api/v1/models/churn/versions/2/lineage", &reader)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{graph}");
+    let kinds: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "dataset_version",
+        "pipeline",
+        "run",
+        "trial",
+        "model_version",
+        "stage",
+    ] {
+        assert!(kinds.contains(&kind), "a {kind} node in {kinds:?}");
+    }
+    let ids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    for edge in graph["edges"].as_array().unwrap() {
+        for end in ["from", "to"] {
+            assert!(
+                ids.contains(&edge[end].as_str().unwrap()),
+                "every edge joins nodes of the graph: {edge}"
+            );
+        }
+    }
+    assert!(
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["relation"] == "registered as" && e["to"] == "model:churn/v2")
+    );
+    let (status, _) = s
+        .get("/api/v1/models/churn/versions/9/lineage", &reader)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    for (i, at) in ["20260101T000000Z", "20260101T010000Z", "20260101T020000Z"]
+        .iter()
+        .enumerate()
+    {
+        let report = json!({
+            "model": "churn", "version": 1, "at": format!("2026-01-01T0{i}:00:00Z"),
+            "captured_files": 1, "captured_rows": 100 + i, "drift": [], "drifted": false,
+            "retraining_run": null, "notes": [], "report": null,
+        });
+        let key = tollgate_domain::BlobKey::parse(&format!("monitoring/churn/{at}.json")).unwrap();
+        s.blobs
+            .put(&s.bucket, &key, report.to_string().into())
+            .await
+            .unwrap();
+    }
+    let (status, first) = s
+        .get("/api/v1/models/churn/monitoring?limit=2", &reader)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["items"][0]["captured_rows"], 100, "oldest first");
+    let next = first["next"].as_str().unwrap();
+    let (_, rest) = s
+        .get(
+            &format!("/api/v1/models/churn/monitoring?limit=2&cursor={next}"),
+            &reader,
+        )
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["items"][0]["captured_rows"], 102);
+    assert!(rest["next"].is_null());
 }

@@ -4,6 +4,7 @@
 //! holds a rule of its own.
 
 mod error;
+mod lineage;
 mod queries;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tollgate_domain::{
 use tollgate_promote::{Outcome, Promote};
 
 pub use error::AppError;
-pub use queries::{AuditFilter, RunFilter};
+pub use queries::{AuditFilter, RunFilter, every};
 
 /// How long an upload URL is good for.
 pub const UPLOAD_URL_VALID_FOR: Duration = Duration::from_secs(15 * 60);

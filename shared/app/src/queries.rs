@@ -1,14 +1,14 @@
 //! The reads: what the API's GET routes and the CLI's listings show.
 
 use tollgate_api_types::{
-    ApprovalStatus, ApprovalView, ModelVersionDetail, ProductionSide, RunSummary, VersionDetail,
-    Waiting,
+    ApprovalStatus, ApprovalView, DatasetSummary, ModelSummary, ModelVersionDetail, MonitorReport,
+    ProductionSide, RunSummary, VersionDetail, Waiting,
 };
 use tollgate_domain::ports::{Page, PageRequest, StoredContract};
 use tollgate_domain::promotion::{self, Decision, ModelState, Request};
 use tollgate_domain::{
     AuditEvent, BlobKey, Dataset, DatasetName, DatasetVersion, ModelStage, ModelVersion, ObjectRef,
-    PortError, Run, StoredPipeline, Trigger, UploadRecord, UserId, ValidationReport,
+    PortError, Run, StoredPipeline, Trigger, UploadRecord, UploadStatus, UserId, ValidationReport,
 };
 
 use crate::{App, AppError};
@@ -66,7 +66,7 @@ impl AuditFilter {
     }
 }
 
-fn trigger_kind(trigger: &Trigger) -> &'static str {
+pub(crate) fn trigger_kind(trigger: &Trigger) -> &'static str {
     match trigger {
         Trigger::Upload { .. } => "upload",
         Trigger::Request { .. } => "request",
@@ -125,9 +125,55 @@ where
     }
 }
 
+/// Every item of a paged query, read page after page: for the CLI's listings, which print
+/// whole lists.
+pub async fn every<T, F, Fut>(mut read: F) -> Result<Vec<T>, AppError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, AppError>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(tollgate_domain::ports::MAX_PAGE);
+    loop {
+        let got = read(page.clone()).await?;
+        items.extend(got.items);
+        match got.next {
+            Some(next) => page.cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 impl App {
-    pub async fn datasets(&self) -> Result<Vec<Dataset>, AppError> {
-        Ok(self.ports.catalog.datasets().await?)
+    /// A page of datasets, by name, each with what its uploads came to and its latest version.
+    pub async fn datasets(&self, page: &PageRequest) -> Result<Page<DatasetSummary>, AppError> {
+        let datasets = self.ports.catalog.datasets_page(page).await?;
+        let mut items = Vec::with_capacity(datasets.items.len());
+        for dataset in datasets.items {
+            items.push(self.dataset_summary(dataset).await?);
+        }
+        Ok(Page {
+            items,
+            next: datasets.next,
+        })
+    }
+
+    async fn dataset_summary(&self, dataset: Dataset) -> Result<DatasetSummary, AppError> {
+        let catalog = &self.ports.catalog;
+        let uploads = catalog.uploads(&dataset.name).await?;
+        let count = |s: UploadStatus| uploads.iter().filter(|u| u.status == s).count();
+        let latest = match dataset.latest_version {
+            Some(v) => catalog.version(&dataset.name, v).await?,
+            None => None,
+        };
+        Ok(DatasetSummary {
+            accepted: count(UploadStatus::Accepted),
+            rejected: count(UploadStatus::Rejected),
+            duplicates: count(UploadStatus::Duplicate),
+            latest,
+            last_upload_at: uploads.last().map(|u| u.created_at),
+            dataset,
+        })
     }
 
     pub async fn dataset(&self, name: &str) -> Result<Dataset, AppError> {
@@ -139,16 +185,28 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("there is no dataset {name}")))
     }
 
-    /// A dataset's accepted versions, oldest first.
-    pub async fn versions(&self, name: &str) -> Result<Vec<DatasetVersion>, AppError> {
+    /// A page of a dataset's accepted versions, oldest first.
+    pub async fn versions(
+        &self,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DatasetVersion>, AppError> {
         let dataset = self.dataset(name).await?;
-        Ok(self.ports.catalog.versions(&dataset.name).await?)
+        Ok(self
+            .ports
+            .catalog
+            .versions_page(&dataset.name, page)
+            .await?)
     }
 
-    /// Every upload of a dataset (accepted, duplicate, rejected), oldest first.
-    pub async fn uploads(&self, name: &str) -> Result<Vec<UploadRecord>, AppError> {
+    /// A page of a dataset's uploads (accepted, duplicate, rejected), oldest first.
+    pub async fn uploads(
+        &self,
+        name: &str,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, AppError> {
         let dataset = self.dataset(name).await?;
-        Ok(self.ports.catalog.uploads(&dataset.name).await?)
+        Ok(self.ports.catalog.uploads_page(&dataset.name, page).await?)
     }
 
     /// A version with its validation report (findings, profile, drift).
@@ -186,8 +244,9 @@ impl App {
             })
     }
 
-    pub async fn pipelines(&self) -> Result<Vec<StoredPipeline>, AppError> {
-        Ok(self.ports.catalog.pipelines().await?)
+    /// A page of pipelines (the latest version of each), by name.
+    pub async fn pipelines(&self, page: &PageRequest) -> Result<Page<StoredPipeline>, AppError> {
+        Ok(self.ports.catalog.pipelines_page(page).await?)
     }
 
     pub async fn pipeline(
@@ -233,18 +292,88 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("there is no run {id:?}")))
     }
 
-    /// The latest version of every model.
-    pub async fn models(&self) -> Result<Vec<ModelVersion>, AppError> {
-        Ok(self.ports.catalog.models().await?)
+    /// A page of models, by name: each one's latest version, and what is in staging and in
+    /// production.
+    pub async fn models(&self, page: &PageRequest) -> Result<Page<ModelSummary>, AppError> {
+        let latest = self.ports.catalog.models_page(page).await?;
+        let mut items = Vec::with_capacity(latest.items.len());
+        for version in latest.items {
+            let state = self
+                .ports
+                .catalog
+                .model_state(&version.model)
+                .await?
+                .unwrap_or_default();
+            items.push(ModelSummary {
+                production_version: state.in_production().map(|p| p.version),
+                staging_versions: state
+                    .versions
+                    .iter()
+                    .filter(|v| v.stage == ModelStage::Staging)
+                    .map(|v| v.version)
+                    .collect(),
+                latest: version,
+            });
+        }
+        Ok(Page {
+            items,
+            next: latest.next,
+        })
     }
 
-    /// A model's versions, oldest first.
-    pub async fn model_versions(&self, model: &str) -> Result<Vec<ModelVersion>, AppError> {
-        let versions = self.ports.catalog.model_versions(model).await?;
-        if versions.is_empty() {
+    /// A page of a model's versions, oldest first.
+    pub async fn model_versions(
+        &self,
+        model: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ModelVersion>, AppError> {
+        let versions = self.ports.catalog.model_versions_page(model, page).await?;
+        if versions.items.is_empty() && page.cursor.is_none() {
             return Err(AppError::NotFound(format!("there is no model {model:?}")));
         }
         Ok(versions)
+    }
+
+    /// A version of a model; its latest when `version` is `None`.
+    pub async fn find_model_version(
+        &self,
+        model: &str,
+        version: Option<u32>,
+    ) -> Result<ModelVersion, AppError> {
+        let found = match version {
+            Some(v) => self.ports.catalog.model_version(model, v).await?,
+            None => self.ports.catalog.model_versions(model).await?.pop(),
+        };
+        found.ok_or_else(|| {
+            AppError::NotFound(match version {
+                Some(v) => format!("model {model} has no version {v}"),
+                None => format!("there is no model {model:?}"),
+            })
+        })
+    }
+
+    /// A page of a model's monitoring reports, oldest first.
+    pub async fn monitoring(
+        &self,
+        model: &str,
+        page: &PageRequest,
+    ) -> Result<Page<MonitorReport>, AppError> {
+        let prefix = format!("monitoring/{model}/");
+        let listed = self
+            .ports
+            .blobs
+            .list_page(&self.ports.data_bucket, &prefix, page)
+            .await?;
+        let mut items = Vec::with_capacity(listed.items.len());
+        for object in &listed.items {
+            if let Some(report) = self.document(object.key.as_str()).await? {
+                items.push(report);
+            }
+        }
+        Ok(Page {
+            items,
+            next: listed.next,
+        })
     }
 
     /// The evidence on one version: its test report beside production's, its approvals (and

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::UserId;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub at: Timestamp,
     pub actor: UserId,

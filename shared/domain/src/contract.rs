@@ -7,6 +7,7 @@ use crate::{DatasetName, DomainError};
 
 /// The logical type of a column. `float` accepts integers too; `string` accepts anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     Integer,
@@ -37,6 +38,7 @@ impl std::fmt::Display for ColumnType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ColumnContract {
     pub name: String,
@@ -61,6 +63,7 @@ pub struct ColumnContract {
 
 /// What drift past a threshold does to an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DriftAction {
     /// Accept the upload and report the drift.
@@ -73,6 +76,7 @@ pub enum DriftAction {
 /// Thresholds past which a column counts as drifted. Statistics rather than p-values, because on
 /// large uploads every p-value is tiny.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct DriftThresholds {
     pub action: DriftAction,
@@ -121,6 +125,7 @@ fn default_min_rows() -> u64 {
 
 /// The contract file (`contracts/<dataset>.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
     pub dataset: DatasetName,

@@ -7,6 +7,7 @@ use crate::{BlobKey, BucketName, ContentHash, DatasetName, UserId};
 
 /// Where an object is: the bucket, the key, and the store's own version of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectRef {
     pub bucket: BucketName,
     pub key: BlobKey,
@@ -38,6 +39,7 @@ impl std::fmt::Display for ObjectRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dataset {
     pub name: DatasetName,
     pub created_at: Timestamp,
@@ -50,6 +52,7 @@ pub struct Dataset {
 
 /// One column of a version's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SchemaColumn {
     pub name: String,
     #[serde(rename = "type")]
@@ -59,6 +62,7 @@ pub struct SchemaColumn {
 
 /// An accepted version of a dataset: immutable once written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatasetVersion {
     pub dataset: DatasetName,
     pub version: u32,
@@ -94,6 +98,7 @@ impl DatasetVersion {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UploadStatus {
     Accepted,
@@ -120,6 +125,7 @@ impl std::fmt::Display for UploadStatus {
 /// What became of one upload event. Keyed by the event's idempotency key, so a second delivery
 /// of the same event finds it and changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadRecord {
     /// `bucket/key#version-or-etag`: the idempotency key of the S3 event.
     pub upload_key: String,
@@ -144,6 +150,7 @@ pub struct UploadRecord {
 
 /// The answer of the ingest handler for one upload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadOutcome {
     pub record: UploadRecord,
     pub report: crate::ValidationReport,

@@ -11,7 +11,10 @@ pub mod contract;
 pub mod dataset;
 pub mod error;
 pub mod events;
+pub mod monitoring;
 pub mod names;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod pipeline;
 pub mod ports;
 pub mod promotion;

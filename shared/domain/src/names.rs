@@ -43,6 +43,21 @@ macro_rules! string_newtype {
                 Self::parse(&raw).map_err(serde::de::Error::custom)
             }
         }
+        /// In the API's OpenAPI document: a string, with the rules `parse` holds it to.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::string(concat!(
+                    "A ",
+                    stringify!($name),
+                    ", checked as `",
+                    stringify!($name),
+                    "::parse` checks it."
+                ))
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
         impl std::str::FromStr for $name {
             type Err = DomainError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -12,6 +12,7 @@ use crate::{DatasetName, DomainError};
 
 /// What the model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     Classification,
@@ -29,6 +30,7 @@ impl Task {
 
 /// The model families the bundled trainer knows (a custom image may know others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ModelFamily {
     LogisticRegression,
@@ -75,6 +77,7 @@ impl ModelFamily {
 
 /// The metric a run optimizes, reported by the trainer on the validation channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Accuracy,
@@ -184,6 +187,16 @@ impl std::fmt::Display for Period {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Period {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::string("A length of time: `30s`, `20m`, `2h` or `7d`.")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Period {}
+
 impl Serialize for Period {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -198,6 +211,7 @@ impl<'de> Deserialize<'de> for Period {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyName {
     Grid,
@@ -209,6 +223,7 @@ pub enum StrategyName {
 
 /// What a halving search gives more of at each rung; the trainer understands both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HalvingResource {
     /// The share of the training rows a trial trains on.
@@ -228,6 +243,7 @@ impl HalvingResource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Halving {
     pub resource: HalvingResource,
@@ -254,6 +270,7 @@ fn default_halving_sampler() -> StrategyName {
 /// One stage of a staged search: `trials` trials; a stage after the first searches a space narrowed
 /// around the `top` best trials of the stage before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub trials: u32,
@@ -266,6 +283,7 @@ fn default_top() -> u32 {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Search {
     pub strategy: StrategyName,
@@ -288,6 +306,7 @@ fn default_grid_levels() -> u32 {
 
 /// A budget summed over every run of the pipeline that starts in the same calendar period (UTC).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PeriodBudget {
     pub every: CalendarPeriod,
@@ -298,6 +317,7 @@ pub struct PeriodBudget {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CalendarPeriod {
     Day,
@@ -306,6 +326,7 @@ pub enum CalendarPeriod {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Budgets {
     /// Every trial started counts, whether it completes, fails or is retried.
@@ -329,6 +350,7 @@ fn default_parallel() -> u32 {
 /// How an accepted version is split. Each row's part depends only on the seed and its position,
 /// so the split of a dataset version is frozen: every run with the same split gets the same rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Split {
     pub train: f64,
@@ -350,6 +372,7 @@ impl Default for Split {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// The `trainer` binary as a subprocess (the embedded default).
@@ -360,6 +383,7 @@ pub enum BackendKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Backend {
     #[serde(default)]
@@ -464,6 +488,7 @@ impl Backend {
 
 /// Checks a candidate must pass (used by the model tests).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Gates {
     /// Metric name to the least (or, for losses, the most) it may be on the test split.
@@ -487,6 +512,7 @@ pub struct Gates {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SliceGate {
     pub column: String,
@@ -498,6 +524,7 @@ pub struct SliceGate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InvarianceGate {
     pub feature: String,
@@ -508,6 +535,7 @@ pub struct InvarianceGate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FairnessGate {
     pub column: String,
@@ -516,6 +544,7 @@ pub struct FairnessGate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Promotion {
     /// Candidates whose tests pass go to staging without a human.
@@ -552,6 +581,7 @@ impl Default for Promotion {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Monitor {
     /// Input drift: PSI of a numeric feature against the training profile.
@@ -596,6 +626,7 @@ impl Default for Monitor {
 
 /// A pipeline file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     pub name: String,

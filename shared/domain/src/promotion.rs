@@ -62,6 +62,7 @@ use crate::{AuditEvent, UserId};
 
 /// One approver's approval of one version, for production.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
     pub approver: UserId,
     pub at: Timestamp,
@@ -83,6 +84,7 @@ impl Approval {
 
 /// What a version's model tests concluded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum TestVerdict {
     Passed,
@@ -103,6 +105,7 @@ impl std::fmt::Display for TestVerdict {
 
 /// One entry of a model's stage history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StageChange {
     pub version: u32,
     pub from: ModelStage,

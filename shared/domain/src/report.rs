@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ColumnType, ContentHash, DatasetName, UploadStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Histogram {
     /// `bins + 1` edges, equal width between the column's min and max.
     pub edges: Vec<f64>,
@@ -15,6 +16,7 @@ pub struct Histogram {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValueCount {
     pub value: String,
     pub count: u64,
@@ -22,6 +24,7 @@ pub struct ValueCount {
 
 /// The profile of one column. Numeric statistics are over the non-null, finite values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ColumnProfile {
     pub name: String,
     #[serde(rename = "type")]
@@ -47,6 +50,7 @@ pub struct ColumnProfile {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatasetProfile {
     pub rows: u64,
     pub columns: Vec<ColumnProfile>,
@@ -59,6 +63,7 @@ impl DatasetProfile {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The upload is rejected.
@@ -69,6 +74,7 @@ pub enum Severity {
 
 /// One thing a check found, located as precisely as the check can.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// The check: `parse`, `schema`, `type`, `nulls`, `nan`, `range`, `allowed_values`,
     /// `unique`, `rows`, `drift`.
@@ -110,6 +116,7 @@ impl Finding {
 
 /// Drift of one column against the previous accepted version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ColumnDrift {
     /// `numeric` (ks, ks_pvalue, psi, wasserstein) or `categorical` (chi2, chi2_pvalue,
     /// jensen_shannon, linf).
@@ -120,6 +127,7 @@ pub struct ColumnDrift {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DriftReport {
     /// The version compared against.
     pub baseline_version: u32,
@@ -138,6 +146,7 @@ impl DriftReport {
 
 /// The report of one upload: every check, the profile and the drift, accepted or not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidationReport {
     pub dataset: DatasetName,
     pub status: UploadStatus,

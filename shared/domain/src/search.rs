@@ -9,6 +9,7 @@ use crate::DomainError;
 
 /// One hyperparameter's range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ParamSpec {
     Uniform {
@@ -32,6 +33,7 @@ pub enum ParamSpec {
 
 /// A hyperparameter's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum ParamValue {
     Int(i64),
@@ -65,6 +67,7 @@ pub type Hyperparameters = BTreeMap<String, ParamValue>;
 
 /// A search space: each named hyperparameter and its range.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct SearchSpace(pub BTreeMap<String, ParamSpec>);
 

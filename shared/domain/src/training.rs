@@ -11,6 +11,7 @@ use crate::{BucketName, ContentHash, DatasetName, Hyperparameters, ObjectRef, Us
 
 /// A pipeline as the catalog keeps it: numbered, with its file's text and hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredPipeline {
     pub version: u32,
     pub pipeline: Pipeline,
@@ -23,6 +24,7 @@ pub struct StoredPipeline {
 
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     /// A version of the pipeline's dataset was accepted.
@@ -36,6 +38,7 @@ pub enum Trigger {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -58,6 +61,7 @@ impl RunStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TrialStatus {
     /// Recorded, its job not yet confirmed started: a retry starts it (job names are idempotent).
@@ -86,6 +90,7 @@ impl TrialStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrialRecord {
     pub id: u32,
     pub job_name: String,
@@ -126,6 +131,7 @@ impl TrialRecord {
 
 /// The frozen split of a dataset version a run trained on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SplitFiles {
     pub train: ObjectRef,
     pub validation: ObjectRef,
@@ -137,6 +143,7 @@ pub struct SplitFiles {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CandidateRef {
     pub model: String,
     pub version: u32,
@@ -145,6 +152,7 @@ pub struct CandidateRef {
 /// A tuning run: the study's whole state, one document written with optimistic concurrency
 /// (`revision`), so every handler step reads it, decides, and writes it back conditionally.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Run {
     pub id: String,
     pub pipeline: StoredPipeline,
@@ -222,6 +230,7 @@ impl Run {
 
 /// Where a model version stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStage {
     Candidate,
@@ -245,6 +254,7 @@ impl ModelStage {
 
 /// A registered model version and its lineage: from it back to the exact bytes it learned from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ModelVersion {
     /// The pipeline's name.
     pub model: String,

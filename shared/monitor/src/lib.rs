@@ -12,9 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
 use tollgate_domain::ports::{BlobStore, Catalog, Clock};
 use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigger};
 use tollgate_modeltest::{Scores, prediction_psi};
@@ -43,36 +42,7 @@ impl MonitorError {
     }
 }
 
-/// One drift measure against its threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Drift {
-    /// A feature's name, or `prediction`.
-    pub name: String,
-    pub psi: f64,
-    pub threshold: f64,
-    pub drifted: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MonitorReport {
-    pub model: String,
-    /// The version in production, if any.
-    pub version: Option<u32>,
-    pub at: Timestamp,
-    pub captured_files: usize,
-    pub captured_rows: u64,
-    pub drift: Vec<Drift>,
-    pub drifted: bool,
-    /// The retraining run started, if any.
-    pub retraining_run: Option<String>,
-    /// Drift called for retraining, but no accepted version of the dataset is newer than the one
-    /// the model in production was trained on: someone has to upload new data.
-    #[serde(default)]
-    pub new_data_needed: bool,
-    pub notes: Vec<String>,
-    /// Where this report is stored.
-    pub report: Option<String>,
-}
+pub use tollgate_domain::monitoring::{Drift, MonitorReport};
 
 #[derive(Debug, Clone)]
 pub struct Monitor {
