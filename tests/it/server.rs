@@ -5,16 +5,19 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::helpers::{Tollgate, sample};
 
-/// A running `tollgate up`, stopped (SIGINT, as Ctrl-C) when dropped.
+/// A running `tollgate up`, stopped (SIGINT, as Ctrl-C) when dropped. What it prints is read
+/// as it comes (a pipe nobody reads would fill and stop the server) and shown if the test fails.
 struct Up {
     child: Child,
     address: String,
+    output: Arc<Mutex<String>>,
 }
 
 impl Up {
@@ -39,7 +42,24 @@ impl Up {
             address.starts_with("127.0.0.1:"),
             "loopback by default: {address}"
         );
-        Self { child, address }
+        let output = Arc::new(Mutex::new(String::new()));
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [stdout, stderr] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut output = output.lock().unwrap();
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+            });
+        }
+        Self {
+            child,
+            address,
+            output,
+        }
     }
 
     /// One HTTP/1.1 exchange: the status and the JSON body.
@@ -105,6 +125,12 @@ impl Drop for Up {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- what tollgate up printed ---\n{}",
+                self.output.lock().unwrap()
+            );
+        }
     }
 }
 
@@ -198,15 +224,23 @@ fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
     );
     assert_eq!(status, 202, "{accepted}");
     let request = accepted["request_id"].as_str().unwrap().to_owned();
-    eventually(120, "the requested run succeeds", || {
-        let (_, page) = up.call(
-            "GET",
-            &format!("/api/v1/runs?request_id={request}"),
-            Some(&alice),
-            None,
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while last["items"][0]["status"]["status"] != "succeeded" {
+        assert!(
+            Instant::now() < deadline,
+            "the requested run succeeds within 120 s: {last}"
         );
-        page["items"][0]["status"]["status"] == "succeeded"
-    });
+        std::thread::sleep(Duration::from_millis(250));
+        last = up
+            .call(
+                "GET",
+                &format!("/api/v1/runs?request_id={request}"),
+                Some(&alice),
+                None,
+            )
+            .1;
+    }
 
     // The author is refused; another approver promotes.
     let (status, v) = up.call(
