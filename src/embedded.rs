@@ -10,7 +10,7 @@ use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_evaluate::Evaluate;
-use tollgate_ingest::{Ingest, IngestConfig};
+use tollgate_ingest::Ingest;
 use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
 use tollgate_tune::{Tune, TuneConfig};
 
@@ -100,13 +100,9 @@ impl Embedded {
 
     pub fn tune(&self) -> Tune {
         Tune::new(
-            self.blobs.clone(),
-            self.catalog.clone(),
-            Arc::new(self.bus.clone()),
+            &self.ports(),
             self.backend.clone(),
-            Arc::new(SystemClock),
             TuneConfig {
-                data_bucket: self.bucket.clone(),
                 work_dir: std::env::temp_dir(),
                 trainer: format!("tollgate-trainer {}", env!("CARGO_PKG_VERSION")),
             },
@@ -114,23 +110,11 @@ impl Embedded {
     }
 
     pub fn monitor(&self) -> tollgate_monitor::Monitor {
-        tollgate_monitor::Monitor::new(
-            self.blobs.clone(),
-            self.catalog.clone(),
-            Arc::new(SystemClock),
-            self.tune(),
-            self.bucket.clone(),
-        )
+        tollgate_monitor::Monitor::new(&self.ports(), self.tune())
     }
 
     pub fn evaluate(&self) -> Evaluate {
-        Evaluate::new(
-            self.blobs.clone(),
-            self.catalog.clone(),
-            Arc::new(self.bus.clone()),
-            Arc::new(SystemClock),
-            self.bucket.clone(),
-        )
+        Evaluate::new(&self.ports())
     }
 
     /// Hands published events to the handlers until every run started or advanced meanwhile
@@ -266,16 +250,7 @@ impl Embedded {
     }
 
     pub fn ingest(&self) -> Ingest {
-        Ingest::new(
-            self.blobs.clone(),
-            self.catalog.clone(),
-            Arc::new(self.bus.clone()),
-            Arc::new(SystemClock),
-            IngestConfig {
-                data_bucket: self.bucket.clone(),
-                work_dir: std::env::temp_dir(),
-            },
-        )
+        Ingest::new(&self.ports(), std::env::temp_dir())
     }
 
     /// The file behind an object of the embedded bucket.

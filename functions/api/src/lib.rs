@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use lambda_http::request::RequestContext;
 use tollgate_api::{Api, ApiError, Authenticator, Identity, Uploads};
-use tollgate_app::{App, Ports};
+use tollgate_app::App;
 use tollgate_aws::{AwsConfig, SageMakerRegistry};
 use tollgate_domain::UserId;
 use tollgate_lambda::{Common, ConfigError, env};
@@ -86,14 +86,7 @@ pub fn groups(claim: &str) -> Vec<String> {
 
 /// The application on this stack's bucket, table and bus.
 pub fn app(aws: &AwsConfig, common: &Common) -> Result<App, ConfigError> {
-    let ports = common.ports(aws);
-    Ok(App::new(Ports {
-        blobs: ports.blobs,
-        catalog: ports.catalog,
-        bus: ports.bus,
-        clock: Arc::new(tollgate_domain::ports::SystemClock),
-        data_bucket: common.data_bucket()?,
-    }))
+    Ok(App::new(common.ports(aws)?))
 }
 
 /// The application as the environment configures it, with the model registry when asked.

@@ -8,12 +8,9 @@
 //! `TOLLGATE_BUCKET`, `TOLLGATE_TABLE`, `TOLLGATE_EVENT_BUS`, `TOLLGATE_WORK_DIR` (see
 //! `tollgate-lambda`), and `TOLLGATE_KMS_KEY` for the reports written (default: SSE-S3).
 
-use std::sync::Arc;
-
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use tollgate_aws::AwsConfig;
-use tollgate_domain::ports::SystemClock;
 use tollgate_evaluate::{Evaluate, EvaluateError};
 use tollgate_lambda::{Common, ConfigError, Error, Incoming, LambdaEvent, answer, incoming};
 
@@ -30,15 +27,8 @@ impl Function {
     }
 
     pub fn new(aws: &AwsConfig, common: &Common) -> Result<Self, ConfigError> {
-        let ports = common.ports(aws);
         Ok(Self {
-            evaluate: Evaluate::new(
-                ports.blobs,
-                ports.catalog,
-                ports.bus,
-                Arc::new(SystemClock),
-                common.data_bucket()?,
-            ),
+            evaluate: Evaluate::new(&common.ports(aws)?),
         })
     }
 

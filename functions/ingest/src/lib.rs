@@ -19,14 +19,11 @@
 //! | `TOLLGATE_WORK_DIR` | temporary files (default `/tmp`) |
 //! | `TOLLGATE_AWS_ENDPOINT` / `AWS_ENDPOINT_URL` | a stand-in's endpoint (tests only) |
 
-use std::sync::Arc;
-
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 use tollgate_aws::AwsConfig;
-use tollgate_domain::ports::SystemClock;
-use tollgate_ingest::{Ingest, IngestConfig, IngestError};
+use tollgate_ingest::{Ingest, IngestError};
 use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, answer};
 
 #[derive(Debug, Clone)]
@@ -43,17 +40,7 @@ impl Function {
     }
 
     pub fn new(aws: &AwsConfig, common: &Common) -> Result<Self, ConfigError> {
-        let ports = common.ports(aws);
-        let ingest = Ingest::new(
-            ports.blobs,
-            ports.catalog,
-            ports.bus,
-            Arc::new(SystemClock),
-            IngestConfig {
-                data_bucket: common.data_bucket()?,
-                work_dir: common.work_dir.clone(),
-            },
-        );
+        let ingest = Ingest::new(&common.ports(aws)?, common.work_dir.clone());
         Ok(Self { ingest })
     }
 

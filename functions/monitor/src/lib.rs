@@ -9,12 +9,9 @@
 //! `TOLLGATE_EVENT_BUS`, `TOLLGATE_SAGEMAKER_ROLE_ARN`, and optionally `TOLLGATE_KMS_KEY`,
 //! `TOLLGATE_TRAINING_VOLUME_GB`, `TOLLGATE_WORK_DIR`.
 
-use std::sync::Arc;
-
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use tollgate_aws::AwsConfig;
-use tollgate_domain::ports::SystemClock;
 use tollgate_fn_tune::Settings;
 use tollgate_lambda::{ConfigError, Error, Incoming, LambdaEvent, answer, incoming};
 use tollgate_monitor::{Monitor, MonitorError};
@@ -33,15 +30,8 @@ impl Function {
 
     pub fn new(aws: &AwsConfig, settings: &Settings) -> Result<Self, ConfigError> {
         let common = &settings.common;
-        let ports = common.ports(aws);
         Ok(Self {
-            monitor: Monitor::new(
-                ports.blobs,
-                ports.catalog,
-                Arc::new(SystemClock),
-                settings.tune(aws)?,
-                common.data_bucket()?,
-            ),
+            monitor: Monitor::new(&common.ports(aws)?, settings.tune(aws)?),
         })
     }
 

@@ -22,7 +22,6 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use tollgate_aws::{AwsConfig, SageMakerBackend, TrainingSettings};
 use tollgate_domain::Event;
-use tollgate_domain::ports::SystemClock;
 use tollgate_lambda::{Common, ConfigError, Error, Incoming, LambdaEvent, answer, env, incoming};
 use tollgate_tune::{Tune, TuneConfig, TuneError};
 
@@ -68,15 +67,10 @@ impl Settings {
     /// The tune handler on S3, DynamoDB, EventBridge and SageMaker.
     pub fn tune(&self, aws: &AwsConfig) -> Result<Tune, ConfigError> {
         let common = &self.common;
-        let ports = common.ports(aws);
         Ok(Tune::new(
-            ports.blobs,
-            ports.catalog,
-            ports.bus,
+            &common.ports(aws)?,
             Arc::new(self.backend(aws)),
-            Arc::new(SystemClock),
             TuneConfig {
-                data_bucket: common.data_bucket()?,
                 work_dir: common.work_dir.clone(),
                 // Lineage names the image a SageMaker job ran; this is for the local backend.
                 trainer: "sagemaker".to_owned(),

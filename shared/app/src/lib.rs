@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tollgate_api_types::{Applied, Decided, RunAccepted, UploadTicket};
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry, StoredContract};
+pub use tollgate_domain::ports::Ports;
+use tollgate_domain::ports::{ModelRegistry, StoredContract};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, ContentHash, Contract, DatasetName, Event, Pipeline,
-    PortError, StoredPipeline, UserId,
+    AuditEvent, BlobKey, ContentHash, Contract, DatasetName, Event, Pipeline, PortError,
+    StoredPipeline, UserId,
 };
 use tollgate_promote::{Outcome, Promote};
 
@@ -28,17 +29,6 @@ pub const UPLOAD_URL_VALID_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// How many times a write that lost a race is decided again on the new state.
 const ATTEMPTS: usize = 8;
-
-/// What every handler, the API and the CLI are built from: the stores, the bus, the clock and
-/// the data bucket of one environment.
-#[derive(Debug, Clone)]
-pub struct Ports {
-    pub blobs: Arc<dyn BlobStore>,
-    pub catalog: Arc<dyn Catalog>,
-    pub bus: Arc<dyn EventBus>,
-    pub clock: Arc<dyn Clock>,
-    pub data_bucket: BucketName,
-}
 
 /// The use cases and queries of one environment.
 #[derive(Debug, Clone)]
@@ -66,14 +56,7 @@ impl App {
     }
 
     fn promote(&self) -> Promote {
-        let p = &self.ports;
-        let promote = Promote::new(
-            p.blobs.clone(),
-            p.catalog.clone(),
-            p.bus.clone(),
-            p.clock.clone(),
-            p.data_bucket.clone(),
-        );
+        let promote = Promote::new(&self.ports);
         match &self.registry {
             Some(registry) => promote.with_registry(registry.clone()),
             None => promote,

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -126,6 +127,17 @@ pub trait BlobStore: Send + Sync + Debug {
         key: &BlobKey,
         expires: Duration,
     ) -> Result<String, PortError>;
+}
+
+/// What every handler, the API and the CLI are built from: the stores, the bus, the clock and
+/// the data bucket of one environment (the embedded default's, or a stack's on AWS).
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub blobs: Arc<dyn BlobStore>,
+    pub catalog: Arc<dyn Catalog>,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+    pub data_bucket: BucketName,
 }
 
 /// The most items a page holds, whatever a caller asks.

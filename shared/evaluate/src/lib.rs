@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use polars::prelude::*;
 use tollgate_domain::pipeline::Pipeline;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, Ports};
 use tollgate_domain::promotion::{self, TestVerdict};
 use tollgate_domain::{
     AuditEvent, BlobKey, BucketName, Event, ModelVersion, ObjectRef, PortError, Task, UserId,
@@ -256,19 +256,13 @@ pub fn run_tests(
 }
 
 impl Evaluate {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        catalog: Arc<dyn Catalog>,
-        bus: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-        data_bucket: BucketName,
-    ) -> Self {
+    pub fn new(ports: &Ports) -> Self {
         Self {
-            blobs,
-            catalog,
-            bus,
-            clock,
-            data_bucket,
+            blobs: ports.blobs.clone(),
+            catalog: ports.catalog.clone(),
+            bus: ports.bus.clone(),
+            clock: ports.clock.clone(),
+            data_bucket: ports.data_bucket.clone(),
         }
     }
 

@@ -8,7 +8,7 @@ use aws_lambda_events::s3::S3Event;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tollgate_domain::ports::{
-    BlobStore, Catalog, Clock, EventBus, LocalObject, NewVersion, StoredContract,
+    BlobStore, Catalog, Clock, EventBus, LocalObject, NewVersion, Ports, StoredContract,
 };
 use tollgate_domain::report::{DatasetProfile, Finding};
 use tollgate_domain::{
@@ -29,7 +29,7 @@ fn short_digest(text: &str) -> String {
 }
 
 #[derive(Debug, Clone)]
-pub struct IngestConfig {
+pub(crate) struct IngestConfig {
     /// The bucket versions and quarantine are written to.
     pub data_bucket: BucketName,
     /// Where temporary files go (on Lambda, `/tmp`).
@@ -95,19 +95,17 @@ fn json(value: &impl serde::Serialize) -> Bytes {
 }
 
 impl Ingest {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        catalog: Arc<dyn Catalog>,
-        bus: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-        config: IngestConfig,
-    ) -> Self {
+    /// The data gate on `ports`, its temporary files in `work_dir` (on Lambda, `/tmp`).
+    pub fn new(ports: &Ports, work_dir: PathBuf) -> Self {
         Self {
-            blobs,
-            catalog,
-            bus,
-            clock,
-            config,
+            blobs: ports.blobs.clone(),
+            catalog: ports.catalog.clone(),
+            bus: ports.bus.clone(),
+            clock: ports.clock.clone(),
+            config: IngestConfig {
+                data_bucket: ports.data_bucket.clone(),
+                work_dir,
+            },
             progress: None,
         }
     }

@@ -14,4 +14,4 @@ mod handler;
 
 pub use error::IngestError;
 pub use event::{UploadRef, uploads_in};
-pub use handler::{Ingest, IngestConfig, Stage};
+pub use handler::{Ingest, Stage};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, Catalog, SystemClock};
+use tollgate_domain::ports::{BlobStore, Catalog, Ports, SystemClock};
 use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UploadStatus, UserId};
-use tollgate_ingest::{Ingest, IngestConfig, IngestError, UploadRef};
+use tollgate_ingest::{Ingest, IngestError, UploadRef};
 use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
 
 fn upload(bucket: &BucketName, file: &str) -> UploadRef {
@@ -28,16 +28,14 @@ async fn an_upload_whose_parent_is_still_being_written_is_retried_not_dropped() 
     let bucket = BucketName::parse("tollgate-data").unwrap();
     let blobs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
     let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
-    let ingest = Ingest::new(
-        blobs.clone(),
-        catalog.clone(),
-        Arc::new(InProcessBus::new()),
-        Arc::new(SystemClock),
-        IngestConfig {
-            data_bucket: bucket.clone(),
-            work_dir: dir.path().to_owned(),
-        },
-    );
+    let ports = Ports {
+        blobs: blobs.clone(),
+        catalog: catalog.clone(),
+        bus: Arc::new(InProcessBus::new()),
+        clock: Arc::new(SystemClock),
+        data_bucket: bucket.clone(),
+    };
+    let ingest = Ingest::new(&ports, dir.path().to_owned());
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
     for file in ["wine-2009-a.csv", "wine-2009-b.csv"] {
         let body = Bytes::from(std::fs::read(samples.join(file)).unwrap());

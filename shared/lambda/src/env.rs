@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tollgate_aws::s3::Encryption;
 use tollgate_aws::{AwsConfig, DynamoCatalog, EventBridgeBus, S3BlobStore};
+use tollgate_domain::ports::{Ports, SystemClock};
 
 /// A setting that is missing or does not parse: the function refuses to start, naming it.
 #[derive(thiserror::Error)]
@@ -71,14 +72,6 @@ pub struct Common {
     pub kms_key: Option<String>,
 }
 
-/// The ports every function works through: the data bucket, the catalog, the bus.
-#[derive(Debug, Clone)]
-pub struct Ports {
-    pub blobs: Arc<S3BlobStore>,
-    pub catalog: Arc<DynamoCatalog>,
-    pub bus: Arc<EventBridgeBus>,
-}
-
 impl Common {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
@@ -91,17 +84,20 @@ impl Common {
         })
     }
 
-    /// The clients of S3, DynamoDB and EventBridge, built once.
-    pub fn ports(&self, aws: &AwsConfig) -> Ports {
+    /// The ports every function works through, on this stack's bucket (S3), table
+    /// (DynamoDB) and bus (EventBridge): the clients built once.
+    pub fn ports(&self, aws: &AwsConfig) -> Result<Ports, ConfigError> {
         let encryption = self
             .kms_key
             .clone()
             .map_or(Encryption::S3Managed, Encryption::Kms);
-        Ports {
+        Ok(Ports {
             blobs: Arc::new(S3BlobStore::new(aws, &self.work_dir).with_encryption(encryption)),
             catalog: Arc::new(DynamoCatalog::new(aws, &self.table)),
             bus: Arc::new(EventBridgeBus::new(aws, &self.bus)),
-        }
+            clock: Arc::new(SystemClock),
+            data_bucket: self.data_bucket()?,
+        })
     }
 
     /// The data bucket as the domain's name.

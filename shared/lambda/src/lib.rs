@@ -9,7 +9,7 @@
 pub mod env;
 mod events;
 
-pub use env::{Common, ConfigError, Ports};
+pub use env::{Common, ConfigError};
 pub use events::{Incoming, incoming};
 
 use serde::Serialize;

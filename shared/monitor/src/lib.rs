@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use jiff::SignedDuration;
 use polars::prelude::*;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, Ports};
 use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigger};
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
@@ -140,19 +140,14 @@ fn measure(
 }
 
 impl Monitor {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        catalog: Arc<dyn Catalog>,
-        clock: Arc<dyn Clock>,
-        tune: Tune,
-        data_bucket: BucketName,
-    ) -> Self {
+    /// The monitor on `ports`, retraining through `tune`.
+    pub fn new(ports: &Ports, tune: Tune) -> Self {
         Self {
-            blobs,
-            catalog,
-            clock,
+            blobs: ports.blobs.clone(),
+            catalog: ports.catalog.clone(),
+            clock: ports.clock.clone(),
             tune,
-            data_bucket,
+            data_bucket: ports.data_bucket.clone(),
         }
     }
 

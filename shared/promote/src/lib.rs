@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, ModelRegistry, Ports};
 use tollgate_domain::promotion::{self, Decision, Request, StageChange};
 use tollgate_domain::{BlobKey, BucketName, Event, ModelStage, PortError, UserId};
 
@@ -69,19 +69,13 @@ pub struct Promote {
 }
 
 impl Promote {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        catalog: Arc<dyn Catalog>,
-        bus: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-        data_bucket: BucketName,
-    ) -> Self {
+    pub fn new(ports: &Ports) -> Self {
         Self {
-            blobs,
-            catalog,
-            bus,
-            clock,
-            data_bucket,
+            blobs: ports.blobs.clone(),
+            catalog: ports.catalog.clone(),
+            bus: ports.bus.clone(),
+            clock: ports.clock.clone(),
+            data_bucket: ports.data_bucket.clone(),
             registry: None,
         }
     }

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use tollgate_domain::pipeline::CalendarPeriod;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, TrainingBackend};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, Ports, TrainingBackend};
 use tollgate_domain::training::JobStateChange;
 use tollgate_domain::{
     AuditEvent, BucketName, DatasetName, DatasetVersion, Event, PortError, Run, RunStatus,
@@ -22,8 +22,6 @@ const MAX_ATTEMPTS: u32 = 16;
 
 #[derive(Debug, Clone)]
 pub struct TuneConfig {
-    /// Where splits and job outputs are written.
-    pub data_bucket: BucketName,
     /// Where temporary files go (on Lambda, `/tmp`).
     pub work_dir: PathBuf,
     /// The trainer the local backend runs, for lineage: `tollgate-trainer 0.1.0`.
@@ -37,24 +35,21 @@ pub struct Tune {
     bus: Arc<dyn EventBus>,
     backend: Arc<dyn TrainingBackend>,
     clock: Arc<dyn Clock>,
+    /// Where splits and job outputs are written.
+    data_bucket: BucketName,
     config: TuneConfig,
 }
 
 impl Tune {
-    pub fn new(
-        blobs: Arc<dyn BlobStore>,
-        catalog: Arc<dyn Catalog>,
-        bus: Arc<dyn EventBus>,
-        backend: Arc<dyn TrainingBackend>,
-        clock: Arc<dyn Clock>,
-        config: TuneConfig,
-    ) -> Self {
+    /// The tune step on `ports`, its jobs run by `backend`.
+    pub fn new(ports: &Ports, backend: Arc<dyn TrainingBackend>, config: TuneConfig) -> Self {
         Self {
-            blobs,
-            catalog,
-            bus,
+            blobs: ports.blobs.clone(),
+            catalog: ports.catalog.clone(),
+            bus: ports.bus.clone(),
             backend,
-            clock,
+            clock: ports.clock.clone(),
+            data_bucket: ports.data_bucket.clone(),
             config,
         }
     }
@@ -217,7 +212,7 @@ impl Tune {
         let p = &stored.pipeline;
         let split = split::freeze(
             self.blobs.as_ref(),
-            &self.config.data_bucket,
+            &self.data_bucket,
             version,
             &p.split,
             &self.config.work_dir,
@@ -344,7 +339,7 @@ impl Tune {
             let ctx = Context {
                 now: self.clock.now(),
                 next_model_version: ctx_next,
-                bucket: &self.config.data_bucket,
+                bucket: &self.data_bucket,
                 trainer: &self.config.trainer,
             };
             let actions = decide(&mut run, &inputs, &ctx);

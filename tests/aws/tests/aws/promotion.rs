@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use tollgate_aws::{DynamoCatalog, EventBridgeBus, SageMakerRegistry};
-use tollgate_domain::ports::{Catalog, SystemClock};
+use tollgate_domain::ports::{Catalog, Ports, SystemClock};
 use tollgate_domain::promotion::Request;
 use tollgate_domain::{ModelStage, UserId};
 use tollgate_promote::{Outcome, Promote};
@@ -26,13 +26,13 @@ async fn staged(stack: &Stack, model: &str, versions: u32) -> DynamoCatalog {
 }
 
 fn promote(stack: &Stack) -> Promote {
-    Promote::new(
-        Arc::new(stack.blobs()),
-        Arc::new(stack.catalog()),
-        Arc::new(EventBridgeBus::new(&stack.aws, &stack.bus)),
-        Arc::new(SystemClock),
-        stack.bucket_name(),
-    )
+    Promote::new(&Ports {
+        blobs: Arc::new(stack.blobs()),
+        catalog: Arc::new(stack.catalog()),
+        bus: Arc::new(EventBridgeBus::new(&stack.aws, &stack.bus)),
+        clock: Arc::new(SystemClock),
+        data_bucket: stack.bucket_name(),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
