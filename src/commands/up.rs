@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tollgate_api::{Api, BearerTokens, Uploads};
+use tollgate_api::{Api, BearerTokens, LocalSignIn, Uploads};
 use tollgate_domain::ports::{BlobStore, Catalog};
 use tollgate_domain::{BlobKey, UploadStatus};
 
@@ -51,9 +51,18 @@ pub async fn run(
         Arc::new(BearerTokens(tokens.clone())),
         Uploads::Local {
             base_url: base_url.clone(),
-            tokens,
+            tokens: tokens.clone(),
         },
     );
+    // The console's sign-in, for the people of this machine only.
+    let api = if host.is_loopback() {
+        api.with_local_sign_in(LocalSignIn {
+            tokens,
+            port: address.port(),
+        })
+    } else {
+        api
+    };
     let router = api.router();
 
     env.fail_jobs_of_ended_processes().await?;
@@ -63,6 +72,7 @@ pub async fn run(
     });
     let watcher = tokio::spawn(watch_incoming(env.clone()));
     let monitor = tokio::spawn(monitor_on_timer(env.clone(), monitor_every));
+    let schedules = tokio::spawn(schedules_on_timer(env.clone()));
 
     if !host.is_loopback() {
         eprintln!(
@@ -94,6 +104,7 @@ pub async fn run(
     dispatcher.abort();
     watcher.abort();
     monitor.abort();
+    schedules.abort();
     served.context("serving the API")?;
     eprintln!("Tollgate stopped.");
     Ok(Outcome::Done)
@@ -219,6 +230,44 @@ async fn look_at_incoming(
         }
     }
     Ok(())
+}
+
+/// Pipelines' `[schedule]`s, as EventBridge Scheduler fires them on AWS: every half minute, each
+/// firing that is due starts its run (once: the run's id is the firing's, so a restart that
+/// asks again finds the same run). A firing that cannot start (no accepted version yet) is
+/// said once.
+async fn schedules_on_timer(env: Embedded) {
+    let mut asked = std::collections::HashSet::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let pipelines = match env.catalog.pipelines().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("reading the pipelines' schedules: {e}");
+                continue;
+            }
+        };
+        let now = jiff::Timestamp::now();
+        for stored in pipelines {
+            let name = stored.pipeline.name.clone();
+            let Some(at) = stored
+                .pipeline
+                .schedule
+                .as_ref()
+                .and_then(|s| s.due(stored.applied_at, now))
+            else {
+                continue;
+            };
+            if !asked.insert((name.clone(), at)) {
+                continue;
+            }
+            match env.tune().scheduled(&name, at).await {
+                Ok(run) => println!("schedule: {name} fired at {at}: run {}", run.id),
+                Err(e) => eprintln!("schedule: {name} could not start its run due at {at}: {e}"),
+            }
+        }
+    }
 }
 
 /// The monitor on a timer, as EventBridge Scheduler fires it on AWS.

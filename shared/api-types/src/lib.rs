@@ -285,3 +285,23 @@ pub struct LineageEdge {
     pub to: String,
     pub relation: String,
 }
+
+/// `POST /api/v1/local/sign-in`: who signs in to a `tollgate up` on this machine, as what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignInRequest {
+    pub user: String,
+    /// `editors`, `approvers`, or none (read only).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// A token for the `Authorization: Bearer` header, good until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    pub token: String,
+    pub user: String,
+    pub groups: Vec<String>,
+    pub expires_at: Timestamp,
+}

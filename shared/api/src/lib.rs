@@ -36,17 +36,42 @@ pub enum Uploads {
     },
 }
 
+/// How long a token of the local sign-in is good for.
+pub const LOCAL_SIGN_IN_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// The local sign-in of a `tollgate up` bound to loopback: whoever can reach the server from
+/// this machine signs in as the person they say, as `tollgate token` would print for them.
+#[derive(Debug, Clone)]
+pub struct LocalSignIn {
+    pub tokens: Arc<LocalTokens>,
+    /// The port the server listens on: only `Host` and `Origin` of a loopback name with this
+    /// port are taken, so a web page elsewhere (DNS rebinding, a cross-site form) cannot sign in.
+    pub port: u16,
+}
+
 /// What the routes share.
 #[derive(Debug, Clone)]
 pub struct Api {
     pub app: App,
     pub auth: Arc<dyn Authenticator>,
     pub uploads: Uploads,
+    pub local_sign_in: Option<LocalSignIn>,
 }
 
 impl Api {
     pub fn new(app: App, auth: Arc<dyn Authenticator>, uploads: Uploads) -> Self {
-        Self { app, auth, uploads }
+        Self {
+            app,
+            auth,
+            uploads,
+            local_sign_in: None,
+        }
+    }
+
+    /// Offers `POST /api/v1/local/sign-in`: only for a server bound to loopback.
+    pub fn with_local_sign_in(mut self, sign_in: LocalSignIn) -> Self {
+        self.local_sign_in = Some(sign_in);
+        self
     }
 
     /// The router: `/api/v1/...`.

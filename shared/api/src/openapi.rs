@@ -98,6 +98,7 @@ impl Modify for Bearer {
         routes::models, routes::model_versions, routes::model_version, routes::lineage,
         routes::monitoring, routes::approve, routes::reject, routes::promote, routes::rollback,
         routes::approvals, routes::audit, routes::upload_url, routes::upload,
+        routes::local_sign_in,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Bearer),

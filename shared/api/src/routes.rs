@@ -13,8 +13,9 @@ use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
     Applied, AuditEvent, Dataset, DatasetSummary, DatasetVersion, Decided, DecisionRequest, Health,
     Lineage, Me, ModelStage, ModelSummary, ModelVersion, ModelVersionDetail, MonitorReport, Page,
-    PageRequest, PromoteRequest, Run, RunRequest, RunSummary, StoredContract, StoredPipeline,
-    UploadRecord, UploadRequest, UploadTicket, VersionDetail, Waiting,
+    PageRequest, PromoteRequest, Run, RunRequest, RunSummary, SignInRequest, SignedIn,
+    StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket, VersionDetail,
+    Waiting,
 };
 use tollgate_app::{AppError, AuditFilter, RunFilter};
 use tollgate_domain::promotion::Request;
@@ -53,6 +54,7 @@ pub fn router(api: Api) -> Router {
         .route("/approvals", get(approvals))
         .route("/audit", get(audit))
         .route("/uploads", post(upload_url))
+        .route("/local/sign-in", post(local_sign_in))
         .route(
             "/uploads/{*key}",
             put(upload).layer(DefaultBodyLimit::max(MAX_LOCAL_UPLOAD)),
@@ -751,6 +753,82 @@ async fn upload_url(
 #[into_params(parameter_in = Query)]
 struct Grant {
     grant: Option<String>,
+}
+
+/// Whether a `Host` or `Origin` names this machine's loopback at `port`.
+fn is_loopback_at(value: &str, port: u16) -> bool {
+    let authority = value
+        .strip_prefix("http://")
+        .unwrap_or(value)
+        .trim_end_matches('/');
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|host| authority == format!("{host}:{port}"))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/local/sign-in",
+    tag = "system",
+    request_body = SignInRequest,
+    responses((status = 200, body = SignedIn, description = "A token, as `tollgate token` prints one"), crate::openapi::WriteRefusals),
+    security(())
+)]
+/// The console's sign-in on a laptop: offered only by `tollgate up` bound to loopback, and
+/// only to requests that name it as such (`Host`, and `Origin` when a browser sends one).
+async fn local_sign_in(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Json(body): Json<SignInRequest>,
+) -> Result<axum::Json<SignedIn>, ApiError> {
+    let Some(local) = &api.local_sign_in else {
+        return Err(AppError::NotFound(
+            "local sign-in is offered by tollgate up on loopback only: sign in with your \
+             identity provider"
+                .into(),
+        )
+        .into());
+    };
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if !header(header::HOST).is_some_and(|h| is_loopback_at(h, local.port)) {
+        return Err(ApiError::Forbidden(format!(
+            "local sign-in answers requests to 127.0.0.1:{} or localhost:{} only",
+            local.port, local.port
+        )));
+    }
+    if let Some(origin) = header(header::ORIGIN)
+        && !is_loopback_at(origin, local.port)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "a page from {origin} cannot sign in to this server"
+        )));
+    }
+    let user = tollgate_domain::UserId::parse(&body.user)
+        .map_err(|e| ApiError::bad_request("user", e.to_string()))?;
+    if let Some(unknown) = body
+        .groups
+        .iter()
+        .find(|g| ![EDITORS, APPROVERS].contains(&g.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "groups",
+            format!("there is no group {unknown:?}: the groups are {EDITORS} and {APPROVERS}"),
+        ));
+    }
+    let now = api.app.ports().clock.now();
+    let token = local
+        .tokens
+        .issue(&user, &body.groups, now, crate::LOCAL_SIGN_IN_VALID_FOR);
+    Ok(axum::Json(SignedIn {
+        token,
+        user: user.to_string(),
+        groups: body.groups,
+        expires_at: now + crate::LOCAL_SIGN_IN_VALID_FOR,
+    }))
 }
 
 /// The local server's presigned PUT: the grant in the URL is the whole credential.

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tollgate_api::{Api, BearerTokens, LocalTokens, Uploads};
+use tollgate_api::{Api, BearerTokens, LocalSignIn, LocalTokens, Uploads};
 use tollgate_app::{App, Ports};
 use tollgate_domain::ports::{BlobStore, Catalog, SystemClock};
 use tollgate_domain::{AuditEvent, BucketName, UserId};
@@ -18,6 +18,7 @@ use tower::ServiceExt;
 
 struct Server {
     _dir: tempfile::TempDir,
+    app: App,
     router: Router,
     tokens: Arc<LocalTokens>,
     catalog: Arc<SqliteCatalog>,
@@ -47,16 +48,22 @@ impl Server {
             data_bucket: bucket.clone(),
         };
         let tokens = Arc::new(LocalTokens::new(&[7u8; 32]).unwrap());
+        let app = App::new(ports);
         let api = Api::new(
-            App::new(ports),
+            app.clone(),
             Arc::new(BearerTokens(tokens.clone())),
             Uploads::Local {
                 base_url: "http://127.0.0.1:9".into(),
                 tokens: tokens.clone(),
             },
-        );
+        )
+        .with_local_sign_in(LocalSignIn {
+            tokens: tokens.clone(),
+            port: 9,
+        });
         Self {
             _dir: dir,
+            app,
             router: api.router(),
             tokens,
             catalog,
@@ -567,6 +574,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/audit"),
         ("post", "/api/v1/uploads"),
         ("put", "/api/v1/uploads/{key}"),
+        ("post", "/api/v1/local/sign-in"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];
@@ -686,4 +694,76 @@ async fn lineage_and_monitoring_reports_are_read_from_the_catalog_and_the_bucket
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert_eq!(rest["items"][0]["captured_rows"], 102);
     assert!(rest["next"].is_null());
+}
+
+#[tokio::test]
+async fn the_local_sign_in_answers_this_machine_only() {
+    let s = Server::new();
+    let sign_in = |host: &str, origin: Option<&str>, body: Value| {
+        let mut request = Request::post("/api/v1/local/sign-in")
+            .header(header::HOST, host)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap();
+        let router = s.router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let erin = json!({"user": "erin", "groups": ["editors"]});
+    let (status, signed) = sign_in("127.0.0.1:9", Some("http://127.0.0.1:9"), erin.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let (status, me) = s.get("/api/v1/me", signed["token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, me["user"].as_str()),
+        (StatusCode::OK, Some("erin"))
+    );
+    assert_eq!(me["groups"], json!(["editors"]));
+    let (status, _) = sign_in("localhost:9", None, erin.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "localhost, from a script (no Origin)"
+    );
+
+    let (status, v) = sign_in("evil.example:9", None, erin.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a rebound name: {v}");
+    let (status, v) = sign_in("127.0.0.1:9", Some("http://evil.example"), erin.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a page elsewhere: {v}");
+    assert!(message(&v).contains("evil.example"), "{v}");
+    let (status, v) = sign_in(
+        "127.0.0.1:9",
+        None,
+        json!({"user": "erin", "groups": ["admins"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("groups")),
+        "{v}"
+    );
+
+    // A server that does not offer it (on AWS, or bound beyond loopback) says where to sign in.
+    let plain = Api::new(
+        s.app.clone(),
+        Arc::new(BearerTokens(s.tokens.clone())),
+        Uploads::Store,
+    )
+    .router();
+    let response = plain
+        .oneshot(
+            Request::post("/api/v1/local/sign-in")
+                .header(header::HOST, "127.0.0.1:9")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(erin.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

@@ -657,6 +657,42 @@ pub struct Pipeline {
     pub promotion: Promotion,
     #[serde(default)]
     pub monitor: Monitor,
+    /// Runs on a timer as well (retraining on the latest version), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+}
+
+/// `[schedule]`: a run every `every` (`1h`, `7d`), on the latest accepted version. Firings fall
+/// on multiples of `every` since the Unix epoch, so a restart or a second delivery never fires
+/// the same one twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub every: Period,
+}
+
+/// The shortest period a schedule may have: a run is minutes of work at least.
+pub const MIN_SCHEDULE: Duration = Duration::from_secs(15 * 60);
+
+impl Schedule {
+    /// The latest firing at or before `now`: `now` rounded down to a multiple of `every`.
+    pub fn last_firing(&self, now: jiff::Timestamp) -> jiff::Timestamp {
+        let every = self.every.seconds().max(1) as i64;
+        let at = now.as_second() - now.as_second().rem_euclid(every);
+        jiff::Timestamp::from_second(at).unwrap_or(now)
+    }
+
+    /// The firing a pipeline applied at `applied_at` owes at `now`: the latest one, if it came
+    /// after the pipeline was applied (applying a schedule does not fire it at once). Asked
+    /// again within the same period, the answer is the same firing.
+    pub fn due(
+        &self,
+        applied_at: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> Option<jiff::Timestamp> {
+        Some(self.last_firing(now)).filter(|at| *at > applied_at)
+    }
 }
 
 const FILE: &str = "pipeline";
@@ -761,6 +797,18 @@ impl Pipeline {
                 format!(
                     "train + validation + test must be 1, got {}",
                     s.train + s.validation + s.test
+                ),
+            );
+        }
+        if let Some(schedule) = &self.schedule
+            && schedule.every.0 < MIN_SCHEDULE
+        {
+            return fail(
+                "every",
+                format!(
+                    "a schedule of every {} is too often: at least every {}",
+                    schedule.every,
+                    Period(MIN_SCHEDULE)
                 ),
             );
         }
@@ -1019,6 +1067,35 @@ max_wait = "2h"
             e.contains("line 9") && e.contains("[search.halving]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_schedule_fires_on_multiples_of_its_period_and_not_too_often() {
+        let p = Pipeline::from_toml(&format!("{GOOD}\n[schedule]\nevery = \"1d\"\n")).unwrap();
+        let schedule = p.schedule.expect("the schedule is read");
+        let now: jiff::Timestamp = "2026-12-03T17:45:12Z".parse().unwrap();
+        assert_eq!(
+            schedule.last_firing(now).to_string(),
+            "2026-12-03T00:00:00Z"
+        );
+        let later: jiff::Timestamp = "2026-12-03T23:59:59Z".parse().unwrap();
+        assert_eq!(
+            schedule.last_firing(later),
+            schedule.last_firing(now),
+            "one firing per period, whenever it is asked"
+        );
+        let applied: jiff::Timestamp = "2026-12-03T09:00:00Z".parse().unwrap();
+        assert_eq!(schedule.due(applied, now), None, "not at once on applying");
+        let tomorrow: jiff::Timestamp = "2026-12-04T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            schedule.due(applied, tomorrow).map(|t| t.to_string()),
+            Some("2026-12-04T00:00:00Z".to_owned()),
+            "the first midnight after applying"
+        );
+        let e = refusal(&format!("{GOOD}\n[schedule]\nevery = \"1m\"\n"));
+        assert!(e.contains("too often") && e.contains("15m"), "{e}");
+        let e = refusal(&format!("{GOOD}\n[schedule]\ncron = \"* * * * *\"\n"));
+        assert!(e.contains("cron"), "{e}");
     }
 
     #[test]
