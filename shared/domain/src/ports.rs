@@ -231,6 +231,57 @@ where
     }
 }
 
+/// The revision a stored item must be at for a write that brings it to `revision`: the one
+/// before. Every adapter's conditional write of runs and model versions asks this.
+pub fn expected_revision(what: impl std::fmt::Display, revision: u64) -> Result<u64, PortError> {
+    revision
+        .checked_sub(1)
+        .ok_or_else(|| PortError::Invalid(format!("{what} saved with revision 0")))
+}
+
+/// A contract as [`Catalog::put_contract`] stores it over the version `expected` (`None`: the
+/// dataset has none): numbered next, its audit event naming that version. The adapters store
+/// what this returns; the numbering is not theirs to decide.
+pub fn numbered_contract(
+    contract: StoredContract,
+    expected: Option<u32>,
+    audit: AuditEvent,
+) -> (StoredContract, AuditEvent) {
+    let version = expected.unwrap_or(0) + 1;
+    let audit = AuditEvent {
+        subject: format!("contract/{}/v{version}", contract.contract.dataset),
+        ..audit
+    };
+    (
+        StoredContract {
+            version,
+            ..contract
+        },
+        audit,
+    )
+}
+
+/// A pipeline as [`Catalog::put_pipeline`] stores it over the version `expected`: as
+/// [`numbered_contract`].
+pub fn numbered_pipeline(
+    pipeline: StoredPipeline,
+    expected: Option<u32>,
+    audit: AuditEvent,
+) -> (StoredPipeline, AuditEvent) {
+    let version = expected.unwrap_or(0) + 1;
+    let audit = AuditEvent {
+        subject: format!("pipeline/{}/v{version}", pipeline.pipeline.name),
+        ..audit
+    };
+    (
+        StoredPipeline {
+            version,
+            ..pipeline
+        },
+        audit,
+    )
+}
+
 /// Everything that lands with a new dataset version, in one transaction.
 #[derive(Debug, Clone)]
 pub struct NewVersion {

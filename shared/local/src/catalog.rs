@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tollgate_domain::ports::{Catalog, NewVersion, Page, PageRequest, StoredContract};
+use tollgate_domain::ports::{
+    Catalog, NewVersion, Page, PageRequest, StoredContract, expected_revision, numbered_contract,
+    numbered_pipeline,
+};
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
     AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, ObjectRef,
@@ -205,10 +208,7 @@ fn insert_audit(conn: &Connection, a: &AuditEvent) -> Result<(), PortError> {
 
 /// Replaces a run whose stored revision is one below `run.revision`.
 fn update_run(conn: &Connection, run: &Run) -> Result<(), PortError> {
-    let expected = run
-        .revision
-        .checked_sub(1)
-        .ok_or_else(|| PortError::Invalid(format!("run {} saved with revision 0", run.id)))?;
+    let expected = expected_revision(format_args!("run {}", run.id), run.revision)?;
     let changed = conn
         .execute(
             "UPDATE runs SET revision = ?1, body = ?2 WHERE id = ?3 AND revision = ?4",
@@ -251,12 +251,10 @@ fn model_at(
 /// Stores `model` (its revision already bumped) over the version at `model.revision - 1`,
 /// keeping the `revision` column in step with the body.
 fn update_model(conn: &Connection, model: &ModelVersion) -> Result<(), PortError> {
-    let expected = model.revision.checked_sub(1).ok_or_else(|| {
-        PortError::Invalid(format!(
-            "model {} v{} saved with revision 0",
-            model.model, model.version
-        ))
-    })?;
+    let expected = expected_revision(
+        format_args!("model {} v{}", model.model, model.version),
+        model.revision,
+    )?;
     let changed = conn
         .execute(
             "UPDATE models SET revision = ?1, body = ?2 \
@@ -655,18 +653,8 @@ impl Catalog for SqliteCatalog {
                     dataset.contract_version, expected
                 )));
             }
-            let latest: Option<u32> = tx
-                .query_row(
-                    "SELECT MAX(version) FROM contracts WHERE dataset = ?1",
-                    [name.as_str()],
-                    |r| r.get(0),
-                )
-                .map_err(|e| sql("reading contract versions", e))?;
-            let version = latest.unwrap_or(0) + 1;
-            let stored = StoredContract {
-                version,
-                ..contract
-            };
+            let (stored, audit) = numbered_contract(contract, expected, audit);
+            let version = stored.version;
             tx.execute(
                 "INSERT INTO contracts (dataset, version, body) VALUES (?1, ?2, ?3)",
                 params![name.as_str(), version, to_json(&stored)?],
@@ -674,10 +662,6 @@ impl Catalog for SqliteCatalog {
             .map_err(|e| sql("storing a contract", e))?;
             dataset.contract_version = Some(version);
             write_dataset(&tx, &dataset)?;
-            let audit = AuditEvent {
-                subject: format!("contract/{name}/v{version}"),
-                ..audit
-            };
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(|e| sql("committing a contract", e))?;
             Ok(version)
@@ -708,20 +692,13 @@ impl Catalog for SqliteCatalog {
                     "pipeline {name} is at version {latest:?}, not {expected:?}"
                 )));
             }
-            let version = latest.unwrap_or(0) + 1;
-            let stored = StoredPipeline {
-                version,
-                ..pipeline
-            };
+            let (stored, audit) = numbered_pipeline(pipeline, expected, audit);
+            let version = stored.version;
             tx.execute(
                 "INSERT INTO pipelines (name, version, body) VALUES (?1, ?2, ?3)",
                 params![name, version, to_json(&stored)?],
             )
             .map_err(|e| sql("storing a pipeline", e))?;
-            let audit = AuditEvent {
-                subject: format!("pipeline/{name}/v{version}"),
-                ..audit
-            };
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(|e| sql("committing a pipeline", e))?;
             Ok(version)

@@ -51,7 +51,10 @@ mod table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
-use tollgate_domain::ports::{Catalog, NewVersion, Page, PageRequest, StoredContract};
+use tollgate_domain::ports::{
+    Catalog, NewVersion, Page, PageRequest, StoredContract, expected_revision, numbered_contract,
+    numbered_pipeline,
+};
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
     AuditEvent, ContentHash, Dataset, DatasetName, DatasetVersion, ModelVersion, ObjectRef,
@@ -281,12 +284,10 @@ impl DynamoCatalog {
 
     /// Adds the write of `model` (its revision bumped) over revision `model.revision - 1`.
     fn model_into(&self, tx: &mut Transaction, model: &ModelVersion) -> Result<(), PortError> {
-        let expected = model.revision.checked_sub(1).ok_or_else(|| {
-            PortError::Invalid(format!(
-                "model {} v{} saved with revision 0",
-                model.model, model.version
-            ))
-        })?;
+        let expected = expected_revision(
+            format_args!("model {} v{}", model.model, model.version),
+            model.revision,
+        )?;
         let mut stored = with_body(
             item(model_pk(&model.model), numbered("VERSION", model.version)),
             model,
@@ -304,10 +305,7 @@ impl DynamoCatalog {
 
     /// Adds the write of `run` over revision `run.revision - 1`.
     fn run_into(&self, tx: &mut Transaction, run: &Run) -> Result<(), PortError> {
-        let expected = run
-            .revision
-            .checked_sub(1)
-            .ok_or_else(|| PortError::Invalid(format!("run {} saved with revision 0", run.id)))?;
+        let expected = expected_revision(format_args!("run {}", run.id), run.revision)?;
         let mut stored = with_body(item(run_pk(&run.id), "RUN"), run)?;
         stored.insert("revision".into(), n(run.revision));
         tx.put(
@@ -552,13 +550,8 @@ impl Catalog for DynamoCatalog {
         expected: Option<u32>,
         audit: AuditEvent,
     ) -> Result<u32, PortError> {
-        // The contract in force is always the newest: the next number follows it.
-        let version = expected.unwrap_or(0) + 1;
-        let name = contract.contract.dataset.clone();
-        let stored = StoredContract {
-            version,
-            ..contract
-        };
+        let (stored, audit) = numbered_contract(contract, expected, audit);
+        let (version, name) = (stored.version, stored.contract.dataset.clone());
         let mut tx = Transaction::new();
         let (condition, mut vals) = match expected {
             None => ("attribute_not_exists(contract_version)", Item::new()),
@@ -586,10 +579,6 @@ impl Catalog for DynamoCatalog {
             )?,
             "the contract version is free",
         )?;
-        let audit = AuditEvent {
-            subject: format!("contract/{name}/v{version}"),
-            ..audit
-        };
         self.audit_into(&mut tx, &audit)?;
         tx.commit(&self.table, "applying a contract")
             .await?
@@ -603,12 +592,8 @@ impl Catalog for DynamoCatalog {
         expected: Option<u32>,
         audit: AuditEvent,
     ) -> Result<u32, PortError> {
-        let version = expected.unwrap_or(0) + 1;
-        let name = pipeline.pipeline.name.clone();
-        let stored = StoredPipeline {
-            version,
-            ..pipeline
-        };
+        let (stored, audit) = numbered_pipeline(pipeline, expected, audit);
+        let (version, name) = (stored.version, stored.pipeline.name.clone());
         let mut tx = Transaction::new();
         let mut latest = with_body(item(PIPELINES, &name), &stored)?;
         latest.insert("latest_version".into(), n(version));
@@ -631,10 +616,6 @@ impl Catalog for DynamoCatalog {
             )?,
             "the pipeline version is free",
         )?;
-        let audit = AuditEvent {
-            subject: format!("pipeline/{name}/v{version}"),
-            ..audit
-        };
         self.audit_into(&mut tx, &audit)?;
         tx.commit(&self.table, "applying a pipeline")
             .await?
