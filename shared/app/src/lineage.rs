@@ -79,7 +79,7 @@ impl App {
                 Value::Null,
             ),
         };
-        g.edge(&data, &run_id, "trained on by");
+        g.edge(&data, &run_id, "input of");
         g.edge(&pipeline, &run_id, "configured");
 
         let trial = g.node(
