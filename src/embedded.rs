@@ -30,6 +30,9 @@ pub struct Embedded {
     pub bucket: BucketName,
     pub user: UserId,
     backend: Arc<SubprocessBackend>,
+    /// The training jobs' folders: a temporary directory of this process's alone (0700, a
+    /// random name), removed when the process is done with it.
+    _jobs: Arc<tempfile::TempDir>,
     /// The events published on the bus and not yet handled, for [`Embedded::settle`] and
     /// [`Embedded::dispatch`] to hand to the handlers.
     events: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
@@ -63,11 +66,15 @@ impl Embedded {
             };
             Box::pin(async move { sent })
         }));
+        let jobs = tempfile::Builder::new()
+            .prefix("tollgate-jobs-")
+            .tempdir()
+            .context("creating a folder for training jobs")?;
         let backend = Arc::new(SubprocessBackend::new(
             blobs.clone(),
             Arc::new(bus.clone()),
             trainer_path()?,
-            std::env::temp_dir().join(format!("tollgate-jobs-{}", std::process::id())),
+            jobs.path().to_owned(),
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ));
         Ok(Self {
@@ -78,6 +85,7 @@ impl Embedded {
             bucket: BucketName::parse(DATA_BUCKET).expect("a valid bucket name"),
             user,
             backend,
+            _jobs: Arc::new(jobs),
             events: Arc::new(tokio::sync::Mutex::new(receiver)),
         })
     }

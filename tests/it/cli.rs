@@ -278,3 +278,25 @@ fn the_demo_tells_the_story_of_the_data_gate_and_the_tuning_runs() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_catalog_and_the_signing_key_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tollgate::new();
+    let (code, _) = t.upload(&sample("wine-2009-a.csv"), "wine");
+    assert_eq!(code, 0);
+    assert_eq!(t.run(&["token", "--as", "alice"]).status.code(), Some(0));
+    for file in ["catalog.sqlite", "api-signing-key"] {
+        let mode = std::fs::metadata(t.data_dir().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{file} is 0600, not {:o}",
+            mode & 0o777
+        );
+    }
+}

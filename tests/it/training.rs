@@ -587,3 +587,39 @@ fn the_same_pipeline_trains_the_same_model_in_two_processes() {
         "the same model on the test split"
     );
 }
+
+#[test]
+fn training_jobs_work_in_a_private_folder_that_goes_with_the_process() {
+    let t = with_wine();
+    let tmp = t.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let file = write(
+        &t,
+        "wine-small.toml",
+        "name = \"wine-small\"\ndataset = \"wine\"\ntarget = \"quality\"\n\
+         task = \"regression\"\nmodel = \"elastic_net\"\n[search]\nstrategy = \"random\"\n\
+         [search.space]\nalpha = { type = \"log_uniform\", low = 1e-4, high = 1.0 }\n\
+         [budget]\nmax_trials = 2\n",
+    );
+    let out = t
+        .command()
+        .env("TMPDIR", &tmp)
+        .args(["run", &file, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tollgate-jobs"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the jobs' folder is removed with the process: {left:?}"
+    );
+}

@@ -65,10 +65,23 @@ impl From<AppError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let mut body = self.body();
         if status.is_server_error() {
-            tracing::error!(%status, error = ?self, "request failed");
+            // What failed inside (a path, a store's message) is for the logs, not the caller:
+            // they get a reference to quote.
+            let reference = uuid::Uuid::now_v7().simple().to_string();
+            tracing::error!(%status, reference, error = ?self, "request failed");
+            body.error.message = if status == StatusCode::SERVICE_UNAVAILABLE {
+                format!("a store is unavailable for now: try again (reference {reference})")
+            } else {
+                format!(
+                    "the server failed to answer; its logs have the reason under reference \
+                     {reference}"
+                )
+            };
+            body.error.field = None;
         }
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -767,3 +767,24 @@ async fn the_local_sign_in_answers_this_machine_only() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_server_error_gives_a_reference_not_its_insides() {
+    let s = Server::new();
+    tollgate_domain::conformance::staged(s.catalog.as_ref(), &s.bucket, "churn", 1).await;
+    let key = tollgate_domain::BlobKey::parse("monitoring/churn/20260101T000000Z.json").unwrap();
+    s.blobs
+        .put(&s.bucket, &key, "{ not json".into())
+        .await
+        .unwrap();
+    let reader = s.token("carol", &[]);
+    let (status, v) = s.get("/api/v1/models/churn/monitoring", &reader).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+    assert_eq!(v["error"]["code"], "internal");
+    let said = message(&v);
+    assert!(said.contains("reference"), "{v}");
+    assert!(
+        !said.contains("monitoring/") && !said.contains("line"),
+        "no path or parser message reaches the caller: {v}"
+    );
+}

@@ -105,6 +105,7 @@ impl SqliteCatalog {
             std::fs::create_dir_all(parent)
                 .map_err(|e| crate::error::io(format!("creating {}", parent.display()), e))?;
         }
+        create_private(path)?;
         let conn = Connection::open(path)
             .map_err(|e| sql(format!("opening the catalog {}", path.display()), e))?;
         // Several processes may share the file: wait for a writer rather than fail at once.
@@ -293,6 +294,20 @@ fn query_bodies<T: DeserializeOwned>(
             .and_then(|b| from_json(&b))
     })
     .collect()
+}
+
+/// Creates the catalog's file readable and writable by its owner only (0600), if it is new: it
+/// holds who did what, and SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), PortError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(crate::error::io(format!("creating {}", path.display()), e)),
+    }
 }
 
 /// Where a page of a list keyed by name starts: after the cursor's name.
