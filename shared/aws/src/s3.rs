@@ -341,6 +341,31 @@ impl S3BlobStore {
     }
 }
 
+impl S3BlobStore {
+    /// An object's size, ETag and version; the version `object.version_id` names, if any.
+    async fn head_version(&self, object: &ObjectRef) -> Result<Option<ObjectMeta>, PortError> {
+        let (bucket, key) = (&object.bucket, &object.key);
+        match self
+            .client
+            .head_object()
+            .bucket(bucket.as_str())
+            .key(key.as_str())
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(Self::meta(
+                key,
+                out.content_length().unwrap_or_default().max(0) as u64,
+                out.e_tag(),
+                out.version_id(),
+            ))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(port_error(format!("reading {object}"), e)),
+        }
+    }
+}
+
 /// `bucket/key`, percent-encoded as `x-amz-copy-source` wants it.
 fn copy_source(bucket: &BucketName, key: &BlobKey) -> String {
     const KEEP: &[u8] = b"-_.~/";
@@ -454,23 +479,8 @@ impl BlobStore for S3BlobStore {
         bucket: &BucketName,
         key: &BlobKey,
     ) -> Result<Option<ObjectMeta>, PortError> {
-        match self
-            .client
-            .head_object()
-            .bucket(bucket.as_str())
-            .key(key.as_str())
-            .send()
+        self.head_version(&ObjectRef::new(bucket.clone(), key.clone()))
             .await
-        {
-            Ok(out) => Ok(Some(Self::meta(
-                key,
-                out.content_length().unwrap_or_default().max(0) as u64,
-                out.e_tag(),
-                out.version_id(),
-            ))),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(port_error(format!("reading s3://{bucket}/{key}"), e)),
-        }
     }
 
     async fn list(&self, bucket: &BucketName, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
@@ -532,16 +542,17 @@ impl BlobStore for S3BlobStore {
         Ok(Page::of(fetched, size, |m: &ObjectMeta| m.key.to_string()))
     }
 
-    async fn copy(
-        &self,
-        bucket: &BucketName,
-        from: &BlobKey,
-        to: &BlobKey,
-    ) -> Result<ObjectMeta, PortError> {
-        let source = copy_source(bucket, from);
-        let Some(meta) = self.head(bucket, from).await? else {
+    async fn copy(&self, object: &ObjectRef, to: &BlobKey) -> Result<ObjectMeta, PortError> {
+        let (bucket, from) = (&object.bucket, &object.key);
+        let mut source = copy_source(bucket, from);
+        if let Some(version) = &object.version_id {
+            // S3's version ids are URL-ready: they go as they are.
+            source.push_str("?versionId=");
+            source.push_str(version);
+        }
+        let Some(meta) = self.head_version(object).await? else {
             return Err(PortError::NotFound(format!(
-                "copying s3://{bucket}/{from}: no such object"
+                "copying {object}: no such object"
             )));
         };
         if meta.size > MAX_SINGLE_COPY {

@@ -111,7 +111,10 @@ pub async fn blob_store(store: &dyn BlobStore, bucket: &BucketName) {
     );
 
     let copied = key("conformance/copy/big.bin");
-    store.copy(bucket, &b, &copied).await.unwrap();
+    store
+        .copy(&ObjectRef::new(bucket.clone(), b.clone()), &copied)
+        .await
+        .unwrap();
     assert_eq!(
         store.get(bucket, &copied).await.unwrap().len(),
         big.len(),
@@ -123,11 +126,56 @@ pub async fn blob_store(store: &dyn BlobStore, bucket: &BucketName) {
     );
     assert!(
         matches!(
-            store.copy(bucket, &key("conformance/none"), &copied).await,
+            store
+                .copy(
+                    &ObjectRef::new(bucket.clone(), key("conformance/none")),
+                    &copied
+                )
+                .await,
             Err(PortError::NotFound(_))
         ),
         "copy of a missing object is NotFound"
     );
+
+    // A fetched object is the bytes as they were: a later put to its key changes neither it nor
+    // (for a store that keeps versions) a copy of the version fetched.
+    let pinned = key("pinned/object");
+    let first = store.put(bucket, &pinned, "first".into()).await.unwrap();
+    let fetched = store.fetch(bucket, &pinned).await.unwrap();
+    store.put(bucket, &pinned, "second".into()).await.unwrap();
+    assert_eq!(
+        std::fs::read(&fetched.path).unwrap(),
+        b"first",
+        "a fetched object does not change under a later put"
+    );
+    let source = ObjectRef {
+        version_id: first.version_id.clone(),
+        ..ObjectRef::new(bucket.clone(), pinned.clone())
+    };
+    let kept = key("pinned/kept");
+    match &first.version_id {
+        Some(_) => {
+            store.copy(&source, &kept).await.unwrap();
+            assert_eq!(
+                store.get(bucket, &kept).await.unwrap(),
+                Bytes::from("first"),
+                "a copy of a version is that version"
+            );
+        }
+        None => {
+            let refused = ObjectRef {
+                version_id: Some("v1".into()),
+                ..source
+            };
+            assert!(
+                matches!(
+                    store.copy(&refused, &kept).await,
+                    Err(PortError::Invalid(_))
+                ),
+                "a store without versions refuses to copy one"
+            );
+        }
+    }
 
     let listed: Vec<String> = store
         .list(bucket, "conformance/")

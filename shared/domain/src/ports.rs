@@ -114,12 +114,9 @@ pub trait BlobStore: Send + Sync + Debug {
         prefix: &str,
         page: &PageRequest,
     ) -> Result<Page<ObjectMeta>, PortError>;
-    async fn copy(
-        &self,
-        bucket: &BucketName,
-        from: &BlobKey,
-        to: &BlobKey,
-    ) -> Result<ObjectMeta, PortError>;
+    /// Copies `source` to `to` in the same bucket: the very version `source.version_id` names
+    /// when it names one (a store that keeps no versions refuses such a source as `Invalid`).
+    async fn copy(&self, source: &ObjectRef, to: &BlobKey) -> Result<ObjectMeta, PortError>;
     /// A URL a client can PUT the object to without other credentials, valid for `expires`.
     async fn presign_put(
         &self,

@@ -14,13 +14,17 @@ pub enum IngestError {
     Contended(u32),
     #[error("a validation task failed: {0}")]
     Task(String),
+    /// The upload's bytes are no longer the ones a version was accepted from: what that version
+    /// still lacks cannot be made from them.
+    #[error("{0}")]
+    SourceChanged(String),
 }
 
 impl IngestError {
     /// Whether Lambda (or the caller) should deliver the event again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::BadEvent(_) => false,
+            Self::BadEvent(_) | Self::SourceChanged(_) => false,
             Self::Port(e) => e.is_worth_redelivery(),
             Self::Validation(_) | Self::Contended(_) | Self::Task(_) => true,
         }

@@ -477,8 +477,10 @@ impl Ingest {
         Ok(())
     }
 
-    /// Keeps a copy of the upload at `dest`: a server-side copy within one bucket, else the bytes
-    /// already fetched.
+    /// Keeps the upload at `dest`, byte for byte what was hashed: a server-side copy of the
+    /// very version fetched when the store names versions (S3 with versioning) within one
+    /// bucket, else the bytes already fetched (a later write to the upload's key changes
+    /// neither).
     async fn keep_copy(
         &self,
         source: &ObjectRef,
@@ -486,8 +488,8 @@ impl Ingest {
         bucket: &BucketName,
         dest: &BlobKey,
     ) -> Result<(), IngestError> {
-        if source.bucket == *bucket {
-            self.blobs.copy(bucket, &source.key, dest).await?;
+        if source.bucket == *bucket && source.version_id.is_some() {
+            self.blobs.copy(source, dest).await?;
         } else {
             self.blobs.put_file(bucket, dest, &local.path).await?;
         }
@@ -684,6 +686,18 @@ impl Ingest {
                 let local = self.fetch(&version.source).await?;
                 let path = local.path.clone();
                 let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
+                if fp.hash != version.content_hash {
+                    return Err(IngestError::SourceChanged(format!(
+                        "{} changed since it was accepted as {} v{} (sha256 {}, now {}): the \
+                         version's files cannot be finished from it; upload those bytes again \
+                         under the same key, or as a new upload",
+                        version.source,
+                        version.dataset,
+                        version.version,
+                        version.content_hash.short(),
+                        fp.hash.short()
+                    )));
+                }
                 let contract = self
                     .catalog
                     .contract(&record.dataset, Some(version.contract_version))

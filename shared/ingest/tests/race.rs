@@ -2,10 +2,17 @@
 //! moment finds the new version but not yet its data: a race it lost, to be tried again, never an
 //! upload dropped.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, Catalog, Ports, SystemClock};
+use tollgate_domain::PortError;
+use tollgate_domain::ports::{
+    BlobStore, Catalog, LocalObject, ObjectMeta, Page, PageRequest, Ports, SystemClock,
+};
 use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UploadStatus, UserId};
 use tollgate_ingest::{Ingest, IngestError, UploadRef};
 use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
@@ -77,4 +84,132 @@ async fn an_upload_whose_parent_is_still_being_written_is_retried_not_dropped() 
         .unwrap();
     assert_eq!(outcome.record.status, UploadStatus::Accepted);
     assert_eq!(outcome.record.version, Some(2));
+}
+
+/// The embedded store, with a crash injected: the first write of a version's data fails, as a
+/// process killed between the catalog's commit and the version's files would leave it.
+#[derive(Debug)]
+struct CrashOnce {
+    inner: Arc<FsBlobStore>,
+    crashed: AtomicBool,
+}
+
+#[async_trait]
+impl BlobStore for CrashOnce {
+    async fn put(&self, b: &BucketName, k: &BlobKey, body: Bytes) -> Result<ObjectMeta, PortError> {
+        self.inner.put(b, k, body).await
+    }
+    async fn put_file(
+        &self,
+        b: &BucketName,
+        k: &BlobKey,
+        p: &Path,
+    ) -> Result<ObjectMeta, PortError> {
+        if k.as_str().ends_with("data.parquet") && !self.crashed.swap(true, Ordering::SeqCst) {
+            return Err(PortError::unavailable(
+                "writing a version's data",
+                "the process died",
+            ));
+        }
+        self.inner.put_file(b, k, p).await
+    }
+    async fn create(
+        &self,
+        b: &BucketName,
+        k: &BlobKey,
+        body: Bytes,
+    ) -> Result<Option<ObjectMeta>, PortError> {
+        self.inner.create(b, k, body).await
+    }
+    async fn get(&self, b: &BucketName, k: &BlobKey) -> Result<Bytes, PortError> {
+        self.inner.get(b, k).await
+    }
+    async fn fetch(&self, b: &BucketName, k: &BlobKey) -> Result<LocalObject, PortError> {
+        self.inner.fetch(b, k).await
+    }
+    async fn head(&self, b: &BucketName, k: &BlobKey) -> Result<Option<ObjectMeta>, PortError> {
+        self.inner.head(b, k).await
+    }
+    async fn list(&self, b: &BucketName, prefix: &str) -> Result<Vec<ObjectMeta>, PortError> {
+        self.inner.list(b, prefix).await
+    }
+    async fn list_page(
+        &self,
+        b: &BucketName,
+        prefix: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ObjectMeta>, PortError> {
+        self.inner.list_page(b, prefix, page).await
+    }
+    async fn copy(&self, source: &ObjectRef, to: &BlobKey) -> Result<ObjectMeta, PortError> {
+        self.inner.copy(source, to).await
+    }
+    async fn presign_put(
+        &self,
+        b: &BucketName,
+        k: &BlobKey,
+        expires: Duration,
+    ) -> Result<String, PortError> {
+        self.inner.presign_put(b, k, expires).await
+    }
+}
+
+#[tokio::test]
+async fn a_version_is_finished_from_the_bytes_it_was_accepted_from_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = BucketName::parse("tollgate-data").unwrap();
+    let fs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
+    let blobs = Arc::new(CrashOnce {
+        inner: fs.clone(),
+        crashed: AtomicBool::new(false),
+    });
+    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
+    let ports = Ports {
+        blobs: blobs.clone(),
+        catalog: catalog.clone(),
+        bus: Arc::new(InProcessBus::new()),
+        clock: Arc::new(SystemClock),
+        data_bucket: bucket.clone(),
+    };
+    let ingest = Ingest::new(&ports, dir.path().to_owned());
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
+    let accepted = Bytes::from(std::fs::read(samples.join("wine-2009-a.csv")).unwrap());
+    let other = Bytes::from(std::fs::read(samples.join("wine-2009-b.csv")).unwrap());
+    let key = BlobKey::parse("incoming/wine/batch.csv").unwrap();
+    fs.put(&bucket, &key, accepted.clone()).await.unwrap();
+
+    let crashed = ingest.ingest(&upload(&bucket, "batch.csv")).await;
+    assert!(crashed.is_err(), "the injected crash after the commit");
+    let wine = DatasetName::parse("wine").unwrap();
+    assert_eq!(
+        catalog.version(&wine, 1).await.unwrap().map(|v| v.version),
+        Some(1)
+    );
+
+    // The upload's key is written again before the redelivery: v1 cannot be finished from it.
+    fs.put(&bucket, &key, other).await.unwrap();
+    let err = ingest
+        .ingest(&upload(&bucket, "batch.csv"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IngestError::SourceChanged(_)) && !err.is_retryable(),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("changed since it was accepted as wine v1"),
+        "{err}"
+    );
+    let original = BlobKey::parse("datasets/wine/v1/original/batch.csv").unwrap();
+    assert!(
+        fs.head(&bucket, &original).await.unwrap().is_none(),
+        "no other bytes are kept as v1's original"
+    );
+
+    // With the accepted bytes back, the redelivery finishes v1 with exactly them.
+    fs.put(&bucket, &key, accepted.clone()).await.unwrap();
+    let outcome = ingest.ingest(&upload(&bucket, "batch.csv")).await.unwrap();
+    assert_eq!(outcome.record.version, Some(1));
+    assert_eq!(fs.get(&bucket, &original).await.unwrap(), accepted);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest};
-use tollgate_domain::{BlobKey, BucketName, PortError};
+use tollgate_domain::{BlobKey, BucketName, ObjectRef, PortError};
 
 use crate::error::io;
 
@@ -201,9 +201,35 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn fetch(&self, bucket: &BucketName, key: &BlobKey) -> Result<LocalObject, PortError> {
-        let path = self.path_of(bucket, key);
-        let meta = Self::meta(key, &path)?;
-        Ok(LocalObject::in_place(path, meta))
+        let (this, bucket, key) = (self.clone(), bucket.clone(), key.clone());
+        blocking(move || {
+            let src = this.path_of(&bucket, &key);
+            Self::meta(&key, &src)?;
+            // A hard link to the bytes as they are now: a later put renames another file over
+            // the name and leaves these as they were, so what a caller hashes is what it keeps.
+            let tmp_dir = this.bucket_dir(&bucket).join(TMP_DIR);
+            std::fs::create_dir_all(&tmp_dir)
+                .map_err(|e| io(format!("creating {}", tmp_dir.display()), e))?;
+            // In a folder of its own, under the object's own file name: readers tell a format
+            // by its extension.
+            let folder = tempfile::Builder::new()
+                .prefix("fetch-")
+                .tempdir_in(&tmp_dir)
+                .map_err(|e| io(format!("creating a folder in {}", tmp_dir.display()), e))?;
+            let linked = folder.path().join(key.file_name());
+            // A put renaming another file over the name between this link's lookup and the
+            // link itself leaves nothing to link (ENOENT on Linux): link the new one.
+            let mut attempts = 0;
+            while let Err(e) = std::fs::hard_link(&src, &linked) {
+                attempts += 1;
+                if e.kind() != std::io::ErrorKind::NotFound || !src.exists() || attempts > 16 {
+                    return Err(io(format!("reading {}", src.display()), e));
+                }
+            }
+            let meta = Self::meta(&key, &linked)?;
+            Ok(LocalObject::temporary(linked, meta, Box::new(folder)))
+        })
+        .await
     }
 
     async fn head(
@@ -266,13 +292,18 @@ impl BlobStore for FsBlobStore {
         .await
     }
 
-    async fn copy(
-        &self,
-        bucket: &BucketName,
-        from: &BlobKey,
-        to: &BlobKey,
-    ) -> Result<ObjectMeta, PortError> {
-        let (this, bucket, from, to) = (self.clone(), bucket.clone(), from.clone(), to.clone());
+    async fn copy(&self, source: &ObjectRef, to: &BlobKey) -> Result<ObjectMeta, PortError> {
+        if let Some(version) = &source.version_id {
+            return Err(PortError::Invalid(format!(
+                "{source}: the embedded store keeps no versions, so it has no version {version}"
+            )));
+        }
+        let (this, bucket, from, to) = (
+            self.clone(),
+            source.bucket.clone(),
+            source.key.clone(),
+            to.clone(),
+        );
         blocking(move || {
             let src = this.path_of(&bucket, &from);
             if !src.is_file() {

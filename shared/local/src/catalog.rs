@@ -111,8 +111,21 @@ impl SqliteCatalog {
         // Several processes may share the file: wait for a writer rather than fail at once.
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| sql("setting the busy timeout", e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| sql("switching the catalog to WAL", e))?;
+        // Processes opening a new catalog at once race to switch it to WAL, and SQLite answers
+        // the losers "locked" without waiting: they try again (the switch is idempotent).
+        let mut attempts = 0;
+        while let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+            let locked = matches!(
+                &e,
+                rusqlite::Error::SqliteFailure(f, _)
+                    if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            attempts += 1;
+            if !locked || attempts > 100 {
+                return Err(sql("switching the catalog to WAL", e));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| sql("setting synchronous mode", e))?;
         conn.execute_batch(SCHEMA)
