@@ -19,6 +19,7 @@ use crate::cli::{
     RunCommand,
 };
 use crate::embedded::Embedded;
+use tollgate_domain::ports::Catalog;
 use tollgate_domain::promotion::Request;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -148,7 +149,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             model,
             comment,
             json,
-        } => models::decide(&env, &model, Request::Rollback { comment }, &env.user, json).await,
+        } => {
+            // Named, so that the retries of this one request never roll back twice.
+            let from = env
+                .catalog
+                .model_state(&model)
+                .await?
+                .and_then(|s| s.in_production().map(|v| v.version));
+            let request = Request::Rollback { comment, from };
+            models::decide(&env, &model, request, &env.user, json).await
+        }
         Command::Monitor { json } => models::monitor(&env, json).await,
         Command::Demo => demo::run(&env).await,
         Command::Up {

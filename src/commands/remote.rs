@@ -10,8 +10,8 @@ use serde_json::json;
 use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
     Applied, AuditEvent, Dataset, DatasetVersion, Decided, DecisionRequest, ModelVersion,
-    ModelVersionDetail, Page, PromoteRequest, Run, RunRequest, RunSummary, StoredContract,
-    UploadRecord, UploadRequest, UploadTicket, VersionDetail,
+    ModelVersionDetail, Page, PromoteRequest, RollbackRequest, Run, RunRequest, RunSummary,
+    StoredContract, UploadRecord, UploadRequest, UploadTicket, VersionDetail,
 };
 use tollgate_domain::{RunStatus, UploadStatus};
 
@@ -136,8 +136,22 @@ pub async fn run(command: Command, remote: &Remote) -> anyhow::Result<Outcome> {
             comment,
             json,
         } => {
+            let versions: Vec<ModelVersion> = remote
+                .all(&format!("/models/{}/versions", encode(&model)))
+                .await?;
+            let from = versions
+                .iter()
+                .find(|v| v.stage == tollgate_domain::ModelStage::Production)
+                .map(|v| v.version);
             let path = format!("/models/{}/rollback", encode(&model));
-            decide(remote, &model, &path, &DecisionRequest { comment }, json).await
+            decide(
+                remote,
+                &model,
+                &path,
+                &RollbackRequest { comment, from },
+                json,
+            )
+            .await
         }
         Command::Datasets { json } => {
             super::datasets::render_list(&remote.all("/datasets").await?, json)

@@ -372,3 +372,78 @@ fn an_expired_approval_does_not_count() {
     assert_eq!(code, 0);
     assert_eq!(third["changes"][0]["to"], "production", "{third:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollbacks_racing_to_replace_the_same_version_roll_back_once() {
+    use std::sync::Arc;
+    use tollgate_domain::ports::{Catalog, Ports, SystemClock};
+    use tollgate_domain::promotion::Request;
+    use tollgate_domain::{BucketName, ModelStage, UserId};
+    use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+    use tollgate_promote::{Outcome, Promote};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = BucketName::parse("tollgate-data").unwrap();
+    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
+    let ports = Ports {
+        blobs: Arc::new(FsBlobStore::new(dir.path().join("buckets"))),
+        catalog: catalog.clone(),
+        bus: Arc::new(InProcessBus::new()),
+        clock: Arc::new(SystemClock),
+        data_bucket: bucket.clone(),
+    };
+    tollgate_domain::conformance::staged(catalog.as_ref(), &bucket, "racing", 3).await;
+    let promote = Promote::new(&ports);
+    let bob = UserId::parse("bob").unwrap();
+    for version in 1..=3 {
+        let approve = Request::Approve {
+            version,
+            comment: None,
+        };
+        let outcome = promote.request("racing", &approve, &bob).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Done(c) if !c.is_empty()),
+            "v{version} ships"
+        );
+    }
+
+    // Four operators see v3 misbehave and roll it back at once, each naming it.
+    let rollbacks = (0..4).map(|i| {
+        let promote = promote.clone();
+        tokio::spawn(async move {
+            let request = Request::Rollback {
+                comment: None,
+                from: Some(3),
+            };
+            let who = UserId::parse(&format!("operator-{i}")).unwrap();
+            promote.request("racing", &request, &who).await
+        })
+    });
+    for outcome in futures::future::join_all(rollbacks).await {
+        match outcome.unwrap().unwrap() {
+            Outcome::Done(changes) => assert_eq!(
+                changes
+                    .iter()
+                    .map(|c| (c.version, c.to))
+                    .collect::<Vec<_>>(),
+                [(3, ModelStage::Archived), (2, ModelStage::Production)],
+                "each answers the one rollback"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    let state = catalog.model_state("racing").await.unwrap().unwrap();
+    assert_eq!(
+        state.in_production().map(|v| v.version),
+        Some(2),
+        "one version back"
+    );
+    let rolled = catalog
+        .audit(Some("model/racing/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "model.rolled_back")
+        .count();
+    assert_eq!(rolled, 1, "one rollback in the audit trail");
+}

@@ -134,6 +134,18 @@ pub struct DecisionRequest {
     pub comment: Option<String>,
 }
 
+/// The body of a rollback: why, and the version in production it replaces as the caller saw
+/// it. Naming it makes the request safe to repeat: once that version is rolled back, the same
+/// request answers what it did instead of rolling back one version further.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RollbackRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u32>,
+}
+
 /// The body of a promotion: the stage to go to (`staging` or `production`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,9 +13,9 @@ use tollgate_api_types::RunAccepted;
 use tollgate_api_types::{
     Applied, AuditEvent, Dataset, DatasetSummary, DatasetVersion, Decided, DecisionRequest, Health,
     Lineage, Me, ModelStage, ModelSummary, ModelVersion, ModelVersionDetail, MonitorReport, Page,
-    PageRequest, PromoteRequest, Run, RunRequest, RunSummary, SignInRequest, SignedIn,
-    StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket, VersionDetail,
-    Waiting,
+    PageRequest, PromoteRequest, RollbackRequest, Run, RunRequest, RunSummary, SignInRequest,
+    SignedIn, StoredContract, StoredPipeline, UploadRecord, UploadRequest, UploadTicket,
+    VersionDetail, Waiting,
 };
 use tollgate_app::{AppError, AuditFilter, RunFilter};
 use tollgate_domain::promotion::Request;
@@ -658,7 +658,7 @@ async fn promote(
     path = "/api/v1/models/{name}/rollback",
     tag = "models",
     params(("name" = String, Path, description = "The model's (its pipeline's) name")),
-    request_body(content = Option<DecisionRequest>),
+    request_body(content = Option<RollbackRequest>),
     responses((status = 200, body = Decided, description = "The previous production version is back"), crate::openapi::WriteRefusals)
 )]
 async fn rollback(
@@ -667,13 +667,14 @@ async fn rollback(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Answer<Decided> {
-    let body: DecisionRequest = optional(&body)?;
+    let body: RollbackRequest = optional(&body)?;
     decide(
         &api,
         &who,
         &name,
         Request::Rollback {
             comment: body.comment,
+            from: body.from,
         },
     )
     .await

@@ -504,7 +504,7 @@ impl App {
         };
         let refusal = match promotion::decide(state, &policy, &ask, caller, now) {
             Decision::Refused(reason) => Some(reason),
-            Decision::Apply(_) => None,
+            Decision::Apply(_) | Decision::Done(_) => None,
         };
         Ok(ApprovalStatus {
             required,

@@ -920,6 +920,7 @@ fn decided(state: &ModelState, policy: &Promotion, request: Request, who: &str) 
     match promotion::decide(state, policy, &request, &user(who), t0()) {
         promotion::Decision::Apply(t) => t,
         promotion::Decision::Refused(reason) => panic!("{request:?} by {who} refused: {reason}"),
+        promotion::Decision::Done(changes) => panic!("{request:?} had landed: {changes:?}"),
     }
 }
 

@@ -253,8 +253,13 @@ pub enum Request {
     },
     /// The comment is required: it says why.
     Reject { version: u32, comment: String },
-    /// Brings back the previous production version.
-    Rollback { comment: Option<String> },
+    /// Brings back the previous production version. `from` names the version in production it
+    /// replaces, as the caller saw it: a repeat of a rollback that landed then answers what it
+    /// did instead of rolling back one version further.
+    Rollback {
+        comment: Option<String>,
+        from: Option<u32>,
+    },
 }
 
 /// The answer to a request.
@@ -264,19 +269,21 @@ pub enum Decision {
     /// Nothing to write; the reason, for the user.
     Refused(String),
     Apply(Transition),
+    /// Nothing to write: the request already landed, and these are the changes it made.
+    Done(Vec<StageChange>),
 }
 
 impl Decision {
     pub fn refusal(&self) -> Option<&str> {
         match self {
             Self::Refused(reason) => Some(reason),
-            Self::Apply(_) => None,
+            Self::Apply(_) | Self::Done(_) => None,
         }
     }
 
     pub fn transition(self) -> Option<Transition> {
         match self {
-            Self::Refused(_) => None,
+            Self::Refused(_) | Self::Done(_) => None,
             Self::Apply(t) => Some(t),
         }
     }
@@ -334,7 +341,7 @@ impl Request {
 
     fn comment(&self) -> Option<&str> {
         match self {
-            Self::Approve { comment, .. } | Self::Rollback { comment } => comment.as_deref(),
+            Self::Approve { comment, .. } | Self::Rollback { comment, .. } => comment.as_deref(),
             Self::Reject { comment, .. } => Some(comment.as_str()),
             Self::Promote { .. } => None,
         }
@@ -398,7 +405,12 @@ pub fn decide(
         Request::Promote { version, to } => ctx.promote(*version, *to),
         Request::Approve { version, comment } => ctx.approve(*version, comment.as_deref()),
         Request::Reject { version, comment } => ctx.reject(*version, comment),
-        Request::Rollback { comment } => ctx.rollback(comment.as_deref()),
+        Request::Rollback { comment, from } => {
+            if let Some(done) = ctx.rolled_back_already(*from) {
+                return done;
+            }
+            ctx.rollback(comment.as_deref())
+        }
     };
     match decided {
         Ok(t) => Decision::Apply(t),
@@ -739,6 +751,36 @@ impl Context<'_> {
         Ok(t)
     }
 
+    /// A rollback of `from` when `from` is no longer in production: the changes that rolled it
+    /// back if one did (the request landed already), a refusal naming what is in production if
+    /// not. `None` when there is nothing to say: `from` is what is in production, or unnamed.
+    fn rolled_back_already(&self, from: Option<u32>) -> Option<Decision> {
+        let from = from?;
+        let model = &self.state.model;
+        let current = self.state.in_production().map(|v| v.version);
+        if current == Some(from) {
+            return None;
+        }
+        let history = &self.state.history;
+        // A rollback of `from` wrote two entries: `from` archived, then the version before it
+        // restored (a promotion that archived `from` is not one).
+        let rolled = history.windows(2).rposition(|w| {
+            w[0].version == from
+                && (w[0].from, w[0].to) == (ModelStage::Production, ModelStage::Archived)
+                && (w[1].from, w[1].to) == (ModelStage::Archived, ModelStage::Production)
+        });
+        Some(match rolled {
+            Some(i) => Decision::Done(history[i..i + 2].to_vec()),
+            None => Decision::Refused(match current {
+                Some(v) => format!(
+                    "{model} v{from} is not in production (v{v} is): roll back what is in \
+                     production by naming v{v}"
+                ),
+                None => format!("{model} v{from} is not in production, and nothing is"),
+            }),
+        })
+    }
+
     fn rollback(&self, comment: Option<&str>) -> Result<Transition, String> {
         let model = &self.state.model;
         let Some(current) = self.state.in_production() else {
@@ -901,6 +943,7 @@ mod tests {
         match decision {
             Decision::Refused(reason) => reason,
             Decision::Apply(t) => panic!("expected a refusal, got {t:#?}"),
+            Decision::Done(c) => panic!("expected a refusal, got changes already made {c:#?}"),
         }
     }
 
@@ -915,6 +958,7 @@ mod tests {
         let t = match ask(state, policy, request, who, at) {
             Decision::Apply(t) => t,
             Decision::Refused(reason) => panic!("refused: {reason}"),
+            Decision::Done(c) => panic!("landed already: {c:#?}"),
         };
         state.apply(&t).unwrap();
         t
@@ -966,7 +1010,10 @@ mod tests {
         assert_eq!((event.from, event.to), (None, None), "nothing moved");
         let rollback = refusal(
             "churn",
-            &Request::Rollback { comment: None },
+            &Request::Rollback {
+                comment: None,
+                from: None,
+            },
             &user("bob"),
             t0(),
             "nothing to roll back",
@@ -1285,6 +1332,7 @@ mod tests {
     fn rollback_restores_the_previous_production_version_and_is_refused_without_one() {
         let mut state = model((1..=3).map(passing).collect());
         let rollback = || Request::Rollback {
+            from: None,
             comment: Some("latency doubled".into()),
         };
         assert_eq!(
@@ -1318,6 +1366,36 @@ mod tests {
             refused(ask(&state, &policy(1), rollback(), "dave", days(3)))
                 .contains("no previous production version")
         );
+    }
+
+    #[test]
+    fn a_rollback_that_names_its_version_lands_once_however_often_it_is_asked() {
+        let mut state = model((1..=3).map(passing).collect());
+        for (v, at) in [(1, t0()), (2, days(1)), (3, days(2))] {
+            ship(&mut state, v, at);
+        }
+        let rollback = |from| Request::Rollback {
+            comment: None,
+            from: Some(from),
+        };
+        let first = step(&mut state, &policy(1), rollback(3), "dave", days(3));
+        assert_eq!(stage(&state, 2), ModelStage::Production);
+
+        // Asked again (a retry after a lost answer, a second click, a race lost and decided
+        // again): what the first did, and nothing more.
+        match ask(&state, &policy(1), rollback(3), "erin", days(3)) {
+            Decision::Done(changes) => assert_eq!(changes, first.history),
+            other => panic!("the repeat answers what was done: {other:?}"),
+        }
+        assert_eq!(stage(&state, 2), ModelStage::Production, "not one further");
+        let refusal = refused(ask(&state, &policy(1), rollback(1), "dave", days(3)));
+        assert!(
+            refusal.contains("v1 is not in production (v2 is)"),
+            "{refusal}"
+        );
+        // Naming what is in production now rolls it back.
+        step(&mut state, &policy(1), rollback(2), "dave", days(4));
+        assert_eq!(stage(&state, 1), ModelStage::Production);
     }
 
     #[test]
@@ -1363,7 +1441,13 @@ mod tests {
             (stage_request(2), "alice"),
             (approve(2), "bob"),
             (reject, "bob"),
-            (Request::Rollback { comment: None }, "bob"),
+            (
+                Request::Rollback {
+                    comment: None,
+                    from: None,
+                },
+                "bob",
+            ),
         ];
 
         let transitions: Vec<Transition> = requests

@@ -138,6 +138,7 @@ impl Promote {
                     return Ok(Outcome::Refused(Refusal::Rules(reason)));
                 }
                 Decision::Apply(t) => t,
+                Decision::Done(changes) => return Ok(Outcome::Done(changes)),
             };
             match self.catalog.apply_transition(&transition).await {
                 Ok(()) => {}

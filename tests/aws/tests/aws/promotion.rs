@@ -63,7 +63,10 @@ async fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_audit() {
     let rollbacks = (0..4u32).map(|i| {
         let handler = handler.clone();
         tokio::spawn(async move {
-            let request = Request::Rollback { comment: None };
+            let request = Request::Rollback {
+                comment: None,
+                from: None,
+            };
             handler
                 .request(model, &request, &user(&format!("operator-{i}")))
                 .await
