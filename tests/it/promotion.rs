@@ -429,7 +429,15 @@ async fn rollbacks_racing_to_replace_the_same_version_roll_back_once() {
                 [(3, ModelStage::Archived), (2, ModelStage::Production)],
                 "each answers the one rollback"
             ),
-            other => panic!("{other:?}"),
+            other => panic!(
+                "{other:?}: {:#?}",
+                catalog
+                    .model_state("racing")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .history
+            ),
         }
     }
     let state = catalog.model_state("racing").await.unwrap().unwrap();

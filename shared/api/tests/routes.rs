@@ -380,10 +380,18 @@ async fn the_author_is_refused_and_another_approver_decides() {
         v["changes"][0]["to"], "production",
         "the last approval needed promotes"
     );
+    let promoted = v["changes"].clone();
+    // Bob's approval again (a retry after a lost answer, a second click): what it did.
+    let (status, v) = s
+        .post("/api/v1/models/churn/versions/1/approve", &bob, json!({}))
+        .await;
+    assert_eq!((status, &v["changes"]), (StatusCode::OK, &promoted), "{v}");
+    // Someone else asking for what is done already is told so.
+    let carol = s.token("carol", &["approvers"]);
     let (status, v) = s
         .post(
             "/api/v1/models/churn/versions/1/promote",
-            &bob,
+            &carol,
             json!({"to": "production"}),
         )
         .await;

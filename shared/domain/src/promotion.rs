@@ -153,6 +153,21 @@ pub struct ModelState {
 }
 
 impl ModelState {
+    /// Whether the history ends where the versions' stages are. The versions and the history
+    /// are read apart, so a read that falls between the two halves of a transition written
+    /// meanwhile sees one before it and the other after: decide again on a fresh read.
+    pub fn is_consistent(&self) -> bool {
+        self.versions.iter().all(|v| {
+            let last = self
+                .history
+                .iter()
+                .rev()
+                .find(|c| c.version == v.version)
+                .map_or(ModelStage::Candidate, |c| c.to);
+            last == v.stage
+        })
+    }
+
     pub fn version(&self, version: u32) -> Option<&VersionState> {
         self.versions.iter().find(|v| v.version == version)
     }
@@ -401,6 +416,9 @@ pub fn decide(
         actor,
         at,
     };
+    if let Some(done) = ctx.landed_already(request) {
+        return done;
+    }
     let decided = match request {
         Request::Promote { version, to } => ctx.promote(*version, *to),
         Request::Approve { version, comment } => ctx.approve(*version, comment.as_deref()),
@@ -749,6 +767,41 @@ impl Context<'_> {
                 .comment(comment),
         );
         Ok(t)
+    }
+
+    /// The changes `request` made, when it is one the caller made already and it landed: a
+    /// version they moved to the stage the request asks (their approval that promoted it,
+    /// their promotion, their rejection) answers with that move, so a repeat changes nothing.
+    fn landed_already(&self, request: &Request) -> Option<Decision> {
+        let (version, to) = match request {
+            Request::Approve { version, .. } => (*version, ModelStage::Production),
+            Request::Promote { version, to } => (*version, *to),
+            Request::Reject { version, .. } => (*version, ModelStage::Rejected),
+            Request::Rollback { .. } => return None,
+        };
+        if self.state.version(version)?.stage != to {
+            return None;
+        }
+        let history = &self.state.history;
+        let i = history
+            .iter()
+            .rposition(|c| c.version == version && c.to == to)?;
+        let made = &history[i];
+        if made.actor != *self.actor {
+            return None;
+        }
+        // The whole transition: the entries it wrote together (a promotion archives the version
+        // it replaces in the same one).
+        let same = |c: &&StageChange| c.at == made.at && c.actor == made.actor;
+        let start = history[..i]
+            .iter()
+            .rposition(|c| !same(&c))
+            .map_or(0, |j| j + 1);
+        let end = history[i..]
+            .iter()
+            .position(|c| !same(&c))
+            .map_or(history.len(), |j| i + j);
+        Some(Decision::Done(history[start..end].to_vec()))
     }
 
     /// A rollback of `from` when `from` is no longer in production: the changes that rolled it
@@ -1396,6 +1449,24 @@ mod tests {
         // Naming what is in production now rolls it back.
         step(&mut state, &policy(1), rollback(2), "dave", days(4));
         assert_eq!(stage(&state, 1), ModelStage::Production);
+    }
+
+    #[test]
+    fn a_repeated_decision_answers_what_it_did() {
+        let mut state = model((1..=2).map(passing).collect());
+        ship(&mut state, 1, t0());
+        auto(&mut state, &policy(1), 2, days(1));
+        let landed = step(&mut state, &policy(1), approve(2), "bob", days(1));
+        assert_eq!(stage(&state, 2), ModelStage::Production);
+        match ask(&state, &policy(1), approve(2), "bob", days(1)) {
+            Decision::Done(changes) => assert_eq!(changes, landed.history, "v2 up, v1 archived"),
+            other => panic!("bob's repeat answers what it did: {other:?}"),
+        }
+        assert!(
+            refused(ask(&state, &policy(1), approve(2), "erin", days(1)))
+                .contains("only a version in staging can be approved"),
+            "someone else's approval of a version in production is still refused"
+        );
     }
 
     #[test]

@@ -126,6 +126,10 @@ impl Promote {
             let Some(state) = self.catalog.model_state(model).await? else {
                 return Ok(Outcome::Refused(Refusal::NoSuchModel(model.to_owned())));
             };
+            if !state.is_consistent() {
+                tracing::debug!(model, "read between a transition's halves; reading again");
+                continue;
+            }
             let Some(pipeline) = self.catalog.pipeline(model, None).await? else {
                 return Ok(Outcome::Refused(Refusal::NoPipeline(model.to_owned())));
             };
