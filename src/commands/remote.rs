@@ -336,6 +336,8 @@ async fn request_run(
             &RunRequest {
                 pipeline: name,
                 dataset_version,
+                // This command's own id: were the request sent again, it would be one run.
+                request_id: Some(uuid::Uuid::now_v7().to_string()),
             },
         )
         .await?;

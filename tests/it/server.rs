@@ -216,17 +216,20 @@ fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
         [budget]\nmax_trials = 2\n";
     let (status, v) = up.call("POST", "/api/v1/pipelines", Some(&alice), Some(pipeline));
     assert_eq!(status, 201, "{v}");
-    let (status, accepted) = up.call(
-        "POST",
-        "/api/v1/runs",
-        Some(&alice),
-        Some(&json!({"pipeline": "wine-quality"}).to_string()),
-    );
+    // Sent twice with the caller's own id (a retry after a lost answer): one run.
+    let ask = json!({"pipeline": "wine-quality", "request_id": "retrain-2009-b"}).to_string();
+    let (status, accepted) = up.call("POST", "/api/v1/runs", Some(&alice), Some(&ask));
     assert_eq!(status, 202, "{accepted}");
+    let (status, again) = up.call("POST", "/api/v1/runs", Some(&alice), Some(&ask));
+    assert_eq!((status, &again), (202, &accepted));
     let request = accepted["request_id"].as_str().unwrap().to_owned();
     let mut last = Value::Null;
     let deadline = Instant::now() + Duration::from_secs(120);
     while last["items"][0]["status"]["status"] != "succeeded" {
+        assert!(
+            last["items"].as_array().is_none_or(|runs| runs.len() <= 1),
+            "one run for one request id: {last}"
+        );
         assert!(
             Instant::now() < deadline,
             "the requested run succeeds within 120 s: {last}"
@@ -241,6 +244,7 @@ fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
             )
             .1;
     }
+    assert_eq!(last["items"].as_array().unwrap().len(), 1, "{last}");
 
     // The author is refused; another approver promotes.
     let (status, v) = up.call(

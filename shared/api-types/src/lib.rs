@@ -92,6 +92,10 @@ pub struct RunRequest {
     /// The dataset version to train on; the latest accepted one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_version: Option<u32>,
+    /// The caller's id for this request (1 to 64 of `A-Z a-z 0-9 - _ .`): sent again, it asks
+    /// for the same run, not a second one. The server picks one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A run asked for: the tune step starts it when the event arrives (at once on a laptop, within

@@ -434,7 +434,12 @@ async fn request_run(
     who.require(EDITORS, "request runs")?;
     let accepted = api
         .app
-        .request_run(&body.pipeline, body.dataset_version, &who.user)
+        .request_run(
+            &body.pipeline,
+            body.dataset_version,
+            body.request_id.as_deref(),
+            &who.user,
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(accepted)))
 }

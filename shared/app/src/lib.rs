@@ -198,13 +198,28 @@ impl App {
     }
 
     /// Asks for a run of `pipeline` on `dataset_version` (the latest accepted when `None`):
-    /// checked here, started by the tune step when the event arrives.
+    /// checked here, started by the tune step when the event arrives. `request_id`, when the
+    /// caller gives one, makes the request safe to repeat: the same id asks for the same run,
+    /// however often it is sent.
     pub async fn request_run(
         &self,
         pipeline: &str,
         dataset_version: Option<u32>,
+        request_id: Option<&str>,
         actor: &UserId,
     ) -> Result<RunAccepted, AppError> {
+        if let Some(id) = request_id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(AppError::invalid(
+                "request_id",
+                format!("{id:?} is not a request id: 1 to 64 letters, digits, '-', '_' or '.'"),
+            ));
+        }
         let stored = self
             .ports
             .catalog
@@ -235,7 +250,7 @@ impl App {
                 }
             }
         }
-        let request_id = uuid::Uuid::now_v7().to_string();
+        let request_id = request_id.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
         self.ports
             .bus
             .publish(&Event::RunRequested {
