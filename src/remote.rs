@@ -133,12 +133,19 @@ impl Remote {
         }
     }
 
-    /// PUTs `body` to an upload URL the API handed out (it carries its own credential); the
-    /// object's ETag, as the store answered it.
-    pub async fn put_url(&self, url: &str, body: Bytes) -> anyhow::Result<Option<String>> {
-        let request = Request::builder()
-            .method(Method::PUT)
-            .uri(url)
+    /// PUTs `body` to an upload URL the API handed out (it carries its own credential), with
+    /// the headers signed into it; the object's ETag, as the store answered it.
+    pub async fn put_url(
+        &self,
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        body: Bytes,
+    ) -> anyhow::Result<Option<String>> {
+        let mut request = Request::builder().method(Method::PUT).uri(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request
             .body(Full::new(body))
             .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
         let response = self

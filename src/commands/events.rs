@@ -70,6 +70,7 @@ pub async fn s3_put(env: &Embedded, key: &str) -> anyhow::Result<Outcome> {
         &key,
         meta.size,
         meta.etag.as_deref().unwrap_or_default(),
+        &env.user,
     );
     println!("{}", serde_json::to_string_pretty(&event)?);
     Ok(Outcome::Done)

@@ -416,7 +416,9 @@ async fn upload(
         .await?;
     let bar = crate::progress::spinner(!json, &format!("uploading {}", file.display()));
     let sent = jiff::Timestamp::now();
-    let etag = remote.put_url(&ticket.url, read(file)?).await?;
+    let etag = remote
+        .put_url(&ticket.url, &ticket.headers, read(file)?)
+        .await?;
     bar.set_message("waiting for the data gate");
     let since = sent - jiff::SignedDuration::from_secs(60);
     let path = format!("/datasets/{}/uploads", encode(dataset));

@@ -71,10 +71,19 @@ pub async fn run(
     } else {
         pipeline.to_owned()
     };
-    let request_id = uuid::Uuid::now_v7().to_string();
+    let asked = env
+        .app()
+        .record_run_request(&name, dataset_version, None, &env.user)
+        .await
+        .map_err(|e| crate::not_found(e, "apply it first: tollgate pipeline apply FILE"))?;
     let tune = env.tune();
     let started = match tune
-        .request(&name, dataset_version, &env.user, &request_id)
+        .request(
+            &asked.pipeline,
+            asked.dataset_version,
+            &asked.requested_by,
+            &asked.request_id,
+        )
         .await
     {
         Ok(run) => run,
@@ -109,20 +118,43 @@ pub async fn candidate_text(env: &Embedded, run: &Run) -> anyhow::Result<String>
     let Some(model) = env.catalog.model_version(&c.model, c.version).await? else {
         return Ok(String::new());
     };
-    Ok(match &model.test {
-        None => "Model tests: not run yet.\n".to_owned(),
-        Some(tollgate_domain::TestVerdict::Passed) => format!(
-            "Model tests: passed ({}); stage {}.\n",
-            model
-                .test_report
-                .as_ref()
-                .map_or(String::new(), |r| env.path_of(r).display().to_string()),
-            model.stage.as_str()
-        ),
-        Some(tollgate_domain::TestVerdict::Failed { reason }) => {
-            format!("Model tests: {reason}; stage {}.\n", model.stage.as_str())
-        }
-    })
+    let scored = test_metrics(env, &model)
+        .await
+        .and_then(|m| {
+            let metric = run.pipeline.pipeline.metric().as_str();
+            m.get(metric).map(|v| {
+                format!("On the frozen test split (scored by the model tests): {metric} {v:.4}\n")
+            })
+        })
+        .unwrap_or_default();
+    Ok(scored
+        + &match &model.test {
+            None => "Model tests: not run yet.\n".to_owned(),
+            Some(tollgate_domain::TestVerdict::Passed) => format!(
+                "Model tests: passed ({}); stage {}.\n",
+                model
+                    .test_report
+                    .as_ref()
+                    .map_or(String::new(), |r| env.path_of(r).display().to_string()),
+                model.stage.as_str()
+            ),
+            Some(tollgate_domain::TestVerdict::Failed { reason }) => {
+                format!("Model tests: {reason}; stage {}.\n", model.stage.as_str())
+            }
+        })
+}
+
+/// The candidate's metrics on the test split, as its model tests measured them (the jobs never
+/// see the test labels, so no trial reports them): `None` before the tests ran.
+async fn test_metrics(
+    env: &Embedded,
+    model: &tollgate_domain::ModelVersion,
+) -> Option<std::collections::BTreeMap<String, f64>> {
+    let report = model.test_report.as_ref()?;
+    use tollgate_domain::ports::BlobStore;
+    let bytes = env.blobs.get(&report.bucket, &report.key).await.ok()?;
+    let report: tollgate_modeltest::TestReport = serde_json::from_slice(&bytes).ok()?;
+    Some(report.metrics)
 }
 
 async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome> {
@@ -137,6 +169,7 @@ async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome
                 .test_report
                 .as_ref()
                 .map_or(Value::Null, |r| crate::output::object_json(env, r));
+            value["candidate"]["test_metrics"] = json!(test_metrics(env, &model).await);
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -350,9 +383,6 @@ pub fn run_text(run: &Run) -> String {
                 .map_or_else(|| "-".to_owned(), |v| format!("{v:.4}")),
             params_text(best)
         );
-        if let Some(test) = best.metrics.get(&format!("test:{metric}")) {
-            let _ = writeln!(out, "  on the frozen test split: {metric} {test:.4}");
-        }
     }
     if let Some(c) = &run.candidate {
         let _ = writeln!(out, "Candidate: model {} version {}", c.model, c.version);

@@ -201,7 +201,13 @@ async fn look_at_incoming(
             continue;
         }
         last_seen.remove(meta.key.as_str());
-        let event = super::upload::s3_put_event(env, &meta.key, meta.size, &etag);
+        // Put through an upload URL: by whoever the URL was made for. Else by this machine's user.
+        let by = env
+            .app()
+            .uploader(&upload_key)
+            .await?
+            .unwrap_or_else(|| env.user.clone());
+        let event = super::upload::s3_put_event(env, &meta.key, meta.size, &etag, &by);
         match env.ingest().handle(&event).await {
             Ok(outcomes) => {
                 for o in outcomes {

@@ -79,6 +79,7 @@ pub async fn upload(
         &key,
         meta.size,
         meta.etag.as_deref().unwrap_or_default(),
+        &env.user,
     );
     let progress_bar = bar.clone();
     let ingest = env.ingest().with_progress(move |stage| {
@@ -98,7 +99,14 @@ pub async fn upload(
 }
 
 /// The S3 `ObjectCreated:Put` notification for an object, as S3 sends it (the key URL-encoded).
-pub fn s3_put_event(env: &Embedded, key: &BlobKey, size: u64, etag: &str) -> S3Event {
+/// `by` is who put it (the principal S3 names).
+pub fn s3_put_event(
+    env: &Embedded,
+    key: &BlobKey,
+    size: u64,
+    etag: &str,
+    by: &tollgate_domain::UserId,
+) -> S3Event {
     let encoded: String = key
         .as_str()
         .split('/')
@@ -112,7 +120,7 @@ pub fn s3_put_event(env: &Embedded, key: &BlobKey, size: u64, etag: &str) -> S3E
             "awsRegion": "local",
             "eventTime": jiff::Timestamp::now().to_string(),
             "eventName": "ObjectCreated:Put",
-            "userIdentity": { "principalId": env.user.as_str() },
+            "userIdentity": { "principalId": by.as_str() },
             "requestParameters": { "sourceIPAddress": "127.0.0.1" },
             "responseElements": {},
             "s3": {

@@ -284,6 +284,14 @@ fn up_serves_the_api_ingests_dropped_files_and_runs_what_is_asked() {
         let (_, v) = up.call("GET", "/api/v1/datasets/wine", Some(&alice), None);
         v["latest_version"] == 3
     });
+    // Stored by the server, uploaded by alice: the URL was hers (the server runs as "tester").
+    let (_, v3) = up.call(
+        "GET",
+        "/api/v1/datasets/wine/versions/3",
+        Some(&alice),
+        None,
+    );
+    assert_eq!(v3["version"]["uploaded_by"], "alice", "{v3}");
 
     assert!(up.stop().success(), "Ctrl-C stops it cleanly");
 }

@@ -41,10 +41,12 @@ fn run_json(t: &Tollgate, pipeline: &str) -> Value {
     value
 }
 
+/// The candidate's `metric` on the frozen test split, as its model tests scored it (no trial
+/// sees the test labels).
 fn test_metric(run: &Value, metric: &str) -> f64 {
-    run["best"]["metrics"][format!("test:{metric}")]
+    run["candidate"]["test_metrics"][metric]
         .as_f64()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no test {metric} in {:#}", run["candidate"]))
 }
 
 #[test]
@@ -621,5 +623,74 @@ fn training_jobs_work_in_a_private_folder_that_goes_with_the_process() {
     assert!(
         left.is_empty(),
         "the jobs' folder is removed with the process: {left:?}"
+    );
+}
+
+/// A job that could read the test labels could write them as its predictions and pass its own
+/// test gate: a spy trainer keeps what each job was given, then trains as `tollgate train` does.
+#[test]
+fn training_jobs_get_the_test_rows_without_their_labels() {
+    use polars::prelude::{ParquetReader, SerReader};
+    use std::os::unix::fs::PermissionsExt;
+
+    let t = with_wine();
+    let seen = t.dir.path().join("seen");
+    let spy = write(
+        &t,
+        "spy.sh",
+        "#!/bin/sh\n# train --root DIR\nmkdir -p \"$SPY_DIR\"\n\
+         cp -r \"$3/input/data\" \"$SPY_DIR/$(basename \"$3\")\"\nexec \"$TOLLGATE_BIN\" \"$@\"\n",
+    );
+    std::fs::set_permissions(&spy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = write(
+        &t,
+        "logit.toml",
+        "name = \"wine-logit\"\ndataset = \"wine\"\ntarget = \"quality\"\n\
+         task = \"classification\"\nmodel = \"logistic_regression\"\n\
+         [search]\nstrategy = \"random\"\nseed = 1\n[search.space]\nalpha = { type = \"log_uniform\", low = 1e-3, high = 1.0 }\n\
+         [budget]\nmax_trials = 2\n",
+    );
+    let out = t
+        .command()
+        .args(["run", &file, "--json"])
+        .env("TOLLGATE_TRAINER", &spy)
+        .env("SPY_DIR", &seen)
+        .env("TOLLGATE_BIN", env!("CARGO_BIN_EXE_tollgate"))
+        .output()
+        .unwrap();
+    let (code, run) = parse(&out);
+    assert_eq!(code, 0, "{run:#}\n{}", String::from_utf8_lossy(&out.stderr));
+
+    let columns = |path: std::path::PathBuf| -> Vec<String> {
+        let file = std::fs::read_dir(&path).unwrap().next().unwrap().unwrap();
+        let frame = ParquetReader::new(std::fs::File::open(file.path()).unwrap())
+            .finish()
+            .unwrap();
+        frame
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    };
+    let jobs: Vec<_> = std::fs::read_dir(&seen)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(jobs.len(), 2, "one folder per job: {jobs:?}");
+    for job in jobs {
+        assert!(columns(job.join("train")).contains(&"quality".to_owned()));
+        assert!(columns(job.join("validation")).contains(&"quality".to_owned()));
+        let test = columns(job.join("test"));
+        assert!(
+            !test.contains(&"quality".to_owned()),
+            "the test rows came with their labels: {test:?}"
+        );
+        assert!(test.contains(&"alcohol".to_owned()), "{test:?}");
+    }
+    // The labels stayed with the model tests, which scored the candidate.
+    assert!(
+        test_metric(&run, "accuracy") > 0.0,
+        "{:#}",
+        run["candidate"]
     );
 }

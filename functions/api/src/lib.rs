@@ -7,7 +7,8 @@
 //!
 //! `TOLLGATE_BUCKET`, `TOLLGATE_TABLE`, `TOLLGATE_EVENT_BUS` (see `tollgate-lambda`),
 //! `TOLLGATE_KMS_KEY` (objects written; default SSE-S3), `TOLLGATE_ACTOR_CLAIM` (the claim that
-//! names the caller; default `email`). When `TOLLGATE_MODEL_REGISTRY_PREFIX` is set, every stage
+//! names the caller; default `email`, which must come with `email_verified`; `sub` names
+//! people by their provider's id instead). When `TOLLGATE_MODEL_REGISTRY_PREFIX` is set, every stage
 //! change is mirrored into the SageMaker Model Registry, in the model package group
 //! `<prefix><model>`, naming `TOLLGATE_INFERENCE_IMAGE` (default: the training image).
 
@@ -59,6 +60,17 @@ impl Authenticator for JwtClaims {
                     self.actor_claim
                 ))
             })?;
+        // An address the provider has not verified names whoever typed it: with e-mail as the
+        // name of people, only a verified one is someone (Cognito's ID token says
+        // `email_verified`, which the authorizer passes on as the text "true").
+        if self.actor_claim == "email"
+            && claims.get("email_verified").map(|v| v.trim()) != Some("true")
+        {
+            return Err(ApiError::Unauthenticated(format!(
+                "the token's email {user} is not verified (email_verified is not true): verify \
+                 it with the identity provider, then sign in again"
+            )));
+        }
         Ok(Identity {
             user,
             groups: claims

@@ -117,7 +117,18 @@ async fn the_caller_is_the_authorizers_claim_and_nothing_else() {
         "{v}"
     );
 
-    let reader = json!({ "email": "carol@example.com" });
+    let unverified = json!({ "email": "bob@example.com", "cognito:groups": "[approvers]" });
+    let (status, v) = f.send(event("POST", path, Some(unverified), None)).await;
+    assert_eq!(status, 401, "an address nobody verified names nobody: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not verified"),
+        "{v}"
+    );
+
+    let reader = json!({ "email": "carol@example.com", "email_verified": "true" });
     let (status, v) = f
         .send(event(
             "GET",
@@ -130,11 +141,29 @@ async fn the_caller_is_the_authorizers_claim_and_nothing_else() {
     let (status, v) = f.send(event("POST", path, Some(reader), None)).await;
     assert_eq!(status, 403, "{v}");
 
-    let author = json!({ "email": "alice", "cognito:groups": "[approvers]" });
+    // The author as the provider cases their address: the same person.
+    let author =
+        json!({ "email": "ALICE", "email_verified": "true", "cognito:groups": "[approvers]" });
     let (status, v) = f.send(event("POST", path, Some(author), None)).await;
     assert_eq!(status, 409, "the author is refused: {v}");
+    // Who uploaded the data it was trained on contributed to it as much.
+    let uploader =
+        json!({ "email": "Dave", "email_verified": "true", "cognito:groups": "[approvers]" });
+    let (status, v) = f.send(event("POST", path, Some(uploader), None)).await;
+    assert_eq!(status, 409, "a contributor is refused: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dave uploaded conformance-ds v1"),
+        "{v}"
+    );
 
-    let approver = json!({ "email": "bob@example.com", "cognito:groups": "[editors approvers]" });
+    let approver = json!({
+        "email": "Bob@Example.com",
+        "email_verified": "true",
+        "cognito:groups": "[editors approvers]"
+    });
     let body = r#"{"comment": "checked the slices", "actor": "mallory"}"#;
     let (status, v) = f
         .send(event("POST", path, Some(approver), Some(body)))

@@ -17,6 +17,7 @@
 //! | `TOLLGATE_EVENT_BUS` | the EventBridge bus (required) |
 //! | `TOLLGATE_KMS_KEY` | a KMS key for the objects written (default: SSE-S3) |
 //! | `TOLLGATE_WORK_DIR` | temporary files (default `/tmp`) |
+//! | `TOLLGATE_UPLOAD_SIGNER` | the API function's principal, `AWS:<its role's RoleId>:`: a file PUT to an upload URL it made is uploaded by the person the URL was for (unset: the principal that stored it) |
 //! | `TOLLGATE_AWS_ENDPOINT` / `AWS_ENDPOINT_URL` | a stand-in's endpoint (tests only) |
 
 use aws_lambda_events::s3::S3Event;
@@ -36,7 +37,21 @@ impl Function {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let common = Common::from_env()?;
         let aws = tollgate_aws::sdk_config(None).await;
-        Self::new(&aws, &common)
+        let function = Self::new(&aws, &common)?;
+        Ok(
+            match tollgate_lambda::env::optional("TOLLGATE_UPLOAD_SIGNER") {
+                Some(signer) => function.with_upload_signer(signer),
+                None => function,
+            },
+        )
+    }
+
+    /// Uploads the principal `signer` stored were PUT to its upload URLs: by the person each
+    /// object's metadata names (see [`Ingest::with_upload_signer`]).
+    pub fn with_upload_signer(self, signer: impl Into<String>) -> Self {
+        Self {
+            ingest: self.ingest.with_upload_signer(signer),
+        }
     }
 
     pub fn new(aws: &AwsConfig, common: &Common) -> Result<Self, ConfigError> {

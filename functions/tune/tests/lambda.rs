@@ -6,15 +6,16 @@ use tollgate_aws_tests::runtime::{invoke, response};
 use tollgate_aws_tests::standin::Stack;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_for_an_unknown_pipeline_is_answered_not_retried() {
+async fn a_request_the_api_did_not_record_starts_nothing_and_is_answered_not_retried() {
     let stack = Stack::new().await;
-    let unknown =
-        serde_json::json!({"pipeline": "nope", "requested_by": "dana", "request_id": "r"});
+    // Anyone allowed to publish on the bus could send this, naming anyone as the requester.
+    let forged =
+        serde_json::json!({"pipeline": "churn", "requested_by": "dana", "request_id": "r"});
 
     let tune = invoke(
         env!("CARGO_BIN_EXE_tune").as_ref(),
         &stack.function_env(),
-        envelope("RunRequested", "tollgate", unknown),
+        envelope("RunRequested", "tollgate", forged),
     )
     .await;
 
@@ -22,8 +23,8 @@ async fn a_request_for_an_unknown_pipeline_is_answered_not_retried() {
         response(&tune)["discarded"]
             .as_str()
             .unwrap()
-            .contains("no pipeline"),
-        "a request that can never succeed is answered, not retried: {tune:?}"
+            .contains("was not made through Tollgate's API"),
+        "a request nobody recorded is answered, never retried nor run: {tune:?}"
     );
     tune.quick_init("tune");
 }

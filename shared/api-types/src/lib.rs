@@ -70,6 +70,10 @@ pub struct UploadRequest {
 pub struct UploadTicket {
     pub method: String,
     pub url: String,
+    /// Headers to send with the PUT as they are: they are signed into the URL (S3's names the
+    /// uploader, `x-amz-meta-tollgate-uploaded-by`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
     pub key: String,
     pub expires_at: Timestamp,
 }

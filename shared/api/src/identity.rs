@@ -62,6 +62,9 @@ struct Claims {
     purpose: Option<String>,
     #[serde(default)]
     groups: Vec<String>,
+    /// On an upload grant: who asked for it, the uploader of what is PUT with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
     iss: String,
     iat: i64,
     exp: i64,
@@ -112,6 +115,7 @@ impl LocalTokens {
             sub: user.to_string(),
             purpose: None,
             groups: groups.to_vec(),
+            by: None,
             iss: ISSUER.into(),
             iat,
             exp: iat.saturating_add(i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX)),
@@ -150,11 +154,12 @@ impl LocalTokens {
         })
     }
 
-    /// A short-lived token that lets its bearer PUT one object (`key`) and nothing else: the
-    /// local server's presigned upload URL.
+    /// A short-lived token that lets its bearer PUT one object (`key`) and nothing else, on
+    /// behalf of `by`: the local server's presigned upload URL.
     pub fn upload_grant(
         &self,
         key: &str,
+        by: &UserId,
         now: jiff::Timestamp,
         valid_for: std::time::Duration,
     ) -> String {
@@ -163,6 +168,7 @@ impl LocalTokens {
             sub: format!("upload:{key}"),
             purpose: Some(UPLOAD.into()),
             groups: Vec::new(),
+            by: Some(by.to_string()),
             iss: ISSUER.into(),
             iat,
             exp: iat.saturating_add(i64::try_from(valid_for.as_secs()).unwrap_or(i64::MAX)),
@@ -171,8 +177,8 @@ impl LocalTokens {
             .expect("HS256 signing does not fail")
     }
 
-    /// Whether `grant` lets its bearer PUT `key` now.
-    pub fn check_upload(&self, grant: &str, key: &str) -> Result<(), ApiError> {
+    /// Whether `grant` lets its bearer PUT `key` now: the person it was made for when it does.
+    pub fn check_upload(&self, grant: &str, key: &str) -> Result<UserId, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         let data =
@@ -188,7 +194,13 @@ impl LocalTokens {
                 "the upload URL was made for another file".into(),
             ));
         }
-        Ok(())
+        data.claims
+            .by
+            .as_deref()
+            .and_then(|by| UserId::parse(by).ok())
+            .ok_or_else(|| {
+                ApiError::Forbidden("the upload URL names no uploader: ask for a new one".into())
+            })
     }
 }
 

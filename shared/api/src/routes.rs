@@ -736,17 +736,23 @@ async fn upload_url(
 ) -> Result<(StatusCode, axum::Json<UploadTicket>), ApiError> {
     who.require(EDITORS, "upload data")?;
     let ticket = match &api.uploads {
-        Uploads::Store => api.app.upload_url(&body.dataset, &body.file).await?,
+        Uploads::Store => {
+            api.app
+                .upload_url(&body.dataset, &body.file, &who.user)
+                .await?
+        }
         Uploads::Local { base_url, tokens } => {
             let key = tollgate_app::upload_key(&body.dataset, &body.file)?;
             let grant = tokens.upload_grant(
                 key.as_str(),
+                &who.user,
                 api.app.ports().clock.now(),
                 tollgate_app::UPLOAD_URL_VALID_FOR,
             );
             UploadTicket {
                 method: "PUT".into(),
                 url: format!("{base_url}/api/v1/uploads/{key}?grant={grant}"),
+                headers: Default::default(),
                 key: key.to_string(),
                 expires_at: api.app.expiry(),
             }
@@ -861,7 +867,7 @@ async fn upload(
     let grant = q.grant.ok_or_else(|| {
         ApiError::Forbidden("the upload URL has no grant: ask POST /api/v1/uploads for one".into())
     })?;
-    tokens.check_upload(&grant, &key)?;
+    let by = tokens.check_upload(&grant, &key)?;
     let key = tollgate_domain::BlobKey::parse(&key)
         .map_err(|e| ApiError::bad_request("key", e.to_string()))?;
     let ports = api.app.ports();
@@ -870,6 +876,12 @@ async fn upload(
         .put(&ports.data_bucket, &key, body)
         .await
         .map_err(AppError::from)?;
+    // The server stored the bytes, on `by`'s grant: they are the uploader ingest should name.
+    if let Some(etag) = &meta.etag {
+        api.app
+            .received_upload(&format!("{}/{key}#{etag}", ports.data_bucket), &by)
+            .await?;
+    }
     // As S3 answers a PUT: the object's ETag, which its notification (and so its upload
     // record) carries too.
     let mut headers = HeaderMap::new();

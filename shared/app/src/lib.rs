@@ -15,9 +15,10 @@ use tollgate_api_types::{Applied, Decided, RunAccepted, UploadTicket};
 pub use tollgate_domain::ports::Ports;
 use tollgate_domain::ports::{ModelRegistry, StoredContract};
 use tollgate_domain::promotion::Request;
+use tollgate_domain::training::RunRequest;
 use tollgate_domain::{
-    AuditEvent, BlobKey, ContentHash, Contract, DatasetName, Event, Pipeline, PortError,
-    StoredPipeline, UserId,
+    AuditEvent, BlobKey, ContentHash, Contract, DatasetName, Pipeline, PortError, StoredPipeline,
+    UploadReceipt, UserId,
 };
 use tollgate_promote::{Outcome, Promote};
 
@@ -198,9 +199,9 @@ impl App {
     }
 
     /// Asks for a run of `pipeline` on `dataset_version` (the latest accepted when `None`):
-    /// checked here, started by the tune step when the event arrives. `request_id`, when the
-    /// caller gives one, makes the request safe to repeat: the same id asks for the same run,
-    /// however often it is sent.
+    /// checked and recorded here ([`App::record_run_request`]), started by the tune step when
+    /// the event arrives. `request_id`, when the caller gives one, makes the request safe to
+    /// repeat: the same id asks for the same run, however often it is sent.
     pub async fn request_run(
         &self,
         pipeline: &str,
@@ -208,6 +209,29 @@ impl App {
         request_id: Option<&str>,
         actor: &UserId,
     ) -> Result<RunAccepted, AppError> {
+        let asked = self
+            .record_run_request(pipeline, dataset_version, request_id, actor)
+            .await?;
+        // Published after the record (which the tune step believes, not the event): a crash
+        // between the two is mended by sending the same request again.
+        self.ports.bus.publish(&asked.event()).await?;
+        Ok(RunAccepted {
+            pipeline: asked.pipeline,
+            request_id: asked.request_id,
+        })
+    }
+
+    /// Checks a request for a run and records it in the audit trail, where the tune step looks
+    /// for it before it starts a requested run (and takes its requester from): the request to
+    /// hand the tune step, by event or directly. The same request recorded again is recorded
+    /// once; an id another request holds is refused.
+    pub async fn record_run_request(
+        &self,
+        pipeline: &str,
+        dataset_version: Option<u32>,
+        request_id: Option<&str>,
+        actor: &UserId,
+    ) -> Result<RunRequest, AppError> {
         if let Some(id) = request_id
             && (id.is_empty()
                 || id.len() > 64
@@ -250,20 +274,29 @@ impl App {
                 }
             }
         }
-        let request_id = request_id.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-        self.ports
-            .bus
-            .publish(&Event::RunRequested {
-                pipeline: pipeline.to_owned(),
-                dataset_version,
-                requested_by: actor.clone(),
-                request_id: request_id.clone(),
-            })
-            .await?;
-        Ok(RunAccepted {
+        let asked = RunRequest {
+            request_id: request_id.map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned),
             pipeline: pipeline.to_owned(),
-            request_id,
-        })
+            dataset_version,
+            requested_by: actor.clone(),
+        };
+        let subject = RunRequest::subject(&asked.request_id);
+        let earlier = self.ports.catalog.audit(Some(&subject)).await?;
+        match RunRequest::recorded(&asked.request_id, &earlier) {
+            Some(first) if first == asked => {}
+            Some(first) => {
+                return Err(AppError::Refused(format!(
+                    "request id {:?} is taken: {} asked for a run of {} with it; send another id \
+                     for another request",
+                    first.request_id, first.requested_by, first.pipeline
+                )));
+            }
+            None => {
+                let now = self.ports.clock.now();
+                self.ports.catalog.append_audit(asked.record(now)).await?;
+            }
+        }
+        Ok(asked)
     }
 
     /// A person's request about a model, decided by the promotion rules.
@@ -282,21 +315,48 @@ impl App {
         }
     }
 
-    /// A URL to PUT a file of `dataset` to: `incoming/<dataset>/<file>`, where uploads are
-    /// ingested from.
-    pub async fn upload_url(&self, dataset: &str, file: &str) -> Result<UploadTicket, AppError> {
+    /// A URL for `by` to PUT a file of `dataset` to: `incoming/<dataset>/<file>`, where uploads
+    /// are ingested from, as uploaded by them.
+    pub async fn upload_url(
+        &self,
+        dataset: &str,
+        file: &str,
+        by: &UserId,
+    ) -> Result<UploadTicket, AppError> {
         let key = upload_key(dataset, file)?;
-        let url = self
+        let put = self
             .ports
             .blobs
-            .presign_put(&self.ports.data_bucket, &key, UPLOAD_URL_VALID_FOR)
+            .presign_put(&self.ports.data_bucket, &key, UPLOAD_URL_VALID_FOR, by)
             .await?;
         Ok(UploadTicket {
             method: "PUT".into(),
-            url,
+            url: put.url,
+            headers: put.headers,
             key: key.to_string(),
             expires_at: self.expiry(),
         })
+    }
+
+    /// Records that `by` put the bytes of `upload_key` (`<bucket>/<key>#<etag>`), through a URL
+    /// made for them: see [`UploadReceipt`].
+    pub async fn received_upload(&self, upload_key: &str, by: &UserId) -> Result<(), AppError> {
+        let receipt = UploadReceipt {
+            upload_key: upload_key.to_owned(),
+            uploaded_by: by.clone(),
+        };
+        let now = self.ports.clock.now();
+        Ok(self.ports.catalog.append_audit(receipt.record(now)).await?)
+    }
+
+    /// Who put the bytes of `upload_key`, when a receipt says so.
+    pub async fn uploader(&self, upload_key: &str) -> Result<Option<UserId>, AppError> {
+        let events = self
+            .ports
+            .catalog
+            .audit(Some(&UploadReceipt::subject(upload_key)))
+            .await?;
+        Ok(UploadReceipt::recorded(upload_key, &events))
     }
 
     /// When an upload URL made now stops working.

@@ -13,8 +13,10 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncry
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
-use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest};
-use tollgate_domain::{BlobKey, BucketName, ObjectRef, PortError};
+use tollgate_domain::ports::{
+    BlobStore, LocalObject, ObjectMeta, Page, PageRequest, PresignedPut, UPLOADED_BY_METADATA,
+};
+use tollgate_domain::{BlobKey, BucketName, ObjectRef, PortError, UserId};
 
 use crate::AwsConfig;
 use crate::error::{build_error, code, port_error};
@@ -92,7 +94,15 @@ impl S3BlobStore {
             size,
             etag: etag.map(|e| e.trim_matches('"').to_owned()),
             version_id: version.filter(|v| *v != "null").map(str::to_owned),
+            uploaded_by: None,
         }
+    }
+
+    /// Whom an object's metadata names as its uploader ([`UPLOADED_BY_METADATA`]).
+    fn uploaded_by(metadata: Option<&std::collections::HashMap<String, String>>) -> Option<UserId> {
+        metadata?
+            .get(UPLOADED_BY_METADATA)
+            .and_then(|by| UserId::parse(by).ok())
     }
 
     async fn put_stream(
@@ -301,7 +311,10 @@ impl S3BlobStore {
             .await
             .map_err(|e| port_error(&what, e))?;
         let size = out.content_length().unwrap_or_default().max(0) as u64;
-        let meta = Self::meta(key, size, out.e_tag(), out.version_id());
+        let meta = ObjectMeta {
+            uploaded_by: Self::uploaded_by(out.metadata()),
+            ..Self::meta(key, size, out.e_tag(), out.version_id())
+        };
         std::fs::create_dir_all(&self.work_dir)
             .map_err(|e| PortError::other(format!("creating {}", self.work_dir.display()), e))?;
         // The file keeps the key's extension: readers tell CSV, gzip and Parquet apart by it.
@@ -354,12 +367,15 @@ impl S3BlobStore {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(Self::meta(
-                key,
-                out.content_length().unwrap_or_default().max(0) as u64,
-                out.e_tag(),
-                out.version_id(),
-            ))),
+            Ok(out) => Ok(Some(ObjectMeta {
+                uploaded_by: Self::uploaded_by(out.metadata()),
+                ..Self::meta(
+                    key,
+                    out.content_length().unwrap_or_default().max(0) as u64,
+                    out.e_tag(),
+                    out.version_id(),
+                )
+            })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(port_error(format!("reading {object}"), e)),
         }
@@ -583,7 +599,8 @@ impl BlobStore for S3BlobStore {
         bucket: &BucketName,
         key: &BlobKey,
         expires: Duration,
-    ) -> Result<String, PortError> {
+        by: &UserId,
+    ) -> Result<PresignedPut, PortError> {
         let what = format!("presigning an upload to s3://{bucket}/{key}");
         let config = PresigningConfig::expires_in(expires).map_err(|e| build_error(&what, e))?;
         let request = self
@@ -591,10 +608,20 @@ impl BlobStore for S3BlobStore {
             .put_object()
             .bucket(bucket.as_str())
             .key(key.as_str())
+            .metadata(UPLOADED_BY_METADATA, by.as_str())
             .presigned(config)
             .await
             .map_err(|e| port_error(&what, e))?;
-        Ok(request.uri().to_owned())
+        // The metadata header is signed: a PUT without it, or with another name, is refused.
+        let headers = request
+            .headers()
+            .filter(|(name, _)| name.starts_with("x-amz-meta-"))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Ok(PresignedPut {
+            url: request.uri().to_owned(),
+            headers,
+        })
     }
 }
 

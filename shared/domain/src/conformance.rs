@@ -223,9 +223,11 @@ pub async fn blob_store(store: &dyn BlobStore, bucket: &BucketName) {
             bucket,
             &key("conformance/upload.csv"),
             Duration::from_secs(900),
+            &user("alice"),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .url;
     assert!(
         !url.is_empty() && url.contains("upload.csv"),
         "a presigned URL names the object: {url}"
@@ -828,6 +830,7 @@ fn finished_run(model: &str, version: u32) -> Run {
             validation: object("splits/validation.parquet"),
             test: object("splits/test.parquet"),
             test_hash: hash(2),
+            test_features: Some(object("splits/test-features/a.parquet")),
             rows: [7, 2, 1],
             features: vec!["x".into()],
         },
@@ -835,6 +838,10 @@ fn finished_run(model: &str, version: u32) -> Run {
             request_id: format!("conformance-{version}"),
         },
         requested_by: user("alice"),
+        contributors: vec![crate::training::Contributor {
+            user: user("dave"),
+            role: "uploaded conformance-ds v1 (its training data)".into(),
+        }],
         status: RunStatus::Succeeded,
         created_at: t0(),
         updated_at: t0(),
@@ -872,6 +879,7 @@ fn candidate(run: &Run, model: &str, version: u32) -> ModelVersion {
         pipeline_hash: run.pipeline.hash.clone(),
         trainer: "tollgate-trainer conformance".into(),
         author: run.requested_by.clone(),
+        contributors: run.contributors.clone(),
         created_at: t0(),
         approvals: Vec::new(),
         test: None,

@@ -155,3 +155,42 @@ pub struct UploadOutcome {
     pub record: UploadRecord,
     pub report: crate::ValidationReport,
 }
+
+/// Who put an upload's bytes when the principal that stored them is not that person: a file
+/// PUT to an upload URL the local server made is stored by the server, on the grant of whoever
+/// asked for the URL. The server records the receipt as it stores the bytes; ingest names its
+/// person as the uploader (and so as a contributor to every model trained on the version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReceipt {
+    /// `<bucket>/<key>#<etag>`: the upload, as its record is keyed.
+    pub upload_key: String,
+    pub uploaded_by: UserId,
+}
+
+impl UploadReceipt {
+    pub const ACTION: &'static str = "dataset.upload.received";
+
+    /// The audit subject of the receipt of `upload_key`.
+    pub fn subject(upload_key: &str) -> String {
+        format!("upload/{upload_key}")
+    }
+
+    pub fn record(&self, at: Timestamp) -> crate::AuditEvent {
+        crate::AuditEvent::new(
+            at,
+            self.uploaded_by.clone(),
+            Self::ACTION,
+            Self::subject(&self.upload_key),
+        )
+    }
+
+    /// Who the first receipt of `upload_key` among `events` names.
+    pub fn recorded(upload_key: &str, events: &[crate::AuditEvent]) -> Option<UserId> {
+        let subject = Self::subject(upload_key);
+        events
+            .iter()
+            .filter(|e| e.subject == subject && e.action == Self::ACTION)
+            .min_by_key(|e| e.at)
+            .map(|e| e.actor.clone())
+    }
+}

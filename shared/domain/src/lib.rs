@@ -24,7 +24,9 @@ pub mod training;
 
 pub use audit::AuditEvent;
 pub use contract::{ColumnContract, ColumnType, Contract, DriftAction, DriftThresholds};
-pub use dataset::{Dataset, DatasetVersion, ObjectRef, UploadOutcome, UploadRecord, UploadStatus};
+pub use dataset::{
+    Dataset, DatasetVersion, ObjectRef, UploadOutcome, UploadReceipt, UploadRecord, UploadStatus,
+};
 pub use error::{DomainError, PortError};
 pub use events::Event;
 pub use names::{BlobKey, BucketName, ContentHash, DatasetName, UserId};

@@ -104,7 +104,12 @@ impl DatasetName {
     }
 }
 
-/// Who did something: a login name, an IAM principal or an e-mail address.
+/// Who did something, in one canonical form wherever it was learnt: trimmed and lower-cased, so
+/// `Bob@Example.com` and `bob@example.com` are one person (e-mail addresses are matched without
+/// case by every provider Tollgate meets, and a Cognito `sub` is lower-case already). A person
+/// is their verified e-mail or their `sub` (the API function's `TOLLGATE_ACTOR_CLAIM`); an AWS
+/// principal is its session name ([`UserId::from_principal`]), which IAM Identity Center sets
+/// to the person's user name.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
 string_newtype!(UserId);
@@ -126,7 +131,23 @@ impl UserId {
                 "must not contain control characters",
             ));
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(trimmed.to_lowercase()))
+    }
+
+    /// The person behind an AWS principal as S3 names the uploader of an object
+    /// (`userIdentity.principalId`): an assumed role's session name (`AWS:AROA…:alice@x.com`,
+    /// IAM Identity Center's sessions are named after the user), else the principal itself (an
+    /// IAM user's `AWS:AIDA…`, which names no person in another form). Anything else (the local
+    /// CLI's login name) is a name already.
+    pub fn from_principal(principal: &str) -> Result<Self, DomainError> {
+        let principal = principal.trim();
+        match principal
+            .strip_prefix("AWS:")
+            .map(|rest| rest.split_once(':'))
+        {
+            Some(Some((_role, session))) if !session.is_empty() => Self::parse(session),
+            _ => Self::parse(principal),
+        }
     }
 }
 
@@ -291,6 +312,34 @@ mod tests {
         assert_eq!(format!("{wine}"), "wine");
         let user = UserId::parse("ana").unwrap();
         assert_eq!(format!("{user:?}"), "\"ana\"");
+    }
+
+    #[test]
+    fn a_person_is_one_user_however_their_name_is_cased() {
+        assert_eq!(
+            UserId::parse(" Bob@Example.com ").unwrap(),
+            UserId::parse("bob@example.com").unwrap()
+        );
+        let stored: UserId = serde_json::from_str("\"BOB@example.COM\"").unwrap();
+        assert_eq!(stored.as_str(), "bob@example.com");
+    }
+
+    #[test]
+    fn an_aws_principal_is_the_person_its_session_names() {
+        let person = |p: &str| UserId::from_principal(p).unwrap().to_string();
+        // IAM Identity Center: the role's session is named after the signed-in user.
+        assert_eq!(
+            person("AWS:AROA3XFRBF535EXAMPLE:Alice@Example.com"),
+            "alice@example.com"
+        );
+        // An IAM user has no session: the principal is all there is.
+        assert_eq!(
+            person("AWS:AIDAJDPLRKLG7UEXAMPLE"),
+            "aws:aidajdplrklg7uexample"
+        );
+        // The local CLI names its user directly.
+        assert_eq!(person("ana"), "ana");
+        assert!(UserId::from_principal("AWS:AROA3XFRBF535EXAMPLE:").is_ok());
     }
 
     #[test]

@@ -28,7 +28,16 @@ pub struct ObjectMeta {
     pub etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// Whom the object's metadata names as its uploader ([`UPLOADED_BY_METADATA`]): the person
+    /// an upload URL was made for, signed into the URL so its holder cannot change it. Believed
+    /// only of objects the URL's signer stored (see the ingest function's
+    /// `TOLLGATE_UPLOAD_SIGNER`): anyone else allowed to PUT could write any name there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_by: Option<UserId>,
 }
+
+/// The metadata key (`x-amz-meta-<key>` on the wire) naming an upload's person.
+pub const UPLOADED_BY_METADATA: &str = "tollgate-uploaded-by";
 
 /// An object's bytes in a local file: the object itself in the embedded store, a download
 /// (removed on drop) on AWS.
@@ -117,13 +126,24 @@ pub trait BlobStore: Send + Sync + Debug {
     /// Copies `source` to `to` in the same bucket: the very version `source.version_id` names
     /// when it names one (a store that keeps no versions refuses such a source as `Invalid`).
     async fn copy(&self, source: &ObjectRef, to: &BlobKey) -> Result<ObjectMeta, PortError>;
-    /// A URL a client can PUT the object to without other credentials, valid for `expires`.
+    /// A URL a client can PUT the object to without other credentials, valid for `expires`, on
+    /// behalf of `by`: with the headers the PUT must carry (a store that keeps metadata signs
+    /// [`UPLOADED_BY_METADATA`] into the URL).
     async fn presign_put(
         &self,
         bucket: &BucketName,
         key: &BlobKey,
         expires: Duration,
-    ) -> Result<String, PortError>;
+        by: &UserId,
+    ) -> Result<PresignedPut, PortError>;
+}
+
+/// Where and how to PUT an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    /// Headers the PUT must send as they are (they are part of the signature).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// What every handler, the API and the CLI are built from: the stores, the bus, the clock and

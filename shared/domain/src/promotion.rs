@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::pipeline::Promotion;
-use crate::training::{ModelStage, ModelVersion};
+use crate::training::{Contributor, ModelStage, ModelVersion};
 use crate::{AuditEvent, UserId};
 
 /// One approver's approval of one version, for production.
@@ -120,6 +120,8 @@ pub struct VersionState {
     pub version: u32,
     pub stage: ModelStage,
     pub author: UserId,
+    /// Who else caused it ([`ModelVersion::contributors`]): like the author, none may approve.
+    pub contributors: Vec<Contributor>,
     /// The stored [`ModelVersion::revision`]: every write of this version is conditional on it.
     pub revision: u64,
     /// At most one per approver; expired ones are kept (they are history) and do not count.
@@ -129,12 +131,25 @@ pub struct VersionState {
 }
 
 impl VersionState {
+    /// What `user` did to cause this version, when they did anything: its author, or one of
+    /// its contributors.
+    pub fn contribution(&self, user: &UserId) -> Option<&str> {
+        if *user == self.author {
+            return Some("authored it");
+        }
+        self.contributors
+            .iter()
+            .find(|c| c.user == *user)
+            .map(|c| c.role.as_str())
+    }
+
     /// A version as the catalog keeps it: stage, revision, approvals and test verdict.
     pub fn of(model: &ModelVersion) -> Self {
         Self {
             version: model.version,
             stage: model.stage,
             author: model.author.clone(),
+            contributors: model.contributors.clone(),
             revision: model.revision,
             approvals: model.approvals.clone(),
             report: model.test.clone(),
@@ -512,7 +527,10 @@ impl Context<'_> {
     fn tally(&self, v: &VersionState, approvals: &[Approval]) -> Tally {
         let mut valid = BTreeSet::new();
         let mut expired = Vec::new();
-        for a in approvals.iter().filter(|a| a.approver != v.author) {
+        for a in approvals
+            .iter()
+            .filter(|a| v.contribution(&a.approver).is_none())
+        {
             if a.is_valid_at(self.at, self.valid_for()) {
                 valid.insert(a.approver.clone());
             } else {
@@ -686,6 +704,13 @@ impl Context<'_> {
         if *self.actor == v.author {
             return Err(format!(
                 "{} is the author of {name} and cannot approve it: approvals come from others",
+                self.actor
+            ));
+        }
+        if let Some(role) = v.contribution(self.actor) {
+            return Err(format!(
+                "{} {role}, so contributed to {name}, and cannot approve it: approvals come \
+                 from others",
                 self.actor
             ));
         }
@@ -939,6 +964,10 @@ mod tests {
             version,
             stage: ModelStage::Candidate,
             author: user("alice"),
+            contributors: vec![Contributor {
+                user: user("dave"),
+                role: "uploaded wine v1 (its training data)".into(),
+            }],
             revision: 0,
             approvals: Vec::new(),
             report,
@@ -1042,6 +1071,37 @@ mod tests {
             "alice is the author of churn v1 and cannot approve it: approvals come from others"
         );
         assert_eq!(stage(&state, 1), ModelStage::Staging);
+    }
+
+    #[test]
+    fn no_contributor_can_approve_nor_count_as_an_approver() {
+        let mut state = model(vec![passing(1)]);
+        step(&mut state, &policy(1), stage_request(1), "carol", t0());
+
+        let reason = refused(ask(&state, &policy(1), approve(1), "Dave", t0()));
+
+        assert_eq!(
+            reason,
+            "dave uploaded wine v1 (its training data), so contributed to churn v1, and cannot \
+             approve it: approvals come from others"
+        );
+        // An approval stored before the rule (or by a contributor recorded later) is not one.
+        state.versions[0].approvals.push(Approval {
+            approver: user("dave"),
+            at: t0(),
+            comment: None,
+        });
+        let reason = refused(ask(
+            &state,
+            &policy(1),
+            production_request(1),
+            "carol",
+            t0(),
+        ));
+        assert!(reason.contains("it has 0"), "{reason}");
+        // Someone who had no hand in it can.
+        step(&mut state, &policy(1), approve(1), "bob", t0());
+        assert_eq!(stage(&state, 1), ModelStage::Production);
     }
 
     #[test]

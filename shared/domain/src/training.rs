@@ -22,6 +22,123 @@ pub struct StoredPipeline {
     pub applied_at: Timestamp,
 }
 
+/// Someone who caused a model version, and how. None of them may approve it: the four-eyes
+/// rule asks for eyes that had no hand in what they judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Contributor {
+    pub user: UserId,
+    /// What they did, as a sentence's predicate: "uploaded wine v3 (its training data)".
+    pub role: String,
+}
+
+/// Everyone who caused a run started by `trigger` of `pipeline` on `version`, requested by
+/// `requested_by`: who asked for it (a person's request, or the upload that started it), who
+/// uploaded the data it trains on, and for a run no person asked for (a schedule, the monitor),
+/// who applied the pipeline that started it. One entry per person, their roles joined.
+pub fn contributors(
+    trigger: &Trigger,
+    requested_by: &UserId,
+    pipeline: &StoredPipeline,
+    version: &crate::DatasetVersion,
+) -> Vec<Contributor> {
+    let mut all: Vec<Contributor> = Vec::new();
+    let mut add = |user: &UserId, role: String| match all.iter_mut().find(|c| c.user == *user) {
+        Some(c) if !c.role.contains(&role) => c.role = format!("{} and {role}", c.role),
+        Some(_) => {}
+        None => all.push(Contributor {
+            user: user.clone(),
+            role,
+        }),
+    };
+    let applied = format!(
+        "applied pipeline {} v{}",
+        pipeline.pipeline.name, pipeline.version
+    );
+    match trigger {
+        Trigger::Request { .. } => add(requested_by, "requested its run".into()),
+        Trigger::Schedule { .. } => add(
+            &pipeline.applied_by,
+            format!("{applied} (whose schedule started its run)"),
+        ),
+        Trigger::Monitor { .. } => add(
+            &pipeline.applied_by,
+            format!("{applied} (whose drift monitoring started its run)"),
+        ),
+        Trigger::Upload { .. } => {}
+    }
+    add(
+        &version.uploaded_by,
+        format!(
+            "uploaded {} v{} (its training data)",
+            version.dataset, version.version
+        ),
+    );
+    all
+}
+
+/// A person's request for a run as the application (the API, the CLI) records it in the audit
+/// trail before the request's event goes out. The tune step starts a requested run only when
+/// it finds this record and takes the requester from it: a `RunRequested` event on the bus is
+/// something anyone allowed to publish there could have written, the catalog is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    pub request_id: String,
+    pub pipeline: String,
+    pub dataset_version: Option<u32>,
+    pub requested_by: UserId,
+}
+
+impl RunRequest {
+    pub const ACTION: &'static str = "run.requested";
+
+    /// The audit subject of request `request_id`.
+    pub fn subject(request_id: &str) -> String {
+        format!("request/{request_id}")
+    }
+
+    /// The record to append, made at `at`.
+    pub fn record(&self, at: Timestamp) -> crate::AuditEvent {
+        crate::AuditEvent::new(
+            at,
+            self.requested_by.clone(),
+            Self::ACTION,
+            Self::subject(&self.request_id),
+        )
+        .details(serde_json::json!({
+            "pipeline": self.pipeline,
+            "dataset_version": self.dataset_version,
+        }))
+    }
+
+    /// The first record of request `request_id` among `events` (the audit of its subject).
+    pub fn recorded(request_id: &str, events: &[crate::AuditEvent]) -> Option<Self> {
+        let subject = Self::subject(request_id);
+        let event = events
+            .iter()
+            .filter(|e| e.subject == subject && e.action == Self::ACTION)
+            .min_by_key(|e| e.at)?;
+        Some(Self {
+            request_id: request_id.to_owned(),
+            pipeline: event.details["pipeline"].as_str()?.to_owned(),
+            dataset_version: event.details["dataset_version"]
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok()),
+            requested_by: event.actor.clone(),
+        })
+    }
+
+    /// The event that asks the tune step to start it.
+    pub fn event(&self) -> crate::Event {
+        crate::Event::RunRequested {
+            pipeline: self.pipeline.clone(),
+            dataset_version: self.dataset_version,
+            requested_by: self.requested_by.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
 /// What started a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -138,6 +255,12 @@ pub struct SplitFiles {
     pub test: ObjectRef,
     /// SHA-256 of the test file: the models of every run on this split are tested on these bytes.
     pub test_hash: ContentHash,
+    /// The test rows without the run's target: what its training jobs get as their `test`
+    /// channel, to predict. The labelled `test` stays with the evaluator, so no job can write
+    /// the answers into its own predictions. (A run from before there was one gives its jobs no
+    /// test channel.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_features: Option<ObjectRef>,
     pub rows: [u64; 3],
     pub features: Vec<String>,
 }
@@ -162,6 +285,9 @@ pub struct Run {
     pub split: SplitFiles,
     pub trigger: Trigger,
     pub requested_by: UserId,
+    /// Who caused it ([`contributors`]); its model version keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<Contributor>,
     pub status: RunStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -279,6 +405,9 @@ pub struct ModelVersion {
     pub trainer: String,
     /// Who started the run (the uploader, or who asked): they cannot approve it.
     pub author: UserId,
+    /// Everyone who caused it (the run's [`contributors`]): none of them can approve it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<Contributor>,
     pub created_at: Timestamp,
     /// Approvals given while in staging, at most one per approver (expired ones stay).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

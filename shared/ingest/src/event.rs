@@ -14,7 +14,10 @@ pub struct UploadRef {
     pub object: ObjectRef,
     pub dataset: DatasetName,
     pub file_name: String,
+    /// The person behind the principal that stored the object ([`UserId::from_principal`]).
     pub uploaded_by: UserId,
+    /// That principal as S3 names it (`AWS:AROA…:session`), when it does.
+    pub principal: Option<String>,
 }
 
 impl UploadRef {
@@ -78,11 +81,10 @@ pub fn uploads_in(event: &S3Event) -> Result<Vec<UploadRef>, IngestError> {
                 "upload {key}: the folder does not name a dataset: {e}"
             ))
         })?;
-        let uploaded_by = record
-            .principal_id
-            .principal_id
+        let principal = record.principal_id.principal_id.clone();
+        let uploaded_by = principal
             .as_deref()
-            .and_then(|p| UserId::parse(p).ok())
+            .and_then(|p| UserId::from_principal(p).ok())
             .unwrap_or_else(|| UserId::parse("unknown").expect("a valid user"));
         let object = ObjectRef {
             bucket,
@@ -100,6 +102,7 @@ pub fn uploads_in(event: &S3Event) -> Result<Vec<UploadRef>, IngestError> {
             object,
             dataset,
             uploaded_by,
+            principal,
         });
     }
     Ok(uploads)
@@ -117,7 +120,7 @@ mod tests {
                 "awsRegion": "eu-west-1",
                 "eventTime": "2026-11-26T10:00:00.000Z",
                 "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE:alice"},
+                "userIdentity": {"principalId": "AWS:AROA3XFRBF535EXAMPLE:Alice@Example.com"},
                 "requestParameters": {"sourceIPAddress": "127.0.0.1"},
                 "responseElements": {},
                 "s3": {
@@ -137,7 +140,8 @@ mod tests {
         assert_eq!(uploads.len(), 1);
         assert_eq!(uploads[0].dataset.as_str(), "credit");
         assert_eq!(uploads[0].file_name, "my file(1).csv");
-        assert_eq!(uploads[0].uploaded_by.as_str(), "AWS:AIDAEXAMPLE:alice");
+        // An IAM Identity Center session is named after its user: that is the uploader.
+        assert_eq!(uploads[0].uploaded_by.as_str(), "alice@example.com");
         assert_eq!(
             uploads[0].upload_key(),
             "tollgate-data/incoming/credit/my file(1).csv#abc"

@@ -8,7 +8,7 @@ use aws_lambda_events::s3::S3Event;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tollgate_domain::ports::{
-    BlobStore, Catalog, Clock, EventBus, LocalObject, NewVersion, Ports, StoredContract,
+    BlobStore, Catalog, Clock, EventBus, LocalObject, NewVersion, ObjectMeta, Ports, StoredContract,
 };
 use tollgate_domain::report::{DatasetProfile, Finding};
 use tollgate_domain::{
@@ -34,6 +34,9 @@ pub(crate) struct IngestConfig {
     pub data_bucket: BucketName,
     /// Where temporary files go (on Lambda, `/tmp`).
     pub work_dir: PathBuf,
+    /// The principal (a prefix of it) that signs upload URLs: what it stores was PUT by the
+    /// person the object's metadata names.
+    pub upload_signer: Option<String>,
 }
 
 /// The stages of one upload, for progress display.
@@ -105,6 +108,7 @@ impl Ingest {
             config: IngestConfig {
                 data_bucket: ports.data_bucket.clone(),
                 work_dir,
+                upload_signer: None,
             },
             progress: None,
         }
@@ -114,6 +118,30 @@ impl Ingest {
     pub fn with_progress(mut self, progress: impl Fn(Stage) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
+    }
+
+    /// Believes the uploader an object's metadata names ([`ObjectMeta::uploaded_by`]) when the
+    /// principal that stored it starts with `signer`: the API function's role (`AWS:AROA…:`),
+    /// whose presigned upload URLs sign that metadata in. Of an object anyone else stored, the
+    /// metadata is whatever they wrote, and the uploader stays the principal.
+    pub fn with_upload_signer(mut self, signer: impl Into<String>) -> Self {
+        self.config.upload_signer = Some(signer.into()).filter(|s: &String| !s.is_empty());
+        self
+    }
+
+    /// `upload`, its uploader the person its metadata names when the signer stored it.
+    fn attributed(&self, upload: &UploadRef, meta: &ObjectMeta) -> UploadRef {
+        let signed = match (&self.config.upload_signer, &upload.principal) {
+            (Some(signer), Some(principal)) => principal.starts_with(signer.as_str()),
+            _ => false,
+        };
+        match &meta.uploaded_by {
+            Some(person) if signed => UploadRef {
+                uploaded_by: person.clone(),
+                ..upload.clone()
+            },
+            _ => upload.clone(),
+        }
     }
 
     fn stage(&self, stage: Stage) {
@@ -166,6 +194,7 @@ impl Ingest {
         upload_key: &str,
     ) -> Result<UploadOutcome, IngestError> {
         let local = self.fetch(&upload.object).await?;
+        let upload = &self.attributed(upload, &local.meta);
         self.stage(Stage::Hashing);
         let (path, started) = (local.path.clone(), std::time::Instant::now());
         let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;

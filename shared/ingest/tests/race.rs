@@ -26,6 +26,7 @@ fn upload(bucket: &BucketName, file: &str) -> UploadRef {
         dataset: DatasetName::parse("wine").unwrap(),
         file_name: file.to_owned(),
         uploaded_by: UserId::parse("alice").unwrap(),
+        principal: None,
     }
 }
 
@@ -149,8 +150,9 @@ impl BlobStore for CrashOnce {
         b: &BucketName,
         k: &BlobKey,
         expires: Duration,
-    ) -> Result<String, PortError> {
-        self.inner.presign_put(b, k, expires).await
+        by: &tollgate_domain::UserId,
+    ) -> Result<tollgate_domain::ports::PresignedPut, PortError> {
+        self.inner.presign_put(b, k, expires, by).await
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest};
+use tollgate_domain::ports::{BlobStore, LocalObject, ObjectMeta, Page, PageRequest, PresignedPut};
 use tollgate_domain::{BlobKey, BucketName, ObjectRef, PortError};
 
 use crate::error::io;
@@ -60,6 +60,7 @@ impl FsBlobStore {
             size: md.len(),
             etag: Some(format!("{:x}-{:x}-{:x}", md.len(), mtime, inode)),
             version_id: None,
+            uploaded_by: None,
         })
     }
 
@@ -334,10 +335,15 @@ impl BlobStore for FsBlobStore {
         bucket: &BucketName,
         key: &BlobKey,
         _expires: Duration,
-    ) -> Result<String, PortError> {
-        // The embedded store has no server: the "URL" is the file a client writes to.
+        _by: &tollgate_domain::UserId,
+    ) -> Result<PresignedPut, PortError> {
+        // The embedded store has no server: the "URL" is the file a client writes to (and keeps
+        // no metadata: `tollgate up`'s upload URLs record who uploaded as they store the bytes).
         let path = self.path_of(bucket, key);
         let abs = std::path::absolute(&path).unwrap_or(path);
-        Ok(format!("file://{}", abs.display()))
+        Ok(PresignedPut {
+            url: format!("file://{}", abs.display()),
+            headers: Default::default(),
+        })
     }
 }

@@ -88,12 +88,25 @@ impl Artifact {
     }
 }
 
+/// The most a member extracted from a model archive may hold: a model file or a predictions
+/// file past it is refused (`Invalid`), not written until the disk is full.
+pub const MAX_MEMBER_BYTES: u64 = 2 << 30;
+
 /// The member `name` of a gzipped tarball (SageMaker writes `./model.json` or `model.json`), as
-/// a temporary file; `NotFound` when it has none.
+/// a temporary file, streamed; `NotFound` when it has none, `Invalid` past [`MAX_MEMBER_BYTES`].
 pub fn extract(
     tarball: &LocalObject,
     name: &str,
     work_dir: &Path,
+) -> Result<LocalObject, PortError> {
+    extract_at_most(tarball, name, work_dir, MAX_MEMBER_BYTES)
+}
+
+fn extract_at_most(
+    tarball: &LocalObject,
+    name: &str,
+    work_dir: &Path,
+    max: u64,
 ) -> Result<LocalObject, PortError> {
     let what = format!("{} in {}", name, tarball.path.display());
     let file = std::fs::File::open(&tarball.path)
@@ -117,18 +130,27 @@ pub fn extract(
             .suffix(&format!("-{}", name.rsplit('/').next().unwrap_or(name)))
             .tempfile_in(work_dir)
             .map_err(|e| PortError::other(format!("extracting {what}"), e))?;
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
+        let too_big = || {
+            PortError::Invalid(format!(
+                "{what} is larger than {max} bytes, the limit of a member Tollgate extracts"
+            ))
+        };
+        // The header's size can lie; the copy is held to the limit whatever it says.
+        if entry.header().size().is_ok_and(|s| s > max) {
+            return Err(too_big());
+        }
+        let size = std::io::copy(&mut (&mut entry).take(max + 1), &mut out)
             .map_err(|e| PortError::Invalid(format!("reading {what}: {e}")))?;
-        std::io::Write::write_all(&mut out, &bytes)
-            .map_err(|e| PortError::other(format!("extracting {what}"), e))?;
+        if size > max {
+            return Err(too_big());
+        }
         let path = out.into_temp_path();
         let meta = ObjectMeta {
             key: tarball.meta.key.clone(),
-            size: bytes.len() as u64,
+            size,
             etag: tarball.meta.etag.clone(),
             version_id: tarball.meta.version_id.clone(),
+            uploaded_by: None,
         };
         return Ok(LocalObject::temporary(
             path.to_path_buf(),
@@ -182,6 +204,7 @@ mod tests {
                     size: 0,
                     etag: None,
                     version_id: None,
+                    uploaded_by: None,
                 },
             );
             let model = extract(&local, "model.json", dir.path()).unwrap();
@@ -190,6 +213,12 @@ mod tests {
                 extract(&local, "predictions/test.csv", dir.path()),
                 Err(PortError::NotFound(_))
             ));
+            // Past the limit, a member is refused, not written out.
+            let refused = extract_at_most(&local, "model.json", dir.path(), 8);
+            assert!(
+                matches!(&refused, Err(PortError::Invalid(m)) if m.contains("larger than 8 bytes")),
+                "{refused:?}"
+            );
         }
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! - in: `input/config/hyperparameters.json`, a JSON object whose values are all strings (see
 //!   [`Config`]); `input/data/<channel>/` for the channels `train` and `validation` (required)
-//!   and `test` (optional), each one or more `.parquet` or `.csv` files with a header, stacked
-//!   in name order.
+//!   and `test` (optional, and without the target column as Tollgate gives it: the job predicts
+//!   those rows, their labels stay with the evaluator), each one or more `.parquet` or `.csv`
+//!   files with a header, stacked in name order.
 //! - out: `model/model.json` (see [`Model`]); `output/metrics.json` and
 //!   `output/data/metrics.json`, a flat map such as `{"validation:accuracy": 0.8125}`;
 //!   `output/data/predictions/<channel>.csv` for validation and test, `row,prediction` and a
@@ -23,10 +24,8 @@
 //! is missing fails the job, naming the count: rows are never dropped silently, so the `row` of a
 //! prediction is always the row of the channel's data.
 //!
-//! A seed and the same input give the same model, except for `decision_tree` and
-//! `random_forest`: linfa-trees 0.8.1 keeps class counts in hash maps seeded per process, so
-//! equally good splits (and tied leaves) are chosen in an order that changes from one run to the
-//! next. The forest's bootstrap draws are seeded; its trees inherit the same caveat.
+//! A seed and the same input give the same model, in any process (linfa-trees is patched to
+//! count classes in an ordered map: see `vendor/linfa-trees/PATCH.md`).
 
 pub mod artifact;
 mod config;
@@ -210,6 +209,18 @@ pub fn train(config: &Config, root: &Path) -> Result<Outcome, TrainError> {
     ];
     for (channel, frame) in evaluated {
         let Some(frame) = frame else { continue };
+        if frame.column(&config.target).is_err() {
+            // Features without their target (as Tollgate hands a job the test rows): what can
+            // be done is predict them; who holds the labels scores the predictions.
+            let predictions = model.predict_channel(frame, channel)?;
+            let path = layout.predictions(channel);
+            write_file(&path, predictions.to_csv().as_bytes())?;
+            say!(
+                "predicted {} rows of {channel} (no target to score)",
+                frame.height()
+            );
+            continue;
+        }
         let evaluation = model.evaluate(frame, channel)?;
         for s in &evaluation.scores {
             say!("{} = {:.6}", s.name(), s.value);
@@ -253,9 +264,14 @@ impl Channels {
             false => None,
         };
         let features = choose_features(config, &train)?;
-        require_columns(VALIDATION, &validation, &features, &config.target)?;
+        require_columns(VALIDATION, &validation, &features, Some(&config.target))?;
         if let Some(test) = &test {
-            require_columns(TEST, test, &features, &config.target)?;
+            // The target is optional here: a job is given the test rows without it.
+            let target = test
+                .column(&config.target)
+                .is_ok()
+                .then_some(&config.target);
+            require_columns(TEST, test, &features, target.map(String::as_str))?;
         }
         say!("{} features: {}", features.len(), features.join(", "));
         Ok(Self {
@@ -406,9 +422,9 @@ fn require_columns(
     channel: &str,
     frame: &DataFrame,
     features: &[String],
-    target: &str,
+    target: Option<&str>,
 ) -> Result<(), TrainError> {
-    for name in features.iter().map(String::as_str).chain([target]) {
+    for name in features.iter().map(String::as_str).chain(target) {
         if frame.column(name).is_err() {
             return Err(TrainError::column(
                 &format!("channel {channel}"),

@@ -211,6 +211,15 @@ impl Model {
         self.predict_within(frame, "the input")
     }
 
+    /// As [`Model::predict`], naming the frame as channel `channel` in errors.
+    pub fn predict_channel(
+        &self,
+        frame: &DataFrame,
+        channel: &str,
+    ) -> Result<Predictions, TrainError> {
+        self.predict_within(frame, &format!("channel {channel}"))
+    }
+
     /// Predicts the rows of `frame` and measures the predictions against its target column.
     /// `channel` names the frame in the scores (`test:accuracy`) and in errors.
     pub fn evaluate(&self, frame: &DataFrame, channel: &str) -> Result<Evaluation, TrainError> {

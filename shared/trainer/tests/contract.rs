@@ -332,6 +332,31 @@ fn a_loaded_model_reproduces_the_test_predictions() {
     }
 }
 
+#[test]
+fn test_rows_without_their_target_are_predicted_not_scored() {
+    let job = Job::wine(&[("model", "logistic_regression"), ("target", "quality")]);
+    // As Tollgate hands a job the test rows: the features only, the labels kept back.
+    let test = job.channel_file("test", "wine.csv");
+    let mut features = read_table(&test).unwrap().drop("quality").unwrap();
+    write_csv(&mut features, &test);
+
+    let run = job.train();
+
+    let metrics = job.metrics();
+    assert!(metrics.contains_key("validation:accuracy"), "{metrics:?}");
+    assert!(
+        !metrics.keys().any(|k| k.starts_with("test:")),
+        "nothing to score the test rows against: {metrics:?}"
+    );
+    assert!(metric_line(&run.stdout, "test:accuracy").is_none());
+    let loaded = Model::load(&job.layout.model()).unwrap();
+    assert_eq!(
+        loaded.predict(&features).unwrap().to_csv(),
+        job.predictions("test"),
+        "each test row predicted, in order"
+    );
+}
+
 /// Wine graded `good` (quality 6 and up) or `bad`, with a text feature: the acidity `band`.
 fn graded(frame: DataFrame) -> DataFrame {
     let text = |name: &str, values: Vec<&'static str>| Column::new(name.into(), values);

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use tollgate_domain::pipeline::CalendarPeriod;
 use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, Ports, TrainingBackend};
-use tollgate_domain::training::JobStateChange;
+use tollgate_domain::training::{JobStateChange, RunRequest, contributors};
 use tollgate_domain::{
     AuditEvent, BucketName, DatasetName, DatasetVersion, Event, PortError, Run, RunStatus,
     StoredPipeline, Trigger, UserId,
@@ -116,6 +116,34 @@ impl Tune {
         requested_by: &UserId,
         request_id: &str,
     ) -> Result<Run, TuneError> {
+        let events = self
+            .catalog
+            .audit(Some(&RunRequest::subject(request_id)))
+            .await?;
+        let claimed = RunRequest {
+            request_id: request_id.to_owned(),
+            pipeline: pipeline.to_owned(),
+            dataset_version,
+            requested_by: requested_by.clone(),
+        };
+        match RunRequest::recorded(request_id, &events) {
+            Some(recorded) if recorded == claimed => {}
+            Some(recorded) => {
+                return Err(TuneError::Refused(format!(
+                    "run request {request_id} says {requested_by} asked for {pipeline} \
+                     (version {dataset_version:?}), but {} asked for {} (version {:?}): \
+                     the event does not match the request it names, so no run started",
+                    recorded.requested_by, recorded.pipeline, recorded.dataset_version
+                )));
+            }
+            None => {
+                return Err(TuneError::Refused(format!(
+                    "run request {request_id} (naming {requested_by} as its requester) was not \
+                     made through Tollgate's API or CLI, which record every request: no run \
+                     started"
+                )));
+            }
+        }
         let trigger = Trigger::Request {
             request_id: request_id.to_owned(),
         };
@@ -218,6 +246,13 @@ impl Tune {
             &self.config.work_dir,
         )
         .await?;
+        let test_features = split::test_features(
+            self.blobs.as_ref(),
+            &split,
+            &p.target,
+            &self.config.work_dir,
+        )
+        .await?;
         let now = self.clock.now();
         let columns: Vec<String> = version.schema.iter().map(|c| c.name.clone()).collect();
         let features = p.feature_columns(&columns);
@@ -230,16 +265,19 @@ impl Tune {
             content_hash: version.content_hash.clone(),
             split: tollgate_domain::training::SplitFiles {
                 features: features.clone().unwrap_or_default(),
+                test_features: Some(test_features),
                 ..split
             },
+            contributors: contributors(&trigger, &requested_by, &stored, version),
             trigger,
             requested_by: requested_by.clone(),
             status: RunStatus::Running,
             created_at: now,
             updated_at: now,
-            deadline: p.budget.max_wall_time.map(|w| {
+            // Out of range only past the limits, which fail the run below.
+            deadline: p.budget.max_wall_time.and_then(|w| {
                 now.checked_add(SignedDuration::from_secs(w.seconds() as i64))
-                    .expect("a deadline within range")
+                    .ok()
             }),
             max_trials,
             max_cost_usd: max_cost,

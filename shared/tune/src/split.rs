@@ -7,7 +7,7 @@ use tollgate_domain::pipeline::Split;
 use tollgate_domain::ports::BlobStore;
 use tollgate_domain::training::SplitFiles;
 use tollgate_domain::{BlobKey, BucketName, ContentHash, DatasetVersion, ObjectRef, PortError};
-use tollgate_validation::split::split_parquet;
+use tollgate_validation::split::{split_parquet, without_column};
 
 use crate::TuneError;
 
@@ -72,6 +72,7 @@ pub async fn freeze(
         validation,
         test,
         test_hash: test_hash.expect("the test part was written"),
+        test_features: None,
         rows: parts.rows,
         features: version.schema.iter().map(|c| c.name.clone()).collect(),
     };
@@ -81,4 +82,37 @@ pub async fn freeze(
         return decode(&blobs.get(bucket, &manifest).await?, "a split manifest");
     }
     Ok(files)
+}
+
+/// The split's test rows without `target`, for a run's training jobs to predict: written once
+/// per split and target beside the split (`test-features/<id>.parquet`), reused after.
+pub async fn test_features(
+    blobs: &dyn BlobStore,
+    files: &SplitFiles,
+    target: &str,
+    work_dir: &std::path::Path,
+) -> Result<ObjectRef, TuneError> {
+    let bucket = &files.test.bucket;
+    let base = files
+        .test
+        .key
+        .as_str()
+        .rsplit_once('/')
+        .map_or("", |(folder, _)| folder);
+    let id = hex::encode(&Sha256::digest(target.as_bytes())[..6]);
+    let object = key(format!("{base}/test-features/{id}.parquet"))?;
+    if blobs.head(bucket, &object).await?.is_none() {
+        let test = blobs.fetch(bucket, &files.test.key).await?;
+        let (path, target, work) = (test.path.clone(), target.to_owned(), work_dir.to_owned());
+        let file = tokio::task::spawn_blocking(move || without_column(&path, &target, &work))
+            .await
+            .map_err(|e| TuneError::Port(PortError::other("a split task failed", e)))??;
+        let bytes = Bytes::from(
+            std::fs::read(file.path())
+                .map_err(|e| PortError::other("reading the test features", e))?,
+        );
+        // The first writer wins; every writer's bytes are the same columns of the same rows.
+        blobs.create(bucket, &object, bytes).await?;
+    }
+    Ok(ObjectRef::new(bucket.clone(), object))
 }

@@ -161,11 +161,15 @@ fn job(run: &Run, trial: &TrialRecord, bucket: &BucketName) -> TrainingJob {
     TrainingJob {
         name: trial.job_name.clone(),
         hyperparameters,
-        channels: BTreeMap::from([
-            ("train".to_owned(), run.split.train.clone()),
-            ("validation".to_owned(), run.split.validation.clone()),
-            ("test".to_owned(), run.split.test.clone()),
-        ]),
+        // The test rows go without their labels, which stay with the evaluator.
+        channels: [
+            ("train", Some(&run.split.train)),
+            ("validation", Some(&run.split.validation)),
+            ("test", run.split.test_features.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(channel, object)| Some((channel.to_owned(), object?.clone())))
+        .collect(),
         output_bucket: bucket.clone(),
         output_prefix: format!("runs/{}/", run.id),
         backend: p.backend.clone(),
@@ -356,6 +360,7 @@ fn finish(run: &mut Run, study: &Study, ctx: &Context<'_>, actions: &mut Actions
         pipeline_hash: run.pipeline.hash.clone(),
         trainer,
         author: run.requested_by.clone(),
+        contributors: run.contributors.clone(),
         created_at: ctx.now,
         approvals: Vec::new(),
         test: None,
@@ -450,6 +455,7 @@ max_parallel = 2
                 validation: object("s/validation.parquet"),
                 test: object("s/test.parquet"),
                 test_hash: hash,
+                test_features: Some(object("s/test-features/x.parquet")),
                 rows: [7, 2, 1],
                 features: vec!["x".into()],
             },
@@ -457,6 +463,7 @@ max_parallel = 2
                 request_id: "r".into(),
             },
             requested_by: UserId::parse("ana").unwrap(),
+            contributors: Vec::new(),
             status: RunStatus::Running,
             created_at: now,
             updated_at: now,

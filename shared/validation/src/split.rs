@@ -66,6 +66,30 @@ pub fn split_parquet(
     Ok(SplitParts { files, rows })
 }
 
+/// A Parquet file without its `column` (the test rows without their target, as a training
+/// job is given them), as Parquet in a temporary file in `dir`. A file without the column is
+/// copied as it is.
+pub fn without_column(
+    input: &Path,
+    column: &str,
+    dir: &Path,
+) -> Result<tempfile::NamedTempFile, ValidationError> {
+    let polars = |context: &str| {
+        let context = format!("{context} {}", input.display());
+        move |source| ValidationError::Polars { context, source }
+    };
+    let file = std::fs::File::open(input).map_err(|e| ValidationError::io("opening", input, e))?;
+    let mut frame = ParquetReader::new(file)
+        .finish()
+        .map_err(polars("reading"))?;
+    if frame.column(column).is_ok() {
+        frame = frame
+            .drop(column)
+            .map_err(polars("dropping the target from"))?;
+    }
+    write_parquet(&mut frame, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,20 +112,32 @@ async fn a_presigned_url_takes_an_upload_without_credentials() {
     let store = stack.blobs();
     let bucket = stack.bucket_name();
     let key = BlobKey::parse("incoming/wine/presigned.csv").unwrap();
-    let url = store
-        .presign_put(&bucket, &key, std::time::Duration::from_secs(300))
+    let bob = tollgate_domain::UserId::parse("Bob@Example.com").unwrap();
+    let put = store
+        .presign_put(&bucket, &key, std::time::Duration::from_secs(300), &bob)
         .await
         .unwrap();
+    let url = put.url;
     assert!(url.contains("X-Amz-Signature"), "{url}");
-    // A client with no credentials at all: a plain HTTP PUT (typed: moto reads a form-encoded
-    // body as a form, and stores nothing).
+    assert_eq!(
+        put.headers
+            .get("x-amz-meta-tollgate-uploaded-by")
+            .map(String::as_str),
+        Some("bob@example.com"),
+        "the uploader is a signed header: {:?}",
+        put.headers
+    );
+    // A client with no credentials at all: a plain HTTP PUT with the signed headers (typed:
+    // moto reads a form-encoded body as a form, and stores nothing).
     let python = std::env::var("TOLLGATE_STANDIN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let put = "import sys, urllib.request\n\
+    let script = "import sys, json, urllib.request\n\
+               h = json.loads(sys.argv[2]); h['Content-Type'] = 'text/csv'\n\
                r = urllib.request.Request(sys.argv[1], data=b'a,b\\n1,2\\n', method='PUT', \
-               headers={'Content-Type': 'text/csv'})\n\
+               headers=h)\n\
                print(urllib.request.urlopen(r).status)";
+    let headers = serde_json::to_string(&put.headers).unwrap();
     let status = std::process::Command::new(python)
-        .args(["-c", put, &url])
+        .args(["-c", script, &url, &headers])
         .output()
         .expect("python runs");
     assert_eq!(
@@ -137,5 +149,11 @@ async fn a_presigned_url_takes_an_upload_without_credentials() {
     assert_eq!(
         store.get(&bucket, &key).await.unwrap(),
         Bytes::from_static(b"a,b\n1,2\n")
+    );
+    let stored = store.fetch(&bucket, &key).await.unwrap();
+    assert_eq!(
+        stored.meta.uploaded_by,
+        Some(tollgate_domain::UserId::parse("bob@example.com").unwrap()),
+        "the object names who the URL was for"
     );
 }

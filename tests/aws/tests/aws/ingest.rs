@@ -228,3 +228,99 @@ async fn an_s3_notification_delivered_directly_is_ingested_too() {
     assert_eq!(answer[0]["record"]["status"], "accepted", "{answer:#}");
     assert_eq!(answer[0]["record"]["version"], 1);
 }
+
+/// PUTs `file` to an upload URL made for `by` (with its signed headers, as a client does) and
+/// returns S3's notification of it, as stored by `principal`.
+async fn put_through_url(stack: &Stack, file: &str, by: &str, principal: &str) -> Value {
+    use tollgate_domain::ports::BlobStore;
+    let key = tollgate_domain::BlobKey::parse(&format!("incoming/wine/{file}")).unwrap();
+    let by = tollgate_domain::UserId::parse(by).unwrap();
+    let put = stack
+        .blobs()
+        .presign_put(
+            &stack.bucket_name(),
+            &key,
+            std::time::Duration::from_secs(300),
+            &by,
+        )
+        .await
+        .unwrap();
+    let python = std::env::var("TOLLGATE_STANDIN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import sys, json, urllib.request\n\
+                  h = json.loads(sys.argv[2]); h['Content-Type'] = 'text/csv'\n\
+                  body = open(sys.argv[3], 'rb').read()\n\
+                  r = urllib.request.Request(sys.argv[1], data=body, method='PUT', headers=h)\n\
+                  print(urllib.request.urlopen(r).status)";
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            script,
+            &put.url,
+            &serde_json::to_string(&put.headers).unwrap(),
+            sample(file).to_str().unwrap(),
+        ])
+        .output()
+        .expect("python runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let batch = stack.receive(&stack.ingest_queue, 1).await;
+    let mut notification: Value =
+        serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
+    // What S3 names as the principal of a PUT to a presigned URL: its signer.
+    notification["Records"][0]["userIdentity"]["principalId"] = Value::from(principal);
+    notification
+}
+
+#[tokio::test]
+async fn an_upload_through_an_api_url_is_uploaded_by_whom_the_url_was_for() {
+    let stack = Stack::new().await;
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common())
+        .unwrap()
+        .with_upload_signer("AWS:AROAAPIFUNCTIONROLE:");
+    let deliver = |notification: Value| {
+        function.handle(lambda_runtime::LambdaEvent::new(
+            notification,
+            lambda_runtime::Context::default(),
+        ))
+    };
+
+    // Stored by the API function's role, on a URL made for Bob: Bob uploaded it.
+    let signed = put_through_url(
+        &stack,
+        "wine-2009-a.csv",
+        "Bob@Example.com",
+        "AWS:AROAAPIFUNCTIONROLE:tollgate-dev-api",
+    )
+    .await;
+    let answer = deliver(signed).await.unwrap();
+    assert_eq!(
+        answer[0]["record"]["uploaded_by"], "bob@example.com",
+        "{answer:#}"
+    );
+
+    // Stored by someone else, whatever the metadata says: they uploaded it.
+    let other = put_through_url(
+        &stack,
+        "wine-2009-b.csv",
+        "bob@example.com",
+        "AWS:AROAMALLORYSROLE:Mallory@Example.com",
+    )
+    .await;
+    let answer = deliver(other).await.unwrap();
+    assert_eq!(
+        answer[0]["record"]["uploaded_by"], "mallory@example.com",
+        "{answer:#}"
+    );
+    let wine = DatasetName::parse("wine").unwrap();
+    let v2 = stack
+        .catalog()
+        .version(&wine, 2)
+        .await
+        .unwrap()
+        .expect("wine v2");
+    assert_eq!(v2.uploaded_by.as_str(), "mallory@example.com");
+}

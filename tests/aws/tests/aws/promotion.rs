@@ -151,7 +151,8 @@ fn http(path: &str, body: Value, claims: Option<Value>) -> lambda_http::Request 
 
 fn approver(email: &str) -> Option<Value> {
     Some(serde_json::json!({
-        "email": email, "sub": "0f9c3c1e", "cognito:groups": "[approvers]",
+        "email": email, "email_verified": "true", "sub": "0f9c3c1e",
+        "cognito:groups": "[approvers]", "cognito:username": "0f9c3c1e", "token_use": "id",
         "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example"
     }))
 }
@@ -189,8 +190,7 @@ async fn the_api_function_refuses_strangers_and_authors_and_mirrors_promotions_i
     let anonymous = send(&function, http(&approve(1), serde_json::json!({}), None)).await;
     assert_eq!(anonymous.0, 401, "{:?}", anonymous.1);
 
-    let outsider =
-        serde_json::json!({"email": "mallory@example.com", "cognito:groups": "[analysts]"});
+    let outsider = serde_json::json!({"email": "mallory@example.com", "email_verified": "true", "cognito:groups": "[analysts]"});
     let refused = send(
         &function,
         http(&approve(1), serde_json::json!({}), Some(outsider)),
@@ -212,6 +212,23 @@ async fn the_api_function_refuses_strangers_and_authors_and_mirrors_promotions_i
             .contains("author"),
         "{:?}",
         author.1
+    );
+
+    // dave uploaded the data it was trained on: he contributed, and may not approve it either,
+    // however his provider cases his address.
+    let uploader = send(
+        &function,
+        http(&approve(1), serde_json::json!({}), approver("DAVE")),
+    )
+    .await;
+    assert_eq!(uploader.0, 409, "{:?}", uploader.1);
+    assert!(
+        uploader.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dave uploaded conformance-ds v1"),
+        "{:?}",
+        uploader.1
     );
 
     let bad = send(
@@ -240,7 +257,7 @@ async fn the_api_function_refuses_strangers_and_authors_and_mirrors_promotions_i
         http(
             &approve(1),
             serde_json::json!({"comment": "beats production"}),
-            approver("bob@example.com"),
+            approver("Bob@Example.com"),
         ),
     )
     .await;

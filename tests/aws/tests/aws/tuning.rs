@@ -11,6 +11,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tollgate_aws::TrainingSettings;
 use tollgate_domain::ports::Catalog;
+use tollgate_domain::training::RunRequest;
 use tollgate_domain::{
     AuditEvent, ContentHash, ModelStage, Pipeline, RunStatus, StoredPipeline, UserId,
 };
@@ -231,6 +232,27 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
     };
     let prefix = settings.training.job_prefix.clone();
     let tune = tollgate_fn_tune::Function::new(&stack.aws, &settings).unwrap();
+    // The API records a request before it publishes it; the tune step believes the record.
+    let request = RunRequest {
+        request_id: "req-1".into(),
+        pipeline: "wine-gpu".into(),
+        dataset_version: None,
+        requested_by: UserId::parse("dana").unwrap(),
+    };
+    let forged = envelope(
+        "RunRequested",
+        "tollgate",
+        serde_json::json!({"pipeline": "wine-gpu", "requested_by": "mallory", "request_id": "req-1"}),
+    );
+    catalog
+        .append_audit(request.record(jiff::Timestamp::now()))
+        .await
+        .unwrap();
+    let refused = tune.handle(event(forged)).await;
+    assert!(
+        format!("{refused:?}").contains("does not match the request it names"),
+        "an event naming another requester than the record starts nothing: {refused:?}"
+    );
     let requested = envelope(
         "RunRequested",
         "tollgate",
@@ -238,6 +260,17 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
     );
     let answer = tune.handle(event(requested.clone())).await.unwrap();
     let run_id = answer[0]["run"].as_str().unwrap().to_owned();
+    let run = catalog.run(&run_id).await.unwrap().unwrap();
+    let who: Vec<(&str, &str)> = run
+        .contributors
+        .iter()
+        .map(|c| (c.user.as_str(), c.role.as_str()))
+        .collect();
+    assert_eq!(who[0], ("dana", "requested its run"), "{who:?}");
+    assert!(
+        who[1].1.starts_with("uploaded wine v1"),
+        "the uploader contributed: {who:?}"
+    );
     // The same request delivered again is the same run, and starts nothing more.
     let again = tune.handle(event(requested)).await.unwrap();
     assert_eq!(again[0]["run"], run_id.as_str());
