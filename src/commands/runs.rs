@@ -212,6 +212,10 @@ pub fn render_list(runs: &[RunSummary], json: bool) -> anyhow::Result<Outcome> {
                     "dataset": r.dataset,
                     "dataset_version": r.dataset_version,
                     "status": r.status.as_str(),
+                    "reason": match &r.status {
+                        RunStatus::Failed { reason } => Some(reason),
+                        _ => None,
+                    },
                     "trials": r.trials,
                     "candidate": r.candidate,
                     "created_at": r.created_at,

@@ -321,6 +321,83 @@ max_parallel = 3
     );
 }
 
+/// A pipeline stored before the limits held (applying refuses it now) fails its run saying
+/// why, and the other pipelines on the dataset run as if it were not there.
+#[test]
+fn a_pipeline_past_the_limits_fails_alone_and_the_others_on_its_dataset_run() {
+    use tollgate_domain::pipeline::StrategyName;
+    use tollgate_domain::search::ParamSpec;
+
+    let t = with_wine();
+    let good = "name = \"wine-quick\"\ndataset = \"wine\"\ntarget = \"quality\"\n\
+                task = \"classification\"\nmodel = \"logistic_regression\"\n\
+                [search]\nstrategy = \"random\"\n\
+                [search.space]\nalpha = { type = \"log_uniform\", low = 1e-3, high = 1.0 }\n\
+                [budget]\nmax_trials = 2\n";
+    let file = write(&t, "quick.toml", good);
+    t.json(&["pipeline", "apply", &file, "--json"]);
+    // Twenty ranges of five points: a grid of 5^20 combinations.
+    let mut grid = tollgate_domain::Pipeline::from_toml(good).unwrap();
+    grid.name = "wine-grid".into();
+    grid.search.strategy = StrategyName::Grid;
+    grid.search.grid_levels = 5;
+    grid.search.space.0 = (0..20)
+        .map(|i| {
+            (
+                format!("p{i}"),
+                ParamSpec::Uniform {
+                    low: 0.0,
+                    high: 1.0,
+                },
+            )
+        })
+        .collect();
+    let catalog =
+        tollgate_local::SqliteCatalog::open(&t.data_dir().join("catalog.sqlite")).unwrap();
+    let tester = tollgate_domain::UserId::parse("tester").unwrap();
+    let now = jiff::Timestamp::now();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(catalog.put_pipeline(
+            tollgate_domain::StoredPipeline {
+                version: 0,
+                text: grid.to_toml(),
+                pipeline: grid,
+                hash: tollgate_domain::ContentHash::parse(&"cd".repeat(32)).unwrap(),
+                applied_by: tester.clone(),
+                applied_at: now,
+            },
+            None,
+            tollgate_domain::AuditEvent::new(now, tester, "pipeline.applied", "pipeline/wine-grid"),
+        ))
+        .unwrap();
+
+    let (code, upload) = t.upload(&sample("wine-2009-b.csv"), "wine");
+    assert_eq!(code, 0, "{upload:#}");
+
+    let runs = t.json(&["runs", "--json"]);
+    let status = |pipeline: &str| {
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["pipeline"] == pipeline)
+            .unwrap_or_else(|| panic!("no run of {pipeline}: {runs:#}"))
+            .clone()
+    };
+    assert_eq!(status("wine-quick")["status"], "succeeded", "{runs:#}");
+    let failed = status("wine-grid");
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("95367431640625 points"),
+        "{failed:#}"
+    );
+}
+
 #[test]
 fn a_bad_pipeline_file_is_refused_with_its_line() {
     let t = with_wine();
@@ -493,6 +570,56 @@ max_trials = 5
     assert!(
         third["reason"].as_str().unwrap().contains("had 0 left"),
         "{third:#}"
+    );
+}
+
+/// A run still going holds its whole allowance of the period's budget: a run started meanwhile
+/// gets what is left after it, not what it has used so far.
+#[test]
+fn a_run_still_going_holds_its_allowance_of_the_period_budget() {
+    let t = with_wine();
+    let file = write(
+        &t,
+        "monthly.toml",
+        "name = \"wine-monthly\"\ndataset = \"wine\"\ntarget = \"alcohol\"\n\
+         task = \"regression\"\nmodel = \"linear_regression\"\n\
+         [search]\nstrategy = \"random\"\n\
+         [search.space]\nfit_intercept = { type = \"choice\", values = [true, false] }\n\
+         [budget]\nmax_trials = 4\n[budget.period]\nevery = \"month\"\nmax_trials = 9\n",
+    );
+    let first = run_json(&t, &file);
+    assert_eq!(first["trials"].as_array().unwrap().len(), 4);
+    // Another run of it, just started elsewhere: allowed 4 trials, none started yet.
+    let catalog =
+        tollgate_local::SqliteCatalog::open(&t.data_dir().join("catalog.sqlite")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut going = rt
+        .block_on(catalog.run(first["run_id"].as_str().unwrap()))
+        .unwrap()
+        .unwrap();
+    going.id = format!("{}-elsewhere", going.id);
+    going.status = tollgate_domain::RunStatus::Running;
+    going.trials.clear();
+    going.best_trial = None;
+    going.candidate = None;
+    going.created_at = jiff::Timestamp::now();
+    let audit = tollgate_domain::AuditEvent::new(
+        going.created_at,
+        going.requested_by.clone(),
+        "run.started",
+        format!("run/{}", going.id),
+    );
+    rt.block_on(catalog.create_run(&going, audit)).unwrap();
+
+    let second = run_json(&t, "wine-monthly");
+
+    assert_eq!(
+        second["trials"].as_array().unwrap().len(),
+        1,
+        "9 a month, 4 used, 4 held by the run still going: {second:#}"
     );
 }
 

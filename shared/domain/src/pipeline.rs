@@ -675,6 +675,26 @@ pub struct Schedule {
 /// The shortest period a schedule may have: a run is minutes of work at least.
 pub const MIN_SCHEDULE: Duration = Duration::from_secs(15 * 60);
 
+const DAY: u64 = 86_400;
+
+/// The most a pipeline may ask for. A file past one is refused when it is applied, naming the
+/// limit: a budget that large is a slip of the keyboard (`max_wall_time = "3000000d"`), and a
+/// grid that large would not fit in memory, so neither may reach the tune step.
+pub mod limits {
+    use std::time::Duration;
+
+    pub const MAX_TRIALS: u32 = 10_000;
+    pub const MAX_PARALLEL: u32 = 100;
+    /// A year: a run's wall time, a schedule's period.
+    pub const MAX_PERIOD: Duration = Duration::from_secs(366 * super::DAY);
+    /// SageMaker's own ceiling on a training job's runtime, and on its wait for spot capacity.
+    pub const MAX_JOB_RUNTIME: Duration = Duration::from_secs(28 * super::DAY);
+    pub const MAX_INSTANCE_COUNT: u32 = 100;
+    /// Points of a grid search: every combination is listed before the first trial.
+    pub const MAX_GRID_POINTS: u64 = 100_000;
+    pub const MAX_HYPERPARAMETERS: usize = 100;
+}
+
 impl Schedule {
     /// The latest firing at or before `now`: `now` rounded down to a multiple of `every`.
     pub fn last_firing(&self, now: jiff::Timestamp) -> jiff::Timestamp {
@@ -811,6 +831,9 @@ impl Pipeline {
                     Period(MIN_SCHEDULE)
                 ),
             );
+        }
+        if let Err((field, reason)) = self.within_limits() {
+            return fail(field, reason);
         }
         let b = &self.budget;
         if b.max_trials == 0 {
@@ -982,6 +1005,112 @@ impl Pipeline {
         Ok(self.features.clone())
     }
 
+    /// The points a grid search of this space would list: every combination of each range's
+    /// `grid_levels` points (fewer for a narrow int range) and each choice's values.
+    pub fn grid_points(&self) -> u64 {
+        let levels = u64::from(self.search.grid_levels.max(2));
+        self.search.space.0.values().fold(1u64, |n, spec| {
+            let points = match spec {
+                ParamSpec::Uniform { .. } | ParamSpec::LogUniform { .. } => levels,
+                ParamSpec::Int { low, high, .. } => {
+                    levels.min(high.abs_diff(*low).saturating_add(1))
+                }
+                ParamSpec::Choice { values } => values.len() as u64,
+            };
+            n.saturating_mul(points.max(1))
+        })
+    }
+
+    /// Whether what the pipeline asks for is within [`limits`]: the field at fault and why not.
+    pub fn within_limits(&self) -> Result<(), (&'static str, String)> {
+        use limits::*;
+        let b = &self.budget;
+        let over = |field: &'static str, asked: String, limit: String| {
+            Err((
+                field,
+                format!("{field} = {asked} is above the limit of {limit}"),
+            ))
+        };
+        if b.max_trials > MAX_TRIALS {
+            return over(
+                "max_trials",
+                b.max_trials.to_string(),
+                MAX_TRIALS.to_string(),
+            );
+        }
+        if b.max_parallel > MAX_PARALLEL {
+            return over(
+                "max_parallel",
+                b.max_parallel.to_string(),
+                MAX_PARALLEL.to_string(),
+            );
+        }
+        if let Some(w) = b.max_wall_time
+            && w.0 > MAX_PERIOD
+        {
+            return over(
+                "max_wall_time",
+                format!("\"{w}\""),
+                Period(MAX_PERIOD).to_string(),
+            );
+        }
+        if let Some(s) = &self.schedule
+            && s.every.0 > MAX_PERIOD
+        {
+            return over(
+                "every",
+                format!("\"{}\"", s.every),
+                Period(MAX_PERIOD).to_string(),
+            );
+        }
+        let backend = &self.backend;
+        if backend.max_runtime.0 > MAX_JOB_RUNTIME {
+            return over(
+                "max_runtime",
+                format!("\"{}\"", backend.max_runtime),
+                format!("{} (SageMaker's)", Period(MAX_JOB_RUNTIME)),
+            );
+        }
+        if let Some(w) = backend.max_wait
+            && w.0 > MAX_JOB_RUNTIME
+        {
+            return over(
+                "max_wait",
+                format!("\"{w}\""),
+                format!("{} (SageMaker's)", Period(MAX_JOB_RUNTIME)),
+            );
+        }
+        if backend.instance_count > MAX_INSTANCE_COUNT {
+            return over(
+                "instance_count",
+                backend.instance_count.to_string(),
+                MAX_INSTANCE_COUNT.to_string(),
+            );
+        }
+        if self.search.space.0.len() > MAX_HYPERPARAMETERS {
+            return Err((
+                "[search.space]",
+                format!(
+                    "the space searches {} hyperparameters, above the limit of {MAX_HYPERPARAMETERS}",
+                    self.search.space.0.len()
+                ),
+            ));
+        }
+        if self.search.strategy == StrategyName::Grid && self.grid_points() > MAX_GRID_POINTS {
+            return Err((
+                "strategy",
+                format!(
+                    "a grid of this space has {} points (grid_levels = {} per range), above the \
+                     limit of {MAX_GRID_POINTS}: search fewer ranges, lower grid_levels, or use \
+                     strategy = \"random\" or \"tpe\"",
+                    self.grid_points(),
+                    self.search.grid_levels
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The trials of each stage: the declared stages, or one stage of the whole budget.
     pub fn stage_trials(&self) -> Vec<u32> {
         if self.search.stages.is_empty() {
@@ -1096,6 +1225,44 @@ max_wait = "2h"
         assert!(e.contains("too often") && e.contains("15m"), "{e}");
         let e = refusal(&format!("{GOOD}\n[schedule]\ncron = \"* * * * *\"\n"));
         assert!(e.contains("cron"), "{e}");
+    }
+
+    #[test]
+    fn what_no_run_could_do_is_refused_at_apply_naming_the_limit_and_the_line() {
+        let e = refusal(&GOOD.replace("\"20m\"", "\"3000000d\""));
+        assert!(
+            e.contains("line 18")
+                && e.contains("max_wall_time = \"3000000d\" is above the limit of 366d"),
+            "{e}"
+        );
+        let e = refusal(&GOOD.replace("max_trials = 20", "max_trials = 4000000000"));
+        assert!(
+            e.contains("max_trials = 4000000000 is above the limit of 10000"),
+            "{e}"
+        );
+        let e = refusal(&GOOD.replace("max_parallel = 2", "max_parallel = 5000"));
+        assert!(e.contains("max_parallel"), "{e}");
+        let e = refusal(&GOOD.replace("max_runtime = \"1h\"", "max_runtime = \"90d\""));
+        assert!(e.contains("28d (SageMaker's)"), "{e}");
+        let e = refusal(&GOOD.replace("spot = true", "spot = true\ninstance_count = 100000"));
+        assert!(e.contains("instance_count = 100000"), "{e}");
+        // Twenty ranges of five points: 5^20 combinations, listed before the first trial.
+        let ranges: String = (0..20)
+            .map(|i| format!("p{i} = {{ type = \"uniform\", low = 0.0, high = 1.0 }}\n"))
+            .collect();
+        let grid = GOOD
+            .replace("strategy = \"tpe\"", "strategy = \"grid\"\ngrid_levels = 5")
+            .replace(
+                "alpha = { type = \"log_uniform\", low = 1e-4, high = 1.0 }\n",
+                &ranges,
+            );
+        let e = refusal(&grid);
+        assert!(
+            e.contains("line 9") && e.contains("95367431640625 points"),
+            "{e}"
+        );
+        // The same space searched at random is fine: nothing is listed up front.
+        Pipeline::from_toml(&grid.replace("strategy = \"grid\"", "strategy = \"random\"")).unwrap();
     }
 
     #[test]

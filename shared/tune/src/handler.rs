@@ -92,23 +92,40 @@ impl Tune {
                 "{dataset} has no accepted version {version}"
             )));
         };
+        // Each pipeline on its own: one that cannot start (refused, or its store busy) does not
+        // keep the others from starting. A delivery retried for a busy store starts only what
+        // did not start, since a run's id is its trigger's.
         let mut runs = Vec::new();
+        let mut retry = None;
         for pipeline in self.catalog.pipelines().await? {
             if pipeline.pipeline.dataset == *dataset && pipeline.pipeline.on_upload {
+                let name = pipeline.pipeline.name.clone();
                 let trigger = Trigger::Upload {
                     dataset_version: version,
                 };
-                runs.push(
-                    self.start(pipeline, &accepted, trigger, uploaded_by.clone())
-                        .await?,
-                );
+                match self
+                    .start(pipeline, &accepted, trigger, uploaded_by.clone())
+                    .await
+                {
+                    Ok(run) => runs.push(run),
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!(pipeline = name, "starting its run failed: {e}");
+                        retry = Some(e);
+                    }
+                    Err(e) => tracing::error!(pipeline = name, "its run cannot start: {e}"),
+                }
             }
         }
-        Ok(runs)
+        match retry {
+            Some(e) => Err(e),
+            None => Ok(runs),
+        }
     }
 
-    /// Starts a run of `pipeline` on a version (the latest when `None`); a second request with
-    /// the same id returns the first one's run.
+    /// Starts the run a person asked for, as the application recorded the request (pipeline,
+    /// version, requester): the event's own fields are believed only when they agree with the
+    /// record, and a request without one starts nothing. A second delivery of the same request
+    /// returns the first one's run.
     pub async fn request(
         &self,
         pipeline: &str,
@@ -291,6 +308,13 @@ impl Tune {
         if let Err(reason) = features {
             run.status = RunStatus::Failed { reason };
         }
+        // Applying refuses a pipeline past the limits; one stored before they held fails here,
+        // saying why, instead of reaching a strategy that could not list its grid.
+        if let Err((_, reason)) = p.within_limits() {
+            run.status = RunStatus::Failed {
+                reason: format!("pipeline {} v{}: {reason}", p.name, stored.version),
+            };
+        }
         let audit = AuditEvent::new(now, requested_by, "run.started", format!("run/{id}"))
             .to(run.status.as_str())
             .details(serde_json::json!({
@@ -322,8 +346,27 @@ impl Tune {
             .into_iter()
             .filter(|r| r.created_at >= since)
             .collect();
-        let trials: u32 = earlier.iter().map(|r| r.trials.len() as u32).sum();
-        let spent: f64 = earlier.iter().map(Run::spend).sum();
+        // A run still going holds what it was allowed (it may yet start every trial and spend
+        // every dollar of it); an ended one, what it used.
+        let running = |r: &Run| r.status == RunStatus::Running;
+        let trials: u32 = earlier
+            .iter()
+            .map(|r| {
+                let started = r.trials.len() as u32;
+                if running(r) {
+                    started.max(r.max_trials)
+                } else {
+                    started
+                }
+            })
+            .sum();
+        let spent: f64 = earlier
+            .iter()
+            .map(|r| match (running(r), r.max_cost_usd) {
+                (true, Some(allowed)) => allowed.max(r.spend()),
+                _ => r.spend(),
+            })
+            .sum();
         let mut max_trials = budget.max_trials;
         let mut max_cost = budget.max_cost_usd;
         let mut note = None;

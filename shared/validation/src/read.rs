@@ -15,6 +15,19 @@ use crate::ValidationError;
 
 const CHUNK: usize = 1 << 20;
 
+/// What an upload may not exceed, each refused as a finding that says which and where (the
+/// upload quarantined with its report, like any other), before it can fill memory or disk.
+pub mod limits {
+    /// The header row: a longer one is not a header but a file without newlines.
+    pub const MAX_HEADER_BYTES: usize = 16 << 20;
+    pub const MAX_COLUMNS: usize = 100_000;
+    /// A gzip upload may decompress to this many times its size (CSV compresses 5 to 20 times;
+    /// a decompression bomb, a million times) ...
+    pub const MAX_DECOMPRESSION_RATIO: u64 = 200;
+    /// ... or to this much, whichever is more, for small files.
+    pub const MIN_DECOMPRESSED_ALLOWANCE: u64 = 256 << 20;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
@@ -150,9 +163,13 @@ pub fn parse(
     let sink = staged.as_ref().map(|t| t.as_file());
     let scan = if gzip {
         let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(CHUNK, input));
-        scan_text(decoder, &name_inside, sink)
+        let allowance = fp
+            .bytes
+            .saturating_mul(limits::MAX_DECOMPRESSION_RATIO)
+            .max(limits::MIN_DECOMPRESSED_ALLOWANCE);
+        scan_text(decoder, &name_inside, sink, Some(allowance))
     } else {
-        scan_text(input, &name_inside, sink)
+        scan_text(input, &name_inside, sink, None)
     };
     let scan = match scan {
         Ok(scan) => scan,
@@ -225,7 +242,13 @@ struct TextScan {
 }
 
 /// One pass over the text: UTF-8, control characters, and for CSV the record structure.
-fn scan_text(mut input: impl Read, name: &str, sink: Option<&File>) -> Result<TextScan, ScanError> {
+/// `max_bytes`: the most text to read (a compressed upload's allowance), a finding past it.
+fn scan_text(
+    mut input: impl Read,
+    name: &str,
+    sink: Option<&File>,
+    max_bytes: Option<u64>,
+) -> Result<TextScan, ScanError> {
     let mut sink = sink.map(|f| std::io::BufWriter::with_capacity(CHUNK, f));
     let mut buf = vec![0u8; CHUNK];
     let mut carry: Vec<u8> = Vec::new();
@@ -237,9 +260,23 @@ fn scan_text(mut input: impl Read, name: &str, sink: Option<&File>) -> Result<Te
     let mut findings = Vec::new();
     let mut json_records = 0u64;
     let mut line_has_content = false;
+    let mut read: u64 = 0;
     loop {
         let n = input.read(&mut buf).map_err(ScanError::Decode)?;
         if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if let Some(max) = max_bytes
+            && read > max
+        {
+            findings.push(parse_error(format!(
+                "the gzip stream decompresses to more than {max} bytes ({} times the upload, or \
+                 {} MiB: the limit), so it is refused as a possible decompression bomb; upload \
+                 it uncompressed, or in parts",
+                limits::MAX_DECOMPRESSION_RATIO,
+                limits::MIN_DECOMPRESSED_ALLOWANCE >> 20
+            )));
             break;
         }
         let mut chunk = &buf[..n];
@@ -358,6 +395,8 @@ struct CsvShape {
     ends: Vec<usize>,
     ends_len: usize,
     header: Option<Vec<String>>,
+    /// Past a limit: the finding says which, and nothing more is read.
+    refused: bool,
     /// Bytes seen so far: positions below are offsets into the whole text.
     offset: u64,
     line: u64,
@@ -387,6 +426,7 @@ impl CsvShape {
             ends: vec![0; 1024],
             ends_len: 0,
             header: None,
+            refused: false,
             offset: 0,
             line: 1,
             record_line: 1,
@@ -401,6 +441,9 @@ impl CsvShape {
     }
 
     fn feed(&mut self, mut input: &[u8]) {
+        if self.refused {
+            return;
+        }
         if self.header.is_none() {
             let consumed = self.feed_header(input);
             input = &input[consumed..];
@@ -467,6 +510,14 @@ impl CsvShape {
                 }
                 csv_core::ReadRecordResult::OutputFull => {
                     let len = self.out.len();
+                    if len >= limits::MAX_HEADER_BYTES {
+                        self.refuse(format!(
+                            "the header row is longer than {} MiB (the limit): is the file \
+                             missing its line breaks?",
+                            limits::MAX_HEADER_BYTES >> 20
+                        ));
+                        return input.len();
+                    }
                     self.out.resize(len * 2, 0);
                 }
                 csv_core::ReadRecordResult::OutputEndsFull => {
@@ -475,6 +526,14 @@ impl CsvShape {
                 }
                 csv_core::ReadRecordResult::Record => {
                     self.take_header();
+                    let columns = self.header.as_ref().map_or(0, Vec::len);
+                    if columns > limits::MAX_COLUMNS {
+                        self.refuse(format!(
+                            "the header names {columns} columns, above the limit of {}",
+                            limits::MAX_COLUMNS
+                        ));
+                        return input.len();
+                    }
                     self.offset += consumed as u64;
                     self.line = self.header_reader.line();
                     self.record_line = self.line;
@@ -484,6 +543,15 @@ impl CsvShape {
                 }
             }
         }
+    }
+
+    /// Stops reading: `reason` is the upload's one finding.
+    fn refuse(&mut self, reason: String) {
+        self.refused = true;
+        self.header = Some(Vec::new());
+        self.out = Vec::new();
+        self.ends = Vec::new();
+        self.findings = vec![parse_error(reason)];
     }
 
     fn take_header(&mut self) {
@@ -518,6 +586,13 @@ impl CsvShape {
     }
 
     fn finish(mut self) -> CsvFacts {
+        if self.refused {
+            return CsvFacts {
+                header: Vec::new(),
+                records: self.records,
+                findings: self.findings,
+            };
+        }
         if self.header.is_none() {
             // A file without a newline: its only record is the header.
             let mut ends = std::mem::take(&mut self.ends);
@@ -619,12 +694,17 @@ fn read_plain_csv(
     lower_name: &str,
     contract: Option<&Contract>,
 ) -> Result<Parsed, ValidationError> {
-    let header =
-        csv_header(path).map_err(|e| ValidationError::io("reading the header of", path, e))?;
+    let header = match csv_header(path) {
+        Ok(header) => header,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Ok(Parsed::failed(Format::Csv, parse_error(e.to_string())));
+        }
+        Err(e) => return Err(ValidationError::io("reading the header of", path, e)),
+    };
     let (scan, frame) = std::thread::scope(|threads| {
         let scanner = threads.spawn(|| {
             let input = File::open(path).map_err(ScanError::Decode)?;
-            scan_text(input, lower_name, None)
+            scan_text(input, lower_name, None, None)
         });
         let frame = read_csv_frame(path, &header, contract);
         (scanner.join(), frame)
@@ -656,6 +736,10 @@ fn csv_header(path: &Path) -> std::io::Result<Vec<String>> {
             return Ok(shape.finish().header);
         }
         shape.feed_header(&buf[..n]);
+        if shape.refused {
+            let reason = shape.findings.remove(0).message;
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, reason));
+        }
         if let Some(header) = shape.header.take() {
             return Ok(header);
         }
@@ -819,7 +903,7 @@ mod tests {
     use super::*;
 
     fn scan(bytes: &[u8]) -> TextScan {
-        scan_text(bytes, "upload.csv", None).expect("in-memory input")
+        scan_text(bytes, "upload.csv", None, None).expect("in-memory input")
     }
 
     #[test]
@@ -828,6 +912,59 @@ mod tests {
         assert!(s.findings.is_empty(), "{:?}", s.findings);
         assert_eq!(s.header, ["a", "b"]);
         assert_eq!(s.records, 2);
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_at_its_allowance_and_says_so() {
+        use std::io::Write as _;
+        // 64 MiB of zeros in a gzip stream of about 64 KiB.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b'0'; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        let sink = tempfile::tempfile().unwrap();
+        let decoder = flate2::read::MultiGzDecoder::new(&bomb[..]);
+
+        let s = scan_text(decoder, "upload.csv", Some(&sink), Some(4 << 20)).unwrap();
+
+        assert!(
+            s.findings[0].message.contains("decompression bomb"),
+            "{:?}",
+            s.findings
+        );
+        let written = sink.metadata().unwrap().len();
+        assert!(
+            written <= 4 << 20,
+            "the copy stops at the allowance: {written} bytes"
+        );
+    }
+
+    #[test]
+    fn a_header_past_the_limits_is_one_finding_not_a_full_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let endless = dir.path().join("endless.csv");
+        std::fs::write(&endless, vec![b'a'; limits::MAX_HEADER_BYTES + (1 << 20)]).unwrap();
+        let wide = dir.path().join("wide.csv");
+        let names: Vec<String> = (0..=limits::MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        std::fs::write(&wide, format!("{}\n", names.join(","))).unwrap();
+        for (path, expected) in [
+            (&endless, "the header row is longer than 16 MiB"),
+            (
+                &wide,
+                "the header names 100001 columns, above the limit of 100000",
+            ),
+        ] {
+            let fp = fingerprint(path).unwrap();
+            let parsed = parse(path, "upload.csv", &fp, None).unwrap();
+            assert!(parsed.frame.is_none());
+            assert!(
+                parsed.findings[0].message.contains(expected),
+                "{:?}",
+                parsed.findings
+            );
+        }
     }
 
     #[test]
@@ -915,7 +1052,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_told_from_csv_by_their_first_character() {
-        let s = scan_text(&b"{\"a\": 1}\n{\"a\": 2}\n"[..], "upload.txt", None).unwrap();
+        let s = scan_text(&b"{\"a\": 1}\n{\"a\": 2}\n"[..], "upload.txt", None, None).unwrap();
         assert_eq!(s.format, Format::JsonLines);
         assert_eq!(s.records, 2);
     }
