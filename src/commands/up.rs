@@ -73,6 +73,7 @@ pub async fn run(
     let watcher = tokio::spawn(watch_incoming(env.clone()));
     let monitor = tokio::spawn(monitor_on_timer(env.clone(), monitor_every));
     let schedules = tokio::spawn(schedules_on_timer(env.clone()));
+    let sweeper = tokio::spawn(sweep_on_timer(env.clone()));
 
     if !host.is_loopback() {
         eprintln!(
@@ -105,6 +106,7 @@ pub async fn run(
     watcher.abort();
     monitor.abort();
     schedules.abort();
+    sweeper.abort();
     served.context("serving the API")?;
     eprintln!("Tollgate stopped.");
     Ok(Outcome::Done)
@@ -272,6 +274,31 @@ async fn schedules_on_timer(env: Embedded) {
                 Ok(run) => println!("schedule: {name} fired at {at}: run {}", run.id),
                 Err(e) => eprintln!("schedule: {name} could not start its run due at {at}: {e}"),
             }
+        }
+    }
+}
+
+/// How long an unfinished upload is left to the attempt that may still be at work on it.
+const SWEEP_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// The sweep of uploads a crash left unfinished ([`tollgate_ingest::Ingest::sweep`]), every
+/// minute, as a schedule invokes the ingest function on AWS. A server stopped mid-upload finds
+/// the upload finished by its next start, whatever the watcher sees.
+async fn sweep_on_timer(env: Embedded) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match env.ingest().sweep(SWEEP_AFTER).await {
+            Ok(finished) => {
+                for o in finished {
+                    println!(
+                        "sweep: finished {} v{}, left unfinished by a stopped attempt",
+                        o.record.dataset,
+                        o.record.version.unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("sweeping unfinished uploads: {e}"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The ingest function: the data gate on AWS. S3 sends the `ObjectCreated` notifications of
 //! `incoming/<dataset>/` to an SQS queue (with a dead-letter queue), which hands them to this
 //! function in batches; each upload goes through the same [`Ingest`] handler as `tollgate upload`.
-//! A direct S3 notification (or a replayed one, `tollgate event s3-put`) works too.
+//! A direct S3 notification (or a replayed one, `tollgate event s3-put`) works too. On a
+//! schedule (an EventBridge `Scheduled Event`) it sweeps: every upload committed but left
+//! unfinished by a crash, and older than [`SWEEP_AFTER`], is finished as its redelivery would.
 //!
 //! A message whose upload failed for a reason a retry may cure (throttling, a lost race for the
 //! version number) is reported as a batch item failure, so SQS delivers it again; one that can
@@ -26,6 +28,10 @@ use serde_json::Value;
 use tollgate_aws::AwsConfig;
 use tollgate_ingest::{Ingest, IngestError};
 use tollgate_lambda::{Common, ConfigError, Error, LambdaEvent, answer};
+
+/// How long an unfinished upload is left to the delivery that may still be at work on it (the
+/// queue's visibility timeout is shorter).
+pub const SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -61,6 +67,17 @@ impl Function {
 
     /// An SQS batch of S3 notifications, or one S3 notification.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        if event.payload["detail-type"] == "Scheduled Event" {
+            // The sweep's schedule: finish what crashes left and no delivery came back for.
+            return answer(
+                "sweep",
+                self.ingest
+                    .sweep(SWEEP_AFTER)
+                    .await
+                    .map(|finished| serde_json::json!({ "finished": finished.len() })),
+                IngestError::is_retryable,
+            );
+        }
         let source = event.payload["Records"][0]["eventSource"]
             .as_str()
             .unwrap_or_default()

@@ -283,9 +283,6 @@ impl Evaluate {
             .model_version(model, version)
             .await?
             .ok_or_else(|| EvaluateError::Refused(format!("no model {model} v{version}")))?;
-        if candidate.test.is_some() {
-            return Ok(candidate);
-        }
         let stored = self
             .catalog
             .pipeline(model, Some(candidate.pipeline_version))
@@ -296,6 +293,15 @@ impl Evaluate {
                     candidate.pipeline_version
                 ))
             })?;
+        if let (Some(verdict), Some(report)) = (&candidate.test, &candidate.test_report) {
+            // Tested already: what follows the verdict may not have happened (the process that
+            // recorded it can have stopped before publishing or staging). Both are safe to do
+            // again: the event is announced at least once, and staging only moves a candidate.
+            let passed = *verdict == TestVerdict::Passed;
+            return self
+                .after_verdict(model, version, passed, report.clone(), &stored.pipeline)
+                .await;
+        }
         let state = self.catalog.model_state(model).await?.unwrap_or_default();
         let production = match state.in_production().filter(|p| p.version != version) {
             Some(p) => self.catalog.model_version(model, p.version).await?,
@@ -414,15 +420,29 @@ impl Evaluate {
                 Err(e) => return Err(e.into()),
             }
         }
+        self.after_verdict(model, version, report.passed, location, &stored.pipeline)
+            .await
+    }
+
+    /// What follows a recorded verdict: `ModelTested`, then staging a passing candidate.
+    async fn after_verdict(
+        &self,
+        model: &str,
+        version: u32,
+        passed: bool,
+        report: ObjectRef,
+        pipeline: &Pipeline,
+    ) -> Result<ModelVersion, EvaluateError> {
+        let actor = UserId::parse("tollgate").expect("a valid user name");
         self.bus
             .publish(&Event::ModelTested {
                 model: model.to_owned(),
                 version,
-                passed: report.passed,
-                report: location,
+                passed,
+                report,
             })
             .await?;
-        self.stage(model, version, &stored.pipeline, &actor).await?;
+        self.stage(model, version, pipeline, &actor).await?;
         self.catalog
             .model_version(model, version)
             .await?

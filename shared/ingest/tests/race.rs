@@ -215,3 +215,74 @@ async fn a_version_is_finished_from_the_bytes_it_was_accepted_from_or_not_at_all
     assert_eq!(outcome.record.version, Some(1));
     assert_eq!(fs.get(&bucket, &original).await.unwrap(), accepted);
 }
+
+/// A crash between the commit and the version's files, and no redelivery ever (its message
+/// dead-lettered): the sweep finishes the version, once, and the next upload goes through.
+#[tokio::test]
+async fn a_sweep_finishes_what_a_crash_left_and_no_delivery_came_back_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = BucketName::parse("tollgate-data").unwrap();
+    let fs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
+    let blobs = Arc::new(CrashOnce {
+        inner: fs.clone(),
+        crashed: AtomicBool::new(false),
+    });
+    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
+    let bus = Arc::new(InProcessBus::recording());
+    let ports = Ports {
+        blobs: blobs.clone(),
+        catalog: catalog.clone(),
+        bus: bus.clone(),
+        clock: Arc::new(SystemClock),
+        data_bucket: bucket.clone(),
+    };
+    let ingest = Ingest::new(&ports, dir.path().to_owned());
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
+    for file in ["wine-2009-a.csv", "wine-2009-b.csv"] {
+        let body = Bytes::from(std::fs::read(samples.join(file)).unwrap());
+        let key = BlobKey::parse(&format!("incoming/wine/{file}")).unwrap();
+        fs.put(&bucket, &key, body).await.unwrap();
+    }
+    assert!(
+        ingest
+            .ingest(&upload(&bucket, "wine-2009-a.csv"))
+            .await
+            .is_err(),
+        "the injected crash after the commit"
+    );
+    let wine = DatasetName::parse("wine").unwrap();
+    assert!(!catalog.uploads(&wine).await.unwrap()[0].finalized);
+
+    // A sweep leaves younger records to the attempts that may still be at work on them.
+    assert!(
+        ingest
+            .sweep(Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let swept = ingest.sweep(Duration::ZERO).await.unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].record.version, Some(1));
+    assert!(catalog.uploads(&wine).await.unwrap()[0].finalized);
+    let data = BlobKey::parse("datasets/wine/v1/data.parquet").unwrap();
+    assert!(fs.head(&bucket, &data).await.unwrap().is_some());
+    assert!(
+        ingest.sweep(Duration::ZERO).await.unwrap().is_empty(),
+        "once"
+    );
+    let accepted = |events: Vec<tollgate_domain::Event>| {
+        events
+            .iter()
+            .filter(|e| matches!(e, tollgate_domain::Event::DatasetVersionAccepted { .. }))
+            .count()
+    };
+    assert_eq!(accepted(bus.published()), 1, "v1 announced once");
+
+    // The dataset is not stuck: the next upload becomes v2.
+    let next = ingest
+        .ingest(&upload(&bucket, "wine-2009-b.csv"))
+        .await
+        .unwrap();
+    assert_eq!(next.record.version, Some(2));
+}

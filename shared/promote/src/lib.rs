@@ -142,7 +142,14 @@ impl Promote {
                     return Ok(Outcome::Refused(Refusal::Rules(reason)));
                 }
                 Decision::Apply(t) => t,
-                Decision::Done(changes) => return Ok(Outcome::Done(changes)),
+                Decision::Done(changes) => {
+                    // A repeat of what landed: the first may have stopped between its commit
+                    // and what follows it (the client asks again after an error), so that is
+                    // done again; the pointer is rewritten from the catalog, the events go
+                    // out at least once.
+                    self.after_commit(model, &changes).await?;
+                    return Ok(Outcome::Done(changes));
+                }
             };
             match self.catalog.apply_transition(&transition).await {
                 Ok(()) => {}
@@ -152,28 +159,33 @@ impl Promote {
                 }
                 Err(e) => return Err(e.into()),
             }
-            if transition
-                .history
-                .iter()
-                .any(|c| c.to == ModelStage::Production || c.from == ModelStage::Production)
-            {
-                self.write_production_pointer(model).await?;
-            }
-            for change in &transition.history {
-                self.bus
-                    .publish(&Event::ModelStageChanged {
-                        model: model.to_owned(),
-                        version: change.version,
-                        from: change.from,
-                        to: change.to,
-                        actor: change.actor.clone(),
-                    })
-                    .await?;
-            }
-            self.mirror(model, &transition.history).await?;
+            self.after_commit(model, &transition.history).await?;
             return Ok(Outcome::Done(transition.history));
         }
         Err(PromoteError::Contended(format!("{model}: {request:?}")))
+    }
+
+    /// What follows a committed transition: the production pointer when production changed,
+    /// `ModelStageChanged` for each change, the registry's mirror.
+    async fn after_commit(&self, model: &str, changes: &[StageChange]) -> Result<(), PromoteError> {
+        if changes
+            .iter()
+            .any(|c| c.to == ModelStage::Production || c.from == ModelStage::Production)
+        {
+            self.write_production_pointer(model).await?;
+        }
+        for change in changes {
+            self.bus
+                .publish(&Event::ModelStageChanged {
+                    model: model.to_owned(),
+                    version: change.version,
+                    from: change.from,
+                    to: change.to,
+                    actor: change.actor.clone(),
+                })
+                .await?;
+        }
+        self.mirror(model, changes).await
     }
 
     /// `models/<name>/production.json`, from the catalog's state: the version in production,

@@ -35,6 +35,55 @@ fn promote(stack: &Stack) -> Promote {
     })
 }
 
+#[tokio::test]
+async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
+    let stack = Stack::new().await;
+    let model = "cut-short";
+    let catalog = staged(&stack, model, 1).await;
+    let approve = Request::Approve {
+        version: 1,
+        comment: None,
+    };
+    // The process stops after the commit, before it announces it (the bus is unreachable).
+    let cut_short = Promote::new(&Ports {
+        bus: Arc::new(tollgate_aws_tests::Unreachable),
+        ..stack.common().ports(&stack.aws).unwrap()
+    });
+    assert!(
+        cut_short
+            .request(model, &approve, &user("bob"))
+            .await
+            .is_err()
+    );
+    let v1 = catalog.model_version(model, 1).await.unwrap().unwrap();
+    assert_eq!(v1.stage, ModelStage::Production, "committed");
+
+    // Bob asks again (his client saw an error): the same transition, and what follows it now.
+    let again = promote(&stack)
+        .request(model, &approve, &user("bob"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Outcome::Done(c) if c.len() == 1 && c[0].to == ModelStage::Production),
+        "{again:?}"
+    );
+    let changed = stack.published_event("ModelStageChanged").await;
+    assert_eq!(changed["detail"]["to"], "production", "{changed:#}");
+    let pointer: Value = serde_json::from_slice(
+        &stack
+            .object(&format!("models/{model}/production.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pointer["version"], 1, "{pointer:#}");
+    assert_eq!(
+        catalog.model_history(model).await.unwrap().len(),
+        2,
+        "staged, then promoted once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_audit() {
     let stack = Stack::new().await;

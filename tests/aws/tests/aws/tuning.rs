@@ -377,7 +377,22 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
         candidate.artifact
     );
 
-    // The candidate was announced on the bus; the evaluate function tests it from there.
+    // A first evaluation stops right after recording its verdict: the bus is unreachable, as
+    // if the process had stopped there. The candidate is tested but not staged, nor announced.
+    let cut_short = tollgate_evaluate::Evaluate::new(&tollgate_domain::ports::Ports {
+        bus: std::sync::Arc::new(tollgate_aws_tests::Unreachable),
+        ..stack.common().ports(&stack.aws).unwrap()
+    });
+    assert!(cut_short.evaluate("wine-gpu", 1).await.is_err());
+    let tested = catalog.model_version("wine-gpu", 1).await.unwrap().unwrap();
+    assert_eq!(
+        (tested.test.is_some(), tested.stage),
+        (true, ModelStage::Candidate),
+        "the window: a verdict, and nothing after it"
+    );
+
+    // The candidate was announced on the bus; the evaluate function tests it from there, and
+    // finishes what the first evaluation left undone.
     let registered = stack.published_event("ModelCandidateRegistered").await;
     let evaluate = tollgate_fn_evaluate::Function::new(&stack.aws, &stack.common()).unwrap();
     let tested = evaluate.handle(event(registered)).await.unwrap();
