@@ -858,12 +858,31 @@ fn diagnose_json_lines(path: &Path) -> Option<Finding> {
 }
 
 fn read_parquet_upload(path: &Path) -> Parsed {
-    match read_parquet(path) {
-        Ok(df) => Parsed::frame(Format::Parquet, df),
-        Err(e) => Parsed::failed(
+    // polars' Parquet reader panics on some malformed files (an assertion on a page's length,
+    // a bit width out of range: tests/fuzz.rs finds them), where it should answer an error.
+    // Such a file is as unreadable as one it refuses, so the panic is caught here and becomes
+    // the upload's finding; the release profile unwinds for this.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_parquet(path)));
+    match read {
+        Ok(Ok(df)) => Parsed::frame(Format::Parquet, df),
+        Ok(Err(e)) => Parsed::failed(
             Format::Parquet,
             parse_error(format!("not a readable Parquet file: {e}")),
         ),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no reason given".to_owned());
+            Parsed::failed(
+                Format::Parquet,
+                parse_error(format!(
+                    "not a readable Parquet file: its data is malformed (the reader stopped: \
+                     {why})"
+                )),
+            )
+        }
     }
 }
 
