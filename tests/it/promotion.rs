@@ -262,10 +262,28 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
         jsonl.push_str(&serde_json::Value::Object(row).to_string());
         jsonl.push('\n');
     }
-    std::fs::write(capture.join("day-1.jsonl"), jsonl).unwrap();
+    std::fs::write(capture.join("day-1.jsonl"), &jsonl).unwrap();
+    // A file that is not JSON Lines, and a month-old one: each left out, saying so, and the
+    // rest is judged.
+    std::fs::write(capture.join("broken.jsonl"), "{\"alcohol\": 1\nnot json\n").unwrap();
+    let old = capture.join("last-month.jsonl");
+    std::fs::write(&old, jsonl.replace("\"5\"", "\"9\"")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86_400))
+        .unwrap();
 
     let first = t.json(&["monitor", "--json"]);
     let report = &first["reports"][0];
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("capture/wine-promo/broken.jsonl is left out")
+            && notes.contains("1 captured file(s) older than the 7d window are left out"),
+        "{report:#}"
+    );
+    assert_eq!(report["captured_files"], 1, "{report:#}");
     assert_eq!(report["drifted"], true, "{report:#}");
     let drifted: Vec<&str> = report["drift"]
         .as_array()
@@ -286,13 +304,7 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
     // wine v1 is all there is, and production was trained on it: nothing new to learn from.
     assert!(first["runs"].as_array().unwrap().is_empty(), "{first:#}");
     assert_eq!(report["new_data_needed"], true, "{report:#}");
-    assert!(
-        report["notes"][0]
-            .as_str()
-            .unwrap()
-            .contains("upload new data of wine"),
-        "{report:#}"
-    );
+    assert!(notes.contains("upload new data of wine"), "{report:#}");
     let text = t.run(&["monitor"]);
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("no accepted version newer than v1"),
@@ -312,10 +324,10 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
     let second = t.json(&["monitor", "--json"]);
     assert!(second["runs"].as_array().unwrap().is_empty(), "{second:#}");
     assert!(
-        second["reports"][0]["notes"][0]
-            .as_str()
-            .unwrap()
-            .contains("cooldown")
+        second["reports"][0]["notes"]
+            .to_string()
+            .contains("cooldown"),
+        "{second:#}"
     );
     let runs = t.json(&["runs", "--json"]);
     assert_eq!(

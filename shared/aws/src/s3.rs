@@ -95,7 +95,13 @@ impl S3BlobStore {
             etag: etag.map(|e| e.trim_matches('"').to_owned()),
             version_id: version.filter(|v| *v != "null").map(str::to_owned),
             uploaded_by: None,
+            last_modified: None,
         }
+    }
+
+    /// S3's `LastModified`, as a timestamp.
+    fn modified(at: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<jiff::Timestamp> {
+        at.and_then(|t| jiff::Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok())
     }
 
     /// Whom an object's metadata names as its uploader ([`UPLOADED_BY_METADATA`]).
@@ -515,12 +521,15 @@ impl BlobStore for S3BlobStore {
                 let Some(raw) = object.key() else { continue };
                 let key =
                     BlobKey::parse(raw).map_err(|e| PortError::Invalid(format!("{what}: {e}")))?;
-                out.push(Self::meta(
-                    &key,
-                    object.size().unwrap_or_default().max(0) as u64,
-                    object.e_tag(),
-                    None,
-                ));
+                out.push(ObjectMeta {
+                    last_modified: Self::modified(object.last_modified()),
+                    ..Self::meta(
+                        &key,
+                        object.size().unwrap_or_default().max(0) as u64,
+                        object.e_tag(),
+                        None,
+                    )
+                });
             }
         }
         // S3 lists in UTF-8 byte order, which is `BlobKey`'s; sorted anyway, as the port says.
@@ -552,7 +561,10 @@ impl BlobStore for S3BlobStore {
             .filter_map(|object| {
                 let key = BlobKey::parse(object.key()?).ok()?;
                 let size = object.size().unwrap_or_default().max(0) as u64;
-                Some(Self::meta(&key, size, object.e_tag(), None))
+                Some(ObjectMeta {
+                    last_modified: Self::modified(object.last_modified()),
+                    ..Self::meta(&key, size, object.e_tag(), None)
+                })
             })
             .collect();
         Ok(Page::of(fetched, size, |m: &ObjectMeta| m.key.to_string()))

@@ -598,6 +598,13 @@ pub struct Monitor {
     pub cooldown: Period,
     #[serde(default = "yes")]
     pub retrain: bool,
+    /// Only traffic captured this recently is judged (older capture files are left out).
+    #[serde(default = "default_window")]
+    pub window: Period,
+}
+
+fn default_window() -> Period {
+    Period(Duration::from_secs(7 * 86_400))
 }
 
 fn default_psi() -> f64 {
@@ -620,6 +627,7 @@ impl Default for Monitor {
             min_rows: default_min_rows(),
             cooldown: default_cooldown(),
             retrain: true,
+            window: default_window(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct ObjectMeta {
     /// `TOLLGATE_UPLOAD_SIGNER`): anyone else allowed to PUT could write any name there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uploaded_by: Option<UserId>,
+    /// When it was written, where the store says (a listing's `LastModified`, a file's mtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<Timestamp>,
 }
 
 /// The metadata key (`x-amz-meta-<key>` on the wire) naming an upload's person.

@@ -61,6 +61,10 @@ impl FsBlobStore {
             etag: Some(format!("{:x}-{:x}-{:x}", md.len(), mtime, inode)),
             version_id: None,
             uploaded_by: None,
+            last_modified: md
+                .modified()
+                .ok()
+                .and_then(|t| jiff::Timestamp::try_from(t).ok()),
         })
     }
 

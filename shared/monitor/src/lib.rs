@@ -53,6 +53,26 @@ pub struct Monitor {
     data_bucket: BucketName,
 }
 
+/// The most capture a check reads, newest files first: past it, older files are left out.
+pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
+/// A report of `model` at `at` that says nothing yet.
+fn blank(model: &str, at: jiff::Timestamp) -> MonitorReport {
+    MonitorReport {
+        model: model.to_owned(),
+        version: None,
+        at,
+        captured_files: 0,
+        captured_rows: 0,
+        drift: Vec::new(),
+        drifted: false,
+        retraining_run: None,
+        new_data_needed: false,
+        notes: Vec::new(),
+        report: None,
+    }
+}
+
 fn read_capture(path: &Path) -> Result<DataFrame, String> {
     let is_jsonl = path
         .extension()
@@ -151,30 +171,102 @@ impl Monitor {
         }
     }
 
-    /// Checks every model in production (the scheduled event).
+    /// The traffic captured for `model` within the policy's window, newest files first and at
+    /// most [`MAX_CAPTURE_BYTES`] of them, as one frame. A file that cannot be read, or whose
+    /// columns differ from the newest one's, is left out with a note saying which and why: one
+    /// bad file does not silence the monitor.
+    async fn read_captured(
+        &self,
+        model: &str,
+        policy: &tollgate_domain::pipeline::Monitor,
+        now: jiff::Timestamp,
+        report: &mut MonitorReport,
+    ) -> Result<Option<DataFrame>, MonitorError> {
+        let since = now
+            .checked_sub(SignedDuration::from_secs(policy.window.seconds() as i64))
+            .unwrap_or(jiff::Timestamp::MIN);
+        let mut listed = self
+            .blobs
+            .list(&self.data_bucket, &format!("capture/{model}/"))
+            .await?;
+        let all = listed.len();
+        // A store that keeps no times has every file in the window.
+        listed.retain(|o| o.last_modified.is_none_or(|t| t >= since));
+        if listed.len() < all {
+            report.notes.push(format!(
+                "{} captured file(s) older than the {} window are left out",
+                all - listed.len(),
+                policy.window
+            ));
+        }
+        listed.sort_by_key(|o| std::cmp::Reverse(o.last_modified));
+        let (mut captured, mut read): (Option<DataFrame>, u64) = (None, 0);
+        for object in listed {
+            if read + object.size > MAX_CAPTURE_BYTES {
+                report.notes.push(format!(
+                    "older capture past the newest {} MiB is left out",
+                    MAX_CAPTURE_BYTES >> 20
+                ));
+                break;
+            }
+            read += object.size;
+            let local = self.blobs.fetch(&self.data_bucket, &object.key).await?;
+            let frame = match read_capture(&local.path) {
+                Ok(frame) => frame,
+                Err(reason) => {
+                    report
+                        .notes
+                        .push(format!("{} is left out: {reason}", object.key));
+                    continue;
+                }
+            };
+            captured = match captured {
+                None => Some(frame),
+                Some(so_far) => match so_far.vstack(&frame) {
+                    Ok(more) => Some(more),
+                    Err(e) => {
+                        report.notes.push(format!(
+                            "{} is left out: its columns differ from the newer files' ({e})",
+                            object.key
+                        ));
+                        Some(so_far)
+                    }
+                },
+            };
+            report.captured_files += 1;
+        }
+        Ok(captured)
+    }
+
+    /// Checks every model in production (the scheduled event), each on its own: a model whose
+    /// check fails for good is reported with the reason and the others are checked; a failure
+    /// worth another try is returned once every model has had its turn.
     pub async fn check_all(&self) -> Result<Vec<MonitorReport>, MonitorError> {
         let mut reports = Vec::new();
+        let mut retry = None;
         for latest in self.catalog.models().await? {
-            reports.push(self.check(&latest.model).await?);
+            match self.check(&latest.model).await {
+                Ok(report) => reports.push(report),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(model = latest.model, "monitoring failed, for now: {e}");
+                    retry = Some(e);
+                }
+                Err(e) => {
+                    let mut report = blank(&latest.model, self.clock.now());
+                    report.notes.push(format!("could not be monitored: {e}"));
+                    reports.push(report);
+                }
+            }
         }
-        Ok(reports)
+        match retry {
+            Some(e) => Err(e),
+            None => Ok(reports),
+        }
     }
 
     pub async fn check(&self, model: &str) -> Result<MonitorReport, MonitorError> {
         let now = self.clock.now();
-        let mut report = MonitorReport {
-            model: model.to_owned(),
-            version: None,
-            at: now,
-            captured_files: 0,
-            captured_rows: 0,
-            drift: Vec::new(),
-            drifted: false,
-            retraining_run: None,
-            new_data_needed: false,
-            notes: Vec::new(),
-            report: None,
-        };
+        let mut report = blank(model, now);
         let state = self.catalog.model_state(model).await?.unwrap_or_default();
         let Some(in_production) = state.in_production() else {
             report.notes.push("no version is in production".into());
@@ -198,27 +290,15 @@ impl Monitor {
             reason,
         };
 
-        let mut frames = Vec::new();
-        for object in self
-            .blobs
-            .list(&self.data_bucket, &format!("capture/{model}/"))
-            .await?
-        {
-            let local = self.blobs.fetch(&self.data_bucket, &object.key).await?;
-            frames.push(read_capture(&local.path).map_err(read_error)?);
-        }
-        report.captured_files = frames.len();
-        let Some(mut captured) = frames.pop() else {
+        let captured = self
+            .read_captured(model, &thresholds, now, &mut report)
+            .await?;
+        let Some(captured) = captured else {
             report
                 .notes
-                .push(format!("nothing captured under capture/{model}/"));
+                .push(format!("nothing captured under capture/{model}/ to judge"));
             return Ok(report);
         };
-        for frame in frames {
-            captured = captured
-                .vstack(&frame)
-                .map_err(|e| read_error(format!("the captured files differ in columns: {e}")))?;
-        }
         report.captured_rows = captured.height() as u64;
         if report.captured_rows < thresholds.min_rows {
             report.notes.push(format!(

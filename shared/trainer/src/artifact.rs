@@ -151,6 +151,7 @@ fn extract_at_most(
             etag: tarball.meta.etag.clone(),
             version_id: tarball.meta.version_id.clone(),
             uploaded_by: None,
+            last_modified: tarball.meta.last_modified,
         };
         return Ok(LocalObject::temporary(
             path.to_path_buf(),
@@ -205,6 +206,7 @@ mod tests {
                     etag: None,
                     version_id: None,
                     uploaded_by: None,
+                    last_modified: None,
                 },
             );
             let model = extract(&local, "model.json", dir.path()).unwrap();
