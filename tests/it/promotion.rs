@@ -266,6 +266,12 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
     // A file that is not JSON Lines, and a month-old one: each left out, saying so, and the
     // rest is judged.
     std::fs::write(capture.join("broken.jsonl"), "{\"alcohol\": 1\nnot json\n").unwrap();
+    let deep = format!(
+        "{{\"alcohol\": {}1{}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    std::fs::write(capture.join("deep.jsonl"), deep).unwrap();
     let old = capture.join("last-month.jsonl");
     std::fs::write(&old, jsonl.replace("\"5\"", "\"9\"")).unwrap();
     std::fs::File::options()
@@ -280,6 +286,7 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
     let notes = report["notes"].to_string();
     assert!(
         notes.contains("capture/wine-promo/broken.jsonl is left out")
+            && notes.contains("deep.jsonl is left out: line 1 is nested deeper than 64")
             && notes.contains("1 captured file(s) older than the 7d window are left out"),
         "{report:#}"
     );

@@ -79,6 +79,7 @@ fn read_capture(path: &Path) -> Result<DataFrame, String> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
     if is_jsonl {
+        tollgate_validation::read::check_json_depth(path)?;
         let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         JsonReader::new(file)
             .with_json_format(JsonFormat::JsonLines)

@@ -26,6 +26,9 @@ pub mod limits {
     pub const MAX_DECOMPRESSION_RATIO: u64 = 200;
     /// ... or to this much, whichever is more, for small files.
     pub const MIN_DECOMPRESSED_ALLOWANCE: u64 = 256 << 20;
+    /// Arrays and objects within one another in a JSON Lines record: the JSON reader recurses
+    /// once per level, and a record nested a hundred thousand deep overflowed its stack.
+    pub const MAX_JSON_DEPTH: usize = 64;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +263,7 @@ fn scan_text(
     let mut findings = Vec::new();
     let mut json_records = 0u64;
     let mut line_has_content = false;
+    let mut json = JsonDepth::default();
     let mut read: u64 = 0;
     loop {
         let n = input.read(&mut buf).map_err(ScanError::Decode)?;
@@ -331,6 +335,17 @@ fn scan_text(
             break;
         }
         if format == Format::JsonLines {
+            if let Some(at) = json.feed(checked) {
+                let bad_line = line + count_newlines(&checked[..at]);
+                findings.push(
+                    parse_error(format!(
+                        "line {bad_line} is nested deeper than {} arrays or objects (the limit)",
+                        limits::MAX_JSON_DEPTH
+                    ))
+                    .row(json_records + 1),
+                );
+                break;
+            }
             for piece in checked.split_inclusive(|&b| b == b'\n') {
                 line_has_content |= piece.iter().any(|b| !b.is_ascii_whitespace());
                 if piece.ends_with(b"\n") {
@@ -372,6 +387,69 @@ fn scan_text(
         scan.findings = shape.findings;
     }
     Ok(scan)
+}
+
+/// Whether a JSON Lines file stays within [`limits::MAX_JSON_DEPTH`], before a JSON reader
+/// (which recurses once per level) is given it: the line that does not, when one does not.
+pub fn check_json_depth(path: &Path) -> Result<(), String> {
+    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (mut json, mut buf, mut line) = (JsonDepth::default(), vec![0u8; CHUNK], 1u64);
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if let Some(at) = json.feed(&buf[..n]) {
+            return Err(format!(
+                "line {} is nested deeper than {} arrays or objects (the limit)",
+                line + count_newlines(&buf[..at]),
+                limits::MAX_JSON_DEPTH
+            ));
+        }
+        line += count_newlines(&buf[..n]);
+    }
+}
+
+/// How deep the JSON Lines text read so far is nested, across chunks.
+#[derive(Debug, Default)]
+struct JsonDepth {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonDepth {
+    /// Reads `text`; the offset of the first byte past [`limits::MAX_JSON_DEPTH`], if any.
+    fn feed(&mut self, text: &[u8]) -> Option<usize> {
+        for (i, &b) in text.iter().enumerate() {
+            if self.in_string {
+                match b {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    b'\n' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > limits::MAX_JSON_DEPTH {
+                        return Some(i);
+                    }
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                // A record ends at its line: whatever it left open is its own finding.
+                b'\n' => self.depth = 0,
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 /// C0 controls other than tab, line feed and carriage return, and DEL.

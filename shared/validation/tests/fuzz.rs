@@ -156,3 +156,21 @@ fn no_mutant_of_the_corpus_panics_the_data_gate() {
     }
     assert!(panicked.is_empty(), "panics on: {panicked:#?}");
 }
+
+/// A JSON Lines record nested a hundred thousand deep: a finding, not a stack overflow (which
+/// no unwinding could catch).
+#[test]
+fn deeply_nested_json_is_a_finding_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.jsonl");
+    let depth = 100_000;
+    let line = format!("{{\"a\": {}1{}}}\n", "[".repeat(depth), "]".repeat(depth));
+    std::fs::write(&path, format!("{{\"a\": 1}}\n{line}")).unwrap();
+    let inspection = tollgate_validation::inspect(&path, "deep.jsonl", None).unwrap();
+    assert!(inspection.frame.is_none());
+    assert!(
+        inspection.findings[0].message.contains("nested"),
+        "{:?}",
+        inspection.findings
+    );
+}
