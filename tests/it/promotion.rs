@@ -281,9 +281,19 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
         .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86_400))
         .unwrap();
 
+    // A decision that stopped between its commit and its pointer left a stale one.
+    let pointer = t
+        .data_dir()
+        .join("buckets/tollgate-data/models/wine-promo/production.json");
+    std::fs::write(&pointer, "null").unwrap();
+
     let first = t.json(&["monitor", "--json"]);
     let report = &first["reports"][0];
     let notes = report["notes"].to_string();
+    assert!(notes.contains("production.json did not name the version in production"));
+    let mended: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&pointer).unwrap()).unwrap();
+    assert_eq!(mended["version"], 1, "{mended:#}");
     assert!(
         notes.contains("capture/wine-promo/broken.jsonl is left out")
             && notes.contains("deep.jsonl is left out: line 1 is nested deeper than 64")

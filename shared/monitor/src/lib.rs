@@ -29,6 +29,8 @@ pub enum MonitorError {
     Read { model: String, reason: String },
     #[error(transparent)]
     Tune(#[from] tollgate_tune::TuneError),
+    #[error(transparent)]
+    Promote(#[from] tollgate_promote::PromoteError),
 }
 
 impl MonitorError {
@@ -38,6 +40,7 @@ impl MonitorError {
             Self::Port(e) => e.is_worth_redelivery(),
             Self::Read { .. } => false,
             Self::Tune(e) => e.is_retryable(),
+            Self::Promote(e) => e.is_retryable(),
         }
     }
 }
@@ -50,6 +53,7 @@ pub struct Monitor {
     catalog: Arc<dyn Catalog>,
     clock: Arc<dyn Clock>,
     tune: Tune,
+    promote: tollgate_promote::Promote,
     data_bucket: BucketName,
 }
 
@@ -168,6 +172,7 @@ impl Monitor {
             catalog: ports.catalog.clone(),
             clock: ports.clock.clone(),
             tune,
+            promote: tollgate_promote::Promote::new(ports),
             data_bucket: ports.data_bucket.clone(),
         }
     }
@@ -268,6 +273,13 @@ impl Monitor {
     pub async fn check(&self, model: &str) -> Result<MonitorReport, MonitorError> {
         let now = self.clock.now();
         let mut report = blank(model, now);
+        // What serving reads first: the production pointer, mended if a decision stopped
+        // between its commit and its pointer.
+        if self.promote.reconcile_production_pointer(model).await? {
+            report.notes.push(format!(
+                "models/{model}/production.json did not name the version in production: rewritten"
+            ));
+        }
         let state = self.catalog.model_state(model).await?.unwrap_or_default();
         let Some(in_production) = state.in_production() else {
             report.notes.push("no version is in production".into());

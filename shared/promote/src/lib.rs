@@ -188,6 +188,38 @@ impl Promote {
         self.mirror(model, changes).await
     }
 
+    /// Rewrites `models/<name>/production.json` when it does not name the version the catalog
+    /// has in production (a decision that stopped between its commit and the pointer, with no
+    /// one asking again): whether it had to. Run on a schedule, by the monitor.
+    pub async fn reconcile_production_pointer(&self, model: &str) -> Result<bool, PromoteError> {
+        let state = self.catalog.model_state(model).await?.unwrap_or_default();
+        let expected = state.in_production().map(|v| v.version);
+        let key = BlobKey::parse(&format!("models/{model}/production.json"))
+            .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let pointed = match self.blobs.get(&self.data_bucket, &key).await {
+            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .map(|v| v["version"].as_u64().and_then(|n| u32::try_from(n).ok())),
+            Err(PortError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        // No pointer and nothing in production agree; anything else must name the same version.
+        let agrees = match pointed {
+            Some(version) => version == expected,
+            None => expected.is_none(),
+        };
+        if agrees {
+            return Ok(false);
+        }
+        tracing::warn!(
+            model,
+            ?expected,
+            "the production pointer disagreed with the catalog"
+        );
+        self.write_production_pointer(model).await?;
+        Ok(true)
+    }
+
     /// `models/<name>/production.json`, from the catalog's state: the version in production,
     /// its artifact and test report (or `null` when none is).
     pub async fn write_production_pointer(&self, model: &str) -> Result<(), PromoteError> {
