@@ -615,6 +615,30 @@ async fn the_openapi_document_describes_every_route() {
     ] {
         assert!(schemas[schema].is_object(), "{schema} is a schema");
     }
+    // Every reference resolves: a type added to a response is in the document too.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 50, "{} references", found.len());
+    for r in &found {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(schemas[name].is_object(), "{r} resolves to a schema");
+    }
+    assert!(
+        schemas["Contributor"].is_object(),
+        "a model version's contributors"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
         "routes take a bearer token"
