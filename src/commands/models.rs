@@ -81,6 +81,7 @@ fn version_json(m: &ModelVersion, report: &Value, history: &[StageChange]) -> Va
         "version": m.version,
         "stage": m.stage.as_str(),
         "author": m.author,
+        "contributors": m.contributors,
         "created_at": m.created_at,
         "task": m.task,
         "family": m.family,
@@ -156,6 +157,10 @@ pub fn render_show(
         m.pipeline_hash.short()
     );
     println!("  author       {} at {}", m.author, m.created_at);
+    // Who may not approve it, and why.
+    for c in &m.contributors {
+        println!("  contributor  {} {}", c.user, c.role);
+    }
     let params: Vec<String> = m
         .hyperparameters
         .iter()

@@ -81,6 +81,17 @@ fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
     assert_eq!(code, 0);
     let shown = t.json(&["model", "show", "wine-promo", "--version", "1", "--json"]);
     assert_eq!(shown["stage"], "archived", "v2 replaced it");
+    assert_eq!(
+        shown["contributors"][0]["role"],
+        "requested its run and uploaded wine v1 (its training data)",
+        "who may not approve it, and why: {shown:#}"
+    );
+    let text = t.run(&["model", "show", "wine-promo", "--version", "1"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("contributor  tester requested its run"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 
     let (code, back) = decide(&t, "bob", &["rollback", "wine-promo"]);
     assert_eq!(code, 0, "{back:#}");
