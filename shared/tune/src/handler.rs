@@ -273,7 +273,7 @@ impl Tune {
         let now = self.clock.now();
         let columns: Vec<String> = version.schema.iter().map(|c| c.name.clone()).collect();
         let features = p.feature_columns(&columns);
-        let (max_trials, max_cost, period_note) = self.period_allowance(&stored, now).await?;
+        let (max_trials, max_cost, period_note) = self.period_allowance(&stored, now, None).await?;
         let mut run = Run {
             id: id.clone(),
             pipeline: stored.clone(),
@@ -324,15 +324,58 @@ impl Tune {
                 "dataset_version": version.version,
                 "content_hash": version.content_hash,
             }));
-        self.catalog.create_run(&run, audit).await?;
+        if self.catalog.create_run(&run, audit).await? {
+            self.hold_to_period_budget(&id).await?;
+        }
         self.advance(&id, None).await
     }
 
+    /// Shrinks a new run's allowance to what the period's budget leaves after every other run
+    /// of the period, read again now that this one is stored: two runs that started at once
+    /// each read the budget before the other was there, but whichever is stored second sees
+    /// the first here (every read is consistent), so together they never hold more than the
+    /// budget. Allowances only shrink, and no trial has started yet.
+    async fn hold_to_period_budget(&self, id: &str) -> Result<(), TuneError> {
+        for _ in 0..8 {
+            let Some(mut run) = self.catalog.run(id).await? else {
+                return Ok(());
+            };
+            if run.pipeline.pipeline.budget.period.is_none() {
+                return Ok(());
+            }
+            let (max_trials, max_cost, note) = self
+                .period_allowance(&run.pipeline, run.created_at, Some(id))
+                .await?;
+            let cost_shrinks = match (max_cost, run.max_cost_usd) {
+                (Some(allowed), Some(held)) => allowed < held,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if max_trials >= run.max_trials && !cost_shrinks {
+                return Ok(());
+            }
+            run.max_trials = run.max_trials.min(max_trials);
+            if cost_shrinks {
+                run.max_cost_usd = max_cost;
+            }
+            run.notes.extend(note);
+            run.revision += 1;
+            match self.catalog.save_run(&run).await {
+                Ok(()) => return Ok(()),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(TuneError::Contended(id.to_owned(), 8))
+    }
+
     /// What the period's budget leaves for a new run: trials, dollars, and a note when it cuts.
+    /// `exclude`: a run not to count (the one being held to the budget).
     async fn period_allowance(
         &self,
         stored: &StoredPipeline,
         now: Timestamp,
+        exclude: Option<&str>,
     ) -> Result<(u32, Option<f64>, Option<String>), TuneError> {
         let budget = &stored.pipeline.budget;
         let Some(period) = &budget.period else {
@@ -344,7 +387,7 @@ impl Tune {
             .runs(Some(&stored.pipeline.name))
             .await?
             .into_iter()
-            .filter(|r| r.created_at >= since)
+            .filter(|r| r.created_at >= since && Some(r.id.as_str()) != exclude)
             .collect();
         // A run still going holds what it was allowed (it may yet start every trial and spend
         // every dollar of it); an ended one, what it used.
