@@ -429,7 +429,11 @@ impl JsonDepth {
                     _ if self.escaped => self.escaped = false,
                     b'\\' => self.escaped = true,
                     b'"' => self.in_string = false,
-                    b'\n' => self.in_string = false,
+                    // A string left open ends with its record, as the record's nesting does.
+                    b'\n' => {
+                        self.in_string = false;
+                        self.depth = 0;
+                    }
                     _ => {}
                 }
                 continue;
@@ -1062,6 +1066,20 @@ mod tests {
                 parsed.findings
             );
         }
+    }
+
+    #[test]
+    fn json_nesting_is_counted_per_record_whatever_a_record_leaves_open() {
+        // A record that ends inside a string, 60 levels deep, then one 11 levels deep.
+        let text = format!(
+            "{{\"a\": {}\"open\n{{\"b\": {}1{}}}\n",
+            "[".repeat(60),
+            "[".repeat(10),
+            "]".repeat(10)
+        );
+        assert_eq!(JsonDepth::default().feed(text.as_bytes()), None);
+        let deep = format!("{{\"a\": {}1{}}}\n", "[".repeat(64), "]".repeat(64));
+        assert_eq!(JsonDepth::default().feed(deep.as_bytes()), Some(6 + 63));
     }
 
     #[test]
