@@ -33,6 +33,12 @@ impl Tollgate {
         self.dir.path().join("data")
     }
 
+    /// The data dir's catalog, for what a test reads or plants directly.
+    pub fn catalog(&self) -> tollgate_local::SqliteCatalog {
+        tollgate_local::SqliteCatalog::open(&self.data_dir().join("catalog.sqlite"))
+            .expect("the data dir's catalog opens")
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
         cmd.env("TOLLGATE_DATA_DIR", self.data_dir())
@@ -91,4 +97,13 @@ pub fn reasons(v: &Value) -> String {
                 .join(" | ")
         })
         .unwrap_or_default()
+}
+
+/// Runs `future` to its end, for a test that calls a port directly.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
 }

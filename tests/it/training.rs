@@ -7,7 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tollgate_domain::ports::Catalog;
 
-use crate::helpers::{Tollgate, parse, sample};
+use crate::helpers::{Tollgate, block_on, parse, sample};
 
 fn baselines() -> Value {
     let path =
@@ -275,14 +275,8 @@ max_parallel = 3
     // Lineage: the candidate names the version's content hash, which is the upload's SHA-256.
     let bytes = std::fs::read(sample("wine-2009-b.csv")).unwrap();
     let sha = hex::encode(Sha256::digest(&bytes));
-    let catalog =
-        tollgate_local::SqliteCatalog::open(&t.data_dir().join("catalog.sqlite")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let model = rt
-        .block_on(catalog.model_version("wine-quick", 1))
+    let catalog = t.catalog();
+    let model = block_on(catalog.model_version("wine-quick", 1))
         .unwrap()
         .expect("candidate v1");
     assert_eq!(model.content_hash.as_str(), sha);
@@ -352,27 +346,22 @@ fn a_pipeline_past_the_limits_fails_alone_and_the_others_on_its_dataset_run() {
             )
         })
         .collect();
-    let catalog =
-        tollgate_local::SqliteCatalog::open(&t.data_dir().join("catalog.sqlite")).unwrap();
+    let catalog = t.catalog();
     let tester = tollgate_domain::UserId::parse("tester").unwrap();
     let now = jiff::Timestamp::now();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(catalog.put_pipeline(
-            tollgate_domain::StoredPipeline {
-                version: 0,
-                text: grid.to_toml(),
-                pipeline: grid,
-                hash: tollgate_domain::ContentHash::parse(&"cd".repeat(32)).unwrap(),
-                applied_by: tester.clone(),
-                applied_at: now,
-            },
-            None,
-            tollgate_domain::AuditEvent::new(now, tester, "pipeline.applied", "pipeline/wine-grid"),
-        ))
-        .unwrap();
+    block_on(catalog.put_pipeline(
+        tollgate_domain::StoredPipeline {
+            version: 0,
+            text: grid.to_toml(),
+            pipeline: grid,
+            hash: tollgate_domain::ContentHash::parse(&"cd".repeat(32)).unwrap(),
+            applied_by: tester.clone(),
+            applied_at: now,
+        },
+        None,
+        tollgate_domain::AuditEvent::new(now, tester, "pipeline.applied", "pipeline/wine-grid"),
+    ))
+    .unwrap();
 
     let (code, upload) = t.upload(&sample("wine-2009-b.csv"), "wine");
     assert_eq!(code, 0, "{upload:#}");
@@ -590,14 +579,8 @@ fn a_run_still_going_holds_its_allowance_of_the_period_budget() {
     let first = run_json(&t, &file);
     assert_eq!(first["trials"].as_array().unwrap().len(), 4);
     // Another run of it, just started elsewhere: allowed 4 trials, none started yet.
-    let catalog =
-        tollgate_local::SqliteCatalog::open(&t.data_dir().join("catalog.sqlite")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut going = rt
-        .block_on(catalog.run(first["run_id"].as_str().unwrap()))
+    let catalog = t.catalog();
+    let mut going = block_on(catalog.run(first["run_id"].as_str().unwrap()))
         .unwrap()
         .unwrap();
     going.id = format!("{}-elsewhere", going.id);
@@ -612,7 +595,7 @@ fn a_run_still_going_holds_its_allowance_of_the_period_budget() {
         "run.started",
         format!("run/{}", going.id),
     );
-    rt.block_on(catalog.create_run(&going, audit)).unwrap();
+    block_on(catalog.create_run(&going, audit)).unwrap();
 
     let second = run_json(&t, "wine-monthly");
 

@@ -64,4 +64,13 @@ impl AuditEvent {
         self.details = details;
         self
     }
+
+    /// The earliest event among `events` that did `action` to exactly `subject`: the record a
+    /// later step looks up (a run request, an upload's receipt), however often it was written.
+    pub fn first<'a>(events: &'a [AuditEvent], subject: &str, action: &str) -> Option<&'a Self> {
+        events
+            .iter()
+            .filter(|e| e.subject == subject && e.action == action)
+            .min_by_key(|e| e.at)
+    }
 }

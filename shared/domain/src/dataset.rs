@@ -186,11 +186,7 @@ impl UploadReceipt {
 
     /// Who the first receipt of `upload_key` among `events` names.
     pub fn recorded(upload_key: &str, events: &[crate::AuditEvent]) -> Option<UserId> {
-        let subject = Self::subject(upload_key);
-        events
-            .iter()
-            .filter(|e| e.subject == subject && e.action == Self::ACTION)
-            .min_by_key(|e| e.at)
+        crate::AuditEvent::first(events, &Self::subject(upload_key), Self::ACTION)
             .map(|e| e.actor.clone())
     }
 }

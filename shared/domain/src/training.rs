@@ -113,11 +113,7 @@ impl RunRequest {
 
     /// The first record of request `request_id` among `events` (the audit of its subject).
     pub fn recorded(request_id: &str, events: &[crate::AuditEvent]) -> Option<Self> {
-        let subject = Self::subject(request_id);
-        let event = events
-            .iter()
-            .filter(|e| e.subject == subject && e.action == Self::ACTION)
-            .min_by_key(|e| e.at)?;
+        let event = crate::AuditEvent::first(events, &Self::subject(request_id), Self::ACTION)?;
         Some(Self {
             request_id: request_id.to_owned(),
             pipeline: event.details["pipeline"].as_str()?.to_owned(),

@@ -156,24 +156,32 @@ impl BlobStore for CrashOnce {
     }
 }
 
+/// An embedded store under `dir` whose first write of a version's data fails ([`CrashOnce`]),
+/// its catalog, and an ingest handler on them publishing to `bus`.
+fn crashing_once(
+    dir: &Path,
+    bus: Arc<InProcessBus>,
+) -> (Arc<FsBlobStore>, Arc<SqliteCatalog>, Ingest) {
+    let fs = Arc::new(FsBlobStore::new(dir.join("buckets")));
+    let catalog = Arc::new(SqliteCatalog::open(&dir.join("catalog.sqlite")).unwrap());
+    let ports = Ports {
+        blobs: Arc::new(CrashOnce {
+            inner: fs.clone(),
+            crashed: AtomicBool::new(false),
+        }),
+        catalog: catalog.clone(),
+        bus,
+        clock: Arc::new(SystemClock),
+        data_bucket: BucketName::parse("tollgate-data").unwrap(),
+    };
+    (fs, catalog, Ingest::new(&ports, dir.to_owned()))
+}
+
 #[tokio::test]
 async fn a_version_is_finished_from_the_bytes_it_was_accepted_from_or_not_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = BucketName::parse("tollgate-data").unwrap();
-    let fs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
-    let blobs = Arc::new(CrashOnce {
-        inner: fs.clone(),
-        crashed: AtomicBool::new(false),
-    });
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
-    let ports = Ports {
-        blobs: blobs.clone(),
-        catalog: catalog.clone(),
-        bus: Arc::new(InProcessBus::new()),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
-    let ingest = Ingest::new(&ports, dir.path().to_owned());
+    let (fs, catalog, ingest) = crashing_once(dir.path(), Arc::new(InProcessBus::new()));
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
     let accepted = Bytes::from(std::fs::read(samples.join("wine-2009-a.csv")).unwrap());
     let other = Bytes::from(std::fs::read(samples.join("wine-2009-b.csv")).unwrap());
@@ -222,21 +230,8 @@ async fn a_version_is_finished_from_the_bytes_it_was_accepted_from_or_not_at_all
 async fn a_sweep_finishes_what_a_crash_left_and_no_delivery_came_back_for() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = BucketName::parse("tollgate-data").unwrap();
-    let fs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
-    let blobs = Arc::new(CrashOnce {
-        inner: fs.clone(),
-        crashed: AtomicBool::new(false),
-    });
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
     let bus = Arc::new(InProcessBus::recording());
-    let ports = Ports {
-        blobs: blobs.clone(),
-        catalog: catalog.clone(),
-        bus: bus.clone(),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
-    let ingest = Ingest::new(&ports, dir.path().to_owned());
+    let (fs, catalog, ingest) = crashing_once(dir.path(), bus.clone());
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
     for file in ["wine-2009-a.csv", "wine-2009-b.csv"] {
         let body = Bytes::from(std::fs::read(samples.join(file)).unwrap());
