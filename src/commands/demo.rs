@@ -127,7 +127,8 @@ pub async fn run(env: &Embedded) -> anyhow::Result<Outcome> {
         if i == 1 {
             let ana = tollgate_domain::UserId::parse("ana").expect("a valid user name");
             println!(
-                "── Production needs one approval, from someone who is not the author ({}).",
+                "── Production needs one approval, from someone with no hand in the model \
+                 ({} uploaded the data it was trained on).",
                 env.user
             );
             println!(
