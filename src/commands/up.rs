@@ -281,8 +281,9 @@ async fn schedules_on_timer(env: Embedded) {
 /// How long an unfinished upload is left to the attempt that may still be at work on it.
 const SWEEP_AFTER: Duration = Duration::from_secs(5 * 60);
 
-/// The sweep of uploads a crash left unfinished ([`tollgate_ingest::Ingest::sweep`]), every
-/// minute, as a schedule invokes the ingest function on AWS. A server stopped mid-upload finds
+/// The sweep of uploads a crash left unfinished ([`tollgate_ingest::Ingest::sweep`]) and of
+/// stage changes left unannounced ([`tollgate_promote::Promote::announce_owed`]), every minute,
+/// as schedules invoke the ingest and monitor functions on AWS. A server stopped mid-upload finds
 /// the upload finished by its next start, whatever the watcher sees.
 async fn sweep_on_timer(env: Embedded) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -299,6 +300,11 @@ async fn sweep_on_timer(env: Embedded) {
                 }
             }
             Err(e) => tracing::warn!("sweeping unfinished uploads: {e}"),
+        }
+        match env.app().promote().announce_owed(SWEEP_AFTER).await {
+            Ok(0) => {}
+            Ok(n) => println!("sweep: announced {n} stage change(s) a stopped attempt left owed"),
+            Err(e) => tracing::warn!("announcing the stage changes owed: {e}"),
         }
     }
 }

@@ -495,3 +495,66 @@ async fn rollbacks_racing_to_replace_the_same_version_roll_back_once() {
         .count();
     assert_eq!(rolled, 1, "one rollback in the audit trail");
 }
+
+/// A promotion whose process stopped between its commit and its announcement, with no one asking
+/// again: the sweep of `tollgate up` (the monitor's schedule on AWS) announces it from the outbox
+/// entry written with the commit, once.
+#[tokio::test]
+async fn a_promotion_cut_short_and_never_asked_again_is_announced_by_the_sweep() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tollgate_domain::ports::{Catalog, Ports, SystemClock};
+    use tollgate_domain::promotion::Request;
+    use tollgate_domain::{BucketName, Event, ModelStage, UserId};
+    use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+    use tollgate_promote::Promote;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = BucketName::parse("tollgate-data").unwrap();
+    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
+    let bus = InProcessBus::recording();
+    let ports = Ports {
+        blobs: Arc::new(FsBlobStore::new(dir.path().join("buckets"))),
+        catalog: catalog.clone(),
+        bus: Arc::new(bus.clone()),
+        clock: Arc::new(SystemClock),
+        data_bucket: bucket.clone(),
+    };
+    tollgate_domain::conformance::staged(catalog.as_ref(), &bucket, "cut", 1).await;
+    let approve = Request::Approve {
+        version: 1,
+        comment: None,
+    };
+    let cut_short = Promote::new(&Ports {
+        bus: Arc::new(tollgate_domain::conformance::Unreachable),
+        ..ports.clone()
+    });
+    let bob = UserId::parse("bob").unwrap();
+    assert!(cut_short.request("cut", &approve, &bob).await.is_err());
+    assert_eq!(catalog.unannounced_changes().await.unwrap().len(), 2);
+
+    let sweep = Promote::new(&ports);
+    assert_eq!(
+        sweep
+            .announce_owed(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "a young change is left to its request"
+    );
+    assert_eq!(sweep.announce_owed(Duration::ZERO).await.unwrap(), 2);
+    assert_eq!(
+        sweep.announce_owed(Duration::ZERO).await.unwrap(),
+        0,
+        "once"
+    );
+    let announced: Vec<Event> = bus.published();
+    assert!(
+        announced.iter().any(|e| matches!(
+            e,
+            Event::ModelStageChanged { model, version: 1, to: ModelStage::Production, .. }
+                if model == "cut"
+        )),
+        "{announced:#?}"
+    );
+}

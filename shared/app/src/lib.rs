@@ -56,7 +56,8 @@ impl App {
         &self.ports
     }
 
-    fn promote(&self) -> Promote {
+    /// The promote handler on these ports (with the registry, when there is one).
+    pub fn promote(&self) -> Promote {
         let promote = Promote::new(&self.ports);
         match &self.registry {
             Some(registry) => promote.with_registry(registry.clone()),

@@ -454,8 +454,29 @@ pub async fn catalog(catalog: &dyn Catalog) {
         ),
         "an upload is recorded once"
     );
+    let owed = |records: Vec<UploadRecord>| {
+        records
+            .into_iter()
+            .map(|r| r.upload_key)
+            .collect::<Vec<_>>()
+    };
+    let before = owed(catalog.unfinalized_uploads().await.unwrap());
+    assert!(
+        before.contains(&"rejected-1".to_owned()),
+        "an upload not finalized is on the sweep's list: {before:?}"
+    );
     catalog.mark_finalized("rejected-1").await.unwrap();
     catalog.mark_finalized("rejected-1").await.unwrap();
+    let after = owed(catalog.unfinalized_uploads().await.unwrap());
+    assert_eq!(
+        after,
+        before
+            .iter()
+            .filter(|k| *k != "rejected-1")
+            .cloned()
+            .collect::<Vec<_>>(),
+        "finalizing takes it off the list, and only it, the rest in order"
+    );
     assert!(
         catalog
             .upload("rejected-1")
@@ -1171,4 +1192,52 @@ async fn promotion(catalog: &dyn Catalog) {
         now.history,
         "the history is read back in order, unchanged by the refused write"
     );
+
+    // The outbox: every history entry is owed its announcement until marked, in order.
+    let owed = || async {
+        catalog
+            .unannounced_changes()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.model == MODEL)
+            .collect::<Vec<_>>()
+    };
+    let expected: Vec<crate::ports::Unannounced> = now
+        .history
+        .iter()
+        .enumerate()
+        .map(|(i, change)| crate::ports::Unannounced {
+            model: MODEL.to_owned(),
+            position: i as u64,
+            change: change.clone(),
+        })
+        .collect();
+    assert_eq!(
+        owed().await,
+        expected,
+        "each landed change is owed, in order"
+    );
+    catalog.mark_announced(MODEL, 0).await.unwrap();
+    catalog.mark_announced(MODEL, 0).await.unwrap();
+    assert_eq!(
+        owed().await,
+        expected[1..],
+        "announcing clears that entry alone, and twice is once"
+    );
+}
+
+/// A bus that cannot be reached: what a test of a crash window puts where a process would have
+/// stopped before it publishes (every publish fails as an unreachable EventBridge does).
+#[derive(Debug)]
+pub struct Unreachable;
+
+#[async_trait::async_trait]
+impl crate::ports::EventBus for Unreachable {
+    async fn publish(&self, event: &crate::Event) -> Result<(), PortError> {
+        Err(PortError::unavailable(
+            format!("publishing {}", event.detail_type()),
+            "the process stopped",
+        ))
+    }
 }

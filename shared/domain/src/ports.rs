@@ -312,6 +312,15 @@ pub struct NewVersion {
     pub audit: AuditEvent,
 }
 
+/// A committed stage change whose announcement is still owed (the outbox of promotion).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unannounced {
+    pub model: String,
+    /// Its position in the model's history.
+    pub position: u64,
+    pub change: StageChange,
+}
+
 /// The catalog: datasets, versions, uploads, contracts and the audit trail.
 ///
 /// Idempotency and ordering are its job: every write here is conditional and either lands whole
@@ -371,6 +380,9 @@ pub trait Catalog: Send + Sync + Debug {
     -> Result<(), PortError>;
     /// Marks an upload's artifacts written and its event published.
     async fn mark_finalized(&self, upload_key: &str) -> Result<(), PortError>;
+    /// The uploads not yet finalized, oldest first, read from an index of them alone (the
+    /// sweep's work list: its cost follows what is unfinished, not every upload ever made).
+    async fn unfinalized_uploads(&self) -> Result<Vec<UploadRecord>, PortError>;
 
     /// The contract in force (`None`), or a given version of it.
     async fn contract(
@@ -481,7 +493,16 @@ pub trait Catalog: Send + Sync + Debug {
     /// stored revision being `expected_revision` (and bumping it), the history entries appended
     /// at position `history_len` only if the history still has that length, and the audit
     /// events. `Conflict` when a condition fails.
+    ///
+    /// Each history entry is also an outbox entry, written in the same transaction: what
+    /// follows the commit (the production pointer, `ModelStageChanged`, the registry's mirror)
+    /// is owed until [`Catalog::mark_announced`] clears it.
     async fn apply_transition(&self, transition: &Transition) -> Result<(), PortError>;
+    /// Stage changes whose announcement is still owed, oldest first: the model, the change's
+    /// position in its history and the change.
+    async fn unannounced_changes(&self) -> Result<Vec<Unannounced>, PortError>;
+    /// Clears the outbox entry of a model's history entry at `position` (nothing when none).
+    async fn mark_announced(&self, model: &str, position: u64) -> Result<(), PortError>;
     /// Records a version's test verdict and its report, conditional on the version's revision
     /// being `expected_revision` (bumping it), with the audit event. `Conflict` otherwise.
     async fn record_test(

@@ -58,6 +58,8 @@ pub struct Evaluate {
     bus: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
     data_bucket: BucketName,
+    /// Announces the staging transitions it writes, as every promotion is announced.
+    promote: tollgate_promote::Promote,
 }
 
 fn scores(p: Predictions) -> Scores {
@@ -263,6 +265,7 @@ impl Evaluate {
             bus: ports.bus.clone(),
             clock: ports.clock.clone(),
             data_bucket: ports.data_bucket.clone(),
+            promote: tollgate_promote::Promote::new(ports),
         }
     }
 
@@ -471,10 +474,18 @@ impl Evaluate {
                 return Ok(());
             };
             match self.catalog.apply_transition(&transition).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {}
                 Err(PortError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
+            self.promote
+                .announce(model, transition.history_len as u64, &transition.history)
+                .await
+                .map_err(|e| match e {
+                    tollgate_promote::PromoteError::Port(e) => EvaluateError::Port(e),
+                    other => EvaluateError::Port(PortError::Conflict(other.to_string())),
+                })?;
+            return Ok(());
         }
         Err(EvaluateError::Port(PortError::Conflict(format!(
             "staging {model} v{version}: other writes kept winning"

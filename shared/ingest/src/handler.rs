@@ -684,7 +684,8 @@ impl Ingest {
 
     /// Finishes the uploads that a crash left between their commit and their files or event,
     /// and that no delivery came back for (a message dead-lettered, an event lost): every
-    /// record not yet finalized and older than `older_than` (a younger one may be in the hands
+    /// record not yet finalized (read from the catalog's index of them, so a sweep costs what
+    /// is unfinished, not every upload ever made) and older than `older_than` (a younger one may be in the hands
     /// of a live attempt), each as its redelivery would. Safe anywhere, any number of times: a
     /// finished upload is left alone. One that cannot be finished is logged and left for the
     /// next sweep; the others go on.
@@ -698,23 +699,21 @@ impl Ingest {
             .checked_sub(jiff::SignedDuration::try_from(older_than).unwrap_or_default())
             .unwrap_or(jiff::Timestamp::MIN);
         let mut finished = Vec::new();
-        for dataset in self.catalog.datasets().await? {
-            for record in self.catalog.uploads(&dataset.name).await? {
-                if record.finalized || record.created_at > cutoff {
-                    continue;
-                }
-                let upload = UploadRef {
-                    object: record.source.clone(),
-                    dataset: record.dataset.clone(),
-                    file_name: record.source.key.file_name().to_owned(),
-                    uploaded_by: record.uploaded_by.clone(),
-                    principal: None,
-                };
-                let key = record.upload_key.clone();
-                match self.resume(&upload, record).await {
-                    Ok(outcome) => finished.push(outcome),
-                    Err(e) => tracing::warn!(upload_key = %key, "could not finish it yet: {e}"),
-                }
+        for record in self.catalog.unfinalized_uploads().await? {
+            if record.finalized || record.created_at > cutoff {
+                continue;
+            }
+            let upload = UploadRef {
+                object: record.source.clone(),
+                dataset: record.dataset.clone(),
+                file_name: record.source.key.file_name().to_owned(),
+                uploaded_by: record.uploaded_by.clone(),
+                principal: None,
+            };
+            let key = record.upload_key.clone();
+            match self.resume(&upload, record).await {
+                Ok(outcome) => finished.push(outcome),
+                Err(e) => tracing::warn!(upload_key = %key, "could not finish it yet: {e}"),
             }
         }
         Ok(finished)

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_domain::ports::{
-    Catalog, NewVersion, Page, PageRequest, StoredContract, expected_revision, numbered_contract,
-    numbered_pipeline,
+    Catalog, NewVersion, Page, PageRequest, StoredContract, Unannounced, expected_revision,
+    numbered_contract, numbered_pipeline,
 };
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
@@ -81,6 +81,16 @@ CREATE TABLE IF NOT EXISTS model_history (
     model TEXT NOT NULL,
     position INTEGER NOT NULL,
     body TEXT NOT NULL,
+    PRIMARY KEY (model, position)
+);
+-- Outboxes: a row here is work a committed write still owes (an upload's files and event, a
+-- stage change's announcement), added in the write's transaction and removed when done.
+CREATE TABLE IF NOT EXISTS unfinalized_uploads (
+    upload_key TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS unannounced_changes (
+    model TEXT NOT NULL,
+    position INTEGER NOT NULL,
     PRIMARY KEY (model, position)
 );
 "#;
@@ -208,6 +218,13 @@ fn insert_upload(conn: &Connection, u: &UploadRecord) -> Result<(), PortError> {
         params![u.upload_key, u.dataset.as_str(), to_json(u)?],
     )
     .map_err(|e| sql("recording an upload", e))?;
+    if !u.finalized {
+        conn.execute(
+            "INSERT INTO unfinalized_uploads (upload_key) VALUES (?1)",
+            [&u.upload_key],
+        )
+        .map_err(|e| sql("recording an upload as unfinished", e))?;
+    }
     Ok(())
 }
 
@@ -625,7 +642,24 @@ impl Catalog for SqliteCatalog {
                 )
                 .map_err(|e| sql("finalizing an upload", e))?;
             }
+            tx.execute(
+                "DELETE FROM unfinalized_uploads WHERE upload_key = ?1",
+                [&key],
+            )
+            .map_err(|e| sql("finalizing an upload", e))?;
             tx.commit().map_err(|e| sql("committing an upload", e))
+        })
+        .await
+    }
+
+    async fn unfinalized_uploads(&self) -> Result<Vec<UploadRecord>, PortError> {
+        self.with(|c| {
+            query_bodies(
+                c,
+                "SELECT u.body FROM unfinalized_uploads p JOIN uploads u USING (upload_key) \
+                 ORDER BY u.seq",
+                [],
+            )
         })
         .await
     }
@@ -974,12 +1008,60 @@ impl Catalog for SqliteCatalog {
                     params![t.model, t.history_len + i, to_json(change)?],
                 )
                 .map_err(|e| sql("appending to a model's history", e))?;
+                tx.execute(
+                    "INSERT INTO unannounced_changes (model, position) VALUES (?1, ?2)",
+                    params![t.model, t.history_len + i],
+                )
+                .map_err(|e| sql("owing a stage change's announcement", e))?;
             }
             for event in &t.audit {
                 insert_audit(&tx, event)?;
             }
             tx.commit()
                 .map_err(|e| sql("committing a model transition", e))
+        })
+        .await
+    }
+
+    async fn unannounced_changes(&self) -> Result<Vec<Unannounced>, PortError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT h.model, h.position, h.body FROM unannounced_changes o \
+                     JOIN model_history h USING (model, position) ORDER BY h.rowid",
+                )
+                .map_err(|e| sql("preparing a query", e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u64>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(|e| sql("reading the stage changes owed", e))?;
+            rows.map(|r| {
+                let (model, position, body) = r.map_err(|e| sql("reading a row", e))?;
+                Ok(Unannounced {
+                    model,
+                    position,
+                    change: from_json(&body)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn mark_announced(&self, model: &str, position: u64) -> Result<(), PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM unannounced_changes WHERE model = ?1 AND position = ?2",
+                params![model, position],
+            )
+            .map_err(|e| sql("clearing a stage change's announcement", e))?;
+            Ok(())
         })
         .await
     }

@@ -19,6 +19,10 @@ use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigge
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
 use tollgate_trainer::artifact::Artifact;
+
+/// How long a stage change is left to the request that committed it before the monitor
+/// announces it in its stead.
+const ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 use tollgate_tune::Tune;
 
 #[derive(Debug, thiserror::Error)]
@@ -246,10 +250,14 @@ impl Monitor {
 
     /// Checks every model in production (the scheduled event), each on its own: a model whose
     /// check fails for good is reported with the reason and the others are checked; a failure
-    /// worth another try is returned once every model has had its turn.
+    /// worth another try is returned once every model has had its turn. First, the stage
+    /// changes a crash left unannounced are announced ([`tollgate_promote::Promote::announce_owed`]).
     pub async fn check_all(&self) -> Result<Vec<MonitorReport>, MonitorError> {
         let mut reports = Vec::new();
         let mut retry = None;
+        if let Err(e) = self.promote.announce_owed(ANNOUNCE_AFTER).await {
+            tracing::warn!("announcing the stage changes owed: {e}");
+        }
         for latest in self.catalog.models().await? {
             match self.check(&latest.model).await {
                 Ok(report) => reports.push(report),

@@ -147,7 +147,11 @@ impl Promote {
                     // and what follows it (the client asks again after an error), so that is
                     // done again; the pointer is rewritten from the catalog, the events go
                     // out at least once.
-                    self.after_commit(model, &changes).await?;
+                    let first = changes
+                        .first()
+                        .and_then(|c| state.history.iter().position(|h| h == c))
+                        .unwrap_or_default();
+                    self.announce(model, first as u64, &changes).await?;
                     return Ok(Outcome::Done(changes));
                 }
             };
@@ -159,14 +163,69 @@ impl Promote {
                 }
                 Err(e) => return Err(e.into()),
             }
-            self.after_commit(model, &transition.history).await?;
+            self.announce(model, transition.history_len as u64, &transition.history)
+                .await?;
             return Ok(Outcome::Done(transition.history));
         }
         Err(PromoteError::Contended(format!("{model}: {request:?}")))
     }
 
-    /// What follows a committed transition: the production pointer when production changed,
-    /// `ModelStageChanged` for each change, the registry's mirror.
+    /// What follows a committed transition whose history entries start at `first_position`:
+    /// the production pointer when production changed, `ModelStageChanged` for each change,
+    /// the registry's mirror; then each change's outbox entry is cleared. Anything that writes
+    /// a transition calls it after the commit; what a crash leaves undone,
+    /// [`Promote::announce_owed`] finishes.
+    pub async fn announce(
+        &self,
+        model: &str,
+        first_position: u64,
+        changes: &[StageChange],
+    ) -> Result<(), PromoteError> {
+        self.after_commit(model, changes).await?;
+        for position in (first_position..).take(changes.len()) {
+            self.catalog.mark_announced(model, position).await?;
+        }
+        Ok(())
+    }
+
+    /// Announces the stage changes a crash left owed (committed, never announced, no one asking
+    /// again): those older than `older_than` (a younger one may be in the hands of a live
+    /// request), in history order. Safe anywhere, any number of times: events go out at least
+    /// once and their consumers take a repeat as a no-op. A model that fails is logged and
+    /// left for the next sweep; the others go on. Returns how many were announced.
+    pub async fn announce_owed(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<usize, PromoteError> {
+        let cutoff = self
+            .clock
+            .now()
+            .checked_sub(jiff::SignedDuration::try_from(older_than).unwrap_or_default())
+            .unwrap_or(jiff::Timestamp::MIN);
+        let mut failed: Vec<String> = Vec::new();
+        let mut announced = 0;
+        for owed in self.catalog.unannounced_changes().await? {
+            if owed.change.at > cutoff || failed.contains(&owed.model) {
+                continue;
+            }
+            tracing::warn!(
+                model = owed.model,
+                version = owed.change.version,
+                "announcing a stage change a previous attempt left unannounced"
+            );
+            let one = std::slice::from_ref(&owed.change);
+            match self.announce(&owed.model, owed.position, one).await {
+                Ok(()) => announced += 1,
+                Err(e) => {
+                    tracing::warn!(model = owed.model, "could not announce it yet: {e}");
+                    // Later changes of this model wait, so they are announced in order.
+                    failed.push(owed.model);
+                }
+            }
+        }
+        Ok(announced)
+    }
+
     async fn after_commit(&self, model: &str, changes: &[StageChange]) -> Result<(), PromoteError> {
         if changes
             .iter()

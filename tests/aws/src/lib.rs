@@ -17,20 +17,4 @@ pub fn envelope(detail_type: &str, source: &str, detail: serde_json::Value) -> s
     })
 }
 
-/// A bus that cannot be reached: what a test of a crash window puts where a process would have
-/// stopped before it publishes (every publish fails as an unreachable EventBridge does).
-#[derive(Debug)]
-pub struct Unreachable;
-
-#[async_trait::async_trait]
-impl tollgate_domain::ports::EventBus for Unreachable {
-    async fn publish(
-        &self,
-        event: &tollgate_domain::Event,
-    ) -> Result<(), tollgate_domain::PortError> {
-        Err(tollgate_domain::PortError::unavailable(
-            format!("publishing {}", event.detail_type()),
-            "the process stopped",
-        ))
-    }
-}
+pub use tollgate_domain::conformance::Unreachable;

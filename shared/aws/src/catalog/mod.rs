@@ -23,6 +23,8 @@
 //! | `MODELRUN#<run id>` | `MODEL` | the run has registered its model |
 //! | `AUDIT` | `<order>` | an audit event (body, `subject`), in write order |
 //! | `AUDIT#<kind>` | `<subject>@<order>` | the same event, by subject (`kind`: up to the first `/`) |
+//! | `UNFINALIZED` | `UPLOAD#<order>` (the record's sk) | an upload not yet finalized: `dataset`, `upload_key` |
+//! | `UNANNOUNCED` | `<model>#<position:010>` | a stage change still to announce (body, `model`, `position`) |
 //!
 //! `<order>` sorts in write order ([`table::order_key`]). Bodies are the domain's JSON (gzip in
 //! `body_gz` when large).
@@ -34,6 +36,10 @@
 //!   history): one Query of a partition; runs and models: a Query of their list partition, then
 //!   BatchGetItem of the bodies;
 //! - a content hash, an upload key: GetItem of the marker, then of the record;
+//! - the sweepers' work lists (uploads not finalized, stage changes not announced): one Query of
+//!   `UNFINALIZED` (then BatchGetItem of the records) or `UNANNOUNCED`. These outbox items are
+//!   written in the transaction of the write that owes the work and deleted when it is done, so
+//!   the partitions hold only what is unfinished;
 //! - the audit trail under a subject prefix with a `/`: a Query of `AUDIT#<kind>` with
 //!   `begins_with(sk, prefix)`; everything, or a prefix without `/`: a Query of `AUDIT`.
 //!
@@ -52,8 +58,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 use tollgate_domain::ports::{
-    Catalog, NewVersion, Page, PageRequest, StoredContract, expected_revision, numbered_contract,
-    numbered_pipeline,
+    Catalog, NewVersion, Page, PageRequest, StoredContract, Unannounced, expected_revision,
+    numbered_contract, numbered_pipeline,
 };
 use tollgate_domain::promotion::Transition;
 use tollgate_domain::{
@@ -69,6 +75,8 @@ const PIPELINES: &str = "PIPELINES";
 const MODELS: &str = "MODELS";
 const RUNS: &str = "RUNS";
 const AUDIT: &str = "AUDIT";
+const UNFINALIZED: &str = "UNFINALIZED";
+const UNANNOUNCED: &str = "UNANNOUNCED";
 
 fn dataset_pk(name: &str) -> String {
     format!("DATASET#{name}")
@@ -92,6 +100,10 @@ fn run_pk(id: &str) -> String {
 
 fn model_pk(model: &str) -> String {
     format!("MODEL#{model}")
+}
+
+fn announced_sk(model: &str, position: u64) -> String {
+    format!("{model}#{position:010}")
 }
 
 /// The part of an audit subject before its first `/`: `model` of `model/churn/v3`.
@@ -255,6 +267,25 @@ impl DynamoCatalog {
             aws_sdk_dynamodb::types::AttributeValue::Bool(upload.finalized),
         );
         tx.create(&self.table, record, "an upload record is new")?;
+        if !upload.finalized {
+            let mut owed = item(UNFINALIZED, &record_sk);
+            owed.insert("dataset".into(), s(upload.dataset.as_str()));
+            owed.insert("upload_key".into(), s(&upload.upload_key));
+            tx.create(&self.table, owed, "an upload is owed once")?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an outbox item (nothing when it is gone already).
+    async fn clear_owed(&self, pk: &str, sk: &str, what: &str) -> Result<(), PortError> {
+        self.table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(item(pk, sk)))
+            .send()
+            .await
+            .map_err(|e| crate::error::port_error(what.to_owned(), e))?;
         Ok(())
     }
 
@@ -513,7 +544,7 @@ impl Catalog for DynamoCatalog {
             .client
             .update_item()
             .table_name(&self.table.name)
-            .set_key(Some(item(pk, sk)))
+            .set_key(Some(item(pk, &sk)))
             .update_expression("SET finalized = :done")
             .expression_attribute_values(
                 ":done",
@@ -522,7 +553,25 @@ impl Catalog for DynamoCatalog {
             .send()
             .await
             .map_err(|e| crate::error::port_error(format!("finalizing upload {upload_key}"), e))?;
-        Ok(())
+        // After the record: a crash in between leaves an outbox item whose record is
+        // finalized, which the sweep passes over (and the next finalize clears).
+        self.clear_owed(UNFINALIZED, &sk, &format!("finalizing upload {upload_key}"))
+            .await
+    }
+
+    async fn unfinalized_uploads(&self) -> Result<Vec<UploadRecord>, PortError> {
+        let owed = self.table.query(UNFINALIZED, "", false, None).await?;
+        let keys: Vec<(String, String)> = owed
+            .iter()
+            .filter_map(|i| Some((dataset_pk(text(i, "dataset")?), text(i, "sk")?.to_owned())))
+            .collect();
+        self.table
+            .get_many(&keys)
+            .await?
+            .iter()
+            .map(Self::upload_of)
+            .filter(|r| r.as_ref().map_or(true, |r| !r.finalized))
+            .collect()
     }
 
     async fn contract(
@@ -804,6 +853,17 @@ impl Catalog for DynamoCatalog {
                 )?,
                 "the stage history has the length read",
             )?;
+            let position = (t.history_len + i) as u64;
+            let mut owed = with_body(item(UNANNOUNCED, announced_sk(&t.model, position)), change)?;
+            owed.insert("model".into(), s(&t.model));
+            owed.insert("position".into(), n(position));
+            tx.put(
+                &self.table,
+                owed,
+                None,
+                Item::new(),
+                "a stage change is owed",
+            )?;
         }
         for event in &t.audit {
             self.audit_into(&mut tx, event)?;
@@ -811,6 +871,30 @@ impl Catalog for DynamoCatalog {
         tx.commit(&self.table, "writing a model transition")
             .await?
             .map_err(|r| r.into_conflict(&format!("model {}", t.model)))
+    }
+
+    async fn unannounced_changes(&self) -> Result<Vec<Unannounced>, PortError> {
+        self.table
+            .query(UNANNOUNCED, "", false, None)
+            .await?
+            .iter()
+            .map(|i| {
+                Ok(Unannounced {
+                    model: text(i, "model").unwrap_or_default().to_owned(),
+                    position: number(i, "position").unwrap_or_default(),
+                    change: body(i)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_announced(&self, model: &str, position: u64) -> Result<(), PortError> {
+        self.clear_owed(
+            UNANNOUNCED,
+            &announced_sk(model, position),
+            &format!("clearing model {model}'s stage change {position}"),
+        )
+        .await
     }
 
     async fn record_test(

@@ -84,6 +84,57 @@ async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
     );
 }
 
+/// The same crash, and no one asks again: the outbox entry the transition wrote with its
+/// commit is what the scheduled sweep announces from.
+#[tokio::test]
+async fn an_approval_cut_short_and_never_asked_again_is_announced_by_the_sweep() {
+    let stack = Stack::new().await;
+    let model = "never-asked-again";
+    let catalog = staged(&stack, model, 1).await;
+    let approve = Request::Approve {
+        version: 1,
+        comment: None,
+    };
+    let cut_short = Promote::new(&Ports {
+        bus: Arc::new(tollgate_aws_tests::Unreachable),
+        ..stack.common().ports(&stack.aws).unwrap()
+    });
+    assert!(
+        cut_short
+            .request(model, &approve, &user("bob"))
+            .await
+            .is_err()
+    );
+    let owed = |all: Vec<tollgate_domain::ports::Unannounced>| {
+        all.into_iter()
+            .filter(|o| o.model == model)
+            .map(|o| (o.position, o.change.to))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        owed(catalog.unannounced_changes().await.unwrap()),
+        [(0, ModelStage::Staging), (1, ModelStage::Production)],
+        "the staging and the promotion are owed"
+    );
+
+    // The sweep on a live request's grace period leaves them to it.
+    let sweep = promote(&stack);
+    let young = std::time::Duration::from_secs(3600);
+    assert_eq!(sweep.announce_owed(young).await.unwrap(), 0);
+
+    let announced = sweep
+        .announce_owed(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(announced, 2, "the staging and the promotion");
+    let changed = stack.published_event("ModelStageChanged").await;
+    assert_eq!(changed["detail"]["model"], model, "{changed:#}");
+    assert!(
+        owed(catalog.unannounced_changes().await.unwrap()).is_empty(),
+        "nothing is owed once announced"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_audit() {
     let stack = Stack::new().await;
