@@ -72,6 +72,10 @@ impl Grid {
 }
 
 impl Strategy for Grid {
+    fn adaptive(&self) -> bool {
+        false
+    }
+
     fn propose(&self, trial: u32, _completed: &[Observation<'_>]) -> Option<Hyperparameters> {
         self.points.get(trial as usize).cloned()
     }

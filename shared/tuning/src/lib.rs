@@ -49,6 +49,14 @@ pub trait Strategy: Send + Sync + std::fmt::Debug {
         }
     }
 
+    /// Whether proposals depend on the results of earlier trials. When they do, the study shows
+    /// a strategy only results that every process would see at the same trial number (see
+    /// [`Study::ask`]); a strategy that ignores results (grid, random) says `false` and never
+    /// waits for them.
+    fn adaptive(&self) -> bool {
+        true
+    }
+
     /// How much of the resource a trial had: the best trial is the best of the highest fidelity
     /// (a halving run's last rung). The same for every trial by default.
     fn fidelity(&self, _params: &Hyperparameters) -> f64 {

@@ -68,6 +68,10 @@ impl Random {
 }
 
 impl Strategy for Random {
+    fn adaptive(&self) -> bool {
+        false
+    }
+
     fn propose(&self, trial: u32, _completed: &[Observation<'_>]) -> Option<Hyperparameters> {
         Some(sample_space(&self.space, &mut rng(self.seed, trial)))
     }

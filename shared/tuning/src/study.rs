@@ -107,7 +107,15 @@ impl Study {
             return Ask::Wait;
         }
         let id = self.trials.len() as u32;
-        match self.strategy.next(&self.trials) {
+        let proposal = if self.strategy.adaptive() {
+            match self.settled_proposal() {
+                Some(proposal) => proposal,
+                None => return Ask::Wait,
+            }
+        } else {
+            self.strategy.next(&self.trials)
+        };
+        match proposal {
             Proposal::Run(params) => {
                 let trial = Trial {
                     id,
@@ -121,6 +129,44 @@ impl Study {
             Proposal::Wait | Proposal::Done => {
                 self.exhausted = true;
                 Ask::Exhausted
+            }
+        }
+    }
+
+    /// The proposal for the next trial, made from results that do not depend on the order in
+    /// which parallel jobs happened to end, so the same pipeline proposes the same trials in
+    /// any process, however its jobs are scheduled; `None` when it must wait for a result.
+    ///
+    /// With `p` parallel jobs, trial `k` is proposed seeing the outcomes of trials `0..k+1-p`
+    /// and the rest as running (whatever they are by now), and waits until those have ended.
+    /// When the strategy cannot propose from that (halving waiting for a rung), the next
+    /// trial's outcome is shown too, and so on: each step is decided by outcomes alone.
+    /// With one job at a time this is every outcome, as before.
+    fn settled_proposal(&self) -> Option<Proposal> {
+        let next = self.trials.len();
+        let mut known = (next + 1).saturating_sub(self.budget.max_parallel as usize);
+        loop {
+            if self.trials[..known]
+                .iter()
+                .any(|t| t.state == TrialState::Running)
+            {
+                return None;
+            }
+            let view: Vec<Trial> = self
+                .trials
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match i < known {
+                    true => t.clone(),
+                    false => Trial {
+                        state: TrialState::Running,
+                        ..t.clone()
+                    },
+                })
+                .collect();
+            match self.strategy.next(&view) {
+                Proposal::Wait if known < next => known += 1,
+                proposal => return Some(proposal),
             }
         }
     }

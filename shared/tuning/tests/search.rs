@@ -362,17 +362,36 @@ fn run_parallel(
     study: &mut Study,
     f: impl Fn(&tollgate_domain::Hyperparameters) -> f64,
 ) -> Vec<u32> {
+    run_parallel_ending(study, f, Ending::OldestFirst)
+}
+
+/// Which running job ends when the study must wait.
+#[derive(Clone, Copy)]
+enum Ending {
+    OldestFirst,
+    NewestFirst,
+}
+
+fn run_parallel_ending(
+    study: &mut Study,
+    f: impl Fn(&tollgate_domain::Hyperparameters) -> f64,
+    ending: Ending,
+) -> Vec<u32> {
     let mut order = Vec::new();
     loop {
         match study.ask() {
             Ask::Run(t) => order.push(t.id),
             Ask::Wait => {
-                let t = study
+                let mut running = study
                     .trials()
                     .iter()
-                    .find(|t| t.state == TrialState::Running)
-                    .unwrap()
-                    .clone();
+                    .filter(|t| t.state == TrialState::Running);
+                let t = match ending {
+                    Ending::OldestFirst => running.next(),
+                    Ending::NewestFirst => running.next_back(),
+                }
+                .unwrap()
+                .clone();
                 let objective = f(&t.params);
                 study.tell(t.id, Outcome::Completed { objective }).unwrap();
             }
@@ -510,4 +529,59 @@ fn a_fine_stage_waits_for_the_coarse_one_and_searches_around_its_best() {
         _ => unreachable!(),
     };
     assert!(width(&fine_space) < width(&branin_space()));
+}
+
+/// Parallel jobs end in whatever order the machines finish them: an adaptive strategy must
+/// propose the same trials whichever order that is, or a run cannot be reproduced.
+#[test]
+fn adaptive_strategies_propose_the_same_trials_whatever_order_parallel_jobs_end_in() {
+    let tpe = StrategyKind::Tpe(TpeConfig {
+        startup_trials: 4,
+        ..TpeConfig::default()
+    });
+    let halving = || {
+        Box::new(tollgate_tuning::Halving::new(
+            strategy(&StrategyKind::Random, &branin_space(), 4),
+            "data_fraction",
+            (1.0 / 9.0, 1.0),
+            3,
+            false,
+            39,
+        )) as Box<dyn tollgate_tuning::Strategy>
+    };
+    type Make = Box<dyn Fn() -> Box<dyn tollgate_tuning::Strategy>>;
+    let cases: Vec<(&str, Make, u32)> = vec![
+        (
+            "tpe",
+            Box::new(move || strategy(&tpe, &branin_space(), 11)),
+            24,
+        ),
+        ("halving", Box::new(halving), 39),
+    ];
+    for (name, make, trials) in cases {
+        for parallel in [2, 3, 5] {
+            let mut oldest = Study::new(make(), budget(trials, parallel)).unwrap();
+            run_parallel_ending(&mut oldest, branin_at_fraction_or_not, Ending::OldestFirst);
+            let mut newest = Study::new(make(), budget(trials, parallel)).unwrap();
+            run_parallel_ending(&mut newest, branin_at_fraction_or_not, Ending::NewestFirst);
+            assert_eq!(
+                oldest.trials(),
+                newest.trials(),
+                "{name} with {parallel} parallel jobs"
+            );
+            assert_eq!(
+                oldest.trials().len(),
+                trials as usize,
+                "{name}: the budget is used"
+            );
+        }
+    }
+}
+
+/// Branin, through a budget when the trial has one.
+fn branin_at_fraction_or_not(p: &tollgate_domain::Hyperparameters) -> f64 {
+    match p.get("data_fraction") {
+        Some(_) => branin_at_fraction(p),
+        None => branin(p),
+    }
 }
