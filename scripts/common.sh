@@ -42,3 +42,58 @@ ensure_rust() {
     done
   fi
 }
+
+# Where the console's build goes (what `tollgate up --console` serves).
+CONSOLE_DIST="$CARGO_TARGET_DIR/console-dist"
+E2E="$ROOT/console/e2e"
+
+# What building the console takes, each installed once (see BUILD-NOTES in the design notes):
+# the wasm target, trunk 0.21.14 (0.22 needs a newer rustc), the wasm-bindgen CLI at the exact
+# version Cargo.lock pins, and wasm-opt from npm's binaryen (Debian's is too old for the bulk
+# memory operations rustc emits).
+ensure_console_tools() {
+  command -v npm >/dev/null 2>&1 || die "npm is not installed: install Node.js 18 or newer (Debian: apt-get install nodejs npm)"
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    step "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+  # Tools compile in their own target dir, so the workspace's is not invalidated by them.
+  local tools_target="$HOME/.cache/tollgate/tools-target"
+  if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
+    step "installing trunk 0.21.14 (first time: about 10 minutes on 2 cores)"
+    CARGO_TARGET_DIR="$tools_target" cargo install trunk --version 0.21.14 --locked
+  fi
+  local bindgen
+  bindgen="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+  [ -n "$bindgen" ] || die "Cargo.lock pins no wasm-bindgen version"
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $bindgen\$"; then
+    step "installing wasm-bindgen-cli $bindgen, the version Cargo.lock pins (first time: about 3 minutes)"
+    # Without --locked: its own lock file does not resolve here (BUILD-NOTES).
+    CARGO_TARGET_DIR="$tools_target" cargo install wasm-bindgen-cli --version "$bindgen" --force
+  fi
+  if [ ! -x "$E2E/node_modules/.bin/wasm-opt" ] || [ "$E2E/package-lock.json" -nt "$E2E/node_modules/.package-lock.json" ]; then
+    step "installing the console's npm packages (binaryen's wasm-opt, playwright-core, axe-core)"
+    (cd "$E2E" && npm ci --no-audit --no-fund)
+  fi
+  export PATH="$E2E/node_modules/.bin:$PATH"
+}
+
+# Builds the console into $CONSOLE_DIST (first time: about 4 minutes; then seconds).
+build_console() {
+  ensure_console_tools
+  step "building the console (trunk build --release --cargo-profile console)"
+  (cd "$ROOT/console" && trunk build --release --cargo-profile console --dist "$CONSOLE_DIST")
+}
+
+# Chromium from Debian for the browser tests (playwright-core drives it; nothing downloads a
+# browser of its own).
+ensure_chromium() {
+  export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+  if [ ! -x "$CHROMIUM" ]; then
+    step "installing Chromium from Debian (apt-get install chromium)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get install -y chromium || die "could not install chromium: install it (apt-get install chromium) or set CHROMIUM to a Chromium binary"
+  fi
+}

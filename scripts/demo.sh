@@ -20,6 +20,9 @@ step "building tollgate (first time: about 11 minutes on 2 cores; then seconds)"
 # reuse every crate built here instead of compiling polars and the rest a second time.
 cargo build --locked --workspace --bin tollgate
 BIN="$CARGO_TARGET_DIR/debug/tollgate"
+if [ "$SERVE" = 1 ]; then
+  build_console
+fi
 
 DATA_DIR="${TOLLGATE_DATA_DIR:-$ROOT/.tollgate/demo-$(date +%Y%m%d-%H%M%S)}"
 step "running the demo in $DATA_DIR"
@@ -41,6 +44,12 @@ if [ "$SERVE" = 1 ]; then
   PORT="${TOLLGATE_PORT:-8321}"
   step "serving $DATA_DIR with tollgate up on 127.0.0.1:$PORT (Ctrl-C stops it)"
   cat <<TXT
+Open the console: http://127.0.0.1:$PORT/
+  Sign in as anyone but the demo's uploader (named above: the author of its models), open
+  Approvals, read wine-quality v2's evidence, then approve or reject it; Audit shows the
+  decision.
+TXT
+  cat <<TXT
 In another terminal:
   export TOLLGATE_API=http://127.0.0.1:$PORT
   export TOLLGATE_TOKEN=\$($BIN --data-dir $DATA_DIR token --as you --group editors --group approvers)
@@ -48,5 +57,5 @@ In another terminal:
   curl -s -H "Authorization: Bearer \$TOLLGATE_TOKEN" http://127.0.0.1:$PORT/api/v1/approvals
 
 TXT
-  exec "$BIN" --data-dir "$DATA_DIR" up --port "$PORT"
+  exec "$BIN" --data-dir "$DATA_DIR" up --port "$PORT" --console "$CONSOLE_DIST"
 fi

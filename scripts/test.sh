@@ -41,11 +41,9 @@ rm -f "$build_features" "$test_features"
 step "linting (cargo clippy --all-targets -- -D warnings; first time: about 7 minutes on 2 cores)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "checking that the API's types compile for the browser (wasm32-unknown-unknown, the console's target)"
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-cargo check --locked -p tollgate-api-types --target wasm32-unknown-unknown
+ensure_console_tools
+step "linting the console for the browser (cargo clippy --target wasm32-unknown-unknown)"
+cargo clippy --locked -p tollgate-console --target wasm32-unknown-unknown -- -D warnings
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
@@ -57,3 +55,11 @@ trap 'bash localstack/stop.sh --port "$TOLLGATE_STANDIN_PORT"' EXIT
 
 step "running the tests (cargo nextest run --workspace)"
 cargo nextest run --locked --workspace --no-fail-fast
+
+step "building the demo binary and the console for the browser tests"
+cargo build --locked --workspace --bin tollgate
+build_console
+ensure_chromium
+step "running the console's tests in Chromium (console/e2e: playwright-core, axe-core)"
+(cd "$E2E" && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" TOLLGATE_CONSOLE="$CONSOLE_DIST" \
+  node --test --test-concurrency=1 tests/)

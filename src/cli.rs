@@ -189,6 +189,9 @@ pub enum Command {
         /// How often the monitor checks the models in production (e.g. 30m, 1h; 0 never).
         #[arg(long, default_value = "1h", value_parser = parse_period)]
         monitor_every: std::time::Duration,
+        /// The console's build (trunk's dist folder) to serve at /; scripts/demo.sh builds it.
+        #[arg(long, env = "TOLLGATE_CONSOLE")]
+        console: Option<std::path::PathBuf>,
     },
     /// Print a token that this data dir's `tollgate up` accepts, for the user --as names.
     Token {

@@ -165,7 +165,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             port,
             host,
             monitor_every,
-        } => up::run(&env, host, port, monitor_every).await,
+            console,
+        } => up::run(&env, host, port, monitor_every, console).await,
         Command::Token { groups, valid_for } => token::run(&env, &groups, valid_for),
         Command::Train { .. } => unreachable!("main runs a training job before the runtime starts"),
     }

@@ -26,7 +26,9 @@ pub async fn run(
     host: IpAddr,
     port: u16,
     monitor_every: Duration,
+    console: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Outcome> {
+    let console = console.map(checked_console).transpose()?;
     let mut lock = lock(env)?;
     let tokens = Arc::new(super::token::signing_key(&env.data_dir)?);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port))
@@ -63,7 +65,7 @@ pub async fn run(
     } else {
         api
     };
-    let router = api.router();
+    let router = with_console(api, console.as_deref());
 
     env.fail_jobs_of_ended_processes().await?;
     let dispatcher = tokio::spawn({
@@ -83,6 +85,10 @@ pub async fn run(
     }
     println!("Tollgate is up: {base_url}");
     println!("  data dir:  {}", env.data_dir.display());
+    match &console {
+        Some(_) => println!("  console:   {base_url}/   (open it in a browser)"),
+        None => println!("  console:   not served (build it and pass --console DIR: see README)"),
+    }
     println!("  API:       {base_url}/api/v1/health");
     println!(
         "  sign in:   export TOLLGATE_TOKEN=$(tollgate --data-dir {} token --as YOU --group editors --group approvers)",
@@ -110,6 +116,39 @@ pub async fn run(
     served.context("serving the API")?;
     eprintln!("Tollgate stopped.");
     Ok(Outcome::Done)
+}
+
+/// The console's build folder, if it holds one (an `index.html`).
+fn checked_console(dir: std::path::PathBuf) -> anyhow::Result<std::path::PathBuf> {
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(RefusedError(format!(
+            "{} holds no console build (no index.html): build it with `trunk build --release` in \
+             console/ (bash scripts/demo.sh does), or leave --console out",
+            dir.display()
+        ))
+        .into())
+    }
+}
+
+/// The API under `/api/`, and everything else from the console's build: a path that is not
+/// a file is one of the app's pages (a deep link), so it gets `index.html` and the app routes
+/// it. Without a build, a page says how to get one.
+fn with_console(api: Api, console: Option<&std::path::Path>) -> axum::Router {
+    use tower_http::services::{ServeDir, ServeFile};
+    match console {
+        Some(dir) => api
+            .router_with_pages(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => api.router_with_pages(axum::routing::any(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                "The console is not served here: start tollgate up with --console DIR (the \
+                 folder trunk builds; bash scripts/demo.sh builds it and passes it). The API \
+                 is at /api/v1.\n",
+            )
+        })),
+    }
 }
 
 /// Holds the data dir for this server: a second `tollgate up` is refused with who holds it,

@@ -12,7 +12,7 @@ pub use tollgate_domain::promotion::StageChange;
 pub use tollgate_domain::training::CandidateRef;
 pub use tollgate_domain::{
     AuditEvent, Dataset, DatasetVersion, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
-    UploadRecord, ValidationReport,
+    UploadRecord, UserId, ValidationReport,
 };
 
 /// The items a page holds when the request does not say.

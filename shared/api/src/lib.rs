@@ -78,4 +78,19 @@ impl Api {
     pub fn router(self) -> Router {
         routes::router(self)
     }
+
+    /// The router, with every path outside `/api/` answered by `pages`: `tollgate up` serves
+    /// the console's files so.
+    pub fn router_with_pages<T>(self, pages: T) -> Router
+    where
+        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        routes::router_with_pages(self, pages)
+    }
 }

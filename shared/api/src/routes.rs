@@ -27,7 +27,34 @@ use crate::{Api, ApiError, MAX_LOCAL_UPLOAD, Uploads};
 type Answer<T> = Result<axum::Json<T>, ApiError>;
 
 pub fn router(api: Api) -> Router {
-    let v1 = Router::new()
+    Router::new()
+        .nest("/api/v1", v1())
+        .fallback(not_found)
+        .with_state(api)
+}
+
+/// [`router`], with every path outside `/api/` answered by `pages` (a web app's files);
+/// unknown paths under `/api/` still get the API's JSON `not_found`.
+pub fn router_with_pages<T>(api: Api, pages: T) -> Router
+where
+    T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    T::Response: IntoResponse,
+    T::Future: Send + 'static,
+{
+    Router::new()
+        .nest("/api/v1", v1())
+        .route("/api", axum::routing::any(not_found))
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .fallback_service(pages)
+        .with_state(api)
+}
+
+fn v1() -> Router<Api> {
+    Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/me", get(me))
@@ -59,11 +86,7 @@ pub fn router(api: Api) -> Router {
             "/uploads/{*key}",
             put(upload).layer(DefaultBodyLimit::max(MAX_LOCAL_UPLOAD)),
         )
-        .layer(middleware::from_fn(etag));
-    Router::new()
-        .nest("/api/v1", v1)
-        .fallback(not_found)
-        .with_state(api)
+        .layer(middleware::from_fn(etag))
 }
 
 async fn not_found() -> ApiError {

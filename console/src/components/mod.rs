@@ -1,0 +1,108 @@
+//! Pieces every page uses: who is signed in, failures and waiting, times, stages, paging.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate};
+use tollgate_api_types::ModelStage;
+
+use crate::session::Session;
+use crate::view_model::{self, Failure};
+
+/// The signed-in person and their groups, with "Switch user"; or a link to sign in.
+#[component]
+pub fn SignedInAs() -> impl IntoView {
+    let session = Session::get();
+    let navigate = use_navigate();
+    let switch = move |_| {
+        session.sign_out();
+        navigate("/sign-in", Default::default());
+    };
+    view! {
+        <div class="who">
+            {move || match session.signed_in() {
+                Some(s) => {
+                    let groups = if s.groups.is_empty() {
+                        "read only".to_owned()
+                    } else {
+                        s.groups.join(", ")
+                    };
+                    view! {
+                        <span>"Signed in as " <strong>{s.user}</strong> " (" {groups} ")"</span>
+                    }
+                        .into_any()
+                }
+                None => view! { <a href="/sign-in">"Sign in"</a> }.into_any(),
+            }}
+            <Show when=move || session.signed_in().is_some()>
+                <button type="button" class="link" on:click=switch.clone()>
+                    "Switch user"
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+/// A failure, readable: what kind, the server's sentence, what to do.
+#[component]
+pub fn ErrorMessage(failure: Failure) -> impl IntoView {
+    let location = use_location();
+    let sign_in = matches!(failure, Failure::NotSignedIn(_)).then(|| {
+        let next = location.pathname.get_untracked() + &location.search.get_untracked();
+        let href = format!("/sign-in?next={}", view_model::encode_segment(&next));
+        view! { <a href=href>"Sign in"</a> }
+    });
+    view! {
+        <div class="alert" role="alert">
+            <strong>{failure.title()}</strong>
+            <p>{failure.message()}</p>
+            <p class="hint">{failure.hint()} " " {sign_in}</p>
+        </div>
+    }
+}
+
+/// Loading, announced to screen readers.
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! { <p class="loading" role="status">"Loading " {what} "…"</p> }
+}
+
+/// A time: absolute, with how long ago beside it (the absolute one is the machine-readable
+/// `datetime`).
+#[component]
+pub fn When(at: jiff::Timestamp) -> impl IntoView {
+    let now = jiff::Timestamp::now();
+    let at = view_model::to_second(at);
+    view! {
+        <time datetime=at.to_string()>
+            {view_model::absolute(at)}
+            <span class="ago">" (" {view_model::relative(at, now)} ")"</span>
+        </time>
+    }
+}
+
+/// A model stage as a labelled badge.
+#[component]
+pub fn Stage(stage: ModelStage) -> impl IntoView {
+    let name = stage.as_str();
+    view! { <span class=format!("stage stage-{name}")>{name}</span> }
+}
+
+/// The link to the next page of a list: the page's URL with `cursor` set, other query
+/// parameters kept (so Back returns to the page before).
+#[component]
+pub fn NextPage(next: Option<String>) -> impl IntoView {
+    let location = use_location();
+    next.map(|cursor| {
+        let mut query = location.query.get_untracked();
+        query.replace("cursor", cursor);
+        let href = format!(
+            "{}{}",
+            location.pathname.get_untracked(),
+            query.to_query_string()
+        );
+        view! {
+            <nav class="pager" aria-label="Pages">
+                <a href=href rel="next">"Next page"</a>
+            </nav>
+        }
+    })
+}

@@ -1,0 +1,140 @@
+//! The flow at a glance: what waits for approval, what is in production, runs in progress and
+//! recent failures, and what the uploads came to.
+
+use leptos::prelude::*;
+
+use crate::api;
+use crate::components::{ErrorMessage, Loading, When};
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let waiting = LocalResource::new(|| api::approvals(String::new()));
+    let models = LocalResource::new(|| api::models(String::new()));
+    let running = LocalResource::new(|| {
+        api::runs(vec![("status", "running".into()), ("limit", "10".into())])
+    });
+    let failed =
+        LocalResource::new(|| api::runs(vec![("status", "failed".into()), ("limit", "5".into())]));
+    let datasets = LocalResource::new(|| api::datasets(String::new()));
+    view! {
+        <h1>"Overview"</h1>
+        <div class="grid">
+            <section aria-labelledby="waiting">
+                <h2 id="waiting">"Waiting for approval"</h2>
+                <Transition fallback=|| view! { <Loading what="the approval queue"/> }>
+                    {move || Suspend::new(async move {
+                        match waiting.await {
+                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"Nothing waits."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <ul>
+                                    {page.items.into_iter().map(|w| {
+                                        let href = format!("/models/{}/versions/{}", w.model, w.version);
+                                        view! {
+                                            <li>
+                                                <a href=href>{format!("{} v{}", w.model, w.version)}</a>
+                                                {format!(" by {}, {} more approval(s) needed", w.author, w.approval.still_needed)}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="production">
+                <h2 id="production">"Models"</h2>
+                <Transition fallback=|| view! { <Loading what="models"/> }>
+                    {move || Suspend::new(async move {
+                        match models.await {
+                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No model yet."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <ul>
+                                    {page.items.into_iter().map(|m| {
+                                        let name = m.latest.model.clone();
+                                        let production = match m.production_version {
+                                            Some(v) => format!("v{v} in production"),
+                                            None => "nothing in production".into(),
+                                        };
+                                        view! {
+                                            <li>
+                                                <a href=format!("/models/{name}")>{name.clone()}</a>
+                                                {format!(": {production}, latest v{}", m.latest.version)}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="running">
+                <h2 id="running">"Runs in progress"</h2>
+                <Transition fallback=|| view! { <Loading what="runs"/> }>
+                    {move || Suspend::new(async move {
+                        match running.await {
+                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No run is in progress."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <ul>
+                                    {page.items.into_iter().map(|r| view! {
+                                        <li>
+                                            {format!("{} on {} v{}: {} of {} trials ended, ${:.2} spent",
+                                                r.pipeline, r.dataset, r.dataset_version, r.trials_ended, r.max_trials, r.spend_usd)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="failures">
+                <h2 id="failures">"Recent failures"</h2>
+                <Transition fallback=|| view! { <Loading what="failed runs"/> }>
+                    {move || Suspend::new(async move {
+                        match failed.await {
+                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No run has failed."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <ul>
+                                    {page.items.into_iter().map(|r| {
+                                        let reason = match r.status {
+                                            tollgate_api_types::RunStatus::Failed { reason } => reason,
+                                            other => other.as_str().to_owned(),
+                                        };
+                                        view! { <li>{format!("{}: {reason} ", r.pipeline)}<When at=r.updated_at/></li> }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section aria-labelledby="uploads">
+                <h2 id="uploads">"Uploads"</h2>
+                <Transition fallback=|| view! { <Loading what="datasets"/> }>
+                    {move || Suspend::new(async move {
+                        match datasets.await {
+                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No upload yet."</p> }.into_any(),
+                            Ok(page) => view! {
+                                <ul>
+                                    {page.items.into_iter().map(|d| view! {
+                                        <li>
+                                            {format!("{}: {} accepted, {} rejected, {} duplicate(s)",
+                                                d.dataset.name, d.accepted, d.rejected, d.duplicates)}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </div>
+    }
+}
