@@ -138,16 +138,21 @@ fn checked_console(dir: std::path::PathBuf) -> anyhow::Result<std::path::PathBuf
 fn with_console(api: Api, console: Option<&std::path::Path>) -> axum::Router {
     use tower_http::services::{ServeDir, ServeFile};
     match console {
-        Some(dir) => api
-            .router_with_pages(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
-        None => api.router_with_pages(axum::routing::any(|| async {
-            (
-                axum::http::StatusCode::NOT_FOUND,
-                "The console is not served here: start tollgate up with --console DIR (the \
-                 folder trunk builds; bash scripts/demo.sh builds it and passes it). The API \
-                 is at /api/v1.\n",
-            )
-        })),
+        Some(dir) => tollgate_api::router_with_pages(
+            api,
+            ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => tollgate_api::router_with_pages(
+            api,
+            axum::routing::any(|| async {
+                (
+                    axum::http::StatusCode::NOT_FOUND,
+                    "The console is not served here: start tollgate up with --console DIR (the \
+                     folder trunk builds; bash scripts/demo.sh builds it and passes it). The API \
+                     is at /api/v1.\n",
+                )
+            }),
+        ),
     }
 }
 

@@ -106,3 +106,50 @@ pub fn NextPage(next: Option<String>) -> impl IntoView {
         }
     })
 }
+
+/// What a read gives a page: the value, or the failure to show.
+pub type Read<T> = LocalResource<Result<T, Failure>>;
+
+/// A read, laid out by `render` once it is there; loading and failure shown as every page
+/// shows them.
+pub fn loaded<T, V>(
+    read: Read<T>,
+    what: &'static str,
+    render: impl Fn(T) -> V + Copy + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=move || view! { <Loading what/> }>
+            {move || Suspend::new(async move {
+                match read.await {
+                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
+                    Ok(value) => render(value).into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A page of a list, laid out by `render` with the link to the next page; `empty` when it
+/// holds nothing.
+pub fn listed<T, V>(
+    read: Read<tollgate_api_types::Page<T>>,
+    what: &'static str,
+    empty: &'static str,
+    render: impl Fn(Vec<T>) -> V + Copy + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    loaded(read, what, move |page| {
+        if page.items.is_empty() {
+            view! { <p class="empty">{empty}</p> }.into_any()
+        } else {
+            view! { {render(page.items)} <NextPage next=page.next/> }.into_any()
+        }
+    })
+}

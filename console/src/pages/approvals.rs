@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, NextPage, When};
+use crate::components::{When, listed};
 
 #[component]
 pub fn Approvals() -> impl IntoView {
@@ -13,49 +13,38 @@ pub fn Approvals() -> impl IntoView {
     view! {
         <h1>"Approvals"</h1>
         <p class="lead">"Model versions in staging that production waits on."</p>
-        <Transition fallback=|| view! { <Loading what="the approval queue"/> }>
-            {move || Suspend::new(async move {
-                match waiting.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(page) if page.items.is_empty() => {
-                        view! { <p class="empty">"Nothing waits for an approval."</p> }.into_any()
-                    }
-                    Ok(page) => view! {
-                        <table>
-                            <caption>"Waiting for approval"</caption>
-                            <thead><tr>
-                                <th scope="col">"Model version"</th>
-                                <th scope="col">"Author"</th>
-                                <th scope="col">"Registered"</th>
-                                <th scope="col">"Approvals"</th>
-                                <th scope="col">"You"</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.items.into_iter().map(|w| {
-                                    let href = format!("/models/{}/versions/{}", w.model, w.version);
-                                    let you = match (w.approval.caller_may_approve, w.approval.caller_refusal) {
-                                        (true, _) => "may approve".to_owned(),
-                                        (false, Some(why)) => why,
-                                        (false, None) => "may not approve".to_owned(),
-                                    };
-                                    view! {
-                                        <tr>
-                                            <td><a href=href>{format!("{} v{}", w.model, w.version)}</a></td>
-                                            <td>{w.author}</td>
-                                            <td><When at=w.created_at/></td>
-                                            <td>{format!("{} of {} ({} more needed)",
-                                                w.approval.approvals.iter().filter(|a| a.counts).count(),
-                                                w.approval.required, w.approval.still_needed)}</td>
-                                            <td>{you}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <NextPage next=page.next/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {listed(waiting, "the approval queue", "Nothing waits for an approval.", |items| view! {
+            <table>
+                <caption>"Waiting for approval"</caption>
+                <thead><tr>
+                    <th scope="col">"Model version"</th>
+                    <th scope="col">"Author"</th>
+                    <th scope="col">"Registered"</th>
+                    <th scope="col">"Approvals"</th>
+                    <th scope="col">"You"</th>
+                </tr></thead>
+                <tbody>
+                    {items.into_iter().map(|w| {
+                        let href = format!("/models/{}/versions/{}", w.model, w.version);
+                        let you = match (w.approval.caller_may_approve, w.approval.caller_refusal) {
+                            (true, _) => "may approve".to_owned(),
+                            (false, Some(why)) => why,
+                            (false, None) => "may not approve".to_owned(),
+                        };
+                        view! {
+                            <tr>
+                                <td><a href=href>{format!("{} v{}", w.model, w.version)}</a></td>
+                                <td>{w.author}</td>
+                                <td><When at=w.created_at/></td>
+                                <td>{format!("{} of {} ({} more needed)",
+                                    w.approval.approvals.iter().filter(|a| a.counts).count(),
+                                    w.approval.required, w.approval.still_needed)}</td>
+                                <td>{you}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, NextPage, When};
+use crate::components::{When, listed};
 
 #[component]
 pub fn Audit() -> impl IntoView {
@@ -30,49 +30,38 @@ pub fn Audit() -> impl IntoView {
             <label>"Action " <input type="text" name="action" value=action/></label>
             <button type="submit">"Filter"</button>
         </form>
-        <Transition fallback=|| view! { <Loading what="the audit trail"/> }>
-            {move || Suspend::new(async move {
-                match events.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(page) if page.items.is_empty() => {
-                        view! { <p class="empty">"No event matches."</p> }.into_any()
-                    }
-                    Ok(page) => view! {
-                        <table>
-                            <caption>"Audit trail, newest first"</caption>
-                            <thead><tr>
-                                <th scope="col">"When"</th>
-                                <th scope="col">"Actor"</th>
-                                <th scope="col">"Action"</th>
-                                <th scope="col">"Subject"</th>
-                                <th scope="col">"Change"</th>
-                                <th scope="col">"Comment"</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.items.into_iter().map(|e| {
-                                    let change = match (e.from, e.to) {
-                                        (Some(f), Some(t)) => format!("{f} → {t}"),
-                                        (None, Some(t)) => t,
-                                        (Some(f), None) => f,
-                                        (None, None) => String::new(),
-                                    };
-                                    view! {
-                                        <tr>
-                                            <td><When at=e.at/></td>
-                                            <td>{e.actor.to_string()}</td>
-                                            <td><code>{e.action}</code></td>
-                                            <td>{e.subject}</td>
-                                            <td>{change}</td>
-                                            <td>{e.comment.unwrap_or_default()}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <NextPage next=page.next/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {listed(events, "the audit trail", "No event matches.", |items| view! {
+            <table>
+                <caption>"Audit trail, newest first"</caption>
+                <thead><tr>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"Actor"</th>
+                    <th scope="col">"Action"</th>
+                    <th scope="col">"Subject"</th>
+                    <th scope="col">"Change"</th>
+                    <th scope="col">"Comment"</th>
+                </tr></thead>
+                <tbody>
+                    {items.into_iter().map(|e| {
+                        let change = match (e.from, e.to) {
+                            (Some(f), Some(t)) => format!("{f} → {t}"),
+                            (None, Some(t)) => t,
+                            (Some(f), None) => f,
+                            (None, None) => String::new(),
+                        };
+                        view! {
+                            <tr>
+                                <td><When at=e.at/></td>
+                                <td>{e.actor.to_string()}</td>
+                                <td><code>{e.action}</code></td>
+                                <td>{e.subject}</td>
+                                <td>{change}</td>
+                                <td>{e.comment.unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }

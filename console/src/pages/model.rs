@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{ModelStage, ModelVersion};
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, NextPage, Stage, When};
+use crate::components::{ErrorMessage, NextPage, Stage, When, listed, loaded};
 use crate::view_model::{self, Failure};
 
 #[component]
@@ -15,45 +15,34 @@ pub fn Models() -> impl IntoView {
     let models = LocalResource::new(move || api::models(cursor.get()));
     view! {
         <h1>"Models"</h1>
-        <Transition fallback=|| view! { <Loading what="models"/> }>
-            {move || Suspend::new(async move {
-                match models.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(page) if page.items.is_empty() => {
-                        view! { <p class="empty">"No model yet: a run registers one."</p> }.into_any()
-                    }
-                    Ok(page) => view! {
-                        <table>
-                            <caption>"Models"</caption>
-                            <thead><tr>
-                                <th scope="col">"Model"</th>
-                                <th scope="col">"In production"</th>
-                                <th scope="col">"In staging"</th>
-                                <th scope="col">"Latest version"</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.items.into_iter().map(|m| {
-                                    let name = m.latest.model.clone();
-                                    let link = |v: u32| {
-                                        let href = format!("/models/{name}/versions/{v}");
-                                        view! { <a href=href>{format!("v{v}")}</a> " " }
-                                    };
-                                    view! {
-                                        <tr>
-                                            <td><a href=format!("/models/{name}")>{name.clone()}</a></td>
-                                            <td>{m.production_version.map(link)}</td>
-                                            <td>{m.staging_versions.iter().map(|v| link(*v)).collect_view()}</td>
-                                            <td>{link(m.latest.version)} <Stage stage=m.latest.stage/></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <NextPage next=page.next/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {listed(models, "models", "No model yet: a run registers one.", |items| view! {
+            <table>
+                <caption>"Models"</caption>
+                <thead><tr>
+                    <th scope="col">"Model"</th>
+                    <th scope="col">"In production"</th>
+                    <th scope="col">"In staging"</th>
+                    <th scope="col">"Latest version"</th>
+                </tr></thead>
+                <tbody>
+                    {items.into_iter().map(|m| {
+                        let name = m.latest.model.clone();
+                        let link = |v: u32| {
+                            let href = format!("/models/{name}/versions/{v}");
+                            view! { <a href=href>{format!("v{v}")}</a> " " }
+                        };
+                        view! {
+                            <tr>
+                                <td><a href=format!("/models/{name}")>{name.clone()}</a></td>
+                                <td>{m.production_version.map(link)}</td>
+                                <td>{m.staging_versions.iter().map(|v| link(*v)).collect_view()}</td>
+                                <td>{link(m.latest.version)} <Stage stage=m.latest.stage/></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }
 
@@ -65,22 +54,19 @@ pub fn Model() -> impl IntoView {
     let versions = LocalResource::new(move || api::model_versions(name.get(), cursor.get()));
     view! {
         <h1>{move || format!("Model {}", name.get())}</h1>
-        <Transition fallback=|| view! { <Loading what="the model's versions"/> }>
-            {move || Suspend::new(async move {
-                match versions.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(page) => {
-                        let in_production = page.items.iter().find(|v| v.stage == ModelStage::Production).map(|v| v.version);
-                        view! {
-                            {in_production.map(|v| view! { <Rollback model=name.get_untracked() version=v/> })}
-                            <MetricChart versions=page.items.clone()/>
-                            <VersionsTable versions=page.items/>
-                            <NextPage next=page.next/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        {loaded(versions, "the model's versions", move |page| {
+            let in_production = page
+                .items
+                .iter()
+                .find(|v| v.stage == ModelStage::Production)
+                .map(|v| v.version);
+            view! {
+                {in_production.map(|v| view! { <Rollback model=name.get_untracked() version=v/> })}
+                <MetricChart versions=page.items.clone()/>
+                <VersionsTable versions=page.items/>
+                <NextPage next=page.next/>
+            }
+        })}
     }
 }
 

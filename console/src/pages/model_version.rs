@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, ModelVersionDetail, StageChange};
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, Stage, When};
+use crate::components::{ErrorMessage, Loading, Stage, When, loaded};
 use crate::view_model::{self, Failure, Report};
 
 #[component]
@@ -56,14 +56,7 @@ pub fn ModelVersionPage() -> impl IntoView {
 fn LineageSection(model: String, version: u32) -> impl IntoView {
     let lineage = LocalResource::new(move || api::lineage(model.clone(), version));
     view! {
-        <Transition fallback=|| view! { <Loading what="the lineage"/> }>
-            {move || Suspend::new(async move {
-                match lineage.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(l) => view! { <LineageText lineage=l/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {loaded(lineage, "the lineage", |l| view! { <LineageText lineage=l/> })}
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, When};
+use crate::components::{When, loaded};
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -21,12 +21,10 @@ pub fn Overview() -> impl IntoView {
         <div class="grid">
             <section aria-labelledby="waiting">
                 <h2 id="waiting">"Waiting for approval"</h2>
-                <Transition fallback=|| view! { <Loading what="the approval queue"/> }>
-                    {move || Suspend::new(async move {
-                        match waiting.await {
-                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"Nothing waits."</p> }.into_any(),
-                            Ok(page) => view! {
+                {loaded(waiting, "the approval queue", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"Nothing waits."</p> }.into_any()
+                } else {
+                    view! {
                                 <ul>
                                     {page.items.into_iter().map(|w| {
                                         let href = format!("/models/{}/versions/{}", w.model, w.version);
@@ -38,19 +36,15 @@ pub fn Overview() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
+                            }.into_any()
+                })}
             </section>
             <section aria-labelledby="production">
                 <h2 id="production">"Models"</h2>
-                <Transition fallback=|| view! { <Loading what="models"/> }>
-                    {move || Suspend::new(async move {
-                        match models.await {
-                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No model yet."</p> }.into_any(),
-                            Ok(page) => view! {
+                {loaded(models, "models", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"No model yet."</p> }.into_any()
+                } else {
+                    view! {
                                 <ul>
                                     {page.items.into_iter().map(|m| {
                                         let name = m.latest.model.clone();
@@ -66,19 +60,15 @@ pub fn Overview() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
+                            }.into_any()
+                })}
             </section>
             <section aria-labelledby="running">
                 <h2 id="running">"Runs in progress"</h2>
-                <Transition fallback=|| view! { <Loading what="runs"/> }>
-                    {move || Suspend::new(async move {
-                        match running.await {
-                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No run is in progress."</p> }.into_any(),
-                            Ok(page) => view! {
+                {loaded(running, "runs", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"No run is in progress."</p> }.into_any()
+                } else {
+                    view! {
                                 <ul>
                                     {page.items.into_iter().map(|r| view! {
                                         <li>
@@ -87,19 +77,15 @@ pub fn Overview() -> impl IntoView {
                                         </li>
                                     }).collect_view()}
                                 </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
+                            }.into_any()
+                })}
             </section>
             <section aria-labelledby="failures">
                 <h2 id="failures">"Recent failures"</h2>
-                <Transition fallback=|| view! { <Loading what="failed runs"/> }>
-                    {move || Suspend::new(async move {
-                        match failed.await {
-                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No run has failed."</p> }.into_any(),
-                            Ok(page) => view! {
+                {loaded(failed, "failed runs", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"No run has failed."</p> }.into_any()
+                } else {
+                    view! {
                                 <ul>
                                     {page.items.into_iter().map(|r| {
                                         let reason = match r.status {
@@ -109,19 +95,15 @@ pub fn Overview() -> impl IntoView {
                                         view! { <li>{format!("{}: {reason} ", r.pipeline)}<When at=r.updated_at/></li> }
                                     }).collect_view()}
                                 </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
+                            }.into_any()
+                })}
             </section>
             <section aria-labelledby="uploads">
                 <h2 id="uploads">"Uploads"</h2>
-                <Transition fallback=|| view! { <Loading what="datasets"/> }>
-                    {move || Suspend::new(async move {
-                        match datasets.await {
-                            Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                            Ok(page) if page.items.is_empty() => view! { <p class="empty">"No upload yet."</p> }.into_any(),
-                            Ok(page) => view! {
+                {loaded(datasets, "datasets", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"No upload yet."</p> }.into_any()
+                } else {
+                    view! {
                                 <ul>
                                     {page.items.into_iter().map(|d| view! {
                                         <li>
@@ -130,10 +112,8 @@ pub fn Overview() -> impl IntoView {
                                         </li>
                                     }).collect_view()}
                                 </ul>
-                            }.into_any(),
-                        }
-                    })}
-                </Transition>
+                            }.into_any()
+                })}
             </section>
         </div>
     }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{ErrorMessage, Loading, NextPage, When};
+use crate::components::{When, listed};
 
 #[component]
 pub fn Runs() -> impl IntoView {
@@ -34,57 +34,46 @@ pub fn Runs() -> impl IntoView {
             </label>
             <button type="submit">"Filter"</button>
         </form>
-        <Transition fallback=|| view! { <Loading what="runs"/> }>
-            {move || Suspend::new(async move {
-                match runs.await {
-                    Err(failure) => view! { <ErrorMessage failure/> }.into_any(),
-                    Ok(page) if page.items.is_empty() => {
-                        view! { <p class="empty">"No run matches."</p> }.into_any()
-                    }
-                    Ok(page) => view! {
-                        <table>
-                            <caption>"Runs, newest first"</caption>
-                            <thead><tr>
-                                <th scope="col">"Run"</th>
-                                <th scope="col">"Pipeline"</th>
-                                <th scope="col">"Trained on"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Trials"</th>
-                                <th scope="col">"Started by"</th>
-                                <th scope="col">"Started"</th>
-                                <th scope="col">"Candidate"</th>
-                            </tr></thead>
-                            <tbody>
-                                {page.items.into_iter().map(|r| {
-                                    let status = match &r.status {
-                                        tollgate_api_types::RunStatus::Failed { reason } => {
-                                            format!("failed: {reason}")
-                                        }
-                                        other => other.as_str().to_owned(),
-                                    };
-                                    let candidate = r.candidate.map(|c| {
-                                        let href = format!("/models/{}/versions/{}", c.model, c.version);
-                                        view! { <a href=href>{format!("{} v{}", c.model, c.version)}</a> }
-                                    });
-                                    view! {
-                                        <tr>
-                                            <td><code>{r.id}</code></td>
-                                            <td>{r.pipeline}</td>
-                                            <td>{format!("{} v{}", r.dataset, r.dataset_version)}</td>
-                                            <td>{status}</td>
-                                            <td>{format!("{} of {} ended ({} started)", r.trials_ended, r.max_trials, r.trials)}</td>
-                                            <td>{format!("{} ({})", r.requested_by, r.trigger)}</td>
-                                            <td><When at=r.created_at/></td>
-                                            <td>{candidate}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        <NextPage next=page.next/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {listed(runs, "runs", "No run matches.", |items| view! {
+            <table>
+                <caption>"Runs, newest first"</caption>
+                <thead><tr>
+                    <th scope="col">"Run"</th>
+                    <th scope="col">"Pipeline"</th>
+                    <th scope="col">"Trained on"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Trials"</th>
+                    <th scope="col">"Started by"</th>
+                    <th scope="col">"Started"</th>
+                    <th scope="col">"Candidate"</th>
+                </tr></thead>
+                <tbody>
+                    {items.into_iter().map(|r| {
+                        let status = match &r.status {
+                            tollgate_api_types::RunStatus::Failed { reason } => {
+                                format!("failed: {reason}")
+                            }
+                            other => other.as_str().to_owned(),
+                        };
+                        let candidate = r.candidate.map(|c| {
+                            let href = format!("/models/{}/versions/{}", c.model, c.version);
+                            view! { <a href=href>{format!("{} v{}", c.model, c.version)}</a> }
+                        });
+                        view! {
+                            <tr>
+                                <td><code>{r.id}</code></td>
+                                <td>{r.pipeline}</td>
+                                <td>{format!("{} v{}", r.dataset, r.dataset_version)}</td>
+                                <td>{status}</td>
+                                <td>{format!("{} of {} ended ({} started)", r.trials_ended, r.max_trials, r.trials)}</td>
+                                <td>{format!("{} ({})", r.requested_by, r.trigger)}</td>
+                                <td><When at=r.created_at/></td>
+                                <td>{candidate}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }

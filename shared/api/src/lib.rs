@@ -20,6 +20,7 @@ use tollgate_app::App;
 pub use axum::Router;
 pub use error::ApiError;
 pub use identity::{APPROVERS, Authenticator, BearerTokens, EDITORS, Identity, LocalTokens};
+pub use routes::router_with_pages;
 
 /// The largest file the local server takes in one PUT.
 pub const MAX_LOCAL_UPLOAD: usize = 2 << 30;
@@ -77,20 +78,5 @@ impl Api {
     /// The router: `/api/v1/...`.
     pub fn router(self) -> Router {
         routes::router(self)
-    }
-
-    /// The router, with every path outside `/api/` answered by `pages`: `tollgate up` serves
-    /// the console's files so.
-    pub fn router_with_pages<T>(self, pages: T) -> Router
-    where
-        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        T::Response: axum::response::IntoResponse,
-        T::Future: Send + 'static,
-    {
-        routes::router_with_pages(self, pages)
     }
 }

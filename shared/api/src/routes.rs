@@ -33,8 +33,9 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// [`router`], with every path outside `/api/` answered by `pages` (a web app's files);
-/// unknown paths under `/api/` still get the API's JSON `not_found`.
+/// The router, with every path outside `/api/` answered by `pages` (a web app's files: `tollgate
+/// up` serves the console so); unknown paths under `/api/` still get the API's JSON
+/// `not_found`.
 pub fn router_with_pages<T>(api: Api, pages: T) -> Router
 where
     T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>

@@ -35,16 +35,14 @@ fn promote(stack: &Stack) -> Promote {
     })
 }
 
-#[tokio::test]
-async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
-    let stack = Stack::new().await;
-    let model = "cut-short";
-    let catalog = staged(&stack, model, 1).await;
+/// Bob approves v1 of `model` (staged, one approval needed), and the process stops after the
+/// commit, before it announces it (the bus is unreachable): the catalog, and the request.
+async fn approved_then_cut_short(stack: &Stack, model: &str) -> (DynamoCatalog, Request) {
+    let catalog = staged(stack, model, 1).await;
     let approve = Request::Approve {
         version: 1,
         comment: None,
     };
-    // The process stops after the commit, before it announces it (the bus is unreachable).
     let cut_short = Promote::new(&Ports {
         bus: Arc::new(tollgate_aws_tests::Unreachable),
         ..stack.common().ports(&stack.aws).unwrap()
@@ -55,6 +53,14 @@ async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
             .await
             .is_err()
     );
+    (catalog, approve)
+}
+
+#[tokio::test]
+async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
+    let stack = Stack::new().await;
+    let model = "cut-short";
+    let (catalog, approve) = approved_then_cut_short(&stack, model).await;
     let v1 = catalog.model_version(model, 1).await.unwrap().unwrap();
     assert_eq!(v1.stage, ModelStage::Production, "committed");
 
@@ -90,21 +96,7 @@ async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
 async fn an_approval_cut_short_and_never_asked_again_is_announced_by_the_sweep() {
     let stack = Stack::new().await;
     let model = "never-asked-again";
-    let catalog = staged(&stack, model, 1).await;
-    let approve = Request::Approve {
-        version: 1,
-        comment: None,
-    };
-    let cut_short = Promote::new(&Ports {
-        bus: Arc::new(tollgate_aws_tests::Unreachable),
-        ..stack.common().ports(&stack.aws).unwrap()
-    });
-    assert!(
-        cut_short
-            .request(model, &approve, &user("bob"))
-            .await
-            .is_err()
-    );
+    let (catalog, _) = approved_then_cut_short(&stack, model).await;
     let owed = |all: Vec<tollgate_domain::ports::Unannounced>| {
         all.into_iter()
             .filter(|o| o.model == model)
