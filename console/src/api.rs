@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_api_types::{
     AuditEvent, DatasetSummary, Decided, DecisionRequest, Lineage, Me, ModelSummary, ModelVersion,
-    ModelVersionDetail, Page, RollbackRequest, RunSummary, SignInRequest, SignedIn, Waiting,
+    ModelVersionDetail, Page, RollbackRequest, Run, RunSummary, SignInRequest, SignedIn, Waiting,
 };
 
 use crate::session::Session;
@@ -136,6 +136,10 @@ pub async fn rollback(
 
 pub async fn runs(query: Query) -> Result<Page<RunSummary>, Failure> {
     get("/runs", query).await
+}
+
+pub async fn run(id: String) -> Result<Run, Failure> {
+    get(&format!("/runs/{}", seg(&id)), vec![]).await
 }
 
 pub async fn datasets(cursor: String) -> Result<Page<DatasetSummary>, Failure> {

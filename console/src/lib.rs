@@ -46,6 +46,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/models/:name") view=pages::Model/>
                     <Route path=path!("/models/:name/versions/:version") view=pages::ModelVersionPage/>
                     <Route path=path!("/runs") view=pages::Runs/>
+                    <Route path=path!("/runs/:id") view=pages::RunPage/>
                     <Route path=path!("/datasets") view=pages::Datasets/>
                     <Route path=path!("/audit") view=pages::Audit/>
                 </Routes>

@@ -376,6 +376,35 @@ pub fn polyline(points: &[(u32, f64)], width: f64, height: f64, margin: f64) -> 
         .join(" ")
 }
 
+/// The best objective so far (lower is better) after each trial that has one, in trial order:
+/// the curve of a tuning run.
+pub fn best_so_far(objectives: &[(u32, Option<f64>)]) -> Vec<(u32, f64)> {
+    let mut best = f64::INFINITY;
+    let mut out = Vec::new();
+    for &(trial, objective) in objectives {
+        if let Some(o) = objective.filter(|o| o.is_finite()) {
+            best = best.min(o);
+            out.push((trial, best));
+        }
+    }
+    out
+}
+
+/// How a trials table is sorted: by trial number, or best objective first (trials without
+/// one last).
+pub fn trial_order(rows: &mut [(u32, Option<f64>)], by_objective: bool) {
+    if by_objective {
+        rows.sort_by(|a, b| match (a.1, b.1) {
+            (Some(x), Some(y)) => x.total_cmp(&y).then(a.0.cmp(&b.0)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.0.cmp(&b.0),
+        });
+    } else {
+        rows.sort_by_key(|r| r.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,5 +582,28 @@ mod tests {
         assert_eq!(metric(Some(0.700_00)), "0.7");
         assert_eq!(metric(Some(0.123_456)), "0.1235");
         assert_eq!(metric(None), "—");
+    }
+
+    #[test]
+    fn a_run_curve_keeps_the_best_so_far_and_skips_trials_without_an_objective() {
+        let trials = [
+            (0, Some(0.5)),
+            (1, None),
+            (2, Some(0.7)),
+            (3, Some(0.3)),
+            (4, Some(f64::NAN)),
+        ];
+        assert_eq!(best_so_far(&trials), [(0, 0.5), (2, 0.5), (3, 0.3)]);
+        let mut rows = trials.to_vec();
+        trial_order(&mut rows, true);
+        assert_eq!(
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [3, 0, 2, 4, 1]
+        );
+        trial_order(&mut rows, false);
+        assert_eq!(
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
     }
 }

@@ -120,3 +120,20 @@ test('a deep link opens the version, and rollback puts the previous one back', a
   await p.goto('/models/wine-quality/versions/1');
   await p.getByRole('heading', { level: 1, name: /wine-quality v1/ }).getByText('production').waitFor();
 });
+
+test('a run shows its budget, its best-so-far curve and its trials, sortable best first', async () => {
+  const p = await page(chromium, server.url);
+  await signIn(p, 'reader', { approver: false });
+  await p.goto('/runs?pipeline=wine-quality');
+  await p.getByRole('table', { name: 'Runs, newest first' }).getByRole('link').first().click();
+  await p.getByRole('heading', { level: 1, name: /^Run / }).waitFor();
+  await p.getByRole('img', { name: /Best .* so far/ }).waitFor();
+  const trials = p.getByRole('table', { name: 'Trials' });
+  assert.equal(await trials.getByRole('row').count(), 13, 'a header and the 12 trials of the demo pipeline');
+  await p.getByRole('link', { name: 'best first' }).click();
+  await p.waitForURL(/sort=objective/);
+  assert.deepEqual(await seriousViolations(p), []);
+  await p.goBack();
+  await p.waitForURL((u) => !u.search.includes('sort='));
+  assert.deepEqual(p.errors, []);
+});

@@ -6,6 +6,7 @@ mod datasets;
 mod model;
 mod model_version;
 mod overview;
+mod run;
 mod runs;
 mod sign_in;
 
@@ -15,6 +16,7 @@ pub use datasets::Datasets;
 pub use model::{Model, Models};
 pub use model_version::ModelVersionPage;
 pub use overview::Overview;
+pub use run::RunPage;
 pub use runs::Runs;
 pub use sign_in::SignIn;
 

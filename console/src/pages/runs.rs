@@ -61,7 +61,7 @@ pub fn Runs() -> impl IntoView {
                         });
                         view! {
                             <tr>
-                                <td><code>{r.id}</code></td>
+                                <td><a href=format!("/runs/{}", r.id)><code>{r.id.clone()}</code></a></td>
                                 <td>{r.pipeline}</td>
                                 <td>{format!("{} v{}", r.dataset, r.dataset_version)}</td>
                                 <td>{status}</td>

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use tollgate_api_types::{Lineage, LineageEdge, LineageNode};
 use tollgate_domain::ModelVersion;
 
-use crate::queries::trigger_kind;
 use crate::{App, AppError};
 
 /// The graph as it is drawn: nodes once each, edges in the order found.
@@ -61,7 +60,7 @@ impl App {
             Some(run) => g.node(
                 run_id.clone(),
                 "run",
-                format!("run {} ({})", run.id, trigger_kind(&run.trigger)),
+                format!("run {} ({})", run.id, run.trigger.kind()),
                 Some(run.created_at),
                 Some(run.requested_by.to_string()),
                 json!({

@@ -33,7 +33,7 @@ impl RunFilter {
             && self
                 .trigger
                 .as_deref()
-                .is_none_or(|t| t == trigger_kind(&run.trigger))
+                .is_none_or(|t| t == run.trigger.kind())
             && self.request_id.as_deref().is_none_or(
                 |id| matches!(&run.trigger, Trigger::Request { request_id } if request_id == id),
             )
@@ -66,15 +66,6 @@ impl AuditFilter {
     }
 }
 
-pub(crate) fn trigger_kind(trigger: &Trigger) -> &'static str {
-    match trigger {
-        Trigger::Upload { .. } => "upload",
-        Trigger::Request { .. } => "request",
-        Trigger::Schedule { .. } => "schedule",
-        Trigger::Monitor { .. } => "monitor",
-    }
-}
-
 /// A run as a list shows it.
 pub fn summary(run: &Run) -> RunSummary {
     RunSummary {
@@ -83,7 +74,7 @@ pub fn summary(run: &Run) -> RunSummary {
         dataset: run.dataset.to_string(),
         dataset_version: run.dataset_version,
         status: run.status.clone(),
-        trigger: trigger_kind(&run.trigger).to_owned(),
+        trigger: run.trigger.kind().to_owned(),
         requested_by: run.requested_by.to_string(),
         created_at: run.created_at,
         updated_at: run.updated_at,

@@ -163,6 +163,18 @@ pub enum RunStatus {
     },
 }
 
+impl Trigger {
+    /// `upload`, `request`, `schedule` or `monitor`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Upload { .. } => "upload",
+            Self::Request { .. } => "request",
+            Self::Schedule { .. } => "schedule",
+            Self::Monitor { .. } => "monitor",
+        }
+    }
+}
+
 impl RunStatus {
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -1,0 +1,119 @@
+//! A tuning run: what it trained on and for whom, its budget and how much it used, the best
+//! objective so far over its trials (a chart; the trials table holds the same numbers), and
+//! every trial with its hyperparameters, metrics and, for a failed one, why.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use tollgate_api_types::{Run, RunStatus};
+
+use crate::api;
+use crate::components::{When, loaded};
+use crate::view_model;
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let run = LocalResource::new(move || api::run(id.get()));
+    view! {
+        <h1>{move || format!("Run {}", id.get())}</h1>
+        {loaded(run, "the run", |run| view! { <RunDetail run/> })}
+    }
+}
+
+#[component]
+fn RunDetail(run: Run) -> impl IntoView {
+    let by_objective = super::query_param("sort");
+    let status = match &run.status {
+        RunStatus::Failed { reason } => format!("failed: {reason}"),
+        other => other.as_str().to_owned(),
+    };
+    let spend: f64 = run.trials.iter().map(|t| t.spend()).sum();
+    let budget = match run.max_cost_usd {
+        Some(max) => format!("${spend:.2} of ${max:.2}"),
+        None => format!("${spend:.2} (no money budget)"),
+    };
+    let ended = run.trials.iter().filter(|t| t.ended_at.is_some()).count();
+    let objectives: Vec<(u32, Option<f64>)> =
+        run.trials.iter().map(|t| (t.id, t.objective)).collect();
+    let curve = view_model::best_so_far(&objectives);
+    let metric = run.pipeline.pipeline.metric().as_str().to_owned();
+    let candidate = run.candidate.clone().map(|c| {
+        let href = format!("/models/{}/versions/{}", c.model, c.version);
+        view! { <a href=href>{format!("{} v{}", c.model, c.version)}</a> }
+    });
+    let trials = run.trials.clone();
+    view! {
+        <dl class="facts">
+            <dt>"Pipeline"</dt><dd>{format!("{} (version {})", run.pipeline.pipeline.name, run.pipeline.version)}</dd>
+            <dt>"Trained on"</dt><dd>{format!("{} v{}", run.dataset, run.dataset_version)}</dd>
+            <dt>"Status"</dt><dd>{status}</dd>
+            <dt>"Started by"</dt><dd>{format!("{} ({})", run.requested_by, run.trigger.kind())}</dd>
+            <dt>"Started"</dt><dd><When at=run.created_at/></dd>
+            <dt>"Trials"</dt><dd>{format!("{} started, {ended} ended, at most {}", run.trials.len(), run.max_trials)}</dd>
+            <dt>"Money"</dt><dd>{budget}</dd>
+            <dt>"Wall time until"</dt><dd>{run.deadline.map(|at| view! { <When at/> })}</dd>
+            <dt>"Candidate"</dt><dd>{candidate}</dd>
+        </dl>
+        {(!run.notes.is_empty()).then(|| view! {
+            <ul class="notes">{run.notes.iter().cloned().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+        })}
+        {(curve.len() > 1).then(|| {
+            let (w, h, m) = (480.0, 160.0, 24.0);
+            // Lower objectives are better: drawn as they are, the curve only falls.
+            let flipped: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, -o)).collect();
+            let line = view_model::polyline(&flipped, w, h, m);
+            let title = format!("Best {metric} so far, over the trials (the table below lists every trial)");
+            view! {
+                <figure class="chart">
+                    <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
+                        <title>{title.clone()}</title>
+                        <rect x="0" y="0" width=w height=h class="frame"/>
+                        <polyline points=line class="line"/>
+                    </svg>
+                    <figcaption>{title}</figcaption>
+                </figure>
+            }
+        })}
+        <p>
+            "Sort the trials: "
+            <a href="?" aria-current=move || (by_objective.get() != "objective").then_some("true")>"by number"</a>
+            " · "
+            <a href="?sort=objective" aria-current=move || (by_objective.get() == "objective").then_some("true")>"best first"</a>
+        </p>
+        {move || {
+            let mut order: Vec<(u32, Option<f64>)> = trials.iter().map(|t| (t.id, t.objective)).collect();
+            view_model::trial_order(&mut order, by_objective.get() == "objective");
+            view! {
+                <table>
+                    <caption>"Trials"</caption>
+                    <thead><tr>
+                        <th scope="col">"Trial"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Hyperparameters"</th>
+                        <th scope="col">"Metrics"</th>
+                        <th scope="col">"Cost"</th>
+                        <th scope="col">"Why it failed"</th>
+                    </tr></thead>
+                    <tbody>
+                        {order.into_iter().filter_map(|(id, _)| trials.iter().find(|t| t.id == id).cloned()).map(|t| {
+                            let metrics = t.metrics.iter()
+                                .map(|(k, v)| format!("{k} {}", view_model::metric(Some(*v))))
+                                .collect::<Vec<_>>().join(", ");
+                            view! {
+                                <tr>
+                                    <th scope="row">{t.id}</th>
+                                    <td>{t.status.as_str()}</td>
+                                    <td><code>{serde_json::to_string(&t.params).unwrap_or_default()}</code></td>
+                                    <td>{metrics}</td>
+                                    <td>{format!("${:.4}", t.spend())}</td>
+                                    <td>{t.failure.unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+        }}
+    }
+}
