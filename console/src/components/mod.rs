@@ -153,3 +153,21 @@ where
         }
     })
 }
+
+/// A line over numbered points (versions, trials) in SVG, higher values higher, titled for
+/// screen readers; the page's table beside it holds the same numbers.
+#[component]
+pub fn LineChart(points: Vec<(u32, f64)>, title: String) -> impl IntoView {
+    let (w, h, m) = (480.0, 160.0, 24.0);
+    let line = view_model::polyline(&points, w, h, m);
+    view! {
+        <figure class="chart">
+            <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
+                <title>{title.clone()}</title>
+                <rect x="0" y="0" width=w height=h class="frame"/>
+                <polyline points=line class="line"/>
+            </svg>
+            <figcaption>{title}</figcaption>
+        </figure>
+    }
+}

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{ModelStage, ModelVersion};
 
 use crate::api;
-use crate::components::{ErrorMessage, NextPage, Stage, When, listed, loaded};
+use crate::components::{ErrorMessage, LineChart, NextPage, Stage, When, listed, loaded};
 use crate::view_model::{self, Failure};
 
 #[component]
@@ -116,19 +116,8 @@ fn MetricChart(versions: Vec<ModelVersion>) -> impl IntoView {
         .map(|v| v.primary_metric.clone())
         .unwrap_or_default();
     (points.len() > 1).then(|| {
-        let (w, h, m) = (480.0, 160.0, 24.0);
-        let line = view_model::polyline(&points, w, h, m);
         let title = format!("{metric} across versions (the table below lists the values)");
-        view! {
-            <figure class="chart">
-                <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
-                    <title>{title.clone()}</title>
-                    <rect x="0" y="0" width=w height=h class="frame"/>
-                    <polyline points=line class="line"/>
-                </svg>
-                <figcaption>{title}</figcaption>
-            </figure>
-        }
+        view! { <LineChart points title/> }
     })
 }
 

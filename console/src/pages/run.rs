@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{Run, RunStatus};
 
 use crate::api;
-use crate::components::{When, loaded};
+use crate::components::{LineChart, When, loaded};
 use crate::view_model;
 
 #[component]
@@ -59,21 +59,10 @@ fn RunDetail(run: Run) -> impl IntoView {
             <ul class="notes">{run.notes.iter().cloned().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
         })}
         {(curve.len() > 1).then(|| {
-            let (w, h, m) = (480.0, 160.0, 24.0);
-            // Lower objectives are better: drawn as they are, the curve only falls.
-            let flipped: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, -o)).collect();
-            let line = view_model::polyline(&flipped, w, h, m);
+            // Lower objectives are better: drawn negated, the curve rises as trials improve.
+            let points: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, -o)).collect();
             let title = format!("Best {metric} so far, over the trials (the table below lists every trial)");
-            view! {
-                <figure class="chart">
-                    <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
-                        <title>{title.clone()}</title>
-                        <rect x="0" y="0" width=w height=h class="frame"/>
-                        <polyline points=line class="line"/>
-                    </svg>
-                    <figcaption>{title}</figcaption>
-                </figure>
-            }
+            view! { <LineChart points title/> }
         })}
         <p>
             "Sort the trials: "
