@@ -11,11 +11,8 @@ use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_evaluate::Evaluate;
 use tollgate_ingest::Ingest;
-use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
+use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
 use tollgate_tune::{Tune, TuneConfig};
-
-/// The one bucket of the embedded default: uploads, versions, quarantine and reports.
-pub const DATA_BUCKET: &str = "tollgate-data";
 
 /// How many published events may wait for the handlers: far more than a laptop's runs publish
 /// at once, and a bound on memory however long `tollgate up` runs.
@@ -42,10 +39,11 @@ impl Embedded {
     pub fn open(data_dir: &Path, user: Option<&str>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
-        let blobs = Arc::new(FsBlobStore::new(data_dir.join("buckets")));
-        let catalog = Arc::new(
-            SqliteCatalog::open(&data_dir.join("catalog.sqlite")).context("opening the catalog")?,
-        );
+        let DataDir {
+            blobs,
+            catalog,
+            bucket,
+        } = DataDir::open(data_dir).context("opening the catalog")?;
         let user = match user {
             Some(u) => UserId::parse(u).map_err(|e| crate::UsageError(e.to_string()))?,
             None => UserId::parse(&login_name())
@@ -82,7 +80,7 @@ impl Embedded {
             blobs,
             catalog,
             bus,
-            bucket: BucketName::parse(DATA_BUCKET).expect("a valid bucket name"),
+            bucket,
             user,
             backend,
             _jobs: Arc::new(jobs),

@@ -416,22 +416,16 @@ fn an_expired_approval_does_not_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rollbacks_racing_to_replace_the_same_version_roll_back_once() {
     use std::sync::Arc;
-    use tollgate_domain::ports::{Catalog, Ports, SystemClock};
+    use tollgate_domain::ports::Catalog;
     use tollgate_domain::promotion::Request;
-    use tollgate_domain::{BucketName, ModelStage, UserId};
-    use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+    use tollgate_domain::{ModelStage, UserId};
+    use tollgate_local::{DataDir, InProcessBus};
     use tollgate_promote::{Outcome, Promote};
 
     let dir = tempfile::tempdir().unwrap();
-    let bucket = BucketName::parse("tollgate-data").unwrap();
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
-    let ports = Ports {
-        blobs: Arc::new(FsBlobStore::new(dir.path().join("buckets"))),
-        catalog: catalog.clone(),
-        bus: Arc::new(InProcessBus::new()),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
+    let local = DataDir::open(dir.path()).unwrap();
+    let (catalog, bucket) = (local.catalog.clone(), local.bucket.clone());
+    let ports = local.ports(Arc::new(InProcessBus::new()));
     tollgate_domain::conformance::staged(catalog.as_ref(), &bucket, "racing", 3).await;
     let promote = Promote::new(&ports);
     let bob = UserId::parse("bob").unwrap();
@@ -503,23 +497,17 @@ async fn rollbacks_racing_to_replace_the_same_version_roll_back_once() {
 async fn a_promotion_cut_short_and_never_asked_again_is_announced_by_the_sweep() {
     use std::sync::Arc;
     use std::time::Duration;
-    use tollgate_domain::ports::{Catalog, Ports, SystemClock};
+    use tollgate_domain::ports::{Catalog, Ports};
     use tollgate_domain::promotion::Request;
-    use tollgate_domain::{BucketName, Event, ModelStage, UserId};
-    use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+    use tollgate_domain::{Event, ModelStage, UserId};
+    use tollgate_local::{DataDir, InProcessBus};
     use tollgate_promote::Promote;
 
     let dir = tempfile::tempdir().unwrap();
-    let bucket = BucketName::parse("tollgate-data").unwrap();
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
+    let local = DataDir::open(dir.path()).unwrap();
+    let (catalog, bucket) = (local.catalog.clone(), local.bucket.clone());
     let bus = InProcessBus::recording();
-    let ports = Ports {
-        blobs: Arc::new(FsBlobStore::new(dir.path().join("buckets"))),
-        catalog: catalog.clone(),
-        bus: Arc::new(bus.clone()),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
+    let ports = local.ports(Arc::new(bus.clone()));
     tollgate_domain::conformance::staged(catalog.as_ref(), &bucket, "cut", 1).await;
     let approve = Request::Approve {
         version: 1,

@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tollgate_domain::PortError;
 use tollgate_domain::ports::{
-    BlobStore, Catalog, LocalObject, ObjectMeta, Page, PageRequest, Ports, SystemClock,
+    BlobStore, Catalog, LocalObject, ObjectMeta, Page, PageRequest, Ports,
 };
 use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UploadStatus, UserId};
 use tollgate_ingest::{Ingest, IngestError, UploadRef};
-use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog};
 
 fn upload(bucket: &BucketName, file: &str) -> UploadRef {
     UploadRef {
@@ -33,16 +33,13 @@ fn upload(bucket: &BucketName, file: &str) -> UploadRef {
 #[tokio::test]
 async fn an_upload_whose_parent_is_still_being_written_is_retried_not_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let bucket = BucketName::parse("tollgate-data").unwrap();
-    let blobs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
-    let ports = Ports {
-        blobs: blobs.clone(),
-        catalog: catalog.clone(),
-        bus: Arc::new(InProcessBus::new()),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
+    let local = DataDir::open(dir.path()).unwrap();
+    let (blobs, catalog, bucket) = (
+        local.blobs.clone(),
+        local.catalog.clone(),
+        local.bucket.clone(),
+    );
+    let ports = local.ports(Arc::new(InProcessBus::new()));
     let ingest = Ingest::new(&ports, dir.path().to_owned());
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine");
     for file in ["wine-2009-a.csv", "wine-2009-b.csv"] {
@@ -162,19 +159,19 @@ fn crashing_once(
     dir: &Path,
     bus: Arc<InProcessBus>,
 ) -> (Arc<FsBlobStore>, Arc<SqliteCatalog>, Ingest) {
-    let fs = Arc::new(FsBlobStore::new(dir.join("buckets")));
-    let catalog = Arc::new(SqliteCatalog::open(&dir.join("catalog.sqlite")).unwrap());
+    let local = DataDir::open(dir).unwrap();
     let ports = Ports {
         blobs: Arc::new(CrashOnce {
-            inner: fs.clone(),
+            inner: local.blobs.clone(),
             crashed: AtomicBool::new(false),
         }),
-        catalog: catalog.clone(),
-        bus,
-        clock: Arc::new(SystemClock),
-        data_bucket: BucketName::parse("tollgate-data").unwrap(),
+        ..local.ports(bus)
     };
-    (fs, catalog, Ingest::new(&ports, dir.to_owned()))
+    (
+        local.blobs,
+        local.catalog,
+        Ingest::new(&ports, dir.to_owned()),
+    )
 }
 
 #[tokio::test]

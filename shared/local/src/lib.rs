@@ -5,11 +5,13 @@
 pub mod blob;
 pub mod bus;
 pub mod catalog;
+pub mod data_dir;
 pub mod error;
 pub mod trainer;
 
 pub use blob::FsBlobStore;
 pub use bus::InProcessBus;
 pub use catalog::SqliteCatalog;
+pub use data_dir::{DATA_BUCKET, DataDir};
 pub use error::LocalError;
 pub use trainer::SubprocessBackend;

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tollgate_domain::ports::{BlobStore, Catalog, Ports, SystemClock, TrainingBackend};
+use tollgate_domain::ports::{BlobStore, Catalog, TrainingBackend};
 use tollgate_domain::training::{JobStatus, TrainingJob};
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, ContentHash, Pipeline, PortError, StoredPipeline, UserId,
+    AuditEvent, BlobKey, ContentHash, Pipeline, PortError, StoredPipeline, UserId,
 };
 use tollgate_ingest::Ingest;
-use tollgate_local::{FsBlobStore, InProcessBus, SqliteCatalog};
+use tollgate_local::{DataDir, InProcessBus};
 use tollgate_tune::{Tune, TuneConfig};
 
 /// A SageMaker that takes every job and never finishes one: the runs hold their allowances.
@@ -53,16 +53,13 @@ max_trials = 10
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn runs_started_at_once_hold_no_more_than_the_period_budget_together() {
     let dir = tempfile::tempdir().unwrap();
-    let bucket = BucketName::parse("tollgate-data").unwrap();
-    let blobs = Arc::new(FsBlobStore::new(dir.path().join("buckets")));
-    let catalog = Arc::new(SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap());
-    let ports = Ports {
-        blobs: blobs.clone(),
-        catalog: catalog.clone(),
-        bus: Arc::new(InProcessBus::new()),
-        clock: Arc::new(SystemClock),
-        data_bucket: bucket.clone(),
-    };
+    let local = DataDir::open(dir.path()).unwrap();
+    let (blobs, catalog, bucket) = (
+        local.blobs.clone(),
+        local.catalog.clone(),
+        local.bucket.clone(),
+    );
+    let ports = local.ports(Arc::new(InProcessBus::new()));
     let sample =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/wine/wine-2009-a.csv");
     let key = BlobKey::parse("incoming/wine/wine-2009-a.csv").unwrap();
