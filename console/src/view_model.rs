@@ -1,11 +1,9 @@
 //! What the pages show, computed from what the API answers: no HTTP, no DOM, so it is tested
 //! with plain unit tests on any machine.
 
-use std::collections::BTreeMap;
-
 use jiff::{Timestamp, Unit};
 use serde_json::Value;
-use tollgate_api_types::{ErrorBody, ModelStage, StageChange};
+use tollgate_api_types::{ErrorBody, ModelStage, StageChange, TestReport};
 
 /// Why a request did not give what the page wanted, told apart as a person needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,75 +149,10 @@ pub fn metric(value: Option<f64>) -> String {
     }
 }
 
-/// One check of a model test report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckRow {
-    pub kind: String,
-    pub name: String,
-    pub value: Option<f64>,
-    pub comparison: String,
-    pub threshold: f64,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// A model test report, as the evaluator writes it (`models/<name>/v<N>/test-report.json`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Report {
-    pub passed: bool,
-    pub checks: Vec<CheckRow>,
-    pub metrics: BTreeMap<String, f64>,
-    pub production_metrics: Option<BTreeMap<String, f64>>,
-    pub notes: Vec<String>,
-}
-
-impl Report {
-    /// The report in `json`; what is missing reads as empty.
-    pub fn from_json(json: &Value) -> Self {
-        let metrics = |v: &Value| -> BTreeMap<String, f64> {
-            v.as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
-        Self {
-            passed: json["passed"].as_bool().unwrap_or(false),
-            checks: json["checks"]
-                .as_array()
-                .map(|checks| {
-                    checks
-                        .iter()
-                        .map(|c| CheckRow {
-                            kind: text(c, "kind"),
-                            name: text(c, "name"),
-                            value: c["value"].as_f64(),
-                            comparison: text(c, "comparison"),
-                            threshold: c["threshold"].as_f64().unwrap_or(f64::NAN),
-                            passed: c["passed"].as_bool().unwrap_or(false),
-                            detail: text(c, "detail"),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            metrics: metrics(&json["metrics"]),
-            production_metrics: json
-                .get("production_metrics")
-                .filter(|v| v.is_object())
-                .map(metrics),
-            notes: json["notes"]
-                .as_array()
-                .map(|n| {
-                    n.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
+/// The model test report in the answer's JSON, or why it cannot be read.
+pub fn report(json: &Value) -> Result<TestReport, String> {
+    serde_json::from_value(json.clone())
+        .map_err(|e| format!("the test report could not be read: {e}"))
 }
 
 /// One line of the side-by-side comparison: a check or a metric, the candidate's against
@@ -253,7 +186,7 @@ impl Compared {
 /// (the report's `production_metrics`): a threshold check's production value is production's
 /// value of that metric; other checks compare with production already (improvement) or have
 /// no production side. `differences_only` leaves out the lines where both agree.
-pub fn compare(candidate: &Report, differences_only: bool) -> Vec<Compared> {
+pub fn compare(candidate: &TestReport, differences_only: bool) -> Vec<Compared> {
     let theirs = candidate.production_metrics.as_ref();
     let mut rows: Vec<Compared> = candidate
         .checks
@@ -464,8 +397,8 @@ mod tests {
         assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
     }
 
-    fn report(accuracy: f64, passed: bool) -> Report {
-        Report::from_json(&json!({
+    fn sample(accuracy: f64, passed: bool) -> TestReport {
+        report(&json!({
             "passed": passed,
             "checks": [
                 { "kind": "threshold", "name": "accuracy", "value": accuracy,
@@ -476,11 +409,21 @@ mod tests {
             "metrics": { "accuracy": accuracy, "f1": 0.4 },
             "production_metrics": { "accuracy": 0.6, "f1": 0.4 }
         }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_report_that_is_not_one_says_so() {
+        let err = report(&json!({ "passed": "yes" })).unwrap_err();
+        assert!(
+            err.starts_with("the test report could not be read"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_report_is_compared_with_production_line_by_line() {
-        let candidate = report(0.7, true);
+        let candidate = sample(0.7, true);
         let rows = compare(&candidate, false);
         assert_eq!(rows.len(), 4, "{rows:#?}");
         assert_eq!(rows[0].name, "accuracy");

@@ -8,7 +8,8 @@ use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, ModelVersionDetail
 
 use crate::api;
 use crate::components::{ErrorMessage, Loading, Stage, When, loaded};
-use crate::view_model::{self, Failure, Report};
+use crate::view_model::{self, Failure};
+use tollgate_api_types::TestReport;
 
 #[component]
 pub fn ModelVersionPage() -> impl IntoView {
@@ -67,7 +68,7 @@ fn Detail(
 ) -> impl IntoView {
     let v = detail.version;
     let title = format!("{} v{}", v.model, v.version);
-    let candidate = detail.test_report.as_ref().map(Report::from_json);
+    let candidate = detail.test_report.as_ref().map(view_model::report);
     let production = detail
         .production
         .as_ref()
@@ -200,14 +201,16 @@ fn Decision(
 
 /// The test report, check by check, beside the version in production.
 #[component]
-fn Evidence(candidate: Option<Report>, production: Option<u32>) -> impl IntoView {
+fn Evidence(
+    candidate: Option<Result<TestReport, String>>,
+    production: Option<u32>,
+) -> impl IntoView {
     let differences_only = super::query_param("diff");
     let navigate = use_navigate();
+    let location = leptos_router::hooks::use_location();
     let toggle = move |ev: leptos::ev::Event| {
         let on = event_target_checked(&ev);
-        let path = leptos_router::hooks::use_location()
-            .pathname
-            .get_untracked();
+        let path = location.pathname.get_untracked();
         navigate(
             &if on { format!("{path}?diff=1") } else { path },
             Default::default(),
@@ -219,6 +222,16 @@ fn Evidence(candidate: Option<Report>, production: Option<u32>) -> impl IntoView
             <p class="empty">"No test report yet: the model tests have not run."</p></section>
         }
         .into_any();
+    };
+    let candidate = match candidate {
+        Ok(report) => report,
+        Err(why) => {
+            return view! {
+                <section aria-labelledby="evidence"><h2 id="evidence">"Model tests"</h2>
+                <ErrorMessage failure=Failure::Internal(why)/></section>
+            }
+            .into_any();
+        }
     };
     let heading = match production {
         Some(p) => format!("This version against v{p} in production, on the same test rows"),

@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+pub use tollgate_domain::model_test::{Check, TestReport};
 pub use tollgate_domain::monitoring::{Drift, MonitorReport};
 pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
 pub use tollgate_domain::promotion::StageChange;

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod dataset;
 pub mod error;
 pub mod events;
+pub mod model_test;
 pub mod monitoring;
 pub mod names;
 #[cfg(feature = "openapi")]

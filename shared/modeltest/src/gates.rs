@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use tollgate_domain::pipeline::{Gates, SliceGate};
 
 use crate::{MetricError, classification, regression};
@@ -50,37 +49,7 @@ pub struct Inputs<'a> {
     pub perturbed: &'a [Scores],
 }
 
-/// One check: what was measured, against what, and the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Check {
-    /// `threshold`, `improvement`, `relative_improvement`, `slice`, `prediction_drift`,
-    /// `invariance`, `fairness`.
-    pub kind: String,
-    /// What it measured, for people: `accuracy`, `accuracy where colour = red`...
-    pub name: String,
-    /// `None` when it could not be measured (that fails the check).
-    pub value: Option<f64>,
-    /// `>=` or `<=`.
-    pub comparison: String,
-    pub threshold: f64,
-    pub passed: bool,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub detail: String,
-}
-
-/// The model tests' verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestReport {
-    pub passed: bool,
-    pub checks: Vec<Check>,
-    /// The candidate's metrics on the test split.
-    pub metrics: BTreeMap<String, f64>,
-    /// Production's, on the same rows, when there is a production model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub production_metrics: Option<BTreeMap<String, f64>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
+pub use tollgate_domain::model_test::{Check, TestReport};
 
 /// Whether a larger value of the metric is better.
 pub fn higher_is_better(metric: &str) -> bool {
