@@ -363,6 +363,32 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
         2,
         "one tuning run and one retraining"
     );
+    // Every drifted check is in the audit trail, with what it led to.
+    let audit = t.json(&["audit", "--json"]);
+    let drift: Vec<&serde_json::Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "model.drift.detected")
+        .collect();
+    assert_eq!(drift.len(), 4, "one per drifted check: {drift:#?}");
+    assert!(
+        drift
+            .iter()
+            .all(|e| e["actor"] == "monitor" && e["subject"] == "model/wine-promo/v1")
+    );
+    let comments: Vec<&str> = drift
+        .iter()
+        .map(|e| e["comment"].as_str().unwrap())
+        .collect();
+    assert!(
+        comments[0].contains("alcohol") && comments[0].contains("new data is needed"),
+        "{comments:?}"
+    );
+    assert!(
+        comments.iter().any(|c| c.contains("retraining run")),
+        "{comments:?}"
+    );
 }
 
 #[test]

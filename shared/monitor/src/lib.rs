@@ -15,7 +15,9 @@ use bytes::Bytes;
 use jiff::SignedDuration;
 use polars::prelude::*;
 use tollgate_domain::ports::{BlobStore, Catalog, Clock, Ports};
-use tollgate_domain::{BlobKey, BucketName, ModelVersion, PortError, Task, Trigger};
+use tollgate_domain::{
+    AuditEvent, BlobKey, BucketName, ModelVersion, PortError, Task, Trigger, UserId,
+};
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
 use tollgate_trainer::artifact::Artifact;
@@ -63,6 +65,40 @@ pub struct Monitor {
 
 /// The most capture a check reads, newest files first: past it, older files are left out.
 pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
+/// `model.drift.detected` by the monitor, on the version in production, with the drifted
+/// features, the report and what the check started.
+fn drift_audit(report: &MonitorReport, at: jiff::Timestamp) -> AuditEvent {
+    let subject = match report.version {
+        Some(v) => tollgate_domain::promotion::subject(&report.model, v),
+        None => format!("model/{}", report.model),
+    };
+    let drifted: Vec<&str> = report
+        .drift
+        .iter()
+        .filter(|d| d.drifted)
+        .map(|d| d.name.as_str())
+        .collect();
+    let outcome = match (&report.retraining_run, report.new_data_needed) {
+        (Some(run), _) => format!("retraining run {run} started"),
+        (None, true) => "no retraining: new data is needed".to_owned(),
+        (None, false) => "no retraining started".to_owned(),
+    };
+    let mut event = AuditEvent::new(
+        at,
+        UserId::parse("monitor").expect("a valid user name"),
+        "model.drift.detected",
+        subject,
+    )
+    .comment(format!("drift in {}; {outcome}", drifted.join(", ")));
+    event.details = serde_json::json!({
+        "report": report.report,
+        "drifted": drifted,
+        "retraining_run": report.retraining_run,
+        "new_data_needed": report.new_data_needed,
+    });
+    event
+}
 
 /// A report of `model` at `at` that says nothing yet.
 fn blank(model: &str, at: jiff::Timestamp) -> MonitorReport {
@@ -402,6 +438,11 @@ impl Monitor {
         self.blobs
             .put(&self.data_bucket, &key, Bytes::from(body))
             .await?;
+        if report.drifted {
+            // Drift in production is a fact the trail keeps, with what it led to: the
+            // retraining run, or the call for new data. Written after the report it points to.
+            self.catalog.append_audit(drift_audit(&report, now)).await?;
+        }
         Ok(report)
     }
 }
