@@ -4,9 +4,12 @@
 //!
 //! Every page has its own URL, with its filters and page in the query string, so Back and a
 //! shared link land where the person was. What is pure logic (times, report diffs, chart
-//! scales) lives in [`view_model`] with plain unit tests; components only lay it out.
+//! scales) lives in [`view_model`] and [`charts`] with plain unit tests; components only lay it
+//! out.
 
 pub mod api;
+pub mod auth;
+pub mod charts;
 pub mod components;
 pub mod pages;
 pub mod session;
@@ -41,16 +44,41 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=path!("/") view=pages::Overview/>
                     <Route path=path!("/sign-in") view=pages::SignIn/>
+                    <Route path=path!("/signed-in") view=pages::SignedInCallback/>
                     <Route path=path!("/approvals") view=pages::Approvals/>
                     <Route path=path!("/models") view=pages::Models/>
                     <Route path=path!("/models/:name") view=pages::Model/>
                     <Route path=path!("/models/:name/versions/:version") view=pages::ModelVersionPage/>
+                    <Route path=path!("/models/:name/monitoring") view=pages::Monitoring/>
                     <Route path=path!("/runs") view=pages::Runs/>
                     <Route path=path!("/runs/:id") view=pages::RunPage/>
                     <Route path=path!("/datasets") view=pages::Datasets/>
+                    <Route path=path!("/datasets/:name") view=pages::Dataset/>
+                    <Route path=path!("/datasets/:name/uploads") view=pages::DatasetUploads/>
+                    <Route path=path!("/datasets/:name/versions/:version") view=pages::DatasetVersionPage/>
                     <Route path=path!("/audit") view=pages::Audit/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Reads `config.json` (where the API is, how people sign in), then mounts the app; a
+/// configuration that cannot be read is said in the page rather than half a console.
+pub async fn start() {
+    match api::load_config().await {
+        Ok(_) => leptos::mount::mount_to_body(App),
+        Err(failure) => leptos::mount::mount_to_body(move || {
+            view! {
+                <main>
+                    <h1>"Tollgate"</h1>
+                    <div class="alert" role="alert">
+                        <strong>{failure.title()}</strong>
+                        <p>{failure.message()}</p>
+                        <p class="hint">"Reload the page; if it says the same, the console's config.json needs fixing."</p>
+                    </div>
+                </main>
+            }
+        }),
     }
 }

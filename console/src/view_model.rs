@@ -3,7 +3,11 @@
 
 use jiff::{Timestamp, Unit};
 use serde_json::Value;
-use tollgate_api_types::{ErrorBody, ModelStage, StageChange, TestReport};
+use std::collections::BTreeMap;
+
+use tollgate_api_types::{
+    DriftReport, DriftThresholds, ErrorBody, ModelStage, ParamValue, StageChange, TestReport,
+};
 
 /// Why a request did not give what the page wanted, told apart as a person needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +153,16 @@ pub fn metric(value: Option<f64>) -> String {
     }
 }
 
+/// A span of time as a person reads it: `45 s`, `12 min 5 s`, `3 h 20 min`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3_600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+    }
+}
+
 /// The model test report in the answer's JSON, or why it cannot be read.
 pub fn report(json: &Value) -> Result<TestReport, String> {
     serde_json::from_value(json.clone())
@@ -217,6 +231,41 @@ pub fn compare(candidate: &TestReport, differences_only: bool) -> Vec<Compared> 
     rows
 }
 
+/// A time typed into a `datetime-local` box (`2026-12-03T09:30`, seconds optional), read as
+/// UTC as the pages show times; a full timestamp (`...Z`) is taken as it is.
+pub fn utc_input(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Some(at);
+    }
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// The console page of a lineage node, by its id (`dataset:wine/v2`, `run:<id>`,
+/// `trial:<run>/<n>`, `model:wine-quality/v3`, `contract:wine/v1`), when it has one.
+pub fn lineage_href(id: &str) -> Option<String> {
+    let (kind, rest) = id.split_once(':')?;
+    let versioned = |rest: &str| -> Option<(String, u32)> {
+        let (name, version) = rest.rsplit_once("/v")?;
+        Some((encode_segment(name), version.parse().ok()?))
+    };
+    match kind {
+        "dataset" => versioned(rest).map(|(n, v)| format!("/datasets/{n}/versions/{v}")),
+        "contract" => versioned(rest).map(|(n, _)| format!("/datasets/{n}")),
+        "model" => versioned(rest).map(|(n, v)| format!("/models/{n}/versions/{v}")),
+        "run" => Some(format!("/runs/{}", encode_segment(rest))),
+        "trial" => {
+            let (run, _) = rest.rsplit_once('/')?;
+            Some(format!("/runs/{}", encode_segment(run)))
+        }
+        _ => None,
+    }
+}
+
 /// The version that was in production at `at`, by the stage history (oldest first).
 pub fn in_production_at(history: &[StageChange], at: Timestamp) -> Option<u32> {
     let mut current = None;
@@ -249,64 +298,122 @@ pub fn production_spans(history: &[StageChange]) -> Vec<(u32, Timestamp, Option<
     spans
 }
 
-/// A linear map from a data range onto pixels, for the SVG charts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scale {
-    low: f64,
-    high: f64,
-    from: f64,
-    to: f64,
+/// One statistic of a column's drift, with the contract's threshold for it when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statistic {
+    pub name: String,
+    pub value: f64,
+    pub threshold: Option<f64>,
+    pub exceeded: bool,
 }
 
-impl Scale {
-    /// Maps `[low, high]` (widened when empty) onto `[from, to]`.
-    pub fn new(low: f64, high: f64, from: f64, to: f64) -> Self {
-        let (low, high) = if (high - low).abs() < f64::EPSILON {
-            (low - 0.5, high + 0.5)
-        } else {
-            (low, high)
-        };
-        Self {
-            low,
-            high,
-            from,
-            to,
-        }
-    }
+/// A column's drift against the version before, as the dataset version page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDriftRow {
+    pub column: String,
+    pub kind: String,
+    pub statistics: Vec<Statistic>,
+    /// The largest ratio of a statistic to its threshold: past 1, the column drifted.
+    pub severity: f64,
+}
 
-    /// The range of `values` (finite ones), mapped onto `[from, to]`.
-    pub fn fit(values: impl IntoIterator<Item = f64>, from: f64, to: f64) -> Self {
-        let (low, high) = values
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-                (l.min(v), h.max(v))
-            });
-        if low > high {
-            return Self::new(0.0, 1.0, from, to);
-        }
-        Self::new(low, high, from, to)
-    }
-
-    pub fn at(&self, value: f64) -> f64 {
-        self.from + (value - self.low) / (self.high - self.low) * (self.to - self.from)
+impl ColumnDriftRow {
+    pub fn drifted(&self) -> bool {
+        self.statistics.iter().any(|s| s.exceeded)
     }
 }
 
-/// A metric across a model's versions, as SVG polyline points in a `width` x `height` box
-/// (higher values drawn higher), in version order.
-pub fn polyline(points: &[(u32, f64)], width: f64, height: f64, margin: f64) -> String {
-    let x = Scale::fit(
-        points.iter().map(|p| f64::from(p.0)),
-        margin,
-        width - margin,
-    );
-    let y = Scale::fit(points.iter().map(|p| p.1), height - margin, margin);
-    points
+/// The drift report's columns, the most severe first: drifted ones lead, ordered by how far
+/// past a threshold they went; columns with no threshold at all come last.
+pub fn drift_rows(report: &DriftReport, thresholds: &DriftThresholds) -> Vec<ColumnDriftRow> {
+    let mut rows: Vec<ColumnDriftRow> = report
+        .columns
         .iter()
-        .map(|(v, m)| format!("{:.1},{:.1}", x.at(f64::from(*v)), y.at(*m)))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .map(|(column, drift)| {
+            let statistics: Vec<Statistic> = drift
+                .statistics
+                .iter()
+                .map(|(name, &value)| Statistic {
+                    name: name.clone(),
+                    value,
+                    threshold: thresholds.for_statistic(name),
+                    exceeded: drift.exceeded.contains(name),
+                })
+                .collect();
+            let severity = statistics
+                .iter()
+                .filter_map(|s| Some(s.value / s.threshold.filter(|t| *t > 0.0)?))
+                .filter(|r| r.is_finite())
+                .fold(0.0, f64::max);
+            ColumnDriftRow {
+                column: column.clone(),
+                kind: drift.kind.clone(),
+                statistics,
+                severity,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.drifted()
+            .cmp(&a.drifted())
+            .then(b.severity.total_cmp(&a.severity))
+            .then(a.column.cmp(&b.column))
+    });
+    rows
+}
+
+/// A trial's value of `metric` on the validation rows (`validation:<metric>`, as the trainer
+/// reports it; the bare name when that is all there is).
+pub fn validation_metric(metrics: &BTreeMap<String, f64>, metric: &str) -> Option<f64> {
+    metrics
+        .get(&format!("validation:{metric}"))
+        .or_else(|| metrics.get(metric))
+        .copied()
+}
+
+/// A hyperparameter against the metric, over a run's trials: numbers as they are, text and
+/// booleans at the index of their value in `categories`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSeries {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Empty for a numeric hyperparameter.
+    pub categories: Vec<String>,
+}
+
+/// One series per hyperparameter, in name order, from each trial's values and its metric (a
+/// trial without the metric is left out).
+pub fn param_series(trials: &[(&BTreeMap<String, ParamValue>, Option<f64>)]) -> Vec<ParamSeries> {
+    let mut series: BTreeMap<String, ParamSeries> = BTreeMap::new();
+    for (params, metric) in trials {
+        let Some(y) = metric.filter(|m| m.is_finite()) else {
+            continue;
+        };
+        for (name, value) in params.iter() {
+            let s = series.entry(name.clone()).or_insert_with(|| ParamSeries {
+                name: name.clone(),
+                points: Vec::new(),
+                categories: Vec::new(),
+            });
+            let x = match value {
+                ParamValue::Int(i) => *i as f64,
+                ParamValue::Float(f) => *f,
+                ParamValue::Bool(_) | ParamValue::Text(_) => {
+                    let text = value.to_job_string();
+                    let at = match s.categories.iter().position(|c| *c == text) {
+                        Some(at) => at,
+                        None => {
+                            s.categories.push(text);
+                            s.categories.len() - 1
+                        }
+                    };
+                    at as f64
+                }
+            };
+            s.points.push((x, y));
+        }
+    }
+    series.into_values().collect()
 }
 
 /// The best objective so far (lower is better) after each trial that has one, in trial order:
@@ -511,17 +618,15 @@ mod tests {
     }
 
     #[test]
-    fn charts_map_values_into_their_box_higher_is_higher() {
-        let s = Scale::new(0.0, 10.0, 100.0, 0.0);
-        assert_eq!(s.at(0.0), 100.0);
-        assert_eq!(s.at(10.0), 0.0);
-        // One value, or none, still draws inside the box.
-        assert_eq!(Scale::fit([3.0], 0.0, 10.0).at(3.0), 5.0);
-        assert_eq!(Scale::fit([], 0.0, 10.0).at(0.5), 5.0);
-        assert_eq!(
-            polyline(&[(1, 0.5), (2, 0.7)], 120.0, 60.0, 10.0),
-            "10.0,50.0 110.0,10.0"
-        );
+    fn durations_read_in_the_largest_units_that_fit() {
+        assert_eq!(duration(45), "45 s");
+        assert_eq!(duration(725), "12 min 5 s");
+        assert_eq!(duration(12_000), "3 h 20 min");
+        assert_eq!(duration(-3), "0 s");
+    }
+
+    #[test]
+    fn metrics_read_with_four_decimals_at_most() {
         assert_eq!(metric(Some(0.700_00)), "0.7");
         assert_eq!(metric(Some(0.123_456)), "0.1235");
         assert_eq!(metric(None), "—");
@@ -548,5 +653,111 @@ mod tests {
             rows.iter().map(|r| r.0).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4]
         );
+    }
+
+    #[test]
+    fn drift_lists_the_drifted_columns_first_the_worst_on_top() {
+        use tollgate_api_types::ColumnDrift;
+        let column = |stats: &[(&str, f64)], exceeded: &[&str]| ColumnDrift {
+            kind: "numeric".into(),
+            statistics: stats.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            exceeded: exceeded.iter().map(|s| s.to_string()).collect(),
+        };
+        let report = DriftReport {
+            baseline_version: 1,
+            columns: [
+                (
+                    "calm".to_string(),
+                    column(&[("ks", 0.05), ("psi", 0.01)], &[]),
+                ),
+                (
+                    "far".to_string(),
+                    column(&[("ks", 0.5), ("psi", 0.9)], &["ks", "psi"]),
+                ),
+                (
+                    "near".to_string(),
+                    column(&[("ks", 0.12), ("ks_pvalue", 0.01)], &["ks"]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let rows = drift_rows(&report, &DriftThresholds::default());
+        let order: Vec<&str> = rows.iter().map(|r| r.column.as_str()).collect();
+        assert_eq!(order, ["far", "near", "calm"]);
+        // ks 0.5 against 0.1 is the worst ratio of `far` (psi 0.9 against 0.2 is 4.5).
+        assert!((rows[0].severity - 5.0).abs() < 1e-9);
+        let pvalue = rows[1]
+            .statistics
+            .iter()
+            .find(|s| s.name == "ks_pvalue")
+            .unwrap();
+        assert_eq!(pvalue.threshold, None);
+        assert!(rows[1].drifted() && !rows[2].drifted());
+    }
+
+    #[test]
+    fn each_hyperparameter_is_a_series_against_the_metric() {
+        let trial = |depth: i64, kind: &str| {
+            BTreeMap::from([
+                ("max_depth".to_string(), ParamValue::Int(depth)),
+                ("kind".to_string(), ParamValue::Text(kind.into())),
+            ])
+        };
+        let (a, b, c) = (trial(3, "gini"), trial(8, "entropy"), trial(5, "gini"));
+        let series = param_series(&[(&a, Some(0.7)), (&b, None), (&c, Some(0.8))]);
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[0].name, "kind");
+        assert_eq!(series[0].categories, ["gini"]);
+        assert_eq!(series[0].points, [(0.0, 0.7), (0.0, 0.8)]);
+        assert_eq!(series[1].points, [(3.0, 0.7), (5.0, 0.8)]);
+        assert!(series[1].categories.is_empty());
+        let metrics = BTreeMap::from([
+            ("train:accuracy".to_string(), 0.9),
+            ("validation:accuracy".to_string(), 0.7),
+        ]);
+        assert_eq!(validation_metric(&metrics, "accuracy"), Some(0.7));
+        assert_eq!(validation_metric(&metrics, "f1_macro"), None);
+    }
+
+    #[test]
+    fn a_time_typed_in_is_read_as_utc() {
+        assert_eq!(
+            utc_input("2026-12-03T09:30"),
+            Some(at("2026-12-03T09:30:00Z"))
+        );
+        assert_eq!(
+            utc_input("2026-12-03T09:30:15"),
+            Some(at("2026-12-03T09:30:15Z"))
+        );
+        assert_eq!(
+            utc_input("2026-12-03T09:30:15Z"),
+            Some(at("2026-12-03T09:30:15Z"))
+        );
+        assert_eq!(utc_input(""), None);
+        assert_eq!(utc_input("yesterday"), None);
+    }
+
+    #[test]
+    fn lineage_nodes_link_to_their_pages() {
+        assert_eq!(
+            lineage_href("dataset:wine/v2").as_deref(),
+            Some("/datasets/wine/versions/2")
+        );
+        assert_eq!(
+            lineage_href("contract:wine/v1").as_deref(),
+            Some("/datasets/wine")
+        );
+        assert_eq!(
+            lineage_href("model:wine-quality/v3").as_deref(),
+            Some("/models/wine-quality/versions/3")
+        );
+        assert_eq!(lineage_href("run:r-1").as_deref(), Some("/runs/r-1"));
+        assert_eq!(lineage_href("trial:r-1/4").as_deref(), Some("/runs/r-1"));
+        assert_eq!(
+            lineage_href("upload:tollgate-data/incoming/wine/a.csv"),
+            None
+        );
+        assert_eq!(lineage_href("model:wine-quality/vx"), None);
     }
 }

@@ -3,15 +3,21 @@
 // needs a comment, rollback, deep links, and an accessibility scan of each page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { browser, demoDataDir, page, seriousViolations, serve, signIn } from './harness.js';
+import { rmSync } from 'node:fs';
+import {
+  browser, consoleWithConfig, copyDataDir, demoDataDir, hostedUi, monitorOnce, page, seriousViolations, serve, signIn, withManyRuns,
+} from './harness.js';
 
 const AUTHOR = 'maria';
 const VERSION_PAGE = '/models/wine-quality/versions/2';
 let server;
 let chromium;
+let dataDir;
 
 before(async () => {
-  server = await serve(demoDataDir(AUTHOR));
+  dataDir = demoDataDir(AUTHOR);
+  monitorOnce(dataDir, 'wine-quality', 'wine-2009-b.csv');
+  server = await serve(dataDir);
   chromium = await browser();
 });
 
@@ -30,7 +36,11 @@ test('every page renders its content with no error in the browser and no serious
     ['/models/wine-quality', 'Model wine-quality'],
     [VERSION_PAGE, 'wine-quality v2'],
     ['/runs', 'Runs'],
+    ['/models/wine-quality/monitoring', 'Monitoring of wine-quality'],
     ['/datasets', 'Datasets'],
+    ['/datasets/wine', 'Dataset wine'],
+    ['/datasets/wine/uploads', 'Uploads of wine'],
+    ['/datasets/wine/versions/3', 'wine v3'],
     ['/audit', 'Audit'],
     ['/sign-in', 'Sign in'],
   ];
@@ -128,6 +138,8 @@ test('a run shows its budget, its best-so-far curve and its trials, sortable bes
   await p.getByRole('table', { name: 'Runs, newest first' }).getByRole('link').first().click();
   await p.getByRole('heading', { level: 1, name: /^Run / }).waitFor();
   await p.getByRole('img', { name: /Best .* so far/ }).waitFor();
+  assert.ok(await p.getByRole('img', { name: / against .*the trials table holds the values/ }).count() >= 1,
+    'each hyperparameter plotted against the metric');
   const trials = p.getByRole('table', { name: 'Trials' });
   assert.equal(await trials.getByRole('row').count(), 13, 'a header and the 12 trials of the demo pipeline');
   await p.getByRole('link', { name: 'best first' }).click();
@@ -136,4 +148,144 @@ test('a run shows its budget, its best-so-far curve and its trials, sortable bes
   await p.goBack();
   await p.waitForURL((u) => !u.search.includes('sort='));
   assert.deepEqual(p.errors, []);
+});
+
+test('a drift alert leads to the version: findings, drift worst first against thresholds, histograms, contract', async () => {
+  const p = await page(chromium, server.url);
+  await signIn(p, 'reader', { approver: false });
+  await p.goto('/');
+  await p.getByRole('region', { name: 'Drift alerts' }).getByRole('link', { name: /^wine v\d+$/ }).click();
+  await p.getByRole('heading', { level: 1, name: /^wine v\d+$/ }).waitFor();
+  for (const name of ['Validation findings', /^Drift against v\d+$/, 'Column profiles', /^Contract v\d+$/]) {
+    await p.getByRole('heading', { level: 2, name }).waitFor();
+  }
+  const drift = p.getByRole('table', { name: 'Drift per column' });
+  const columns = await drift.getByRole('rowheader').allInnerTexts();
+  const drifted = columns.map((c) => c.includes('(drifted)'));
+  assert.ok(drifted[0], `the most severe column leads: ${columns}`);
+  assert.equal(drifted.indexOf(false) === -1 ? drifted.length : drifted.indexOf(false), drifted.lastIndexOf(true) + 1,
+    `drifted columns come before the others: ${columns}`);
+  assert.ok(await drift.getByRole('img', { name: /against a threshold of/ }).count() > 0, 'thresholds drawn');
+  assert.ok(await p.getByRole('img', { name: /^Histogram of / }).count() > 0, 'histograms drawn');
+  assert.deepEqual(await seriousViolations(p), []);
+  assert.deepEqual(p.errors, []);
+});
+
+test('the lineage graph is walked with the keyboard, and Enter opens a node', async () => {
+  const p = await page(chromium, server.url);
+  await signIn(p, 'reader', { approver: false });
+  await p.goto(VERSION_PAGE);
+  const graph = p.getByRole('group', { name: /Lineage graph/ });
+  const nodes = graph.getByRole('link');
+  await nodes.first().waitFor();
+  const count = await nodes.count();
+  assert.ok(count >= 4, `${count} nodes`);
+  await nodes.first().focus();
+  let label = '';
+  for (let i = 0; i < count && !label.startsWith('dataset version'); i++) {
+    if (i > 0) await p.keyboard.press('Tab');
+    label = await p.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+  }
+  assert.match(label, /^dataset version/, 'Tab reaches the dataset version');
+  await p.keyboard.press('Enter');
+  await p.waitForURL(/\/datasets\/wine\/versions\/\d+$/);
+  await p.getByRole('heading', { level: 2, name: 'Column profiles' }).waitFor();
+  assert.deepEqual(p.errors, []);
+});
+
+test('a time typed in says which version was in production then, and the address keeps it', async () => {
+  const p = await page(chromium, server.url);
+  await signIn(p, 'reader', { approver: false });
+  await p.goto('/models/wine-quality/versions/1');
+  const box = p.getByLabel('In production at (UTC)');
+  await box.fill('2000-01-01T00:00:00');
+  await p.getByText('No version was in production at 2000-01-01 00:00:00 UTC.').waitFor();
+  await p.waitForURL(/at=2000-01-01/);
+  const soon = new Date(Date.now() + 60_000).toISOString().slice(0, 19);
+  await box.fill(soon);
+  const answer = await p.locator('output').filter({ hasText: 'was in production at' }).innerText();
+  // The history's table says the same: the span that lasts until now.
+  const current = p.getByRole('table', { name: 'In production, over time' }).getByRole('row').filter({ hasText: 'now' });
+  const now = (await current.getByRole('cell').first().innerText()).replace('v', '');
+  assert.match(answer, new RegExp(`^v${now} was in production`), answer);
+  await p.goBack();
+  await p.getByText('No version was in production at 2000-01-01 00:00:00 UTC.').waitFor();
+});
+
+test('monitoring shows each check with every feature against its threshold', async () => {
+  const p = await page(chromium, server.url);
+  await signIn(p, 'reader', { approver: false });
+  await p.goto('/models/wine-quality');
+  await p.getByRole('link', { name: /^Monitoring/ }).click();
+  await p.getByRole('heading', { level: 1, name: 'Monitoring of wine-quality' }).waitFor();
+  assert.equal(await p.getByRole('table', { name: 'Checks, oldest first' }).getByRole('row').count(), 2, 'a header and the one check');
+  const features = p.getByRole('table', { name: /Population stability index per feature/ });
+  assert.ok(await features.getByRole('img', { name: /against a threshold of/ }).count() >= 5);
+  assert.deepEqual(p.errors, []);
+});
+
+test('a list of 10,000 runs pages without loading them all', async () => {
+  const many = await serve(withManyRuns(dataDir, 10_000));
+  try {
+    const p = await page(chromium, many.url);
+    await signIn(p, 'reader', { approver: false });
+    const answered = [];
+    p.on('response', async (r) => {
+      if (new URL(r.url()).pathname === '/api/v1/runs') answered.push((await r.json()).items.length);
+    });
+    const started = Date.now();
+    await p.goto('/runs');
+    const table = p.getByRole('table', { name: 'Runs, newest first' });
+    await table.waitFor();
+    console.log(`# the first page of 10,000 runs showed ${Date.now() - started} ms after navigation`);
+    const first = await table.getByRole('row').nth(1).innerText();
+    assert.equal(await table.getByRole('row').count(), 51, 'a header and one page of 50');
+    await p.getByRole('link', { name: 'Next page' }).click();
+    await p.waitForURL(/cursor=/);
+    await p.waitForFunction((text) => {
+      const row = document.querySelector('table tbody tr');
+      return row && row.innerText !== text;
+    }, first);
+    assert.equal(await table.getByRole('row').count(), 51);
+    assert.ok(answered.length >= 2 && answered.every((n) => n <= 50), `each answer held one page: ${answered}`);
+    await p.goBack();
+    await p.waitForFunction((text) => document.querySelector('table tbody tr')?.innerText === text, first);
+    assert.deepEqual(p.errors, []);
+  } finally {
+    await many.stop();
+  }
+});
+
+test('on AWS, sign-in goes through the hosted UI with PKCE, and the API is sent the ID token', async () => {
+  const idp = await hostedUi('console-client', {
+    email: 'ana@example.com', email_verified: true, 'cognito:groups': ['approvers'],
+  });
+  const consoleDir = consoleWithConfig({ cognito: { domain: idp.url, client_id: 'console-client' } });
+  const aws = await serve(copyDataDir(dataDir), consoleDir);
+  try {
+    const p = await page(chromium, aws.url);
+    const bearers = [];
+    p.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/v1/')) bearers.push(r.headers().authorization ?? '');
+    });
+    await p.goto('/sign-in?next=/models');
+    assert.equal(await p.getByLabel('Name').count(), 0, 'no local sign-in on AWS');
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    // Out to the hosted UI and back with a code, traded for tokens with the verifier.
+    await p.waitForURL((u) => u.pathname === '/models');
+    assert.deepEqual(idp.exchanges, [true], 'the token endpoint checked the PKCE verifier');
+    await p.getByRole('heading', { level: 1, name: 'Models' }).waitFor();
+    const sent = bearers.filter((b) => b.startsWith('Bearer '));
+    assert.ok(sent.length > 0 && sent.every((b) => b.split('.').length === 3), `the ID token went to the API: ${bearers}`);
+    const claims = JSON.parse(Buffer.from(sent[0].split('.')[1], 'base64url').toString());
+    assert.equal(claims.email, 'ana@example.com');
+    // A code that comes back to another tab, or twice, signs nobody in.
+    await p.goto('/signed-in?code=stolen&state=forged');
+    await p.getByRole('alert').getByText(/sign-in/).waitFor();
+    assert.deepEqual(idp.exchanges, [true], 'a forged state never reaches the token endpoint');
+  } finally {
+    await aws.stop();
+    await idp.stop();
+    rmSync(consoleDir, { recursive: true, force: true });
+  }
 });

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 use tollgate_api_types::ModelStage;
 
+use crate::charts;
 use crate::session::Session;
 use crate::view_model::{self, Failure};
 
@@ -12,9 +13,15 @@ use crate::view_model::{self, Failure};
 pub fn SignedInAs() -> impl IntoView {
     let session = Session::get();
     let navigate = use_navigate();
+    // With the hosted UI, signing out leaves it too (or it would sign the same person in
+    // again); locally, another name can be given at once.
+    let hosted = crate::api::config().cognito.as_ref();
     let switch = move |_| {
         session.sign_out();
-        navigate("/sign-in", Default::default());
+        match hosted {
+            Some(cognito) => crate::session::hosted_sign_out(cognito),
+            None => navigate("/sign-in", Default::default()),
+        }
     };
     view! {
         <div class="who">
@@ -34,7 +41,7 @@ pub fn SignedInAs() -> impl IntoView {
             }}
             <Show when=move || session.signed_in().is_some()>
                 <button type="button" class="link" on:click=switch.clone()>
-                    "Switch user"
+                    {if hosted.is_some() { "Sign out" } else { "Switch user" }}
                 </button>
             </Show>
         </div>
@@ -159,7 +166,7 @@ where
 #[component]
 pub fn LineChart(points: Vec<(u32, f64)>, title: String) -> impl IntoView {
     let (w, h, m) = (480.0, 160.0, 24.0);
-    let line = view_model::polyline(&points, w, h, m);
+    let line = charts::polyline(&points, w, h, m);
     view! {
         <figure class="chart">
             <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
@@ -168,6 +175,72 @@ pub fn LineChart(points: Vec<(u32, f64)>, title: String) -> impl IntoView {
                 <polyline points=line class="line"/>
             </svg>
             <figcaption>{title}</figcaption>
+        </figure>
+    }
+}
+
+/// A statistic's bar with its threshold's mark, in a strip as wide as a table cell; the cell
+/// beside it holds the numbers.
+#[component]
+pub fn ThresholdBar(value: f64, threshold: Option<f64>, exceeded: bool) -> impl IntoView {
+    let (w, h) = (160.0, 14.0);
+    let drawn = charts::against_threshold(value, threshold, w);
+    let label = match threshold {
+        Some(t) => format!(
+            "{} against a threshold of {}",
+            view_model::metric(Some(value)),
+            view_model::metric(Some(t))
+        ),
+        None => format!("{} (no threshold)", view_model::metric(Some(value))),
+    };
+    view! {
+        <svg class="threshold-bar" viewBox=format!("0 0 {w} {h}") width=w height=h role="img" aria-label=label>
+            <rect x="0" y="2" width=drawn.bar height={h - 4.0} class={if exceeded { "bar exceeded" } else { "bar" }}/>
+            {drawn.mark.map(|x| view! { <line x1=x x2=x y1="0" y2=h class="mark"/> })}
+        </svg>
+    }
+}
+
+/// A column's histogram in SVG: equal-width bins between its min and max.
+#[component]
+pub fn Histogram(counts: Vec<u64>, title: String) -> impl IntoView {
+    let (w, h) = (200.0, 48.0);
+    let bars = charts::histogram_bars(&counts, w, h);
+    let label = title.clone();
+    view! {
+        <svg class="histogram" viewBox=format!("0 0 {w} {h}") width=w height=h role="img" aria-label=label>
+            <title>{title}</title>
+            {bars.into_iter().map(|b| view! {
+                <rect x=b.x y=b.y width=b.width height=b.height class="bar"/>
+            }).collect_view()}
+        </svg>
+    }
+}
+
+/// Points of `y` against `x` in SVG (a log `x` axis when the values span orders of
+/// magnitude), titled for screen readers; the page's table holds the same numbers.
+#[component]
+pub fn Scatter(points: Vec<(f64, f64)>, title: String, categories: Vec<String>) -> impl IntoView {
+    let (w, h, m) = (240.0, 140.0, 16.0);
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let log_x = categories.is_empty() && charts::wants_log(&xs);
+    let placed = charts::scatter(&points, w, h, m, log_x);
+    let axis = if !categories.is_empty() {
+        categories.join(" · ")
+    } else if log_x {
+        "log scale".to_owned()
+    } else {
+        String::new()
+    };
+    let (label, tooltip) = (title.clone(), title.clone());
+    view! {
+        <figure class="chart scatter">
+            <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=label>
+                <title>{tooltip}</title>
+                <rect x="0" y="0" width=w height=h class="frame"/>
+                {placed.into_iter().map(|(x, y)| view! { <circle cx=x cy=y r="3" class="point"/> }).collect_view()}
+            </svg>
+            <figcaption>{title} {(!axis.is_empty()).then(|| format!(" ({axis})"))}</figcaption>
         </figure>
     }
 }

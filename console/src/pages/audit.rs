@@ -1,17 +1,28 @@
-//! The audit trail, newest first, paged, filtered by subject, actor and action (all in the
-//! query string: a filtered trail is a link to share).
+//! The audit trail, newest first, paged, filtered by subject, actor, action and time (all in
+//! the query string: a filtered trail is a link to share).
 
 use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{When, listed};
+use crate::view_model;
+
+/// A time from the filter's box as the API takes it (UTC); what does not read as one goes as
+/// typed, for the API to say what is wrong with it.
+fn time_filter(typed: String) -> String {
+    view_model::utc_input(&typed)
+        .map(|at| at.to_string())
+        .unwrap_or(typed)
+}
 
 #[component]
 pub fn Audit() -> impl IntoView {
-    let (subject, actor, action, cursor) = (
+    let (subject, actor, action, since, until, cursor) = (
         super::query_param("subject"),
         super::query_param("actor"),
         super::query_param("action"),
+        super::query_param("since"),
+        super::query_param("until"),
         super::query_param("cursor"),
     );
     let events = LocalResource::new(move || {
@@ -19,6 +30,8 @@ pub fn Audit() -> impl IntoView {
             ("subject", subject.get()),
             ("actor", actor.get()),
             ("action", action.get()),
+            ("since", time_filter(since.get())),
+            ("until", time_filter(until.get())),
             ("cursor", cursor.get()),
         ])
     });
@@ -28,6 +41,8 @@ pub fn Audit() -> impl IntoView {
             <label>"Subject starts with " <input type="text" name="subject" value=subject/></label>
             <label>"Actor " <input type="text" name="actor" value=actor/></label>
             <label>"Action " <input type="text" name="action" value=action/></label>
+            <label>"From (UTC) " <input type="datetime-local" step="1" name="since" value=since/></label>
+            <label>"Until (UTC) " <input type="datetime-local" step="1" name="until" value=until/></label>
             <button type="submit">"Filter"</button>
         </form>
         {listed(events, "the audit trail", "No event matches.", |items| view! {

@@ -7,7 +7,7 @@ use tollgate_api_types::{ModelStage, ModelVersion};
 
 use crate::api;
 use crate::components::{ErrorMessage, LineChart, NextPage, Stage, When, listed, loaded};
-use crate::view_model::{self, Failure};
+use crate::view_model;
 
 #[component]
 pub fn Models() -> impl IntoView {
@@ -54,6 +54,7 @@ pub fn Model() -> impl IntoView {
     let versions = LocalResource::new(move || api::model_versions(name.get(), cursor.get()));
     view! {
         <h1>{move || format!("Model {}", name.get())}</h1>
+        <p><a href=move || format!("/models/{}/monitoring", name.get())>"Monitoring: drift in production and the retraining it started"</a></p>
         {loaded(versions, "the model's versions", move |page| {
             let in_production = page
                 .items
@@ -153,9 +154,4 @@ fn Rollback(model: String, version: u32) -> impl IntoView {
             Err(failure) => view! { <ErrorMessage failure=failure/> }.into_any(),
         })}
     }
-}
-
-/// A failure to show for a missing parameter.
-pub(super) fn bad_address(what: &str) -> Failure {
-    Failure::NotFound(format!("the address names no {what}"))
 }

@@ -3,10 +3,11 @@
 //! its stage history (what was in production when) and where it comes from (the lineage).
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, ModelVersionDetail, StageChange};
 
 use crate::api;
+use crate::charts;
 use crate::components::{ErrorMessage, Loading, Stage, When, loaded};
 use crate::view_model::{self, Failure};
 use tollgate_api_types::TestReport;
@@ -15,18 +16,13 @@ use tollgate_api_types::TestReport;
 pub fn ModelVersionPage() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let version = Memo::new(move |_| {
-        params
-            .read()
-            .get("version")
-            .and_then(|v| v.trim_start_matches('v').parse::<u32>().ok())
-    });
+    let version = super::version_param(params);
     let detail = LocalResource::new(move || {
         let (name, version) = (name.get(), version.get());
         async move {
             match version {
                 Some(v) => api::model_version(name, v).await,
-                None => Err(super::model::bad_address("version number")),
+                None => Err(super::bad_address("version number")),
             }
         }
     });
@@ -206,15 +202,13 @@ fn Evidence(
     production: Option<u32>,
 ) -> impl IntoView {
     let differences_only = super::query_param("diff");
-    let navigate = use_navigate();
-    let location = leptos_router::hooks::use_location();
+    let set_diff = super::set_query_param("diff");
     let toggle = move |ev: leptos::ev::Event| {
-        let on = event_target_checked(&ev);
-        let path = location.pathname.get_untracked();
-        navigate(
-            &if on { format!("{path}?diff=1") } else { path },
-            Default::default(),
-        );
+        set_diff(if event_target_checked(&ev) {
+            "1".into()
+        } else {
+            String::new()
+        });
     };
     let Some(candidate) = candidate else {
         return view! {
@@ -288,6 +282,7 @@ fn History(history: Vec<StageChange>) -> impl IntoView {
     view! {
         <section aria-labelledby="history">
             <h2 id="history">"Stage history"</h2>
+            <ProductionAt history=history.clone()/>
             <table>
                 <caption>"In production, over time"</caption>
                 <thead><tr><th scope="col">"Version"</th><th scope="col">"From"</th><th scope="col">"Until"</th></tr></thead>
@@ -319,6 +314,39 @@ fn History(history: Vec<StageChange>) -> impl IntoView {
     }
 }
 
+/// "What was in production at time T": a time typed in (kept in the query string as `at`),
+/// answered from the stage history.
+#[component]
+fn ProductionAt(history: Vec<StageChange>) -> impl IntoView {
+    let at = super::query_param("at");
+    let set_at = super::set_query_param("at");
+    let answer = move || {
+        let typed = at.get();
+        match view_model::utc_input(&typed) {
+            None if typed.is_empty() => {
+                "Pick a time to see which version was in production then.".to_owned()
+            }
+            None => format!("“{typed}” is not a date and time."),
+            Some(t) => {
+                let when = view_model::absolute(t);
+                match view_model::in_production_at(&history, t) {
+                    Some(v) => format!("v{v} was in production at {when}."),
+                    None => format!("No version was in production at {when}."),
+                }
+            }
+        }
+    };
+    view! {
+        <p class="production-at">
+            <label>"In production at (UTC) "
+                <input type="datetime-local" step="1" prop:value=move || at.get()
+                    on:change=move |ev| set_at(event_target_value(&ev))/>
+            </label>
+            " " <output aria-live="polite">{answer}</output>
+        </p>
+    }
+}
+
 /// Where the version comes from, as text: each step and what led to it.
 #[component]
 fn LineageText(lineage: Lineage) -> impl IntoView {
@@ -338,9 +366,11 @@ fn LineageText(lineage: Lineage) -> impl IntoView {
     view! {
         <section aria-labelledby="lineage">
             <h2 id="lineage">"Lineage"</h2>
+            <LineageGraph lineage=lineage.clone()/>
+            <h3>"The same, as text"</h3>
             <ol class="lineage">
-                {lineage.nodes.iter().cloned().map(|n| view! {
-                    <li>
+                {lineage.nodes.iter().cloned().enumerate().map(|(i, n)| view! {
+                    <li id=format!("lineage-{i}")>
                         <strong>{n.kind.replace('_', " ")}</strong>": " {n.label}
                         {n.actor.map(|a| format!(", by {a}"))}
                         {n.at.map(|at| view! { ", " <When at/> })}
@@ -350,5 +380,73 @@ fn LineageText(lineage: Lineage) -> impl IntoView {
             <h3>"How they connect"</h3>
             <ul>{edges.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
         </section>
+    }
+}
+
+/// The lineage as a graph, from the uploaded bytes on the left to the stage on the right.
+/// Every node is a link (to its page, or to its line in the text version), so Tab walks the
+/// graph in that order and Enter opens a node.
+#[component]
+fn LineageGraph(lineage: Lineage) -> impl IntoView {
+    const COLUMN: f64 = 180.0;
+    const ROW: f64 = 56.0;
+    const BOX_W: f64 = 160.0;
+    const BOX_H: f64 = 40.0;
+    let ids: Vec<&str> = lineage.nodes.iter().map(|n| n.id.as_str()).collect();
+    let links: Vec<(&str, &str)> = lineage
+        .edges
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    let placed = charts::layers(&ids, &links);
+    let columns = placed.iter().map(|p| p.0 + 1).max().unwrap_or(1);
+    let rows = placed.iter().map(|p| p.1 + 1).max().unwrap_or(1);
+    let (width, height) = (columns as f64 * COLUMN, rows as f64 * ROW);
+    let corner = |i: usize| (placed[i].0 as f64 * COLUMN, placed[i].1 as f64 * ROW + 8.0);
+    let index = |id: &str| ids.iter().position(|n| *n == id);
+    let lines: Vec<(f64, f64, f64, f64)> = lineage
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let ((x1, y1), (x2, y2)) = (corner(index(&e.from)?), corner(index(&e.to)?));
+            Some((x1 + BOX_W, y1 + BOX_H / 2.0, x2, y2 + BOX_H / 2.0))
+        })
+        .collect();
+    // Tab order follows the drawing: column by column, top to bottom.
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| placed[i]);
+    let nodes: Vec<_> = order
+        .into_iter()
+        .map(|i| {
+            let node = &lineage.nodes[i];
+            let (x, y) = corner(i);
+            let href =
+                view_model::lineage_href(&node.id).unwrap_or_else(|| format!("#lineage-{i}"));
+            let kind = node.kind.replace('_', " ");
+            let label = format!("{kind}: {}", node.label);
+            (href, label.clone(), label, kind, node.label.clone(), x, y)
+        })
+        .collect();
+    // The edges are SVG; the nodes are HTML links laid over them at the same coordinates, so
+    // they are links to every browser and screen reader, and their labels wrap as text does.
+    view! {
+        <div class="lineage-graph-wrap">
+        <div class="lineage-graph" role="group" aria-label="Lineage graph: each node is a link"
+            style=format!("width: {width}px; height: {height}px")>
+            <svg viewBox=format!("0 0 {width} {height}") width=width height=height aria-hidden="true">
+                {lines.into_iter().map(|(x1, y1, x2, y2)| view! {
+                    <line x1=x1 y1=y1 x2=x2 y2=y2 class="edge"/>
+                }).collect_view()}
+            </svg>
+            {nodes.into_iter().map(|(href, label, tooltip, kind, text, x, y)| view! {
+                <a href=href aria-label=label title=tooltip class="node"
+                    style=format!("left: {x}px; top: {y}px; width: {BOX_W}px; height: {BOX_H}px")>
+                    <span class="kind">{kind}</span>
+                    // Cut to the box with an ellipsis; the title and the text version hold it all.
+                    <span class="label">{text}</span>
+                </a>
+            }).collect_view()}
+        </div>
+        </div>
     }
 }

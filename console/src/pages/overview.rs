@@ -1,5 +1,5 @@
 //! The flow at a glance: what waits for approval, what is in production, runs in progress and
-//! recent failures, and what the uploads came to.
+//! recent failures, drift alerts, and what the uploads came to.
 
 use leptos::prelude::*;
 
@@ -16,6 +16,12 @@ pub fn Overview() -> impl IntoView {
     let failed =
         LocalResource::new(|| api::runs(vec![("status", "failed".into()), ("limit", "5".into())]));
     let datasets = LocalResource::new(|| api::datasets(String::new()));
+    let drift = LocalResource::new(|| {
+        api::audit(vec![
+            ("action", "model.drift.detected".into()),
+            ("limit", "5".into()),
+        ])
+    });
     view! {
         <h1>"Overview"</h1>
         <div class="grid">
@@ -55,7 +61,8 @@ pub fn Overview() -> impl IntoView {
                                         view! {
                                             <li>
                                                 <a href=format!("/models/{name}")>{name.clone()}</a>
-                                                {format!(": {production}, latest v{}", m.latest.version)}
+                                                {format!(": {production}, latest v{} · ", m.latest.version)}
+                                                <a href=format!("/models/{name}/monitoring")>"monitoring"</a>
                                             </li>
                                         }
                                     }).collect_view()}
@@ -98,6 +105,50 @@ pub fn Overview() -> impl IntoView {
                             }.into_any()
                 })}
             </section>
+            <section aria-labelledby="drift">
+                <h2 id="drift">"Drift alerts"</h2>
+                {loaded(datasets, "datasets", |page| {
+                    let drifted: Vec<_> = page.items.into_iter()
+                        .filter_map(|d| d.latest.filter(|v| !v.drifted_columns.is_empty()))
+                        .collect();
+                    if drifted.is_empty() {
+                        view! { <p class="empty">"No dataset's latest version drifted from the one before."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul>
+                                {drifted.into_iter().map(|v| {
+                                    let href = format!("/datasets/{}/versions/{}#drift", v.dataset, v.version);
+                                    view! {
+                                        <li>
+                                            <a href=href>{format!("{} v{}", v.dataset, v.version)}</a>
+                                            {format!(" drifted in {} ", v.drifted_columns.join(", "))}
+                                            <When at=v.created_at/>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }
+                })}
+                {loaded(drift, "the monitor's findings", |page| if page.items.is_empty() {
+                    view! { <p class="empty">"The monitor found no drift in production traffic."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul>
+                            {page.items.into_iter().map(|e| {
+                                let model = e.subject.trim_start_matches("model/").split('/').next().unwrap_or_default().to_owned();
+                                view! {
+                                    <li>
+                                        <a href=format!("/models/{model}/monitoring")>{e.subject.trim_start_matches("model/").replace("/v", " v")}</a>
+                                        {format!(" in production: {} ", e.comment.unwrap_or_default())}
+                                        <When at=e.at/>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                })}
+            </section>
             <section aria-labelledby="uploads">
                 <h2 id="uploads">"Uploads"</h2>
                 {loaded(datasets, "datasets", |page| if page.items.is_empty() {
@@ -105,11 +156,15 @@ pub fn Overview() -> impl IntoView {
                 } else {
                     view! {
                                 <ul>
-                                    {page.items.into_iter().map(|d| view! {
-                                        <li>
-                                            {format!("{}: {} accepted, {} rejected, {} duplicate(s)",
-                                                d.dataset.name, d.accepted, d.rejected, d.duplicates)}
-                                        </li>
+                                    {page.items.into_iter().map(|d| {
+                                        let name = d.dataset.name.to_string();
+                                        view! {
+                                            <li>
+                                                <a href=format!("/datasets/{name}/uploads")>{name.clone()}</a>
+                                                {format!(": {} accepted, {} rejected, {} duplicate(s)",
+                                                    d.accepted, d.rejected, d.duplicates)}
+                                            </li>
+                                        }
                                     }).collect_view()}
                                 </ul>
                             }.into_any()

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{Run, RunStatus};
 
 use crate::api;
-use crate::components::{LineChart, When, loaded};
+use crate::components::{LineChart, Scatter, When, loaded};
 use crate::view_model;
 
 #[component]
@@ -38,6 +38,28 @@ fn RunDetail(run: Run) -> impl IntoView {
         run.trials.iter().map(|t| (t.id, t.objective)).collect();
     let curve = view_model::best_so_far(&objectives);
     let metric = run.pipeline.pipeline.metric().as_str().to_owned();
+    let series = view_model::param_series(
+        &run.trials
+            .iter()
+            .map(|t| {
+                (
+                    &t.params,
+                    view_model::validation_metric(&t.metrics, &metric),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    // Wall time used: until the last trial ended, or until now while the run goes on.
+    let until = match run.status {
+        RunStatus::Running => jiff::Timestamp::now(),
+        _ => run
+            .trials
+            .iter()
+            .filter_map(|t| t.ended_at)
+            .max()
+            .unwrap_or(run.updated_at),
+    };
+    let wall = view_model::duration(until.as_second() - run.created_at.as_second());
     let candidate = run.candidate.clone().map(|c| {
         let href = format!("/models/{}/versions/{}", c.model, c.version);
         view! { <a href=href>{format!("{} v{}", c.model, c.version)}</a> }
@@ -52,7 +74,7 @@ fn RunDetail(run: Run) -> impl IntoView {
             <dt>"Started"</dt><dd><When at=run.created_at/></dd>
             <dt>"Trials"</dt><dd>{format!("{} started, {ended} ended, at most {}", run.trials.len(), run.max_trials)}</dd>
             <dt>"Money"</dt><dd>{budget}</dd>
-            <dt>"Wall time until"</dt><dd>{run.deadline.map(|at| view! { <When at/> })}</dd>
+            <dt>"Wall time"</dt><dd>{wall} {run.deadline.map(|at| view! { ", no job past " <When at/> })}</dd>
             <dt>"Candidate"</dt><dd>{candidate}</dd>
         </dl>
         {(!run.notes.is_empty()).then(|| view! {
@@ -63,6 +85,17 @@ fn RunDetail(run: Run) -> impl IntoView {
             let points: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, -o)).collect();
             let title = format!("Best {metric} so far, over the trials (the table below lists every trial)");
             view! { <LineChart points title/> }
+        })}
+        {(!series.is_empty()).then(|| view! {
+            <section aria-labelledby="params">
+                <h2 id="params">{format!("Each hyperparameter against {metric}")}</h2>
+                <div class="charts">
+                    {series.into_iter().map(|s| {
+                        let title = format!("{metric} against {} (the trials table holds the values)", s.name);
+                        view! { <Scatter points=s.points title categories=s.categories/> }
+                    }).collect_view()}
+                </div>
+            </section>
         })}
         <p>
             "Sort the trials: "

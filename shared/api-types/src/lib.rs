@@ -10,10 +10,13 @@ pub use tollgate_domain::model_test::{Check, TestReport};
 pub use tollgate_domain::monitoring::{Drift, MonitorReport};
 pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
 pub use tollgate_domain::promotion::StageChange;
+pub use tollgate_domain::report::Severity;
 pub use tollgate_domain::training::CandidateRef;
 pub use tollgate_domain::{
-    AuditEvent, Dataset, DatasetVersion, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
-    UploadRecord, UserId, ValidationReport,
+    AuditEvent, ColumnContract, ColumnDrift, ColumnProfile, Contract, Dataset, DatasetProfile,
+    DatasetVersion, DriftAction, DriftReport, DriftThresholds, Finding, ModelStage, ModelVersion,
+    ParamValue, Run, RunStatus, StoredPipeline, UploadRecord, UploadStatus, UserId,
+    ValidationReport,
 };
 
 /// The items a page holds when the request does not say.
