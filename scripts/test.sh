@@ -49,6 +49,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+step "checking the infrastructure offline (infra/check.sh: sam validate, cfn-lint, checkov, parliament; first time: installs them, about 3 minutes)"
+bash "$ROOT/infra/check.sh"
+
 step "starting the local AWS stand-in for the AWS tests (moto server on 127.0.0.1; first time: installs it)"
 eval "$(bash localstack/start.sh --port 0)"
 trap 'bash localstack/stop.sh --port "$TOLLGATE_STANDIN_PORT"' EXIT
