@@ -4,7 +4,6 @@
 //! histogram, and the contract it was checked against.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{
     ColumnProfile, Contract, DriftAction, DriftReport, Finding, StoredContract, ValidationReport,
     VersionDetail,
@@ -16,9 +15,8 @@ use crate::view_model;
 
 #[component]
 pub fn DatasetVersionPage() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let version = super::version_param(params);
+    let name = super::path_param("name");
+    let version = super::version_param();
     let detail = LocalResource::new(move || {
         let (name, version) = (name.get(), version.get());
         async move {

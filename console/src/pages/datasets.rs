@@ -2,7 +2,6 @@
 //! time and every upload with what the data gate decided.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::UploadStatus;
 
 use crate::api;
@@ -55,8 +54,7 @@ pub fn Datasets() -> impl IntoView {
 /// A dataset's accepted versions, oldest first, with their rows over time.
 #[component]
 pub fn Dataset() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let name = super::path_param("name");
     let cursor = super::query_param("cursor");
     let versions = LocalResource::new(move || api::dataset_versions(name.get(), cursor.get()));
     view! {
@@ -106,8 +104,7 @@ pub fn Dataset() -> impl IntoView {
 /// Every upload of a dataset, oldest first: accepted, duplicate or rejected, and why.
 #[component]
 pub fn DatasetUploads() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let name = super::path_param("name");
     let cursor = super::query_param("cursor");
     let uploads = LocalResource::new(move || api::uploads(name.get(), cursor.get()));
     view! {

@@ -25,7 +25,6 @@ pub use runs::Runs;
 pub use sign_in::{SignIn, SignedInCallback};
 
 use leptos::prelude::*;
-use leptos_router::params::ParamsMap;
 
 use crate::view_model::Failure;
 
@@ -47,14 +46,16 @@ fn query_param(name: &'static str) -> Memo<String> {
     Memo::new(move |_| query.read().get(name).unwrap_or_default())
 }
 
+/// A segment of the page's path (`:name` in its route), empty when absent.
+fn path_param(name: &'static str) -> Memo<String> {
+    let params = leptos_router::hooks::use_params_map();
+    Memo::new(move |_| params.read().get(name).unwrap_or_default())
+}
+
 /// The `version` segment of the path (`3` or `v3`), or `None` when it is not a number.
-fn version_param(params: Memo<ParamsMap>) -> Memo<Option<u32>> {
-    Memo::new(move |_| {
-        params
-            .read()
-            .get("version")
-            .and_then(|v| v.trim_start_matches('v').parse::<u32>().ok())
-    })
+fn version_param() -> Memo<Option<u32>> {
+    let version = path_param("version");
+    Memo::new(move |_| version.read().trim_start_matches('v').parse::<u32>().ok())
 }
 
 /// What a page says when its address names something that cannot exist.

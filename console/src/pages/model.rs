@@ -2,7 +2,6 @@
 //! across versions (a chart and the same numbers as a table), and rollback.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{ModelStage, ModelVersion};
 
 use crate::api;
@@ -48,8 +47,7 @@ pub fn Models() -> impl IntoView {
 
 #[component]
 pub fn Model() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let name = super::path_param("name");
     let cursor = super::query_param("cursor");
     let versions = LocalResource::new(move || api::model_versions(name.get(), cursor.get()));
     view! {

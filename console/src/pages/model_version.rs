@@ -3,7 +3,6 @@
 //! its stage history (what was in production when) and where it comes from (the lineage).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, ModelVersionDetail, StageChange};
 
 use crate::api;
@@ -14,9 +13,8 @@ use tollgate_api_types::TestReport;
 
 #[component]
 pub fn ModelVersionPage() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let version = super::version_param(params);
+    let name = super::path_param("name");
+    let version = super::version_param();
     let detail = LocalResource::new(move || {
         let (name, version) = (name.get(), version.get());
         async move {

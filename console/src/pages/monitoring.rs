@@ -3,7 +3,6 @@
 //! retraining each drifted check started, or why it started none.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::MonitorReport;
 
 use crate::api;
@@ -12,8 +11,7 @@ use crate::view_model;
 
 #[component]
 pub fn Monitoring() -> impl IntoView {
-    let params = use_params_map();
-    let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    let name = super::path_param("name");
     let cursor = super::query_param("cursor");
     let reports = LocalResource::new(move || api::monitoring(name.get(), cursor.get()));
     view! {

@@ -3,7 +3,6 @@
 //! every trial with its hyperparameters, metrics and, for a failed one, why.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use tollgate_api_types::{Run, RunStatus};
 
 use crate::api;
@@ -12,8 +11,7 @@ use crate::view_model;
 
 #[component]
 pub fn RunPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let id = super::path_param("id");
     let run = LocalResource::new(move || api::run(id.get()));
     view! {
         <h1>{move || format!("Run {}", id.get())}</h1>
