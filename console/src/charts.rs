@@ -64,6 +64,17 @@ pub fn polyline(points: &[(u32, f64)], width: f64, height: f64, margin: f64) -> 
         .join(" ")
 }
 
+/// The smallest and largest finite values, for a chart's caption to say what its box spans.
+pub fn extent(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |range, v| match range {
+            None => Some((v, v)),
+            Some((low, high)) => Some((f64::min(low, v), f64::max(high, v))),
+        })
+}
+
 /// A bar of a bar chart, in the chart's box.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bar {
@@ -200,6 +211,13 @@ mod tests {
             polyline(&[(1, 0.5), (2, 0.7)], 120.0, 60.0, 10.0),
             "10.0,50.0 110.0,10.0"
         );
+    }
+
+    #[test]
+    fn the_extent_is_of_the_finite_values() {
+        assert_eq!(extent([3.0, f64::NAN, -1.0, 2.0]), Some((-1.0, 3.0)));
+        assert_eq!(extent([f64::INFINITY]), None);
+        assert_eq!(extent([]), None);
     }
 
     #[test]

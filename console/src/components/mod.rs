@@ -167,6 +167,10 @@ where
 pub fn LineChart(points: Vec<(u32, f64)>, title: String) -> impl IntoView {
     let (w, h, m) = (480.0, 160.0, 24.0);
     let line = charts::polyline(&points, w, h, m);
+    let span = span(
+        charts::extent(points.iter().map(|p| f64::from(p.0))),
+        charts::extent(points.iter().map(|p| p.1)),
+    );
     view! {
         <figure class="chart">
             <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=title.clone()>
@@ -174,7 +178,7 @@ pub fn LineChart(points: Vec<(u32, f64)>, title: String) -> impl IntoView {
                 <rect x="0" y="0" width=w height=h class="frame"/>
                 <polyline points=line class="line"/>
             </svg>
-            <figcaption>{title}</figcaption>
+            <figcaption>{title} <span class="range">{span}</span></figcaption>
         </figure>
     }
 }
@@ -233,6 +237,10 @@ pub fn Scatter(points: Vec<(f64, f64)>, title: String, categories: Vec<String>) 
         String::new()
     };
     let (label, tooltip) = (title.clone(), title.clone());
+    let span = span(
+        charts::extent(xs.iter().copied()).filter(|_| categories.is_empty()),
+        charts::extent(points.iter().map(|p| p.1)),
+    );
     view! {
         <figure class="chart scatter">
             <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=label>
@@ -240,7 +248,27 @@ pub fn Scatter(points: Vec<(f64, f64)>, title: String, categories: Vec<String>) 
                 <rect x="0" y="0" width=w height=h class="frame"/>
                 {placed.into_iter().map(|(x, y)| view! { <circle cx=x cy=y r="3" class="point"/> }).collect_view()}
             </svg>
-            <figcaption>{title} {(!axis.is_empty()).then(|| format!(" ({axis})"))}</figcaption>
+            <figcaption>
+                {title} {(!axis.is_empty()).then(|| format!(" ({axis})"))}
+                <span class="range">{span}</span>
+            </figcaption>
         </figure>
+    }
+}
+
+/// What a chart's box spans, for its caption: `across 1 to 12, from 0.52 to 0.59`.
+fn span(x: Option<(f64, f64)>, y: Option<(f64, f64)>) -> String {
+    let range = |(low, high): (f64, f64)| {
+        format!(
+            "{} to {}",
+            view_model::metric(Some(low)),
+            view_model::metric(Some(high))
+        )
+    };
+    match (x, y) {
+        (Some(x), Some(y)) => format!("across {}, from {}", range(x), range(y)),
+        (None, Some(y)) => format!("from {}", range(y)),
+        (Some(x), None) => format!("across {}", range(x)),
+        (None, None) => String::new(),
     }
 }

@@ -79,9 +79,11 @@ fn RunDetail(run: Run) -> impl IntoView {
             <ul class="notes">{run.notes.iter().cloned().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
         })}
         {(curve.len() > 1).then(|| {
-            // Lower objectives are better: drawn negated, the curve rises as trials improve.
-            let points: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, -o)).collect();
-            let title = format!("Best {metric} so far, over the trials (the table below lists every trial)");
+            // The objective is the metric made lower-is-better; the chart shows the metric.
+            let kind = run.pipeline.pipeline.metric();
+            let points: Vec<(u32, f64)> = curve.iter().map(|(t, o)| (*t, kind.objective(*o))).collect();
+            let better = if kind.higher_is_better() { "higher" } else { "lower" };
+            let title = format!("Best {metric} so far, over the trials ({better} is better; the table below lists every trial)");
             view! { <LineChart points title/> }
         })}
         {(!series.is_empty()).then(|| view! {
