@@ -141,7 +141,11 @@ fn with_console(api: Api, console: Option<&std::path::Path>) -> axum::Router {
         Some(dir) => tollgate_api::router_with_pages(
             api,
             ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
-        ),
+        )
+        .layer(axum::middleware::map_response_with_state(
+            console_policy(dir),
+            with_policy,
+        )),
         None => tollgate_api::router_with_pages(
             api,
             axum::routing::any(|| async {
@@ -154,6 +158,55 @@ fn with_console(api: Api, console: Option<&std::path::Path>) -> axum::Router {
             }),
         ),
     }
+}
+
+/// The console's Content Security Policy, as CloudFront sends it on AWS
+/// (`infra/template.yaml`, `ConsoleHeadersPolicy`): scripts and styles from this origin only,
+/// wasm allowed, no inline script or style attribute, requests to this origin and to the API
+/// and sign-in origins a `config.json` beside the console names. Serving it here runs the
+/// browser tests under the policy the deployed console gets.
+fn console_policy(dir: &std::path::Path) -> axum::http::HeaderValue {
+    let config: serde_json::Value = std::fs::read(dir.join("config.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let mut connect = vec!["'self'".to_owned()];
+    for url in [&config["api_url"], &config["cognito"]["domain"]] {
+        if let Some(origin) = url.as_str().and_then(origin_of) {
+            connect.push(origin);
+        }
+    }
+    let policy = format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src {}; manifest-src 'self'; \
+         base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'",
+        connect.join(" ")
+    );
+    axum::http::HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"))
+}
+
+/// `https://host:port` of a URL, if it is an http(s) one.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| format!("{scheme}://{host}"))
+}
+
+async fn with_policy(
+    axum::extract::State(policy): axum::extract::State<axum::http::HeaderValue>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Holds the data dir for this server: a second `tollgate up` is refused with who holds it,
@@ -370,5 +423,44 @@ async fn monitor_on_timer(env: Embedded, every: Duration) {
             }
             Err(e) => tracing::warn!("the monitor failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_lets_the_console_reach_the_origins_its_config_names_and_no_other() {
+        assert_eq!(
+            origin_of("https://abc.execute-api.eu-west-1.amazonaws.com/prod/api").as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:9000").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(origin_of("javascript:alert(1)"), None);
+        assert_eq!(origin_of("https://"), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let local = console_policy(dir.path());
+        let local = local.to_str().unwrap();
+        assert!(
+            local.contains("connect-src 'self';")
+                && local.contains("script-src 'self' 'wasm-unsafe-eval';")
+        );
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"api_url": "https://api.example", "cognito": {"domain": "https://auth.example/", "client_id": "c"}}"#,
+        )
+        .unwrap();
+        let aws = console_policy(dir.path());
+        assert!(
+            aws.to_str()
+                .unwrap()
+                .contains("connect-src 'self' https://api.example https://auth.example;"),
+            "{aws:?}"
+        );
     }
 }

@@ -51,7 +51,11 @@ test('every page renders its content with no error in the browser and no serious
     assert.equal(await p.getByRole('alert').count(), 0, `${path} shows no failure`);
     assert.deepEqual(await seriousViolations(p), [], `${path}: accessibility`);
   }
-  assert.deepEqual(p.errors, [], 'the browser reported no error');
+  assert.deepEqual(p.errors, [], 'the browser reported no error (a refused script or style would be one)');
+  // The pages ran under the policy the deployed console gets: no inline script or style.
+  const policy = (await fetch(`${server.url}/`)).headers.get('content-security-policy');
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.match(policy, /style-src 'self';/);
 });
 
 test('an unknown page and an unknown model say what is missing, in the page', async () => {

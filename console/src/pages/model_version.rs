@@ -427,10 +427,12 @@ fn LineageGraph(lineage: Lineage) -> impl IntoView {
         .collect();
     // The edges are SVG; the nodes are HTML links laid over them at the same coordinates, so
     // they are links to every browser and screen reader, and their labels wrap as text does.
+    // Positions are set as style properties (`style:left`), which a Content Security Policy
+    // without 'unsafe-inline' allows, not as a style attribute, which it refuses.
     view! {
         <div class="lineage-graph-wrap">
         <div class="lineage-graph" role="group" aria-label="Lineage graph: each node is a link"
-            style=format!("width: {width}px; height: {height}px")>
+            style:width=format!("{width}px") style:height=format!("{height}px")>
             <svg viewBox=format!("0 0 {width} {height}") width=width height=height aria-hidden="true">
                 {lines.into_iter().map(|(x1, y1, x2, y2)| view! {
                     <line x1=x1 y1=y1 x2=x2 y2=y2 class="edge"/>
@@ -438,7 +440,8 @@ fn LineageGraph(lineage: Lineage) -> impl IntoView {
             </svg>
             {nodes.into_iter().map(|(href, label, tooltip, kind, text, x, y)| view! {
                 <a href=href aria-label=label title=tooltip class="node"
-                    style=format!("left: {x}px; top: {y}px; width: {BOX_W}px; height: {BOX_H}px")>
+                    style:left=format!("{x}px") style:top=format!("{y}px")
+                    style:width=format!("{BOX_W}px") style:height=format!("{BOX_H}px")>
                     <span class="kind">{kind}</span>
                     // Cut to the box with an ellipsis; the title and the text version hold it all.
                     <span class="label">{text}</span>
