@@ -7,7 +7,9 @@
 #   3. cfn-lint --include-checks I on each translated template
 #   4. checkov on each translated template (it does not see inside SAM resources otherwise)
 #   5. parliament on every IAM role's inline policies, their intrinsics resolved to real-looking
-#      ARNs first, plus this repo's own least-privilege rules (iam_policies.py)
+#      ARNs first, plus this repo's own least-privilege rules, and each function's role against
+#      what infra/operations.toml says its code calls, exactly (iam_policies.py; the table is
+#      kept true to the code by tests/it/least_privilege.rs)
 #   6. values that only show once resolved: the console's config.json output, the schedules'
 #      event envelopes, the functions' environments (resolved_checks.py)
 # Any finding fails the script. Suppressions live beside the resource in template.yaml.
@@ -137,7 +139,7 @@ checkov_all() {
 run_step "checkov" checkov_all
 
 rm -rf "$OUT/policies"
-run_step "parliament (and least-privilege rules) on every role's policies" \
+run_step "parliament, least-privilege rules, each function's grants = its calls" \
   "$VENV_A/bin/python" "$INFRA/iam_policies.py" --params "$OUT/samconfig.json" \
   --out "$OUT/policies" "${TRANSLATED[@]}"
 

@@ -9,7 +9,11 @@ action's resource types), plus this stack's own least-privilege rules:
 - iam:PassRole only on named roles, only with iam:PassedToService;
 - sagemaker:CreateTrainingJob alone in its statement, bounded by sagemaker:InstanceTypes
   (ForAllValues:StringLike) and sagemaker:MaxRuntimeInSeconds (NumericLessThanEquals);
-- each function has a role of its own.
+- each function has a role of its own;
+- each function's role grants exactly the actions infra/operations.toml says its code calls:
+  the operations of the adapters it links (less what it leaves out, each with a reason), plus
+  what the Lambda service does with the role; tests/it/least_privilege.rs keeps that table
+  true to the code.
 
 A parliament finding may be suppressed beside its role in template.yaml, with its reason:
 
@@ -34,6 +38,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 
 import parliament
 from parliament import analyze_policy_string, enhance_finding, override_config
@@ -358,7 +363,56 @@ def suppressed(finding, entries: list, used: set, logical_id: str) -> bool:
     return False
 
 
-def audit(template: dict, parameters: dict, region: str, stack: str, out_dir: str, used: set) -> list:
+def actions_of(document: dict) -> set:
+    return {a for s in as_list(document.get("Statement", [])) for a in as_list(s.get("Action", []))}
+
+
+def expected_actions(operations: dict) -> dict:
+    """Role logical id -> {action: why} for each function in operations.toml."""
+    expected = {}
+    for name, function in operations["functions"].items():
+        why = {}
+        for adapter in function["adapters"]:
+            for operation, actions in operations["adapters"][adapter]["operations"].items():
+                for action in actions:
+                    why.setdefault(action, f"{adapter} calls {operation}")
+        for action in function.get("leaves_out", {}):
+            why.pop(action, None)
+        why.update(operations.get("runtime", {}))
+        why.update(function.get("runtime", {}))
+        expected[function["role"]] = why
+    return expected
+
+
+def least_privilege(granted: dict, operations: dict) -> list:
+    """granted: role -> variant -> actions. Each variant grants nothing the code does not call;
+    an environment's variants (with and without a KMS key) together grant all it calls."""
+    problems = []
+    for role, why in expected_actions(operations).items():
+        if role not in granted:
+            problems.append(f"{role}: infra/operations.toml names it, template.yaml has no such role")
+            continue
+        for variant, actions in sorted(granted[role].items()):
+            for action in sorted(actions - why.keys()):
+                problems.append(
+                    f"[{variant}] {role} grants {action}, which infra/operations.toml does not "
+                    "say its code calls: remove it, or list why"
+                )
+        by_env = {}
+        for variant, actions in granted[role].items():
+            by_env.setdefault(variant.removesuffix("-kms"), set()).update(actions)
+        for env, actions in sorted(by_env.items()):
+            for action in sorted(why.keys() - actions):
+                problems.append(
+                    f"[{env}] {role} does not grant {action} ({why[action]}): grant it, or list "
+                    "it in leaves_out with the reason the function never needs it"
+                )
+    return problems
+
+
+def audit(
+    template: dict, parameters: dict, region: str, stack: str, out_dir: str, used: set, granted: dict
+) -> list:
     resolver = Resolver(template, parameters, region, stack)
     resources = template["Resources"]
     problems = []
@@ -408,6 +462,7 @@ def audit(template: dict, parameters: dict, region: str, stack: str, out_dir: st
                     f"{json.dumps(finding.detail, default=str)} {finding.location or ''}"
                 )
             problems.extend(own_rules(name, document))
+            granted.setdefault(logical_id, set()).update(actions_of(document))
             statements = len(as_list(document.get("Statement", [])))
             print(f"  {name}: {statements} statements")
     return problems
@@ -417,12 +472,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True, help="samconfig_params.py's JSON")
     parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--operations",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "operations.toml"),
+        help="what each function's code calls (default: operations.toml beside this script)",
+    )
     parser.add_argument("translated", nargs="+", help="translated-<env>.json")
     args = parser.parse_args()
     with open(args.params, encoding="utf-8") as f:
         configs = json.load(f)
+    with open(args.operations, "rb") as f:
+        operations = tomllib.load(f)
 
     problems, used, declared = [], set(), set()
+    granted = {}  # role -> variant -> actions
     for path in args.translated:
         env = re.fullmatch(r"translated-(.+)\.json", os.path.basename(path)).group(1)
         config = configs[env]
@@ -439,6 +502,7 @@ def main() -> None:
         variants[f"{env}-kms"] = with_key
         for variant, parameters in variants.items():
             print(f"{variant}:")
+            in_variant = {}
             try:
                 found = audit(
                     copy.deepcopy(template),
@@ -447,10 +511,14 @@ def main() -> None:
                     config["stack_name"],
                     os.path.join(args.out, variant),
                     used,
+                    in_variant,
                 )
             except Unresolved as e:
                 found = [f"cannot resolve {e}"]
             problems.extend(f"[{variant}] {p}" for p in found)
+            for role, actions in in_variant.items():
+                granted.setdefault(role, {})[variant] = actions
+    problems.extend(least_privilege(granted, operations))
     for logical_id, index in sorted(declared - used):
         problems.append(f"{logical_id}: parliament suppression #{index} matches no finding: remove it")
     for problem in problems:

@@ -8,6 +8,7 @@ mod conformance;
 mod corpus;
 mod drift_reference;
 mod helpers;
+mod least_privilege;
 mod promotion;
 mod server;
 mod training;
