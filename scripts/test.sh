@@ -53,7 +53,10 @@ step "checking the infrastructure offline (infra/check.sh: sam validate, cfn-lin
 bash "$ROOT/infra/check.sh"
 
 step "starting the local AWS stand-in for the AWS tests (moto server on 127.0.0.1; first time: installs it)"
-eval "$(bash localstack/start.sh --port 0)"
+eval "$(bash localstack/start.sh --port 0 --no-provision)"
+# Each AWS test creates its own stack from the template infra/check.sh translated, in the
+# stand-in's CloudFormation (infra/standin_stack.py), and runs against that stack's resources.
+export TOLLGATE_STANDIN_TEMPLATE="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}/infra-check"
 trap 'bash localstack/stop.sh --port "$TOLLGATE_STANDIN_PORT"' EXIT
 
 step "running the tests (cargo nextest run --workspace)"

@@ -30,7 +30,10 @@ pub fn endpoint() -> String {
     endpoint
 }
 
-/// One test's resources: `<prefix>-data`, `<prefix>-catalog`, `<prefix>-bus`, and the queues.
+/// One test's resources: a stack named `<prefix>` created from `infra/template.yaml` in the
+/// stand-in's CloudFormation when `TOLLGATE_STANDIN_TEMPLATE` names infra/check.sh's output
+/// directory (as `scripts/test.sh` sets it), else the same resources made one by one by
+/// `localstack/provision.py`; plus a queue that receives every event on the bus.
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub aws: AwsConfig,
@@ -63,17 +66,39 @@ impl Stack {
                 % 0xfff_ffff_ffff
         );
         let python = std::env::var("TOLLGATE_STANDIN_PYTHON").unwrap_or_else(|_| "python3".into());
-        let out = Command::new(&python)
-            .arg(root().join("localstack/provision.py"))
-            .args(["--endpoint", &endpoint, "--prefix", &prefix])
+        let mut command = Command::new(&python);
+        let script = match std::env::var_os("TOLLGATE_STANDIN_TEMPLATE") {
+            // The stack as infra/template.yaml makes it (translated by infra/check.sh).
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                command
+                    .arg(root().join("infra/standin_stack.py"))
+                    .arg("--template")
+                    .arg(dir.join("translated-dev.json"))
+                    .arg("--params")
+                    .arg(dir.join("samconfig.json"))
+                    .args(["--stack", &prefix, "--observe"]);
+                "infra/standin_stack.py"
+            }
+            // Without the translated template (cargo test run by hand): the same resources,
+            // made one by one.
+            None => {
+                command
+                    .arg(root().join("localstack/provision.py"))
+                    .args(["--prefix", &prefix]);
+                "localstack/provision.py"
+            }
+        };
+        let out = command
+            .args(["--endpoint", &endpoint])
             .output()
-            .unwrap_or_else(|e| panic!("running {python} localstack/provision.py: {e}"));
+            .unwrap_or_else(|e| panic!("running {python} {script}: {e}"));
         assert!(
             out.status.success(),
-            "provisioning failed: {}",
+            "{script} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let names: Value = serde_json::from_slice(&out.stdout).expect("provision.py prints JSON");
+        let names: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
         let work = tempfile::tempdir().unwrap();
         Self {
             aws: tollgate_aws::sdk_config(Some(&endpoint)).await,
