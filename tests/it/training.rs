@@ -804,3 +804,87 @@ fn training_jobs_get_the_test_rows_without_their_labels() {
         run["candidate"]
     );
 }
+
+#[test]
+fn a_training_program_of_your_own_runs_locally_and_its_candidate_is_tested_from_its_predictions() {
+    let t = with_wine();
+    // A program of "another framework": the contract's variables are all it is told; it leaves
+    // a model the tests cannot load (no model.json), so they score the predictions it wrote.
+    // It borrows the bundled trainer to fit, as a user's script would use its framework.
+    let file = write(
+        &t,
+        "own.toml",
+        r#"name = "wine-own"
+dataset = "wine"
+target = "quality"
+task = "classification"
+model = "logistic_regression"
+[search]
+strategy = "random"
+seed = 1
+[search.space]
+alpha = { type = "log_uniform", low = 1e-3, high = 1.0 }
+[budget]
+max_trials = 2
+[backend]
+kind = "local"
+command = ["sh", "-c", """
+set -e
+test -d "$SM_CHANNEL_TRAIN" && test -d "$SM_CHANNEL_TEST"
+"$TOLLGATE_BIN" train --root "$(dirname "$SM_MODEL_DIR")"
+mv "$SM_MODEL_DIR/model.json" "$SM_MODEL_DIR/weights.bin"
+test -f "$SM_OUTPUT_DATA_DIR/predictions/test.csv"
+"""]
+"#,
+    );
+    let out = t
+        .command()
+        .args(["run", &file, "--json"])
+        .env("TOLLGATE_BIN", env!("CARGO_BIN_EXE_tollgate"))
+        .output()
+        .unwrap();
+    let (code, run) = parse(&out);
+    assert_eq!(code, 0, "{run:#}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let trials = run["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "{run:#}");
+    assert!(
+        trials.iter().all(|t| t["status"] == "completed"),
+        "{trials:#?}"
+    );
+    let accuracy = test_metric(&run, "accuracy");
+    assert!(
+        accuracy > 0.4,
+        "the candidate, scored from its predictions: {accuracy}"
+    );
+    // The jobs' models are what the program left: no model.json, its own file.
+    let mut models = Vec::new();
+    let mut dirs = vec![t.data_dir()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.parent().is_some_and(|p| p.ends_with("model")) {
+                models.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert_eq!(models, ["weights.bin", "weights.bin"], "{models:?}");
+
+    // A command on the SageMaker backend is refused where it is written.
+    let refused = write(
+        &t,
+        "refused.toml",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("kind = \"local\"", "kind = \"sagemaker\"\nimage = \"x\""),
+    );
+    let out = t.run(&["pipeline", "apply", &refused]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("command") && stderr.contains("local backend only"),
+        "{stderr}"
+    );
+}

@@ -412,6 +412,13 @@ pub struct Backend {
     /// Overrides the price table (USD per instance-hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_per_hour: Option<f64>,
+    /// Local backend: a training program of your own (program and arguments) to run in place of
+    /// the bundled trainer, under the same container contract: the job's folder is laid out as
+    /// `/opt/ml` is, and the program finds it in `SM_MODEL_DIR`, `SM_CHANNEL_<NAME>`,
+    /// `SM_OUTPUT_DATA_DIR` and `SM_HPS` as SageMaker's training toolkit sets them (and the root
+    /// in `TOLLGATE_ML_ROOT`), so a script checked on a laptop runs unchanged in its image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 fn default_max_runtime() -> Period {
@@ -439,6 +446,7 @@ impl Default for Backend {
             checkpoint_s3: None,
             volume_size_gb: None,
             price_per_hour: None,
+            command: None,
         }
     }
 }
@@ -953,6 +961,27 @@ impl Pipeline {
             }
         }
         let backend = &self.backend;
+        if let Some(command) = &backend.command {
+            if backend.kind != BackendKind::Local {
+                return fail(
+                    "command",
+                    "a command runs on the local backend only; on SageMaker the image's `train` \
+                     entry point runs"
+                        .into(),
+                );
+            }
+            if command
+                .first()
+                .is_none_or(|program| program.trim().is_empty())
+            {
+                return fail(
+                    "command",
+                    "give the program to run and its arguments, such as \
+                     [\"python3\", \"train.py\"]"
+                        .into(),
+                );
+            }
+        }
         if backend.kind == BackendKind::Sagemaker {
             if backend.image.is_none() {
                 return fail("[backend]", "the sagemaker backend needs an image".into());

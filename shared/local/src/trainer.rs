@@ -104,7 +104,17 @@ impl SubprocessBackend {
                     std::fs::read_to_string(root.join("output/failure"))
                         .map(|s| s.trim().to_owned())
                         .unwrap_or_else(|_| {
-                            "the trainer failed without writing output/failure".into()
+                            let tail = std::fs::read_to_string(root.join("output/stderr.log"))
+                                .map(|log| last_lines(&log, 5))
+                                .unwrap_or_default();
+                            if tail.is_empty() {
+                                "the training program failed without writing output/failure".into()
+                            } else {
+                                format!(
+                                    "the training program failed without writing \
+                                     output/failure; its stderr ends: {tail}"
+                                )
+                            }
                         }),
                 ),
             ),
@@ -118,7 +128,12 @@ impl SubprocessBackend {
             ),
             Err(e) => (
                 JobStatus::Failed,
-                Some(format!("the local backend could not run the trainer: {e}")),
+                Some(match job.backend.command.as_deref() {
+                    Some([program, ..]) => {
+                        format!("the local backend could not run the command {program:?}: {e}")
+                    }
+                    _ => format!("the local backend could not run the trainer: {e}"),
+                }),
             ),
         };
         let uploaded = self.upload(&job, &root).await;
@@ -158,10 +173,21 @@ impl SubprocessBackend {
     ) -> Result<Exit, std::io::Error> {
         let output = root.join("output");
         std::fs::create_dir_all(&output)?;
-        let mut child = tokio::process::Command::new(&self.trainer)
-            .arg("train")
-            .arg("--root")
-            .arg(root)
+        std::fs::create_dir_all(root.join("model"))?;
+        std::fs::create_dir_all(output.join("data"))?;
+        let mut command = match job.backend.command.as_deref() {
+            Some([program, args @ ..]) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).envs(contract_env(job, root));
+                command
+            }
+            _ => {
+                let mut command = tokio::process::Command::new(&self.trainer);
+                command.arg("train").arg("--root").arg(root);
+                command
+            }
+        };
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(output.join("stdout.log"))?)
             .stderr(std::fs::File::create(output.join("stderr.log"))?)
@@ -202,10 +228,45 @@ impl SubprocessBackend {
     }
 }
 
+/// The variables SageMaker's training toolkit gives a script, pointing into the job's folder,
+/// and the folder itself as `TOLLGATE_ML_ROOT` (the bundled trainer's `--root`).
+fn contract_env(job: &TrainingJob, root: &Path) -> Vec<(String, String)> {
+    let at = |relative: &str| root.join(relative).display().to_string();
+    let mut env = vec![
+        ("TOLLGATE_ML_ROOT".to_owned(), root.display().to_string()),
+        ("SM_MODEL_DIR".to_owned(), at("model")),
+        ("SM_OUTPUT_DIR".to_owned(), at("output")),
+        ("SM_OUTPUT_DATA_DIR".to_owned(), at("output/data")),
+        ("SM_INPUT_DIR".to_owned(), at("input")),
+        ("SM_INPUT_CONFIG_DIR".to_owned(), at("input/config")),
+        (
+            "SM_CHANNELS".to_owned(),
+            serde_json::to_string(&job.channels.keys().collect::<Vec<_>>()).unwrap_or_default(),
+        ),
+        (
+            "SM_HPS".to_owned(),
+            serde_json::to_string(&job.hyperparameters).unwrap_or_default(),
+        ),
+    ];
+    for channel in job.channels.keys() {
+        env.push((
+            format!("SM_CHANNEL_{}", channel.to_uppercase()),
+            at(&format!("input/data/{channel}")),
+        ));
+    }
+    env
+}
+
 enum Exit {
     Done(bool),
     Stopped,
     TimedOut,
+}
+
+/// The last `n` non-empty lines of `log`, joined by " | ".
+fn last_lines(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 /// Every file under `dir`, with its path relative to the job root.
@@ -448,6 +509,85 @@ mod tests {
         let failed = ended(&bus, "r-t003").await;
         assert_eq!(failed.training_job_status, JobStatus::Failed);
         assert!(failed.failure_reason.unwrap().contains("alpha"));
+    }
+
+    #[tokio::test]
+    async fn a_command_of_your_own_runs_under_the_same_contract_with_sagemakers_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let (backend, bus, blobs) = backend(dir.path(), "exit 7");
+        let bucket = BucketName::parse("data").unwrap();
+        let train = BlobKey::parse("datasets/d/v1/splits/s/train.parquet").unwrap();
+        blobs
+            .put(&bucket, &train, bytes::Bytes::from_static(b"rows"))
+            .await
+            .unwrap();
+        // Checks each variable against the folder it names, writes a model and predictions
+        // where the contract says, and reports a metric; the bundled trainer (exit 7) never runs.
+        let script = r#"set -e
+test "$SM_MODEL_DIR" = "$TOLLGATE_ML_ROOT/model"
+test "$(cat "$SM_CHANNEL_TRAIN/train.parquet")" = rows
+test "$SM_CHANNELS" = '["train"]'
+case "$SM_HPS" in *'"alpha":"0.5"'*) ;; *) echo "SM_HPS is $SM_HPS" >&2; exit 3 ;; esac
+test -f "$SM_INPUT_CONFIG_DIR/hyperparameters.json"
+echo weights > "$SM_MODEL_DIR/model.pt"
+mkdir -p "$SM_OUTPUT_DATA_DIR/predictions"
+printf 'row,prediction
+0,a
+' > "$SM_OUTPUT_DATA_DIR/predictions/test.csv"
+echo 'validation:accuracy=0.5;'"#;
+        let mut j = job("r-t010", Duration::from_secs(30));
+        j.channels = BTreeMap::from([(
+            "train".to_owned(),
+            tollgate_domain::ObjectRef::new(bucket.clone(), train),
+        )]);
+        j.backend.command = Some(vec!["sh".into(), "-c".into(), script.into()]);
+        backend.start(&j).await.unwrap();
+        let change = ended(&bus, "r-t010").await;
+        assert_eq!(
+            change.training_job_status,
+            JobStatus::Completed,
+            "{change:?}"
+        );
+        assert_eq!(change.metric("validation:accuracy"), Some(0.5));
+        for key in [
+            "runs/r/r-t010/model/model.pt",
+            "runs/r/r-t010/output/data/predictions/test.csv",
+        ] {
+            let key = BlobKey::parse(key).unwrap();
+            assert!(blobs.head(&bucket, &key).await.unwrap().is_some(), "{key}");
+        }
+
+        // A program that fails without output/failure is reported with the end of its stderr;
+        // one that cannot start, by its name.
+        j.name = "r-t011".into();
+        j.backend.command = Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'ModuleNotFoundError: torch' >&2; exit 1".into(),
+        ]);
+        backend.start(&j).await.unwrap();
+        let failed = ended(&bus, "r-t011").await;
+        assert_eq!(failed.training_job_status, JobStatus::Failed);
+        assert!(
+            failed
+                .failure_reason
+                .as_deref()
+                .unwrap()
+                .contains("its stderr ends: ModuleNotFoundError: torch"),
+            "{failed:?}"
+        );
+        j.name = "r-t012".into();
+        j.backend.command = Some(vec!["./no-such-trainer".into()]);
+        backend.start(&j).await.unwrap();
+        let missing = ended(&bus, "r-t012").await;
+        assert!(
+            missing
+                .failure_reason
+                .as_deref()
+                .unwrap()
+                .contains("could not run the command \"./no-such-trainer\""),
+            "{missing:?}"
+        );
     }
 
     #[test]
