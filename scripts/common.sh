@@ -79,6 +79,17 @@ ensure_console_tools() {
   export PATH="$E2E/node_modules/.bin:$PATH"
 }
 
+# cargo-lambda (with zig, for cross-building the functions) from PyPI, in a venv of its own.
+ensure_cargo_lambda() {
+  local venv="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}/cargo-lambda-venv" version="1.9.2"
+  if [ ! -x "$venv/bin/cargo-lambda" ] || ! "$venv/bin/cargo-lambda" lambda --version | grep -q "$version"; then
+    step "installing cargo-lambda $version (and zig) from PyPI into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$version"
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
 # Builds the console into $CONSOLE_DIST (first time: about 4 minutes; then seconds).
 build_console() {
   ensure_console_tools

@@ -11,17 +11,9 @@ source "$(dirname "$0")/common.sh"
 FUNCTIONS=(ingest tune evaluate monitor api)
 if [ "$#" -gt 0 ]; then FUNCTIONS=("$@"); fi
 LAMBDA_DIR="$CARGO_TARGET_DIR/lambda"
-CACHE="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}"
-VENV="$CACHE/cargo-lambda-venv"
-CARGO_LAMBDA_VERSION="1.9.2"
 
 ensure_rust
-if [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/cargo-lambda" lambda --version | grep -q "$CARGO_LAMBDA_VERSION"; then
-  step "installing cargo-lambda $CARGO_LAMBDA_VERSION (and zig) from PyPI into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
-fi
-export PATH="$VENV/bin:$PATH"
+ensure_cargo_lambda
 
 step "building ${FUNCTIONS[*]} for Lambda (release, x86_64, provided.al2023; first time: about 45 min on 2 cores)"
 packages=()

@@ -66,6 +66,16 @@ step "building the demo binary and the console for the browser tests"
 cargo build --locked --workspace --bin tollgate
 build_console
 ensure_chromium
+step "the deploy script, up to its first AWS call (bash scripts/deploy.sh dev --dry-run)"
+deploy_plan="$(bash "$ROOT/scripts/deploy.sh" dev --dry-run --checked)"
+printf '%s\n' "$deploy_plan"
+for expected in "sam build --config-env dev" "sam deploy --config-env dev" \
+  "cloudformation describe-stacks --stack-name tollgate-dev" "docker push" \
+  "index.html --cache-control no-cache" "config.json --content-type application/json" \
+  "create-invalidation"; do
+  grep -qF -- "$expected" <<<"$deploy_plan" || die "the deploy dry run does not plan: $expected"
+done
+
 step "running the console's tests in Chromium (console/e2e: playwright-core, axe-core)"
 (cd "$E2E" && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" TOLLGATE_CONSOLE="$CONSOLE_DIST" \
   node --test --test-concurrency=1 tests/)
