@@ -337,33 +337,23 @@ async fn look_at_incoming(
     Ok(())
 }
 
-/// Pipelines' `[schedule]`s, as EventBridge Scheduler fires them on AWS: every half minute, each
-/// firing that is due starts its run (once: the run's id is the firing's, so a restart that
-/// asks again finds the same run). A firing that cannot start (no accepted version yet) is
+/// Pipelines' `[schedule]`s, as the tune function's schedule finds them on AWS: every half
+/// minute, each firing that is due starts its run (once: the run's id is the firing's, so a
+/// restart that asks again finds the same run). A firing that cannot start (no accepted version yet) is
 /// said once.
 async fn schedules_on_timer(env: Embedded) {
     let mut asked = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        let pipelines = match env.catalog.pipelines().await {
-            Ok(p) => p,
+        let due = match env.tune().due_firings(jiff::Timestamp::now()).await {
+            Ok(due) => due,
             Err(e) => {
                 tracing::warn!("reading the pipelines' schedules: {e}");
                 continue;
             }
         };
-        let now = jiff::Timestamp::now();
-        for stored in pipelines {
-            let name = stored.pipeline.name.clone();
-            let Some(at) = stored
-                .pipeline
-                .schedule
-                .as_ref()
-                .and_then(|s| s.due(stored.applied_at, now))
-            else {
-                continue;
-            };
+        for (name, at) in due {
             if !asked.insert((name.clone(), at)) {
                 continue;
             }

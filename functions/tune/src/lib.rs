@@ -1,7 +1,9 @@
 //! The tune function: each event is one bounded step of a tuning run ([`Tune`]). EventBridge
 //! rules hand it `DatasetVersionAccepted` (a version starts the runs of the pipelines listening
 //! to its dataset), `RunRequested`, SageMaker's "SageMaker Training Job State Change" (a trial's
-//! end), and a schedule's event (`{"pipeline": NAME}` as its detail) for scheduled retraining.
+//! end), and a schedule's event for scheduled retraining: `{"due": "pipelines"}` as its detail
+//! (the stack's schedule: every pipeline whose `[schedule]` owes a firing starts its run) or
+//! `{"pipeline": NAME}` (that pipeline's run).
 //! Trials run as SageMaker training jobs ([`SageMakerBackend`]).
 //!
 //! # Environment
@@ -99,6 +101,28 @@ impl Function {
         })
     }
 
+    /// Every pipeline whose `[schedule]` owes a firing at `at` (the schedule's time): each
+    /// starts its run, once per firing however often it is asked. A pipeline that cannot start
+    /// (no accepted version yet) is answered in the result, and does not hold up the others; a
+    /// failure worth retrying fails the whole event, so that it comes again.
+    async fn due_pipelines(&self, at: jiff::Timestamp) -> Result<serde_json::Value, TuneError> {
+        let mut started = Vec::new();
+        let mut refused = Vec::new();
+        for (pipeline, firing) in self.tune.due_firings(at).await? {
+            match self.tune.scheduled(&pipeline, firing).await {
+                Ok(run) => started.push(serde_json::json!({
+                    "pipeline": pipeline, "firing": firing.to_string(), "run": run.id,
+                    "status": run.status.as_str(),
+                })),
+                Err(e) if !e.is_retryable() => refused.push(serde_json::json!({
+                    "pipeline": pipeline, "firing": firing.to_string(), "reason": e.to_string(),
+                })),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(serde_json::json!({ "started": started, "refused": refused }))
+    }
+
     pub async fn handle(
         &self,
         event: LambdaEvent<EventBridgeEvent<Value>>,
@@ -132,13 +156,14 @@ impl Function {
             }
             Incoming::Scheduled { at, detail } => {
                 let result =
-                    match detail["pipeline"].as_str() {
-                        Some(pipeline) => self.tune.scheduled(pipeline, at).await.map(
+                    match (detail["pipeline"].as_str(), detail["due"].as_str()) {
+                        (Some(pipeline), _) => self.tune.scheduled(pipeline, at).await.map(
                             |r| serde_json::json!({ "run": r.id, "status": r.status.as_str() }),
                         ),
-                        None => Err(TuneError::Refused(
-                            "a scheduled run names no pipeline: its schedule must send \
-                         {\"pipeline\": NAME} as the detail"
+                        (None, Some("pipelines")) => self.due_pipelines(at).await,
+                        _ => Err(TuneError::Refused(
+                            "a schedule's event must name a pipeline ({\"pipeline\": NAME}) or \
+                         ask for the pipelines due ({\"due\": \"pipelines\"}) as its detail"
                                 .into(),
                         )),
                     };

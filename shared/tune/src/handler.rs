@@ -168,6 +168,26 @@ impl Tune {
             .await
     }
 
+    /// The firings of pipelines' `[schedule]`s owed at `now`: each pipeline's latest firing
+    /// since it was applied, by pipeline name. Asked again within a period, the same firings;
+    /// [`Tune::scheduled`] starts each at most once.
+    pub async fn due_firings(&self, now: Timestamp) -> Result<Vec<(String, Timestamp)>, TuneError> {
+        Ok(self
+            .catalog
+            .pipelines()
+            .await?
+            .into_iter()
+            .filter_map(|stored| {
+                let at = stored
+                    .pipeline
+                    .schedule
+                    .as_ref()?
+                    .due(stored.applied_at, now)?;
+                Some((stored.pipeline.name, at))
+            })
+            .collect())
+    }
+
     /// Starts the scheduled run of `pipeline` due at `at` (scheduled retraining) on the latest
     /// version; the same firing delivered twice starts one run.
     pub async fn scheduled(&self, pipeline: &str, at: Timestamp) -> Result<Run, TuneError> {

@@ -407,3 +407,93 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
         "{report:#}"
     );
 }
+
+/// The stack's schedule asks the tune function for the pipelines due: each pipeline whose
+/// `[schedule]` owes a firing at the schedule's time starts its run, once per firing however
+/// often it is asked; a pipeline that cannot run is answered, and holds up no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stacks_schedule_starts_each_due_pipeline_once_per_firing() {
+    let stack = Stack::new().await;
+    ingest_sample(&stack, "wine-2009-a.csv", "incoming/wine/wine-2009-a.csv").await;
+    let catalog = stack.catalog();
+    let alice = UserId::parse("alice").unwrap();
+    let applied_at: jiff::Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+    for (name, dataset) in [("wine-daily", "wine"), ("nothing-yet", "absent")] {
+        let text = pipeline(&stack.bucket)
+            .replace("name = \"wine-gpu\"", &format!("name = \"{name}\""))
+            .replace("dataset = \"wine\"", &format!("dataset = \"{dataset}\""))
+            + "\n[schedule]\nevery = \"1d\"\n";
+        catalog
+            .put_pipeline(
+                StoredPipeline {
+                    version: 0,
+                    pipeline: Pipeline::from_toml(&text).unwrap(),
+                    hash: ContentHash::parse(&"cd".repeat(32)).unwrap(),
+                    text,
+                    applied_by: alice.clone(),
+                    applied_at,
+                },
+                None,
+                AuditEvent::new(
+                    applied_at,
+                    alice.clone(),
+                    "pipeline.applied",
+                    format!("pipeline/{name}"),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let settings = Settings {
+        common: stack.common(),
+        training: TrainingSettings {
+            role_arn: "arn:aws:iam::123456789012:role/tollgate-training".into(),
+            kms_key: None,
+            default_volume_gb: 30,
+            job_prefix: format!("{}-", &stack.bucket[..8]),
+        },
+    };
+    let tune = tollgate_fn_tune::Function::new(&stack.aws, &settings).unwrap();
+    let at = |time: &str| {
+        let mut scheduled = envelope(
+            "Scheduled Event",
+            "aws.scheduler",
+            serde_json::json!({"due": "pipelines"}),
+        );
+        scheduled["time"] = time.into();
+        event(scheduled)
+    };
+
+    // Within the day it was applied, no firing is owed yet.
+    let before = tune.handle(at("2026-12-01T23:45:00Z")).await.unwrap();
+    assert_eq!(before["started"], serde_json::json!([]), "{before}");
+
+    // The next day's ticks owe midnight's firing: one run, the same one at every tick.
+    let first = tune.handle(at("2026-12-02T00:15:00Z")).await.unwrap();
+    let started = first["started"].as_array().unwrap();
+    assert_eq!(started.len(), 1, "{first}");
+    assert_eq!(started[0]["pipeline"], "wine-daily");
+    assert_eq!(started[0]["firing"], "2026-12-02T00:00:00Z");
+    let refused = first["refused"].as_array().unwrap();
+    assert_eq!(refused[0]["pipeline"], "nothing-yet", "{first}");
+    assert!(
+        refused[0]["reason"].as_str().unwrap().contains("absent"),
+        "{first}"
+    );
+    let again = tune.handle(at("2026-12-02T00:30:00Z")).await.unwrap();
+    assert_eq!(again["started"][0]["run"], started[0]["run"], "{again}");
+    let runs = catalog.runs(None).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run per firing: {runs:?}");
+
+    // A schedule's event that asks for nothing known is answered, never retried.
+    let mut unknown = envelope("Scheduled Event", "aws.scheduler", serde_json::json!({}));
+    unknown["time"] = "2026-12-02T00:45:00Z".into();
+    let answer = tune.handle(event(unknown)).await.unwrap();
+    assert!(
+        answer["discarded"]
+            .as_str()
+            .unwrap()
+            .contains("\"due\": \"pipelines\""),
+        "{answer}"
+    );
+}
