@@ -11,6 +11,8 @@
 //! people by their provider's id instead). When `TOLLGATE_MODEL_REGISTRY_PREFIX` is set, every stage
 //! change is mirrored into the SageMaker Model Registry, in the model package group
 //! `<prefix><model>`, naming `TOLLGATE_INFERENCE_IMAGE` (default: the training image).
+//! `TOLLGATE_MIN_APPROVALS` (default 1) is the fewest approvals production takes, whatever a
+//! pipeline's `[promotion] approvals` says (the environment's floor: 2 in prod).
 
 use std::sync::Arc;
 
@@ -101,9 +103,12 @@ pub fn app(aws: &AwsConfig, common: &Common) -> Result<App, ConfigError> {
     Ok(App::new(common.ports(aws)?))
 }
 
-/// The application as the environment configures it, with the model registry when asked.
+/// The application as the environment configures it: the deployment's floor of approvals, and
+/// the model registry when asked.
 pub fn app_from_env(aws: &AwsConfig, common: &Common) -> Result<App, ConfigError> {
-    let app = app(aws, common)?;
+    let floor: std::num::NonZeroU32 =
+        env::parsed("TOLLGATE_MIN_APPROVALS", std::num::NonZeroU32::MIN)?;
+    let app = app(aws, common)?.with_min_approvals(floor.get());
     let Some(prefix) = env::optional("TOLLGATE_MODEL_REGISTRY_PREFIX") else {
         return Ok(app);
     };

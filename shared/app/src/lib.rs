@@ -36,6 +36,7 @@ const ATTEMPTS: usize = 8;
 pub struct App {
     ports: Ports,
     registry: Option<Arc<dyn ModelRegistry>>,
+    min_approvals: u32,
 }
 
 impl App {
@@ -43,7 +44,15 @@ impl App {
         Self {
             ports,
             registry: None,
+            min_approvals: 1,
         }
+    }
+
+    /// Production needs at least `approvals` approvals, whatever a pipeline says: the floor of
+    /// a deployment (`TOLLGATE_MIN_APPROVALS` on the api function; 2 in prod).
+    pub fn with_min_approvals(mut self, approvals: u32) -> Self {
+        self.min_approvals = approvals.max(1);
+        self
     }
 
     /// Mirrors every stage change into `registry` (the SageMaker Model Registry) as well.
@@ -58,7 +67,7 @@ impl App {
 
     /// The promote handler on these ports (with the registry, when there is one).
     pub fn promote(&self) -> Promote {
-        let promote = Promote::new(&self.ports);
+        let promote = Promote::new(&self.ports).with_min_approvals(self.min_approvals);
         match &self.registry {
             Some(registry) => promote.with_registry(registry.clone()),
             None => promote,

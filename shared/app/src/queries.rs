@@ -473,7 +473,8 @@ impl App {
             .pipeline(&version.model, None)
             .await?
             .map(|p| p.pipeline.promotion)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .at_least(self.min_approvals);
         let now = self.ports.clock.now();
         let valid_for = policy.approval_valid_for.0;
         let approvals: Vec<ApprovalView> = version

@@ -578,6 +578,15 @@ fn default_approval_validity() -> Period {
     Period(Duration::from_secs(7 * 86_400))
 }
 
+impl Promotion {
+    /// The policy with at least `approvals` approvals for production: an environment's floor
+    /// (`TOLLGATE_MIN_APPROVALS`, 2 in prod) over what the pipeline file says.
+    pub fn at_least(mut self, approvals: u32) -> Self {
+        self.approvals = self.approvals.max(approvals);
+        self
+    }
+}
+
 impl Default for Promotion {
     fn default() -> Self {
         Self {

@@ -66,6 +66,7 @@ pub struct Promote {
     clock: Arc<dyn Clock>,
     data_bucket: BucketName,
     registry: Option<Arc<dyn ModelRegistry>>,
+    min_approvals: u32,
 }
 
 impl Promote {
@@ -77,7 +78,15 @@ impl Promote {
             clock: ports.clock.clone(),
             data_bucket: ports.data_bucket.clone(),
             registry: None,
+            min_approvals: 1,
         }
+    }
+
+    /// Production needs at least `approvals` approvals, whatever a pipeline says (a deployment's
+    /// floor: `TOLLGATE_MIN_APPROVALS`).
+    pub fn with_min_approvals(mut self, approvals: u32) -> Self {
+        self.min_approvals = approvals;
+        self
     }
 
     /// Mirrors every stage change into `registry` (the SageMaker Model Registry) as well.
@@ -133,7 +142,7 @@ impl Promote {
             let Some(pipeline) = self.catalog.pipeline(model, None).await? else {
                 return Ok(Outcome::Refused(Refusal::NoPipeline(model.to_owned())));
             };
-            let policy = pipeline.pipeline.promotion;
+            let policy = pipeline.pipeline.promotion.at_least(self.min_approvals);
             let now = self.clock.now();
             let transition = match promotion::decide(&state, &policy, request, actor, now) {
                 Decision::Refused(reason) => {

@@ -408,3 +408,55 @@ async fn the_api_function_refuses_strangers_and_authors_and_mirrors_promotions_i
         "the registry mirrors the stages"
     );
 }
+
+/// An environment's floor of approvals (`TOLLGATE_MIN_APPROVALS`, `MinApprovals` in
+/// samconfig.toml: 2 in prod) holds over a pipeline that asks for one: the first approval is
+/// recorded, production waits for the second.
+#[tokio::test]
+async fn the_environments_floor_of_approvals_holds_over_the_pipelines() {
+    let stack = Stack::new().await;
+    let model = "floor-model";
+    let catalog = staged(&stack, model, 1).await;
+    let pipeline = catalog.pipeline(model, None).await.unwrap().unwrap();
+    assert_eq!(
+        pipeline.pipeline.promotion.approvals, 1,
+        "the pipeline asks for one"
+    );
+    let app = tollgate_fn_api::app(&stack.aws, &stack.common())
+        .unwrap()
+        .with_min_approvals(2);
+    let function = tollgate_fn_api::router(
+        app,
+        tollgate_fn_api::JwtClaims {
+            actor_claim: "email".into(),
+        },
+    );
+    let approve = format!("/models/{model}/versions/1/approve");
+
+    let first = send(
+        &function,
+        http(&approve, serde_json::json!({}), approver("bob@example.com")),
+    )
+    .await;
+    assert_eq!(first.0, 200, "{:?}", first.1);
+    let v1 = catalog.model_version(model, 1).await.unwrap().unwrap();
+    assert_eq!(
+        v1.stage,
+        ModelStage::Staging,
+        "one approval of two: {:?}",
+        first.1
+    );
+    assert_eq!(v1.approvals.len(), 1);
+
+    let second = send(
+        &function,
+        http(
+            &approve,
+            serde_json::json!({}),
+            approver("carol@example.com"),
+        ),
+    )
+    .await;
+    assert_eq!(second.0, 200, "{:?}", second.1);
+    assert_eq!(second.1["changes"][0]["to"], "production", "{:?}", second.1);
+}
