@@ -57,6 +57,20 @@ checkpoint_s3 = "s3://{bucket}/checkpoints"
     )
 }
 
+/// The tune function's settings on `stack`.
+fn settings(stack: &Stack) -> Settings {
+    Settings {
+        common: stack.common(),
+        training: TrainingSettings {
+            role_arn: "arn:aws:iam::123456789012:role/tollgate-training".into(),
+            kms_key: None,
+            default_volume_gb: 30,
+            // The stand-in is shared by every test: each stack's jobs are its own.
+            job_prefix: format!("{}-", &stack.bucket[..8]),
+        },
+    }
+}
+
 /// An EventBridge event as a function receives it.
 pub fn event<T: serde::de::DeserializeOwned>(json: Value) -> LambdaEvent<T> {
     LambdaEvent::new(serde_json::from_value(json).unwrap(), Context::default())
@@ -220,16 +234,7 @@ async fn a_tuning_run_trains_on_sagemaker_and_its_candidate_is_tested() {
         .await
         .unwrap();
 
-    let settings = Settings {
-        common: stack.common(),
-        training: TrainingSettings {
-            role_arn: "arn:aws:iam::123456789012:role/tollgate-training".into(),
-            kms_key: None,
-            default_volume_gb: 30,
-            // The stand-in is shared by every test: each stack's jobs are its own.
-            job_prefix: format!("{}-", &stack.bucket[..8]),
-        },
-    };
+    let settings = settings(&stack);
     let prefix = settings.training.job_prefix.clone();
     let tune = tollgate_fn_tune::Function::new(&stack.aws, &settings).unwrap();
     // The API records a request before it publishes it; the tune step believes the record.
@@ -444,15 +449,7 @@ async fn the_stacks_schedule_starts_each_due_pipeline_once_per_firing() {
             .await
             .unwrap();
     }
-    let settings = Settings {
-        common: stack.common(),
-        training: TrainingSettings {
-            role_arn: "arn:aws:iam::123456789012:role/tollgate-training".into(),
-            kms_key: None,
-            default_volume_gb: 30,
-            job_prefix: format!("{}-", &stack.bucket[..8]),
-        },
-    };
+    let settings = settings(&stack);
     let tune = tollgate_fn_tune::Function::new(&stack.aws, &settings).unwrap();
     let at = |time: &str| {
         let mut scheduled = envelope(
