@@ -364,7 +364,13 @@ def suppressed(finding, entries: list, used: set, logical_id: str) -> bool:
 
 
 def actions_of(document: dict) -> set:
-    return {a for s in as_list(document.get("Statement", [])) for a in as_list(s.get("Action", []))}
+    """The actions a policy allows (a Deny grants nothing; NotAction is refused by own_rules)."""
+    return {
+        a
+        for s in as_list(document.get("Statement", []))
+        if s.get("Effect") == "Allow"
+        for a in as_list(s.get("Action", []))
+    }
 
 
 def expected_actions(operations: dict) -> dict:

@@ -88,8 +88,12 @@ def referenced(node) -> set:
 
 
 def prune(node, names: set):
-    """`node` without the list items that refer to `names` (a rule's targets, say)."""
+    """`node` without the list items that refer to `names` (a rule's targets, say). Never
+    inside an intrinsic function, whose arguments are positional: a resource whose intrinsic
+    needs a left-out resource is left out itself (adapt's cascade)."""
     if isinstance(node, dict):
+        if any(k.startswith("Fn::") for k in node):
+            return node
         return {k: prune(v, names) for k, v in node.items()}
     if isinstance(node, list):
         return [prune(v, names) for v in node if not refers_to(v, names)]
@@ -187,7 +191,12 @@ def apply_ignored(template: dict, stack: Stack) -> list:
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::S3::Bucket":
             continue
-        bucket = stack.physical[logical_id]
+        bucket = stack.physical.get(logical_id)
+        if bucket is None:
+            raise SystemExit(
+                f"{logical_id} is in the template but not in the existing stack: delete the "
+                "stack (or reset the stand-in) and create it again"
+            )
         props = resource.get("Properties", {})
         if "VersioningConfiguration" in props:
             status = literal(props["VersioningConfiguration"], f"{logical_id} versioning")["Status"]
@@ -296,6 +305,8 @@ def main() -> None:
         stack = cloudformation.describe_stacks(StackName=args.stack)["Stacks"][0]
         if not stack["StackStatus"].endswith("_IN_PROGRESS"):
             break
+        if time.monotonic() - started > 120:
+            raise SystemExit(f"stack {args.stack}: still {stack['StackStatus']} after 120 s")
         time.sleep(0.2)
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise SystemExit(f"stack {args.stack}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")

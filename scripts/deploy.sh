@@ -106,8 +106,25 @@ for f in index.html start.js; do
 done
 ls "$CONSOLE_DIST"/*.wasm >/dev/null 2>&1 || die "the console build has no .wasm in $CONSOLE_DIST"
 
+# The newest change set of the stack and whether it was executed (none yet: "none").
+latest_change_set() {
+  "${AWS[@]}" cloudformation list-change-sets --stack-name "$STACK" --output text \
+    --query 'reverse(sort_by(Summaries, &CreationTime))[0].[ChangeSetId, ExecutionStatus]' \
+    2>/dev/null || echo none
+}
+
 step "deploying the stack (sam deploy --config-env $ENV_NAME)"
-(cd "$ROOT/infra" && on_aws "$SAM" deploy --config-env "$ENV_NAME")
+if [ "$DRY_RUN" = 1 ]; then
+  (cd "$ROOT/infra" && on_aws "$SAM" deploy --config-env "$ENV_NAME")
+else
+  (cd "$ROOT/infra" && "$SAM" deploy --config-env "$ENV_NAME")
+  # A change set declined at the prompt leaves sam deploy's status 0 and the change set
+  # unexecuted: stop before the image and the console, which would go out against the old stack.
+  read -r change_set status < <(latest_change_set)
+  if [ "${status:-}" = "AVAILABLE" ]; then
+    die "change set ${change_set} was not executed (declined?): stopping before the image and the console"
+  fi
+fi
 
 OUTPUTS="$CACHE/deploy-$ENV_NAME-outputs.json"
 step "reading the stack's outputs into $OUTPUTS"
@@ -130,7 +147,12 @@ fi
 
 if [ "$IMAGE" = 1 ]; then
   REPOSITORY="$(output TrainerRepository)"
-  TAG="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo latest)"
+  # The repository's tags are immutable: a commit's image is pushed once, and a work tree with
+  # changes gets a tag of its own (never the commit's, for code that is not in the commit).
+  TAG="$(git -C "$ROOT" rev-parse --short HEAD)"
+  if [ -n "$(git -C "$ROOT" status --porcelain)" ]; then
+    TAG="$TAG-dirty-$(date -u +%Y%m%dT%H%M%SZ)"
+  fi
   step "the trainer's image: $REPOSITORY:$TAG (linux/amd64: SageMaker training runs x86_64)"
   if [ "$DRY_RUN" = 1 ]; then
     on_aws "${AWS[@]}" ecr get-login-password
@@ -138,8 +160,13 @@ if [ "$IMAGE" = 1 ]; then
   else
     "${AWS[@]}" ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY%%/*}"
   fi
-  on_aws docker build --platform linux/amd64 -f "$ROOT/infra/trainer/Dockerfile" -t "$REPOSITORY:$TAG" "$ROOT"
-  on_aws docker push "$REPOSITORY:$TAG"
+  if [ "$DRY_RUN" = 0 ] && "${AWS[@]}" ecr describe-images --repository-name "${REPOSITORY#*/}" \
+    --image-ids "imageTag=$TAG" >/dev/null 2>&1; then
+    step "$REPOSITORY:$TAG is pushed already (tags are immutable): not building it again"
+  else
+    on_aws docker build --platform linux/amd64 -f "$ROOT/infra/trainer/Dockerfile" -t "$REPOSITORY:$TAG" "$ROOT"
+    on_aws docker push "$REPOSITORY:$TAG"
+  fi
 fi
 
 BUCKET="$(output ConsoleBucket)"

@@ -40,10 +40,14 @@ def env_dir(name: str, default: str) -> str:
 
 
 def hyperparameters() -> dict:
+    """Every value as a string, as hyperparameters.json has them (SageMaker's training toolkit
+    JSON-decodes the values it puts in SM_HPS: they are turned back into text here)."""
     if "SM_HPS" in os.environ:
-        return json.loads(os.environ["SM_HPS"])
-    with open(os.path.join(env_dir("SM_INPUT_CONFIG_DIR", "input/config"), "hyperparameters.json")) as f:
-        return json.load(f)
+        raw = json.loads(os.environ["SM_HPS"])
+    else:
+        with open(os.path.join(env_dir("SM_INPUT_CONFIG_DIR", "input/config"), "hyperparameters.json")) as f:
+            raw = json.load(f)
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
 def channel(name: str):
@@ -61,10 +65,13 @@ class Preprocessing:
 
     def __init__(self, frame: pd.DataFrame, features: list):
         self.numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+        # A text column with no value in the training rows carries nothing: left out.
         self.categories = {
-            c: sorted(frame[c].dropna().astype(str).unique().tolist())
+            c: values
             for c in features
             if c not in self.numeric
+            for values in [sorted(frame[c].dropna().astype(str).unique().tolist())]
+            if values
         }
         numbers = frame[self.numeric].astype("float64")
         self.mean = numbers.mean().fillna(0.0).to_dict()

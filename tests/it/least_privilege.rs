@@ -74,8 +74,8 @@ fn pascal(snake: &str) -> String {
 }
 
 /// Each SDK request in `code`: the operation (`client.op(`, `client().op(`, across lines) and the
-/// type whose top-level `impl` block it is in. Every `.send()` (a paginator's too) and
-/// `.presigned(` must close a request found so, so that a call made some other way fails here
+/// type whose top-level `impl` block it is in. Every `.send()` (a paginator's too),
+/// `.send_with(` and `.presigned(` must close a request found so, so that a call made some other way fails here
 /// rather than going unlisted.
 fn requests(code: &str, path: &Path) -> Vec<(String, String)> {
     let mut impls: Vec<(usize, String)> = Vec::new();
@@ -136,7 +136,7 @@ fn requests(code: &str, path: &Path) -> Vec<(String, String)> {
         starts.push(at);
     }
 
-    let mut ends: Vec<usize> = [".send()", ".presigned("]
+    let mut ends: Vec<usize> = [".send()", ".send_with(", ".presigned("]
         .iter()
         .flat_map(|end| code.match_indices(end).map(|(at, _)| at))
         .collect();
@@ -174,6 +174,13 @@ fn every_operation_the_adapters_call_is_in_the_table_and_every_listed_one_is_cal
                 > 1;
             let path = root().join(source);
             for (owner, op) in requests(&code_of(&path), &path) {
+                // In a file two adapters share, every call must sit in one of their `impl`s.
+                assert!(
+                    !shared || table.adapters.contains_key(&owner),
+                    "{}: {op} is called outside the impl of any adapter that lists the file \
+                     (in {owner:?}), so this test cannot say whose it is",
+                    source.display()
+                );
                 if !shared || owner == *name {
                     called.insert(op);
                 }
@@ -274,6 +281,13 @@ fn adapters_linked(function: &str, adapters: &BTreeSet<String>) -> BTreeSet<Stri
                 continue;
             }
             let code = code_of(&path);
+            // The adapters' SDK clients are theirs: a call through `.client()` here would be
+            // an operation no adapter's table lists.
+            assert!(
+                !code.contains(".client()"),
+                "{}: calls an AWS client directly; go through an adapter in shared/aws",
+                path.display()
+            );
             for adapter in adapters {
                 let named = code.match_indices(adapter.as_str()).any(|(at, _)| {
                     let before = code[..at].chars().next_back().unwrap_or(' ');

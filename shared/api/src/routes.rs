@@ -378,10 +378,22 @@ async fn apply_pipeline(
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<Applied>), ApiError> {
     who.require(EDITORS, "apply pipelines")?;
-    let (stored, changed) = api
-        .app
-        .apply_pipeline(toml_text(&body)?, "the API", &who.user)
-        .await?;
+    let text = toml_text(&body)?;
+    // A pipeline's own training command runs a program on the machine that trains: an editor
+    // must not get that through the API (it would run as the server, next to its signing key).
+    // Whoever may run programs there applies such a pipeline from its own CLI.
+    if let Ok(pipeline) = tollgate_domain::Pipeline::from_toml(text)
+        && pipeline.backend.command.is_some()
+    {
+        return Err(AppError::invalid(
+            "backend.command",
+            "a pipeline with its own training command runs that program on the server's machine, \
+             so it is not taken through the API: apply it with `tollgate pipeline apply` on that \
+             machine",
+        )
+        .into());
+    }
+    let (stored, changed) = api.app.apply_pipeline(text, "the API", &who.user).await?;
     let status = if changed {
         StatusCode::CREATED
     } else {

@@ -235,6 +235,24 @@ async fn writes_need_their_group_and_the_actor_is_the_token_not_the_body() {
         "the actor is who the token names"
     );
 
+    // A pipeline with its own training command would run a program on the server: refused.
+    let (status, _, v) = s
+        .call(
+            Method::POST,
+            "/api/v1/pipelines",
+            Some(&editor),
+            Some(Body::from(
+                "name = \"own\"\ndataset = \"churn\"\ntarget = \"y\"\n\
+                 task = \"classification\"\nmodel = \"logistic_regression\"\n\
+                 [search]\nstrategy = \"random\"\nseed = 1\n[search.space]\n\
+                 alpha = { type = \"log_uniform\", low = 1e-3, high = 1.0 }\n\
+                 [budget]\nmax_trials = 1\n[backend]\ncommand = [\"sh\", \"-c\", \"id\"]\n",
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "backend.command", "{v}");
+
     // A document that does not parse names its line.
     let (status, _, v) = s
         .call(

@@ -415,8 +415,9 @@ pub struct Backend {
     /// Local backend: a training program of your own (program and arguments) to run in place of
     /// the bundled trainer, under the same container contract: the job's folder is laid out as
     /// `/opt/ml` is, and the program finds it in `SM_MODEL_DIR`, `SM_CHANNEL_<NAME>`,
-    /// `SM_OUTPUT_DATA_DIR` and `SM_HPS` as SageMaker's training toolkit sets them (and the root
-    /// in `TOLLGATE_ML_ROOT`), so a script checked on a laptop runs unchanged in its image.
+    /// `SM_OUTPUT_DATA_DIR` as SageMaker's training toolkit sets them, `SM_HPS` (every value a
+    /// string, as in `hyperparameters.json`; the toolkit decodes JSON values) and the root in
+    /// `TOLLGATE_ML_ROOT`, so a script checked on a laptop runs unchanged in its image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
 }
