@@ -33,6 +33,8 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 
+from cfn_refs import referenced
+
 # Resource types left out of the stand-in's copy, with why. Everything that refers to them is
 # left out with them (a rule's target, a DependsOn, an output).
 LEFT_OUT = {
@@ -48,43 +50,8 @@ def log(message: str) -> None:
 
 
 def refers_to(node, names: set) -> bool:
-    """Whether `node` uses Ref, Fn::GetAtt or Fn::Sub ${...} on one of `names`."""
-    if isinstance(node, dict):
-        if "Ref" in node and node["Ref"] in names:
-            return True
-        if "Fn::GetAtt" in node:
-            target = node["Fn::GetAtt"]
-            target = target[0] if isinstance(target, list) else target.split(".")[0]
-            if target in names:
-                return True
-        if "Fn::Sub" in node:
-            text = node["Fn::Sub"][0] if isinstance(node["Fn::Sub"], list) else node["Fn::Sub"]
-            if any(f"${{{n}}}" in text or f"${{{n}." in text for n in names):
-                return True
-        return any(refers_to(v, names) for v in node.values())
-    if isinstance(node, list):
-        return any(refers_to(v, names) for v in node)
-    return False
-
-
-def referenced(node) -> set:
-    """Every logical id `node` refers to (Ref, Fn::GetAtt, and Fn::Sub's ${...})."""
-    found = set()
-    if isinstance(node, dict):
-        if isinstance(node.get("Ref"), str):
-            found.add(node["Ref"])
-        if "Fn::GetAtt" in node:
-            target = node["Fn::GetAtt"]
-            found.add(target[0] if isinstance(target, list) else target.split(".")[0])
-        if "Fn::Sub" in node:
-            text = node["Fn::Sub"][0] if isinstance(node["Fn::Sub"], list) else node["Fn::Sub"]
-            found.update(part.split("}")[0].split(".")[0] for part in text.split("${")[1:])
-        for value in node.values():
-            found |= referenced(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= referenced(value)
-    return found
+    """Whether `node` refers to one of `names`."""
+    return bool(referenced(node) & names)
 
 
 def prune(node, names: set):

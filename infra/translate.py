@@ -23,26 +23,11 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from cfn_refs import referenced
+
 
 def fail(message: str) -> None:
     sys.exit(f"translate: {message}")
-
-
-def references(node, found: set) -> None:
-    """Every name a Ref or a Fn::Sub names in `node`."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::Sub":
-                text = value[0] if isinstance(value, list) else value
-                if isinstance(text, str):
-                    for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
-                        found.add(name.split(".")[0])
-            references(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            references(item, found)
 
 
 def check_parameters(template: dict, values: dict, env: str) -> None:
@@ -73,10 +58,7 @@ def check_parameters(template: dict, values: dict, env: str) -> None:
                 problems.append(f"{name}={value} is below {spec['MinValue']}")
             if "MaxValue" in spec and number > float(spec["MaxValue"]):
                 problems.append(f"{name}={value} is above {spec['MaxValue']}")
-    used: set = set()
-    references(
-        {k: v for k, v in template.items() if k not in ("Parameters", "Metadata")}, used
-    )
+    used = referenced({k: v for k, v in template.items() if k not in ("Parameters", "Metadata")})
     for name in declared:
         if name not in used:
             problems.append(f"parameter {name} is declared but nothing uses it")
