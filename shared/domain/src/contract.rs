@@ -123,6 +123,14 @@ fn default_min_rows() -> u64 {
     1
 }
 
+/// The spellings of a missing value that R, pandas, spreadsheets and UCI files write: read as
+/// missing in CSV uploads unless a contract lists others. The empty field is one of them.
+pub const NULL_VALUES: [&str; 9] = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"];
+
+fn default_null_values() -> Vec<String> {
+    NULL_VALUES.iter().map(|v| (*v).to_owned()).collect()
+}
+
 /// The contract file (`contracts/<dataset>.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -137,6 +145,11 @@ pub struct Contract {
     /// Whether columns the contract does not name are accepted.
     #[serde(default)]
     pub allow_extra_columns: bool,
+    /// The CSV fields that mean "missing", in every column (whole field, case-sensitive); absent,
+    /// the [`NULL_VALUES`]. A value in a number column that is neither a number nor one of these
+    /// is still a finding. Without `""` here, an empty field is an empty string.
+    #[serde(default = "default_null_values")]
+    pub null_values: Vec<String>,
     #[serde(default)]
     pub drift: DriftThresholds,
     #[serde(rename = "column", default)]
@@ -151,6 +164,7 @@ impl Contract {
             min_rows: 1,
             max_rows: None,
             allow_extra_columns: false,
+            null_values: default_null_values(),
             drift: DriftThresholds::default(),
             columns,
         }
@@ -245,6 +259,7 @@ mod tests {
             min_rows: 1,
             max_rows: None,
             allow_extra_columns: false,
+            null_values: default_null_values(),
             drift: DriftThresholds::default(),
             columns: vec![ColumnContract {
                 name: "species".into(),

@@ -21,7 +21,8 @@ use crate::TrainError;
 /// A categorical column with more levels than this is refused rather than exploded.
 pub const MAX_LEVELS: usize = 1000;
 
-/// Reads one `.parquet` or `.csv` file (a CSV has a header row; an empty field is missing).
+/// Reads one `.parquet` or `.csv` file (a CSV has a header row; an empty field and the common
+/// spellings of a missing value, `NA` and the like, are missing).
 pub fn read_table(path: &Path) -> Result<DataFrame, TrainError> {
     let read = |source| TrainError::Read {
         path: path.to_owned(),
@@ -34,7 +35,16 @@ pub fn read_table(path: &Path) -> Result<DataFrame, TrainError> {
         CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(Some(10_000))
-            .map_parse_options(|p| p.with_missing_is_null(true))
+            .map_parse_options(|p| {
+                p.with_missing_is_null(true)
+                    .with_null_values(Some(NullValues::AllColumns(
+                        tollgate_domain::contract::NULL_VALUES
+                            .iter()
+                            .filter(|v| !v.is_empty())
+                            .map(|v| PlSmallStr::from(*v))
+                            .collect(),
+                    )))
+            })
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
             .map_err(read)

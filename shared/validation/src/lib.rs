@@ -264,3 +264,65 @@ pub fn to_parquet(
 ) -> Result<tempfile::NamedTempFile, ValidationError> {
     read::write_parquet(frame, dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_domain::ColumnType;
+
+    fn verdict(csv: &str, contract: Option<&Contract>) -> Verdict {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), csv).unwrap();
+        let inspection = inspect(file.path(), "upload.csv", contract).unwrap();
+        assert!(inspection.findings.is_empty(), "{:?}", inspection.findings);
+        let dataset = DatasetName::parse("penguins").unwrap();
+        evaluate(&dataset, &inspection.frame.unwrap(), contract, None)
+    }
+
+    /// As R's `write.csv` writes them: `NA` unquoted, text quoted.
+    const R_EXPORT: &str = "\"species\",\"bill_length_mm\",\"sex\"\n\
+        \"Adelie\",39.1,\"male\"\n\"Adelie\",NA,NA\n\"Gentoo\",46.5,\"female\"\n\
+        \"Gentoo\",?,\"female\"\n\"Chinstrap\",N/A,\"male\"\n";
+
+    #[test]
+    fn the_common_spellings_of_missing_make_a_nullable_number_and_go_into_the_contract() {
+        let v = verdict(R_EXPORT, None);
+        assert!(v.accepted(), "{:?}", v.findings);
+        let contract = v.inferred_contract.unwrap();
+        let bill = contract.column("bill_length_mm").unwrap();
+        assert_eq!((bill.dtype, bill.nullable), (ColumnType::Float, true));
+        let sex = contract.column("sex").unwrap();
+        assert_eq!((sex.dtype, sex.nullable), (ColumnType::String, true));
+        assert_eq!(contract.null_values, tollgate_domain::contract::NULL_VALUES);
+        assert_eq!(v.profile.column("bill_length_mm").unwrap().nulls, 3);
+        let text = contract.to_toml();
+        assert!(text.contains("null_values = ["), "{text}");
+    }
+
+    #[test]
+    fn a_later_upload_reads_the_contracts_tokens_and_a_token_outside_them_is_a_finding() {
+        let mut contract = verdict(R_EXPORT, None).inferred_contract.unwrap();
+        let later = "species,bill_length_mm,sex\nAdelie,40.2,male\nGentoo,NA,female\n";
+        assert!(verdict(later, Some(&contract)).accepted());
+
+        let unknown = "species,bill_length_mm,sex\nAdelie,40.2,male\nGentoo,missing,female\n";
+        let v = verdict(unknown, Some(&contract));
+        let finding = v
+            .findings
+            .iter()
+            .find(|f| f.column.as_deref() == Some("bill_length_mm"))
+            .expect("a finding on the number column");
+        assert_eq!(finding.row, Some(2), "{finding:?}");
+        assert!(finding.message.contains("\"missing\""), "{finding:?}");
+
+        // The user's list is the one applied: without NA, an NA is not a number.
+        contract.null_values = vec![String::new()];
+        let v = verdict(later, Some(&contract));
+        assert!(!v.accepted());
+        assert!(
+            v.findings.iter().any(|f| f.message.contains("\"NA\"")),
+            "{:?}",
+            v.findings
+        );
+    }
+}

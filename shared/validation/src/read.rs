@@ -759,12 +759,26 @@ fn polars_type(t: ColumnType) -> DataType {
     }
 }
 
-fn csv_options() -> CsvReadOptions {
+/// How a CSV is read: a header row, and the contract's spellings of a missing value (without a
+/// contract, the common ones) read as null in every column.
+fn csv_options(contract: Option<&Contract>, infer_schema_length: usize) -> CsvReadOptions {
+    let tokens: Vec<&str> = match contract {
+        Some(c) => c.null_values.iter().map(String::as_str).collect(),
+        None => tollgate_domain::contract::NULL_VALUES.to_vec(),
+    };
+    let empty_is_null = tokens.contains(&"");
+    let others: Vec<PlSmallStr> = tokens
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .map(PlSmallStr::from)
+        .collect();
+    let null_values = (!others.is_empty()).then_some(NullValues::AllColumns(others));
     CsvReadOptions::default()
         .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
+        .with_infer_schema_length(Some(infer_schema_length))
         .map_parse_options(|p| {
-            p.with_missing_is_null(true)
+            p.with_missing_is_null(empty_is_null)
+                .with_null_values(null_values.clone())
                 .with_truncate_ragged_lines(false)
         })
 }
@@ -870,16 +884,13 @@ fn read_csv_frame(
             .map(|col| Field::new(col.name.as_str().into(), polars_type(col.dtype)))
             .collect()
     });
-    let typed = csv_options()
+    let typed = csv_options(contract, 10_000)
         .with_schema_overwrite(overwrite.map(Arc::new))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish());
     match typed {
         Ok(df) => Ok(df),
-        Err(first_error) => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .map_parse_options(|p| p.with_missing_is_null(true))
+        Err(first_error) => csv_options(contract, 0)
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
             .map_err(|_| parse_error(format!("the CSV could not be parsed: {first_error}"))),
