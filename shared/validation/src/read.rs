@@ -711,6 +711,11 @@ impl CsvShape {
         } else {
             let mut seen = std::collections::HashMap::new();
             for (i, name) in header.iter().enumerate() {
+                // pandas (`to_csv` with its index) and R (`write.csv` with row names) leave the
+                // first name empty: read as pandas reads it back, `Unnamed: 0`.
+                if name.is_empty() && i == 0 && header.len() > 1 {
+                    continue;
+                }
                 if name.is_empty() {
                     findings.push(Finding::error(
                         "schema",
@@ -888,13 +893,27 @@ fn read_csv_frame(
         .with_schema_overwrite(overwrite.map(Arc::new))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish());
+    let typed = typed.and_then(|frame| name_the_index(frame, header));
     match typed {
         Ok(df) => Ok(df),
         Err(first_error) => csv_options(contract, 0)
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
+            .and_then(|frame| name_the_index(frame, header))
             .map_err(|_| parse_error(format!("the CSV could not be parsed: {first_error}"))),
     }
+}
+
+/// The name pandas gives a first column without one (the index `to_csv` writes, or R's row
+/// names), which Tollgate gives it too.
+pub const UNNAMED_FIRST: &str = "Unnamed: 0";
+
+fn name_the_index(mut frame: DataFrame, header: &[String]) -> PolarsResult<DataFrame> {
+    if header.first().is_some_and(String::is_empty) && frame.width() > 1 {
+        let first = frame.get_column_names()[0].clone();
+        frame.rename(first.as_str(), UNNAMED_FIRST.into())?;
+    }
+    Ok(frame)
 }
 
 fn read_json_lines(path: &Path) -> Parsed {
