@@ -38,20 +38,26 @@ pub enum ModelFamily {
     RandomForest,
     LinearRegression,
     ElasticNet,
+    /// Gradient-boosted trees (perpetual): classification and regression.
+    GradientBoosting,
 }
 
 impl ModelFamily {
-    pub const ALL: [ModelFamily; 5] = [
+    pub const ALL: [ModelFamily; 6] = [
         Self::LogisticRegression,
         Self::DecisionTree,
         Self::RandomForest,
         Self::LinearRegression,
         Self::ElasticNet,
+        Self::GradientBoosting,
     ];
 
     /// Whether it gives class probabilities (a forest gives its trees' vote shares).
     pub fn gives_probabilities(self) -> bool {
-        matches!(self, Self::LogisticRegression | Self::RandomForest)
+        matches!(
+            self,
+            Self::LogisticRegression | Self::RandomForest | Self::GradientBoosting
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,7 @@ impl ModelFamily {
             Self::RandomForest => "random_forest",
             Self::LinearRegression => "linear_regression",
             Self::ElasticNet => "elastic_net",
+            Self::GradientBoosting => "gradient_boosting",
         }
     }
 
@@ -71,7 +78,42 @@ impl ModelFamily {
                 task == Task::Classification
             }
             Self::LinearRegression | Self::ElasticNet => task == Task::Regression,
+            Self::GradientBoosting => true,
         }
+    }
+}
+
+/// How the rows of each class weigh in a classifier's fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Every row weighs 1.
+    #[default]
+    None,
+    /// A row of class c weighs n / (k * n_c), as scikit-learn's `class_weight="balanced"`: each
+    /// class weighs as much as any other in total, so a rare class is not ignored.
+    Balanced,
+}
+
+impl ClassWeight {
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Balanced => "balanced",
+        }
+    }
+}
+
+impl ModelFamily {
+    /// Whether the family weighs rows in its fit (linfa's logistic regression and its forest's
+    /// bootstrap take no weights).
+    pub fn takes_class_weights(self) -> bool {
+        matches!(self, Self::GradientBoosting | Self::DecisionTree)
     }
 }
 
@@ -668,6 +710,9 @@ pub struct Pipeline {
     /// The primary metric on the validation split; absent means accuracy or RMSE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,
+    /// Classification: `balanced` weighs each class equally in the fit (for a rare class).
+    #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+    pub class_weight: ClassWeight,
     /// Whether an accepted version of the dataset starts a run.
     #[serde(default = "yes")]
     pub on_upload: bool,
@@ -808,6 +853,19 @@ impl Pipeline {
             return fail(
                 "model",
                 format!("{} does not do {}", self.model.as_str(), self.task.as_str()),
+            );
+        }
+        if self.class_weight == ClassWeight::Balanced
+            && (self.task != Task::Classification || !self.model.takes_class_weights())
+        {
+            return fail(
+                "class_weight",
+                format!(
+                    "balanced applies to classification with gradient_boosting or \
+                     decision_tree, and this is {} with {}",
+                    self.task.as_str(),
+                    self.model.as_str()
+                ),
             );
         }
         if let Some(m) = self.metric

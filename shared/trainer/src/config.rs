@@ -11,11 +11,12 @@ use crate::TrainError;
 
 // The vocabulary the pipeline file writes into `hyperparameters.json` and the trainer reads:
 // one definition, in the domain.
-pub use tollgate_domain::pipeline::{Metric, ModelFamily as Family, Task};
+pub use tollgate_domain::pipeline::{ClassWeight, Metric, ModelFamily as Family, Task};
 
 /// The task a family does when the configuration does not say.
 fn default_task(family: Family) -> Task {
     match family {
+        Family::GradientBoosting => Task::Classification,
         Family::LinearRegression | Family::ElasticNet => Task::Regression,
         _ => Task::Classification,
     }
@@ -43,6 +44,7 @@ fn own_keys(family: Family) -> &'static [&'static str] {
         ],
         Family::LinearRegression => &["fit_intercept"],
         Family::ElasticNet => &["alpha", "l1_ratio", "max_iterations", "tolerance"],
+        Family::GradientBoosting => &["budget", "max_bin", "max_iterations"],
     }
 }
 
@@ -83,6 +85,16 @@ pub struct ForestParams {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoostingParams {
+    /// perpetual's one knob: more budget, more and finer boosting rounds (0.5 to 2 is typical).
+    pub budget: f32,
+    /// Bins per feature for the split search.
+    pub max_bin: u16,
+    /// A cap on boosting rounds (a halving search's resource); `None`: the budget decides.
+    pub max_iterations: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearParams {
     pub fit_intercept: bool,
 }
@@ -105,6 +117,7 @@ pub enum FamilyParams {
     RandomForest(ForestParams),
     LinearRegression(LinearParams),
     ElasticNet(ElasticNetParams),
+    GradientBoosting(BoostingParams),
 }
 
 impl FamilyParams {
@@ -115,6 +128,7 @@ impl FamilyParams {
             Self::RandomForest(_) => Family::RandomForest,
             Self::LinearRegression(_) => Family::LinearRegression,
             Self::ElasticNet(_) => Family::ElasticNet,
+            Self::GradientBoosting(_) => Family::GradientBoosting,
         }
     }
 }
@@ -126,6 +140,7 @@ pub struct Hyperparameters {
     pub seed: u64,
     /// The share of the training rows to train on (a seeded subset), for successive halving.
     pub data_fraction: f64,
+    pub class_weight: ClassWeight,
     pub family: FamilyParams,
 }
 
@@ -135,6 +150,8 @@ struct Flat<P> {
     metric: Metric,
     seed: u64,
     data_fraction: f64,
+    #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+    class_weight: ClassWeight,
     #[serde(flatten)]
     params: P,
 }
@@ -149,6 +166,7 @@ impl Hyperparameters {
                 metric: h.metric,
                 seed: h.seed,
                 data_fraction: h.data_fraction,
+                class_weight: h.class_weight,
                 params,
             })
         }
@@ -158,6 +176,7 @@ impl Hyperparameters {
             FamilyParams::RandomForest(p) => flat(self, p),
             FamilyParams::LinearRegression(p) => flat(self, p),
             FamilyParams::ElasticNet(p) => flat(self, p),
+            FamilyParams::GradientBoosting(p) => flat(self, p),
         }
     }
 
@@ -171,6 +190,7 @@ impl Hyperparameters {
                 metric: flat.metric,
                 seed: flat.seed,
                 data_fraction: flat.data_fraction,
+                class_weight: flat.class_weight,
                 family: wrap(flat.params),
             })
         }
@@ -180,18 +200,22 @@ impl Hyperparameters {
             Family::RandomForest => read(value, FamilyParams::RandomForest),
             Family::LinearRegression => read(value, FamilyParams::LinearRegression),
             Family::ElasticNet => read(value, FamilyParams::ElasticNet),
+            Family::GradientBoosting => read(value, FamilyParams::GradientBoosting),
         }
     }
 }
 
 /// A training job's configuration. The keys of `hyperparameters.json`, with their defaults:
 ///
-/// - `model`: `logistic_regression`, `decision_tree`, `random_forest`, `linear_regression` or
-///   `elastic_net`; `task`: `classification` or `regression` (the family's); `target`: the column
+/// - `model`: `logistic_regression`, `decision_tree`, `random_forest`, `linear_regression`,
+///   `elastic_net` or `gradient_boosting`; `task`: `classification` or `regression` (the
+///   family's; gradient_boosting does both, classification by default); `target`: the column
 ///   to predict; `features`: a JSON array of column names, or names separated by commas (every
 ///   column but the target);
 /// - `metric`: `accuracy`, `log_loss` or `f1_macro`; `rmse`, `mae` or `r2` (accuracy, rmse);
 ///   `seed` (0); `data_fraction`, the share of the training rows to train on, in (0, 1] (1);
+///   `class_weight`, `none` or `balanced`, for classifiers that weigh rows (gradient_boosting,
+///   decision_tree) (none);
 /// - logistic_regression: `alpha`, the L2 penalty (1); `max_iterations` (100);
 ///   `gradient_tolerance` (1e-4);
 /// - decision_tree: `max_depth` (none); `min_weight_split` (2); `min_weight_leaf` (1);
@@ -200,7 +224,9 @@ impl Hyperparameters {
 ///   `bootstrap_proportion` (0.7); `feature_proportion` (sqrt(p)/p of the p encoded columns);
 /// - linear_regression: `fit_intercept` (true);
 /// - elastic_net: `alpha`, the penalty (1); `l1_ratio` (0.5); `max_iterations` (1000);
-///   `tolerance` (1e-4).
+///   `tolerance` (1e-4);
+/// - gradient_boosting: `budget` (0.5); `max_bin` (256); `max_iterations`, a cap on boosting
+///   rounds (none).
 ///
 /// An empty value, `none` or `null` counts as absent. A key that starts with `_`, or that
 /// another family reads, is ignored; any other key is refused.
@@ -217,7 +243,7 @@ pub struct Config {
 }
 
 /// The keys every family reads.
-const COMMON_KEYS: [&str; 7] = [
+const COMMON_KEYS: [&str; 8] = [
     "model",
     "task",
     "target",
@@ -225,6 +251,7 @@ const COMMON_KEYS: [&str; 7] = [
     "metric",
     "seed",
     "data_fraction",
+    "class_weight",
 ];
 
 impl Config {
@@ -286,6 +313,32 @@ impl Config {
             data_fraction > 0.0 && data_fraction <= 1.0,
             "in (0, 1]",
         )?;
+        let class_weight = match r.text("class_weight") {
+            None | Some("none") => ClassWeight::None,
+            Some("balanced") => ClassWeight::Balanced,
+            Some(other) => {
+                return Err(TrainError::hyperparameter(
+                    "class_weight",
+                    format!("{other:?} is not none or balanced"),
+                ));
+            }
+        };
+        if class_weight == ClassWeight::Balanced {
+            let refused = match (task, family) {
+                (Task::Regression, _) => Some("class weights apply to classification"),
+                (_, f) if f.takes_class_weights() => None,
+                _ => Some(
+                    "it does not weigh rows (linfa's logistic regression and forest bootstrap \
+                     take no weights); use gradient_boosting or decision_tree",
+                ),
+            };
+            if let Some(reason) = refused {
+                return Err(TrainError::hyperparameter(
+                    "class_weight",
+                    format!("balanced is not available for {family}: {reason}"),
+                ));
+            }
+        }
         let params = family_params(family, &mut r)?;
         let ignored = r.leftovers(family)?;
         Ok(Self {
@@ -296,6 +349,7 @@ impl Config {
                 metric,
                 seed,
                 data_fraction,
+                class_weight,
                 family: params,
             },
             ignored,
@@ -329,12 +383,12 @@ fn check_family_task(family: Family, task: Task) -> Result<(), TrainError> {
             "logistic_regression is a classifier; use linear_regression or elastic_net"
         }
         (Family::DecisionTree | Family::RandomForest, Task::Regression) => {
-            "linfa-trees 0.8 grows classification trees only; use linear_regression or \
-             elastic_net for regression"
+            "linfa-trees 0.8 grows classification trees only; use gradient_boosting, \
+             linear_regression or elastic_net for regression"
         }
         (Family::LinearRegression | Family::ElasticNet, Task::Classification) => {
-            "a regression model cannot classify; use logistic_regression, decision_tree or \
-             random_forest"
+            "a regression model cannot classify; use gradient_boosting, logistic_regression, \
+             decision_tree or random_forest"
         }
         _ => return Ok(()),
     };
@@ -427,6 +481,33 @@ fn family_params(family: Family, r: &mut Reader<'_>) -> Result<FamilyParams, Tra
             })
         }
         Family::DecisionTree => FamilyParams::DecisionTree(tree_params(r)?),
+        Family::GradientBoosting => {
+            let budget = r.float("budget", 0.5)?;
+            in_range(
+                "budget",
+                budget,
+                budget > 0.0 && budget <= 10.0,
+                "in (0, 10]",
+            )?;
+            let max_bin = r.whole("max_bin")?.unwrap_or(256);
+            in_range(
+                "max_bin",
+                max_bin as f64,
+                (2..=u16::MAX as u64).contains(&max_bin),
+                "at least 2",
+            )?;
+            let max_iterations = r.whole("max_iterations")?;
+            if let Some(n) = max_iterations {
+                in_range("max_iterations", n as f64, n >= 1, "at least 1")?;
+            }
+            FamilyParams::GradientBoosting(BoostingParams {
+                budget: budget as f32,
+                max_bin: max_bin as u16,
+                max_iterations: max_iterations
+                    .map(|n| to_usize("max_iterations", n))
+                    .transpose()?,
+            })
+        }
         Family::RandomForest => {
             let n_trees = match (r.whole("n_trees")?, r.whole("max_iterations")?) {
                 (Some(_), Some(_)) => {

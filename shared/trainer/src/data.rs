@@ -5,9 +5,10 @@
 //! and standard deviation (a constant column is divided by 1), and a missing or non-finite value
 //! becomes the training mean. String and categorical columns are one-hot encoded over the levels
 //! seen in training, sorted; a level not seen in training and a missing value both encode as all
-//! zeros.
+//! zeros. A column with more than [`MAX_LEVELS`] levels keeps its most frequent ones (seen at
+//! least twice) and groups the rest, and any later unseen level, in one `other` column.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -18,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// A categorical column with more levels than this is refused rather than exploded.
-pub const MAX_LEVELS: usize = 1000;
+/// The most levels a text column is one-hot encoded over; past it, the rare ones are grouped.
+pub const MAX_LEVELS: usize = 32;
 
 /// Reads one `.parquet` or `.csv` file (a CSV has a header row; an empty field and the common
 /// spellings of a missing value, `NA` and the like, are missing).
@@ -208,17 +209,46 @@ pub struct Feature {
 pub enum Encoding {
     /// `(value - mean) / std`; a missing value is `impute` (the training mean).
     Numeric { mean: f64, std: f64, impute: f64 },
-    /// One column per level, in this order.
-    Categorical { levels: Vec<String> },
+    /// One column per level, in this order; then, when `grouped` levels were too rare to get
+    /// their own, one `other` column for them (and for levels unseen in training).
+    Categorical {
+        levels: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        grouped: usize,
+    },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Encoding {
     fn width(&self) -> usize {
         match self {
             Self::Numeric { .. } => 1,
-            Self::Categorical { levels } => levels.len(),
+            Self::Categorical { levels, grouped } => levels.len() + usize::from(*grouped > 0),
         }
     }
+}
+
+/// The levels a text column is encoded over, and how many are grouped as `other`: all of them
+/// up to [`MAX_LEVELS`]; past it, the most frequent seen at least twice (ties by name).
+fn choose_levels(values: Vec<Option<String>>) -> (Vec<String>, usize) {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for v in values.into_iter().flatten() {
+        *counts.entry(v).or_default() += 1;
+    }
+    if counts.len() <= MAX_LEVELS {
+        return (counts.into_keys().collect(), 0);
+    }
+    let distinct = counts.len();
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().filter(|(_, n)| *n >= 2).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(MAX_LEVELS);
+    let mut levels: Vec<String> = ranked.into_iter().map(|(level, _)| level).collect();
+    levels.sort();
+    let grouped = distinct - levels.len();
+    (levels, grouped)
 }
 
 /// The fitted preprocessing of every feature, in input order. Numeric columns (integers,
@@ -252,22 +282,16 @@ impl Preprocessing {
                     impute: mean,
                 }
             } else if is_categorical(dtype) {
-                let levels: BTreeSet<String> =
-                    texts(column, name, within)?.into_iter().flatten().collect();
-                if levels.len() > MAX_LEVELS {
-                    return Err(TrainError::column(
-                        within,
-                        name,
-                        format!(
-                            "{} distinct values, more than the {MAX_LEVELS} the trainer one-hot \
-                             encodes; leave it out of features",
-                            levels.len()
-                        ),
-                    ));
+                let (levels, grouped) = choose_levels(texts(column, name, within)?);
+                if grouped > 0 {
+                    eprintln!(
+                        "trainer: {name}: {} distinct values; one-hot encoding the {} most \
+                         frequent, {grouped} grouped as other",
+                        levels.len() + grouped,
+                        levels.len()
+                    );
                 }
-                Encoding::Categorical {
-                    levels: levels.into_iter().collect(),
-                }
+                Encoding::Categorical { levels, grouped }
             } else {
                 return Err(TrainError::column(
                     within,
@@ -311,13 +335,16 @@ impl Preprocessing {
                         matrix[[i, offset]] = (value.unwrap_or(*impute) - mean) / std;
                     }
                 }
-                Encoding::Categorical { levels } => {
+                Encoding::Categorical { levels, grouped } => {
                     for (i, value) in texts(column, &feature.name, within)?
                         .into_iter()
                         .enumerate()
                     {
-                        if let Some(level) = value.and_then(|v| levels.binary_search(&v).ok()) {
-                            matrix[[i, offset + level]] = 1.0;
+                        let Some(value) = value else { continue };
+                        match levels.binary_search(&value) {
+                            Ok(level) => matrix[[i, offset + level]] = 1.0,
+                            Err(_) if *grouped > 0 => matrix[[i, offset + levels.len()]] = 1.0,
+                            Err(_) => {}
                         }
                     }
                 }
@@ -396,6 +423,44 @@ pub fn texts(column: &Column, name: &str, within: &str) -> Result<Vec<Option<Str
         .str()
         .map_err(|e| TrainError::column(within, name, format!("cannot be read as text: {e}")))?;
     Ok(values.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// Which rows hold a target value: present, and finite for numbers.
+pub fn has_target(frame: &DataFrame, target: &str, within: &str) -> Result<Vec<bool>, TrainError> {
+    let column = column(frame, target, within)?;
+    if column.dtype().is_float() {
+        return Ok(numbers(column, target, within)?
+            .iter()
+            .map(Option::is_some)
+            .collect());
+    }
+    Ok(column
+        .is_not_null()
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
+}
+
+/// The rows of `frame` that hold a target value, and how many do not.
+pub fn with_target(
+    frame: &DataFrame,
+    target: &str,
+    within: &str,
+) -> Result<(DataFrame, usize), TrainError> {
+    let keep = has_target(frame, target, within)?;
+    let without = keep.iter().filter(|k| !**k).count();
+    if without == 0 {
+        return Ok((frame.clone(), 0));
+    }
+    let mask = BooleanChunked::from_slice("has_target".into(), &keep);
+    let kept = frame.filter(&mask).map_err(|e| {
+        TrainError::column(
+            within,
+            target,
+            format!("leaving out rows without a target: {e}"),
+        )
+    })?;
+    Ok((kept, without))
 }
 
 /// The target of a classification: a label per row, none missing.

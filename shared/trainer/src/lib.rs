@@ -21,8 +21,9 @@
 //! goes to stderr. The `train` metrics are measured on the rows trained on.
 //!
 //! Preprocessing is fitted on the training rows only (see [`Preprocessing`]). A row whose target
-//! is missing fails the job, naming the count: rows are never dropped silently, so the `row` of a
-//! prediction is always the row of the channel's data.
+//! is missing is left out of the fit and of the scores, and counted (`training` in `model.json`,
+//! stderr): it is still predicted, so the `row` of a prediction is always the row of the
+//! channel's data.
 //!
 //! A seed and the same input give the same model, in any process (linfa-trees is patched to
 //! count classes in an ordered map: see `vendor/linfa-trees/PATCH.md`).
@@ -41,12 +42,12 @@ use std::time::Instant;
 use polars::prelude::DataFrame;
 
 pub use config::{
-    Config, ElasticNetParams, Family, FamilyParams, ForestParams, Hyperparameters, LinearParams,
-    LogisticParams, Metric, SplitQuality, Task, TreeParams,
+    BoostingParams, ClassWeight, Config, ElasticNetParams, Family, FamilyParams, ForestParams,
+    Hyperparameters, LinearParams, LogisticParams, Metric, SplitQuality, Task, TreeParams,
 };
 pub use data::{
-    Encoding, Feature, MAX_LEVELS, Preprocessing, labels, numbers, read_channel, read_table, texts,
-    values,
+    Encoding, Feature, MAX_LEVELS, Preprocessing, has_target, labels, numbers, read_channel,
+    read_table, texts, values, with_target,
 };
 pub use error::TrainError;
 pub use metrics::Score;
@@ -180,14 +181,36 @@ pub fn train(config: &Config, root: &Path) -> Result<Outcome, TrainError> {
     }
 
     let channels = Channels::read(&layout, config)?;
-    let used = data::subset(&channels.train, h.data_fraction, h.seed)?;
+    let within = format!("channel {TRAIN}");
+    let (labelled, without_target) = data::with_target(&channels.train, &config.target, &within)?;
+    if without_target > 0 {
+        say!(
+            "leaving out {without_target} of {} training rows: their target {} is missing",
+            channels.train.height(),
+            config.target
+        );
+    }
+    if labelled.height() == 0 {
+        return Err(TrainError::column(
+            &within,
+            &config.target,
+            "no row has a target value",
+        ));
+    }
+    let used = data::subset(&labelled, h.data_fraction, h.seed)?;
     say!(
         "training on {} of {} rows (data_fraction {})",
         used.height(),
         channels.train.height(),
         h.data_fraction
     );
-    let model = fit(config, &channels.features, &used, channels.train.height())?;
+    let rows = Training {
+        rows: channels.train.height(),
+        rows_used: used.height(),
+        rows_without_target: without_target,
+        columns: 0,
+    };
+    let model = fit(config, &channels.features, &used, rows)?;
 
     // What is measured is what ships: the model as model.json holds it, read back, since a
     // number does not always read back from JSON to the same bits.
@@ -222,6 +245,13 @@ pub fn train(config: &Config, root: &Path) -> Result<Outcome, TrainError> {
             continue;
         }
         let evaluation = model.evaluate(frame, channel)?;
+        if evaluation.rows_without_target > 0 && channel != TRAIN {
+            say!(
+                "scored {} of {} rows of {channel}: the others have no target",
+                frame.height() - evaluation.rows_without_target,
+                frame.height()
+            );
+        }
         for s in &evaluation.scores {
             say!("{} = {:.6}", s.name(), s.value);
         }
@@ -283,12 +313,12 @@ impl Channels {
     }
 }
 
-/// Fits the preprocessing and the model on the rows trained on.
+/// Fits the preprocessing and the model on the rows trained on; `training` counts them.
 fn fit(
     config: &Config,
     features: &[String],
     used: &DataFrame,
-    rows: usize,
+    training: Training,
 ) -> Result<Model, TrainError> {
     let within = format!("channel {TRAIN}");
     let preprocessing = Preprocessing::fit(used, features, &within)?;
@@ -303,9 +333,12 @@ fn fit(
         p.feature_proportion = Some(resolved);
     }
     let training = Training {
-        rows,
-        rows_used: used.height(),
         columns: x.ncols(),
+        ..training
+    };
+    let weights = match (&target, hyperparameters.class_weight) {
+        (models::Target::Classes(y, k), ClassWeight::Balanced) => Some(balanced(y, *k)),
+        _ => None,
     };
 
     let started = Instant::now();
@@ -315,7 +348,13 @@ fn fit(
         x.nrows(),
         x.ncols()
     );
-    let fitted = models::fit(&hyperparameters.family, hyperparameters.seed, x, target)?;
+    let fitted = models::fit(
+        &hyperparameters.family,
+        hyperparameters.seed,
+        x,
+        target,
+        weights,
+    )?;
     say!("fitted in {:.2} s", started.elapsed().as_secs_f64());
     Ok(Model::new(
         config.task,
@@ -326,6 +365,28 @@ fn fit(
         training,
         fitted,
     ))
+}
+
+/// scikit-learn's balanced weights: a row of class c weighs n / (k * n_c).
+fn balanced(classes: &[usize], k: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; k];
+    for c in classes {
+        counts[*c] += 1;
+    }
+    let n = classes.len() as f64;
+    let share: Vec<f64> = counts
+        .iter()
+        .map(|c| n / (k as f64 * (*c).max(1) as f64))
+        .collect();
+    say!(
+        "class weights (balanced): {}",
+        share
+            .iter()
+            .map(|w| format!("{w:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    classes.iter().map(|c| share[*c]).collect()
 }
 
 /// The training rows' target: class indices and the sorted classes, or values.

@@ -24,8 +24,11 @@ pub const LINFA_VERSION: &str = "0.8.1";
 pub struct Training {
     /// Rows in the train channel.
     pub rows: usize,
-    /// Rows fitted on: fewer when `data_fraction` is below 1.
+    /// Rows fitted on: fewer when `data_fraction` is below 1 or rows have no target.
     pub rows_used: usize,
+    /// Rows of the train channel left out because their target is missing.
+    #[serde(default)]
+    pub rows_without_target: usize,
     /// Columns of the encoded matrix.
     pub columns: usize,
 }
@@ -68,6 +71,25 @@ impl Predictions {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The predictions of the rows where `keep` is true, in order.
+    pub fn select(&self, keep: &[bool]) -> Self {
+        let rows: Vec<usize> = (0..self.len()).filter(|i| keep[*i]).collect();
+        match self {
+            Self::Classes {
+                classes,
+                labels,
+                probabilities,
+            } => Self::Classes {
+                classes: classes.clone(),
+                labels: rows.iter().map(|i| labels[*i].clone()).collect(),
+                probabilities: probabilities
+                    .as_ref()
+                    .map(|p| p.select(ndarray::Axis(0), &rows)),
+            },
+            Self::Values(values) => Self::Values(rows.iter().map(|i| values[*i]).collect()),
+        }
     }
 
     /// `row,prediction` and, with probabilities, a `p_<class>` column per class; `row` is the
@@ -120,8 +142,11 @@ fn csv_field(text: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub predictions: Predictions,
-    /// Accuracy, macro F1 and (with probabilities) log loss; or RMSE, MAE and R².
+    /// Accuracy, macro F1 and (with probabilities) log loss; or RMSE, MAE and R², over the rows
+    /// that have a target.
     pub scores: Vec<Score>,
+    /// Rows predicted but not scored: their target is missing.
+    pub rows_without_target: usize,
 }
 
 /// `model.json` as it is written.
@@ -225,7 +250,21 @@ impl Model {
     pub fn evaluate(&self, frame: &DataFrame, channel: &str) -> Result<Evaluation, TrainError> {
         let within = format!("channel {channel}");
         let predictions = self.predict_within(frame, &within)?;
-        let measured = match &predictions {
+        // Every row is predicted (`row` stays the row of the input); the rows without a target
+        // are left out of the scores, and counted.
+        let keep = data::has_target(frame, &self.target, &within)?;
+        let rows_without_target = keep.iter().filter(|k| !**k).count();
+        let (frame, scored) = if rows_without_target == 0 {
+            (frame.clone(), predictions.clone())
+        } else {
+            let mask: polars::prelude::BooleanChunked = keep.iter().copied().collect();
+            let kept = frame.filter(&mask).map_err(|e| {
+                TrainError::column(&within, &self.target, format!("leaving out rows: {e}"))
+            })?;
+            (kept, predictions.select(&keep))
+        };
+        let frame = &frame;
+        let measured = match &scored {
             Predictions::Classes {
                 classes,
                 labels,
@@ -257,6 +296,7 @@ impl Model {
         Ok(Evaluation {
             predictions,
             scores,
+            rows_without_target,
         })
     }
 

@@ -11,11 +11,13 @@ use linfa_logistic::{
 };
 use linfa_trees::DecisionTree;
 use ndarray::{Array1, Array2, Axis};
+use perpetual::objective::Objective;
+use perpetual::{Matrix, PerpetualBooster};
 use rand08::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::config::{Family, FamilyParams, SplitQuality, TreeParams};
+use crate::config::{BoostingParams, Family, FamilyParams, SplitQuality, TreeParams};
 
 /// A fitted model. Classes are indices into the model's sorted class list.
 #[derive(Debug, Clone)]
@@ -26,6 +28,26 @@ pub(crate) enum Fitted {
     Forest(Forest),
     Linear(FittedLinearRegression<f64>),
     ElasticNet(ElasticNet<f64>),
+    Boosted(Boosted),
+}
+
+/// Gradient-boosted trees: one perpetual booster for a regression or two classes (the log-odds
+/// of the second class), one per class for more (their log-odds, softmaxed, as perpetual's
+/// `MultiOutputBooster` does, fitted here one by one so that a failure is not dropped).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Boosted {
+    boosters: Vec<PerpetualBooster>,
+}
+
+impl std::fmt::Debug for Boosted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let trees: usize = self.boosters.iter().map(|b| b.trees.len()).sum();
+        write!(
+            f,
+            "Boosted({} boosters, {trees} trees)",
+            self.boosters.len()
+        )
+    }
 }
 
 /// A random forest's trees and the encoded columns each one sees. linfa-ensemble's
@@ -59,15 +81,21 @@ fn fit_error(family: Family) -> impl Fn(Box<dyn std::error::Error + Send + Sync>
     move |source| TrainError::Fit { family, source }
 }
 
+/// Fits a family on the encoded rows. `weights`, one per row, weigh the rows in families that
+/// take weights (the configuration refuses them elsewhere).
 pub(crate) fn fit(
     params: &FamilyParams,
     seed: u64,
     x: Array2<f64>,
     target: Target,
+    weights: Option<Vec<f64>>,
 ) -> Result<Fitted, TrainError> {
     let family = params.family();
     let failed = fit_error(family);
     match (params, target) {
+        (FamilyParams::GradientBoosting(p), target) => {
+            boost(p, seed, &x, &target, weights.as_deref()).map_err(failed)
+        }
         (FamilyParams::LogisticRegression(p), Target::Classes(y, classes)) => {
             let data = Dataset::new(x, Array1::from(y));
             if classes == 2 {
@@ -89,7 +117,10 @@ pub(crate) fn fit(
             }
         }
         (FamilyParams::DecisionTree(p), Target::Classes(y, _)) => {
-            let data = Dataset::new(x, Array1::from(y));
+            let mut data = Dataset::new(x, Array1::from(y));
+            if let Some(w) = weights {
+                data = data.with_weights(w.into_iter().map(|w| w as f32).collect());
+            }
             tree_params(p)
                 .fit(&data)
                 .map(Fitted::Tree)
@@ -138,6 +169,53 @@ pub(crate) fn fit(
             format!("{family} was given a target of the other task").into(),
         )),
     }
+}
+
+fn booster(p: &BoostingParams, seed: u64, objective: Objective) -> PerpetualBooster {
+    PerpetualBooster::default()
+        .set_objective(objective)
+        .set_budget(p.budget)
+        .set_max_bin(p.max_bin)
+        .set_seed(seed)
+        .set_iteration_limit(p.max_iterations)
+        .set_log_iterations(0)
+        .set_num_threads(Some(1))
+}
+
+/// The matrix perpetual reads: column-major.
+fn column_major(x: &Array2<f64>) -> Vec<f64> {
+    x.t().iter().copied().collect()
+}
+
+fn boost(
+    p: &BoostingParams,
+    seed: u64,
+    x: &Array2<f64>,
+    target: &Target,
+    weights: Option<&[f64]>,
+) -> Result<Fitted, Box<dyn std::error::Error + Send + Sync>> {
+    let data = column_major(x);
+    let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+    let targets: Vec<(Objective, Vec<f64>)> = match target {
+        Target::Values(y) => vec![(Objective::SquaredLoss, y.clone())],
+        Target::Classes(y, 2) => vec![(
+            Objective::LogLoss,
+            y.iter().map(|c| (*c == 1) as u8 as f64).collect(),
+        )],
+        Target::Classes(y, classes) => (0..*classes)
+            .map(|k| {
+                let one: Vec<f64> = y.iter().map(|c| (*c == k) as u8 as f64).collect();
+                (Objective::LogLoss, one)
+            })
+            .collect(),
+    };
+    let mut boosters = Vec::with_capacity(targets.len());
+    for (objective, y) in targets {
+        let mut b = booster(p, seed, objective);
+        b.fit(&matrix, &y, weights, None)?;
+        boosters.push(b);
+    }
+    Ok(Fitted::Boosted(Boosted { boosters }))
 }
 
 /// sqrt(p) of the p encoded columns, as a share.
@@ -207,6 +285,7 @@ impl Fitted {
             }
             Self::Linear(m) => Output::Values(m.predict(x).to_vec()),
             Self::ElasticNet(m) => Output::Values(m.predict(x).to_vec()),
+            Self::Boosted(m) => m.predict(x, classes),
         }
     }
 
@@ -218,6 +297,7 @@ impl Fitted {
             Self::Forest(m) => serde_json::to_value(m),
             Self::Linear(m) => serde_json::to_value(m),
             Self::ElasticNet(m) => serde_json::to_value(m),
+            Self::Boosted(m) => serde_json::to_value(m),
         }
     }
 
@@ -236,7 +316,47 @@ impl Fitted {
             Family::RandomForest => Self::Forest(from_value(value)?),
             Family::LinearRegression => Self::Linear(from_value(value)?),
             Family::ElasticNet => Self::ElasticNet(from_value(value)?),
+            Family::GradientBoosting => Self::Boosted(from_value(value)?),
         })
+    }
+}
+
+impl Boosted {
+    fn predict(&self, x: &Array2<f64>, classes: usize) -> Output {
+        let data = column_major(x);
+        let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+        let raw: Vec<Vec<f64>> = self
+            .boosters
+            .iter()
+            .map(|b| b.predict(&matrix, false))
+            .collect();
+        if classes == 0 {
+            return Output::Values(raw.into_iter().next().unwrap_or_default());
+        }
+        let mut probabilities = Array2::zeros((x.nrows(), classes));
+        for i in 0..x.nrows() {
+            if classes == 2 {
+                let p = 1.0 / (1.0 + (-raw[0][i]).exp());
+                probabilities[[i, 0]] = 1.0 - p;
+                probabilities[[i, 1]] = p;
+            } else {
+                let top = raw.iter().map(|r| r[i]).fold(f64::NEG_INFINITY, f64::max);
+                let exp: Vec<f64> = raw.iter().map(|r| (r[i] - top).exp()).collect();
+                let sum: f64 = exp.iter().sum();
+                for (k, e) in exp.into_iter().enumerate() {
+                    probabilities[[i, k]] = e / sum;
+                }
+            }
+        }
+        let index = probabilities
+            .rows()
+            .into_iter()
+            .map(|row| first_max(row.iter().copied()))
+            .collect();
+        Output::Classes {
+            index,
+            probabilities: Some(probabilities),
+        }
     }
 }
 

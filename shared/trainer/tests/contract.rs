@@ -452,3 +452,150 @@ fn the_root_may_come_from_the_environment() {
     assert!(status.success());
     assert!(job.layout.model().exists());
 }
+
+#[test]
+fn gradient_boosting_classifies_and_regresses_the_same_for_a_seed() {
+    for (target, task, metric, floor) in [
+        ("quality", "classification", "validation:accuracy", 0.5),
+        ("alcohol", "regression", "validation:r2", 0.5),
+    ] {
+        let hyperparameters = [
+            ("model", "gradient_boosting"),
+            ("task", task),
+            ("target", target),
+            ("seed", "5"),
+            ("budget", "0.5"),
+        ];
+        let first = Job::wine(&hyperparameters);
+        first.train();
+        let value = first.metrics()[metric];
+        assert!(value > floor, "{task}: {metric} {value}");
+        let again = Job::wine(&hyperparameters);
+        again.train();
+        assert_eq!(
+            first.model_json()["model"],
+            again.model_json()["model"],
+            "{task}: the same model for the same seed"
+        );
+        // What the evaluator loads predicts what the job predicted.
+        let loaded = Model::load(&first.layout.model()).unwrap();
+        let test = read_table(&first.channel_file("test", "wine.csv")).unwrap();
+        let predicted = loaded.predict(&test).unwrap();
+        assert_eq!(predicted.to_csv(), first.predictions("test"), "{task}");
+    }
+    let job = Job::wine(&[("model", "gradient_boosting"), ("target", "quality")]);
+    job.train();
+    let header = job.predictions("validation");
+    let header = header.lines().next().unwrap();
+    assert!(header.starts_with("row,prediction,p_3,p_4,"), "{header}");
+}
+
+#[test]
+fn rows_without_a_target_are_left_out_of_the_fit_and_the_scores_and_counted() {
+    // Every fifth wine has no grade, in every channel.
+    let ungraded = |frame: DataFrame| {
+        let frame = graded(frame);
+        let grade: Vec<Option<String>> = frame
+            .column("grade")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, g)| g.filter(|_| i % 5 != 0).map(str::to_owned))
+            .collect();
+        let mut frame = frame;
+        frame
+            .with_column(Column::new("grade".into(), grade))
+            .unwrap();
+        frame
+    };
+    let job = Job::wine_with(
+        &[
+            ("model", "gradient_boosting"),
+            ("target", "grade"),
+            ("class_weight", "balanced"),
+        ],
+        ungraded,
+    );
+    let run = job.train();
+    let model = job.model_json();
+    assert_eq!(model["training"]["rows"], 560);
+    assert_eq!(model["training"]["rows_without_target"], 112);
+    assert_eq!(model["training"]["rows_used"], 448);
+    assert_eq!(model["hyperparameters"]["class_weight"], "balanced");
+    assert!(
+        run.stderr.contains("scored 96 of 120 rows of validation"),
+        "{}",
+        run.stderr
+    );
+    // Every row is still predicted, so `row` is the row of the channel.
+    assert_eq!(job.predictions("validation").lines().count(), 121);
+    assert!(job.metrics()["validation:accuracy"] > 0.6);
+}
+
+#[test]
+fn a_text_column_with_many_values_is_encoded_over_its_frequent_ones_and_the_rest_grouped() {
+    // A name per row (unique) and a code with a few frequent values and a long tail.
+    let named = |mut frame: DataFrame| {
+        let n = frame.height();
+        let names: Vec<String> = (0..n).map(|i| format!("wine {i}")).collect();
+        let codes: Vec<String> = (0..n)
+            .map(|i| match i % 10 {
+                0..=5 => format!("common-{}", i % 3),
+                _ => format!("rare-{i}"),
+            })
+            .collect();
+        frame
+            .with_column(Column::new("name".into(), names))
+            .unwrap();
+        frame
+            .with_column(Column::new("code".into(), codes))
+            .unwrap();
+        frame
+    };
+    let job = Job::wine_with(
+        &[
+            ("model", "decision_tree"),
+            ("target", "quality"),
+            ("features", "alcohol,name,code"),
+        ],
+        named,
+    );
+    let run = job.train();
+    let model = job.model_json();
+    let name = &model["preprocessing"][1];
+    assert_eq!(
+        name["levels"],
+        serde_json::json!([]),
+        "no name is seen twice"
+    );
+    assert_eq!(name["grouped"], 560);
+    let code = &model["preprocessing"][2];
+    assert_eq!(
+        code["levels"],
+        serde_json::json!(["common-0", "common-1", "common-2"])
+    );
+    assert_eq!(code["grouped"], 224);
+    assert_eq!(model["training"]["columns"], 1 + 1 + 4);
+    assert!(
+        run.stderr
+            .contains("code: 227 distinct values; one-hot encoding the 3 most frequent"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn class_weights_are_refused_where_the_family_cannot_weigh_rows() {
+    let job = Job::wine(&[
+        ("model", "random_forest"),
+        ("target", "quality"),
+        ("class_weight", "balanced"),
+    ]);
+    let failure = job.fail();
+    assert!(
+        failure.contains("class_weight: balanced is not available for random_forest"),
+        "{failure}"
+    );
+}

@@ -158,6 +158,12 @@ fn job(run: &Run, trial: &TrialRecord, bucket: &BucketName) -> TrainingJob {
     ] {
         hyperparameters.insert(k.to_owned(), v);
     }
+    if !p.class_weight.is_none() {
+        hyperparameters.insert(
+            "class_weight".to_owned(),
+            p.class_weight.as_str().to_owned(),
+        );
+    }
     TrainingJob {
         name: trial.job_name.clone(),
         hyperparameters,
