@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use tollgate_domain::ports::{BlobStore, Catalog};
-use tollgate_domain::report::DatasetProfile;
+use tollgate_domain::report::{ColumnProfile, DatasetProfile};
 use tollgate_domain::{BlobKey, ColumnType, ModelFamily, Pipeline, StoredPipeline, Task};
 
 use crate::embedded::Embedded;
@@ -30,7 +30,98 @@ fn default_space(family: ModelFamily) -> &'static str {
              l1_ratio = { type = \"uniform\", low = 0.0, high = 1.0 }\n"
         }
         ModelFamily::LinearRegression => "fit_intercept = { type = \"choice\", values = [true] }\n",
+        ModelFamily::GradientBoosting => {
+            "budget = { type = \"uniform\", low = 0.3, high = 1.5 }\n\
+             max_bin = { type = \"choice\", values = [63, 255] }\n"
+        }
     }
+}
+
+/// A class under this share of the rows makes a target imbalanced: accuracy then rewards
+/// answering the majority.
+const IMBALANCED: f64 = 0.2;
+
+/// Why a column is not a feature by default, if it is not: an identifier or a row number (unique
+/// per row, it tells a model nothing about a new row), or free text (which one-hot encoding
+/// cannot use).
+fn not_a_feature(c: &ColumnProfile) -> Option<String> {
+    let present = c.count;
+    if present < 20 {
+        return None;
+    }
+    let lower = c.name.to_ascii_lowercase();
+    let last_word = lower
+        .rsplit(|ch: char| !ch.is_ascii_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or("");
+    let named_like_an_id = lower.trim().is_empty()
+        || lower.starts_with("unnamed")
+        || matches!(last_word, "id" | "uuid" | "key" | "index")
+        || lower.ends_with("id") && lower.len() <= 4;
+    match c.dtype {
+        ColumnType::String => {
+            let seen = c.top_values.len().max(1) as f64;
+            let mean_length = c
+                .top_values
+                .iter()
+                .map(|v| v.value.chars().count())
+                .sum::<usize>() as f64
+                / seen;
+            let mean_words = c
+                .top_values
+                .iter()
+                .map(|v| v.value.split_whitespace().count())
+                .sum::<usize>() as f64
+                / seen;
+            if c.distinct as f64 >= 0.9 * present as f64 {
+                Some(format!(
+                    "{} distinct values in {present} rows: an identifier or a name",
+                    c.distinct
+                ))
+            } else if named_like_an_id && c.distinct as f64 >= 0.2 * present as f64 {
+                Some(format!(
+                    "an identifier ({} distinct values in {present} rows)",
+                    c.distinct
+                ))
+            } else if mean_length >= 40.0 || mean_words >= 5.0 {
+                Some(format!(
+                    "free text (its most frequent values average {mean_words:.0} words, \
+                     {mean_length:.0} characters)"
+                ))
+            } else {
+                None
+            }
+        }
+        ColumnType::Integer | ColumnType::Float if c.distinct >= present => {
+            let (min, max) = (c.min.unwrap_or(f64::NAN), c.max.unwrap_or(f64::NAN));
+            if (min == 0.0 || min == 1.0) && max - min + 1.0 == present as f64 {
+                Some("a row number (as R's row names and pandas' index are written)".into())
+            } else if named_like_an_id {
+                Some("an identifier (unique per row)".into())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The rarest class's share, the most frequent one's, and how many classes, from a profile's
+/// counts; `None` when the counts do not cover every class.
+fn class_shares(c: &ColumnProfile) -> Option<(f64, f64, usize)> {
+    let present = c.count;
+    let counted: u64 = c.top_values.iter().map(|v| v.count).sum();
+    if present == 0 || counted != present || c.top_values.len() < 2 {
+        return None;
+    }
+    let shares: Vec<f64> = c
+        .top_values
+        .iter()
+        .map(|v| v.count as f64 / present as f64)
+        .collect();
+    let minority = shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let majority = shares.iter().copied().fold(0.0, f64::max);
+    Some((minority, majority, shares.len()))
 }
 
 /// Writes a pipeline file for a dataset and target, from its latest version's profile.
@@ -93,27 +184,81 @@ pub async fn init(
             "elastic net: linear, regularized, fast",
         ),
     };
-    // The gates: better than always answering the most frequent class (or the mean), and no
-    // worse than the model in production, so a retrain on the same data passes.
-    let floor = match task {
-        Task::Classification => {
-            let column = profile.column(target);
-            let most = column
-                .and_then(|c| c.top_values.first())
-                .map_or(0, |v| v.count);
-            let rows = column.map_or(0, |c| c.count.saturating_sub(c.nulls));
-            let share = if rows == 0 {
-                0.0
-            } else {
-                most as f64 / rows as f64
-            };
+
+    let excluded: Vec<(String, String)> = profile
+        .columns
+        .iter()
+        .filter(|c| c.name != target)
+        .filter_map(|c| not_a_feature(c).map(|why| (c.name.clone(), why)))
+        .collect();
+    let mut exclude = String::new();
+    if !excluded.is_empty() {
+        exclude.push_str("# Left out, as not features:\n");
+        for (name, why) in &excluded {
+            exclude.push_str(&format!("#   {name:?}: {why}\n"));
+        }
+        let names: Vec<String> = excluded.iter().map(|(n, _)| format!("{n:?}")).collect();
+        exclude.push_str(&format!("exclude = [{}]\n", names.join(", ")));
+    }
+
+    let target_profile = profile.column(target);
+    let missing_target = target_profile.map_or(0, |c| c.nulls);
+    let shares = match task {
+        Task::Classification => target_profile.and_then(class_shares),
+        Task::Regression => None,
+    };
+    let imbalanced = shares.filter(|(minority, _, _)| *minority < IMBALANCED);
+    let metric = match imbalanced {
+        Some(_) => tollgate_domain::pipeline::Metric::F1Macro,
+        None => tollgate_domain::pipeline::Metric::default_for(task),
+    };
+    let mut weighting = String::new();
+    if let Some((minority, _, _)) = imbalanced {
+        weighting = format!(
+            "# The rarest class is {:.1}% of v{latest}: accuracy would reward answering the\n\
+             # majority, so the metric is macro F1. To weigh each class the same in the fit as\n\
+             # well, use model = \"gradient_boosting\" (its space: budget, max_bin) with:\n\
+             # class_weight = \"balanced\"\n",
+            minority * 100.0
+        );
+    }
+    if missing_target > 0 {
+        weighting.push_str(&format!(
+            "# {missing_target} rows of v{latest} have no {target}: runs leave them out of \
+             training and testing, and count them.\n"
+        ));
+    }
+    // The gates: better than always answering the most frequent class (or the mean) on the
+    // pipeline's metric, and no worse than the model in production, so a retrain on the same
+    // data passes.
+    let floor = match (task, shares) {
+        (Task::Classification, Some((_, majority, classes))) if imbalanced.is_some() => {
+            // Always answering the majority: its F1 is 2p / (1 + p), every other class's is 0.
+            let f1 = 2.0 * majority / (1.0 + majority) / classes as f64;
+            format!(
+                "# always answering the most frequent class of v{latest} scores this macro F1\n\
+                 f1_macro = {:.3}\n",
+                (f1 * 1000.0).floor() / 1000.0
+            )
+        }
+        (Task::Classification, _) => {
+            let share = target_profile
+                .and_then(|c| {
+                    let present = c.count.max(1);
+                    c.top_values
+                        .first()
+                        .map(|v| v.count as f64 / present as f64)
+                })
+                .unwrap_or(0.0);
             format!(
                 "# the share of the most frequent class in v{latest}: always answering it scores this\n\
                  accuracy = {:.3}\n",
                 (share * 1000.0).floor() / 1000.0
             )
         }
-        Task::Regression => "# 0 is what always answering the mean scores\nr2 = 0.0\n".to_owned(),
+        (Task::Regression, _) => {
+            "# 0 is what always answering the mean scores\nr2 = 0.0\n".to_owned()
+        }
     };
     let pipeline_name = format!(
         "{name}-{}",
@@ -130,11 +275,13 @@ pub async fn init(
          name = \"{pipeline_name}\"\n\
          dataset = \"{name}\"\n\
          target = \"{target}\"\n\
-         # features = [\"a\", \"b\"]   # default: every other column\n\
+         # features = [\"a\", \"b\"]   # default: every other column but those excluded\n\
+         {exclude}\
          task = \"{task_name}\"\n\
          # {why}\n\
          model = \"{}\"\n\
          metric = \"{}\"\n\
+         {weighting}\
          \n\
          [search]\n\
          strategy = \"tpe\"   # grid | random | tpe | halving\n\
@@ -170,9 +317,9 @@ pub async fn init(
          approval_valid_for = \"7d\"\n",
         version.rows,
         family.as_str(),
-        tollgate_domain::pipeline::Metric::default_for(task).as_str(),
+        metric.as_str(),
         default_space(family),
-        metric = tollgate_domain::pipeline::Metric::default_for(task).as_str(),
+        metric = metric.as_str(),
     );
     // What init writes must be a valid pipeline.
     Pipeline::from_toml(&text).map_err(|e| anyhow::anyhow!("init wrote an invalid file: {e}"))?;
@@ -189,10 +336,20 @@ pub async fn init(
     }
     std::fs::write(&out, &text)?;
     println!(
-        "Wrote {} ({task_name} of {target:?} with {}).",
+        "Wrote {} ({task_name} of {target:?} with {}, metric {}).",
         out.display(),
-        family.as_str()
+        family.as_str(),
+        metric.as_str()
     );
+    for (name, why) in &excluded {
+        println!("Left out {name:?}: {why}.");
+    }
+    if let Some((minority, _, _)) = imbalanced {
+        println!(
+            "The rarest class is {:.1}% of the rows: the metric is macro F1.",
+            minority * 100.0
+        );
+    }
     println!("Next: tollgate pipeline apply {}", out.display());
     Ok(Outcome::Done)
 }

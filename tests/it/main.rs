@@ -10,5 +10,6 @@ mod drift_reference;
 mod helpers;
 mod least_privilege;
 mod promotion;
+mod real_tables;
 mod server;
 mod training;

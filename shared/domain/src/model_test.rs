@@ -38,4 +38,11 @@ pub struct TestReport {
     pub production_metrics: Option<BTreeMap<String, f64>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Test rows left out of every check because their target is missing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_without_target: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

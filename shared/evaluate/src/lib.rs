@@ -185,6 +185,16 @@ pub fn run_tests(
     production: Option<&Source>,
 ) -> Result<TestReport, String> {
     let frame = tollgate_trainer::read_table(test_split).map_err(|e| e.to_string())?;
+    // Rows without a target cannot be scored: they are left out of every check, and counted.
+    let keep = tollgate_trainer::has_target(&frame, &pipeline.target, "the test split")
+        .map_err(|e| e.to_string())?;
+    let without_target = keep.iter().filter(|k| !**k).count();
+    let frame = if without_target == 0 {
+        frame
+    } else {
+        let mask: polars::prelude::BooleanChunked = keep.iter().copied().collect();
+        frame.filter(&mask).map_err(|e| e.to_string())?
+    };
     let predict = |m: &Model, f: &DataFrame| m.predict(f).map(scores).map_err(|e| e.to_string());
     let score = |source: &Source, what: &str| -> Result<(Scores, Option<Model>), String> {
         match source {
@@ -193,7 +203,10 @@ pub fn run_tests(
                 Ok((predict(&model, &frame)?, Some(model)))
             }
             Source::Predictions(path) => Ok((
-                read_predictions(path, pipeline.task).map_err(|e| format!("{what}: {e}"))?,
+                only(
+                    read_predictions(path, pipeline.task).map_err(|e| format!("{what}: {e}"))?,
+                    &keep,
+                ),
                 None,
             )),
         }
@@ -243,7 +256,7 @@ pub fn run_tests(
             )?);
         }
     }
-    tollgate_modeltest::test(
+    let mut report = tollgate_modeltest::test(
         gates,
         &Inputs {
             truth: &truth,
@@ -254,7 +267,38 @@ pub fn run_tests(
             perturbed: &moved,
         },
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    if without_target > 0 {
+        report.rows_without_target = without_target as u64;
+        report.notes.push(format!(
+            "{without_target} of {} test rows have no {}: left out of every check",
+            keep.len(),
+            pipeline.target
+        ));
+    }
+    Ok(report)
+}
+
+/// The scores of the rows where `keep` is true: a predictions file has a row for every test
+/// row, the scored ones among them. A file shorter than the test split is left as it is, for the
+/// length check to refuse.
+fn only(scores: Scores, keep: &[bool]) -> Scores {
+    let pick = |n: usize| (0..n).filter(|i| keep.get(*i).copied().unwrap_or(true));
+    match scores {
+        Scores::Classes {
+            labels,
+            classes,
+            probabilities,
+        } if labels.len() == keep.len() => Scores::Classes {
+            labels: pick(labels.len()).map(|i| labels[i].clone()).collect(),
+            probabilities: probabilities.map(|p| pick(p.len()).map(|i| p[i].clone()).collect()),
+            classes,
+        },
+        Scores::Values(v) if v.len() == keep.len() => {
+            Scores::Values(pick(v.len()).map(|i| v[i]).collect())
+        }
+        other => other,
+    }
 }
 
 impl Evaluate {

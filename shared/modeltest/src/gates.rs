@@ -395,6 +395,7 @@ pub fn test(gates: &Gates, inputs: &Inputs<'_>) -> Result<TestReport, MetricErro
         metrics: candidate,
         production_metrics: production,
         notes,
+        rows_without_target: 0,
     })
 }
 
