@@ -62,9 +62,11 @@ fn malformed_files_without_a_contract_are_rejected_with_their_reason() {
             "all_null_column.csv",
             "column \"notes\": the column is entirely null",
         ),
+        // `NaN` is one of the contract's spellings of missing (as pandas reads it); the
+        // infinities are not.
         (
             "nan_inf.csv",
-            "column \"score\", row 2: NaN is not a finite number (3 such values",
+            "column \"score\", row 3: inf is not a finite number (2 such values",
         ),
         ("unterminated_quote.csv", "unterminated quote"),
         ("corrupt.csv.gz", "gzip stream is corrupt"),

@@ -90,8 +90,9 @@ pub struct BoostingParams {
     pub budget: f32,
     /// Bins per feature for the split search.
     pub max_bin: u16,
-    /// A cap on boosting rounds (a halving search's resource); `None`: the budget decides.
-    pub max_iterations: Option<usize>,
+    /// A cap on boosting rounds per booster (a halving search's resource); the budget may stop
+    /// the fit sooner.
+    pub max_iterations: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,7 +227,7 @@ impl Hyperparameters {
 /// - elastic_net: `alpha`, the penalty (1); `l1_ratio` (0.5); `max_iterations` (1000);
 ///   `tolerance` (1e-4);
 /// - gradient_boosting: `budget` (0.5); `max_bin` (256); `max_iterations`, a cap on boosting
-///   rounds (none).
+///   rounds per booster (100).
 ///
 /// An empty value, `none` or `null` counts as absent. A key that starts with `_`, or that
 /// another family reads, is ignored; any other key is refused.
@@ -313,16 +314,13 @@ impl Config {
             data_fraction > 0.0 && data_fraction <= 1.0,
             "in (0, 1]",
         )?;
-        let class_weight = match r.text("class_weight") {
-            None | Some("none") => ClassWeight::None,
-            Some("balanced") => ClassWeight::Balanced,
-            Some(other) => {
-                return Err(TrainError::hyperparameter(
-                    "class_weight",
-                    format!("{other:?} is not none or balanced"),
-                ));
-            }
-        };
+        let class_weight = r.one_of(
+            "class_weight",
+            &[
+                ("none", ClassWeight::None),
+                ("balanced", ClassWeight::Balanced),
+            ],
+        )?;
         if class_weight == ClassWeight::Balanced {
             let refused = match (task, family) {
                 (Task::Regression, _) => Some("class weights apply to classification"),
@@ -496,16 +494,19 @@ fn family_params(family: Family, r: &mut Reader<'_>) -> Result<FamilyParams, Tra
                 (2..=u16::MAX as u64).contains(&max_bin),
                 "at least 2",
             )?;
-            let max_iterations = r.whole("max_iterations")?;
-            if let Some(n) = max_iterations {
-                in_range("max_iterations", n as f64, n >= 1, "at least 1")?;
-            }
+            // scikit-learn's HistGradientBoosting stops at 100 rounds as well; perpetual's own
+            // cap (1000) made a trial on 300 rows take a minute.
+            let max_iterations = r.whole("max_iterations")?.unwrap_or(100);
+            in_range(
+                "max_iterations",
+                max_iterations as f64,
+                max_iterations >= 1,
+                "at least 1",
+            )?;
             FamilyParams::GradientBoosting(BoostingParams {
                 budget: budget as f32,
                 max_bin: max_bin as u16,
-                max_iterations: max_iterations
-                    .map(|n| to_usize("max_iterations", n))
-                    .transpose()?,
+                max_iterations: to_usize("max_iterations", max_iterations)?,
             })
         }
         Family::RandomForest => {
@@ -596,16 +597,13 @@ fn tree_params(r: &mut Reader<'_>) -> Result<TreeParams, TrainError> {
         min_weight_leaf >= 0.0,
         "at least 0",
     )?;
-    let split_quality = match r.text("split_quality") {
-        None | Some("gini") => SplitQuality::Gini,
-        Some("entropy") => SplitQuality::Entropy,
-        Some(other) => {
-            return Err(TrainError::hyperparameter(
-                "split_quality",
-                format!("{other:?} is not gini or entropy"),
-            ));
-        }
-    };
+    let split_quality = r.one_of(
+        "split_quality",
+        &[
+            ("gini", SplitQuality::Gini),
+            ("entropy", SplitQuality::Entropy),
+        ],
+    )?;
     Ok(TreeParams {
         max_depth: max_depth.map(|d| to_usize("max_depth", d)).transpose()?,
         min_weight_split: min_weight_split as f32,
@@ -698,6 +696,25 @@ impl<'a> Reader<'a> {
                 format!("{text:?} is not a whole number of at least 0"),
             )),
         }
+    }
+
+    /// One of the named values; absent, the first.
+    fn one_of<T: Copy>(
+        &mut self,
+        key: &'static str,
+        values: &[(&str, T)],
+    ) -> Result<T, TrainError> {
+        let Some(text) = self.text(key) else {
+            return Ok(values[0].1);
+        };
+        values
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| {
+                let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
+                TrainError::hyperparameter(key, format!("{text:?} is not {}", names.join(" or ")))
+            })
     }
 
     fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, TrainError> {

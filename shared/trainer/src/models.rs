@@ -177,7 +177,7 @@ fn booster(p: &BoostingParams, seed: u64, objective: Objective) -> PerpetualBoos
         .set_budget(p.budget)
         .set_max_bin(p.max_bin)
         .set_seed(seed)
-        .set_iteration_limit(p.max_iterations)
+        .set_iteration_limit(Some(p.max_iterations))
         .set_log_iterations(0)
         .set_num_threads(Some(1))
 }
@@ -271,18 +271,7 @@ impl Fitted {
                 index: m.predict(x).to_vec(),
                 probabilities: None,
             },
-            Self::Forest(forest) => {
-                let shares = forest.vote_shares(x, classes);
-                let index = shares
-                    .rows()
-                    .into_iter()
-                    .map(|row| first_max(row.iter().copied()))
-                    .collect();
-                Output::Classes {
-                    index,
-                    probabilities: Some(shares),
-                }
-            }
+            Self::Forest(forest) => most_likely(forest.vote_shares(x, classes)),
             Self::Linear(m) => Output::Values(m.predict(x).to_vec()),
             Self::ElasticNet(m) => Output::Values(m.predict(x).to_vec()),
             Self::Boosted(m) => m.predict(x, classes),
@@ -348,15 +337,7 @@ impl Boosted {
                 }
             }
         }
-        let index = probabilities
-            .rows()
-            .into_iter()
-            .map(|row| first_max(row.iter().copied()))
-            .collect();
-        Output::Classes {
-            index,
-            probabilities: Some(probabilities),
-        }
+        most_likely(probabilities)
     }
 }
 
@@ -371,6 +352,19 @@ impl Forest {
             }
         }
         votes / self.trees.len().max(1) as f64
+    }
+}
+
+/// Each row's most likely class (the first on a tie), with the shares.
+fn most_likely(probabilities: Array2<f64>) -> Output {
+    let index = probabilities
+        .rows()
+        .into_iter()
+        .map(|row| first_max(row.iter().copied()))
+        .collect();
+    Output::Classes {
+        index,
+        probabilities: Some(probabilities),
     }
 }
 
