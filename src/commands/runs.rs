@@ -118,15 +118,23 @@ pub async fn candidate_text(env: &Embedded, run: &Run) -> anyhow::Result<String>
     let Some(model) = env.catalog.model_version(&c.model, c.version).await? else {
         return Ok(String::new());
     };
-    let scored = test_metrics(env, &model)
-        .await
-        .and_then(|m| {
+    let tested = test_report(env, &model).await;
+    let mut scored = tested
+        .as_ref()
+        .and_then(|r| {
             let metric = run.pipeline.pipeline.metric().as_str();
-            m.get(metric).map(|v| {
+            r.metrics.get(metric).map(|v| {
                 format!("On the frozen test split (scored by the model tests): {metric} {v:.4}\n")
             })
         })
         .unwrap_or_default();
+    if let Some(n) = tested.map(|r| r.rows_without_target).filter(|n| *n > 0) {
+        scored.push_str(&format!(
+            "Left out of the tests: {n} test {} without a {} value.\n",
+            if n == 1 { "row" } else { "rows" },
+            run.pipeline.pipeline.target
+        ));
+    }
     Ok(scored
         + &match &model.test {
             None => "Model tests: not run yet.\n".to_owned(),
@@ -144,17 +152,16 @@ pub async fn candidate_text(env: &Embedded, run: &Run) -> anyhow::Result<String>
         })
 }
 
-/// The candidate's metrics on the test split, as its model tests measured them (the jobs never
-/// see the test labels, so no trial reports them): `None` before the tests ran.
-async fn test_metrics(
+/// The candidate's test report: its metrics on the test split (the jobs never see the test
+/// labels, so no trial reports them) and the rows it left out; `None` before the tests ran.
+async fn test_report(
     env: &Embedded,
     model: &tollgate_domain::ModelVersion,
-) -> Option<std::collections::BTreeMap<String, f64>> {
+) -> Option<tollgate_modeltest::TestReport> {
     let report = model.test_report.as_ref()?;
     use tollgate_domain::ports::BlobStore;
     let bytes = env.blobs.get(&report.bucket, &report.key).await.ok()?;
-    let report: tollgate_modeltest::TestReport = serde_json::from_slice(&bytes).ok()?;
-    Some(report.metrics)
+    serde_json::from_slice(&bytes).ok()
 }
 
 async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome> {
@@ -169,7 +176,10 @@ async fn report(env: &Embedded, run: &Run, json: bool) -> anyhow::Result<Outcome
                 .test_report
                 .as_ref()
                 .map_or(Value::Null, |r| crate::output::object_json(env, r));
-            value["candidate"]["test_metrics"] = json!(test_metrics(env, &model).await);
+            let tested = test_report(env, &model).await;
+            value["candidate"]["test_metrics"] = json!(tested.as_ref().map(|r| &r.metrics));
+            value["candidate"]["test_rows_without_target"] =
+                json!(tested.as_ref().map(|r| r.rows_without_target));
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {

@@ -135,7 +135,8 @@ fn a_regression_target_with_missing_values_leaves_those_rows_out_and_counts_them
         "{text}"
     );
     within_two_points(&run, "penguins_body_mass");
-    // Counted where people read the evidence: the model file and the test report.
+    // Counted where people read the evidence: the run, the model file and the test report.
+    assert_eq!(run["candidate"]["test_rows_without_target"], 1, "{run:#}");
     let model = &run["candidate"];
     let report = t.json(&[
         "model",
