@@ -458,13 +458,7 @@ fn family_params(family: Family, r: &mut Reader<'_>) -> Result<FamilyParams, Tra
         Family::LogisticRegression => {
             let alpha = r.float("alpha", 1.0)?;
             in_range("alpha", alpha, alpha >= 0.0, "at least 0")?;
-            let max_iterations = r.whole("max_iterations")?.unwrap_or(100);
-            in_range(
-                "max_iterations",
-                max_iterations as f64,
-                max_iterations >= 1,
-                "at least 1",
-            )?;
+            let max_iterations = r.count("max_iterations", 100)?;
             let gradient_tolerance = r.float("gradient_tolerance", 1e-4)?;
             in_range(
                 "gradient_tolerance",
@@ -496,13 +490,7 @@ fn family_params(family: Family, r: &mut Reader<'_>) -> Result<FamilyParams, Tra
             )?;
             // scikit-learn's HistGradientBoosting stops at 100 rounds as well; perpetual's own
             // cap (1000) made a trial on 300 rows take a minute.
-            let max_iterations = r.whole("max_iterations")?.unwrap_or(100);
-            in_range(
-                "max_iterations",
-                max_iterations as f64,
-                max_iterations >= 1,
-                "at least 1",
-            )?;
+            let max_iterations = r.count("max_iterations", 100)?;
             FamilyParams::GradientBoosting(BoostingParams {
                 budget: budget as f32,
                 max_bin: max_bin as u16,
@@ -554,13 +542,7 @@ fn family_params(family: Family, r: &mut Reader<'_>) -> Result<FamilyParams, Tra
                 (0.0..=1.0).contains(&l1_ratio),
                 "in [0, 1]",
             )?;
-            let max_iterations = r.whole("max_iterations")?.unwrap_or(1000);
-            in_range(
-                "max_iterations",
-                max_iterations as f64,
-                max_iterations >= 1,
-                "at least 1",
-            )?;
+            let max_iterations = r.count("max_iterations", 1000)?;
             let tolerance = r.float("tolerance", 1e-4)?;
             in_range("tolerance", tolerance, tolerance > 0.0, "above 0")?;
             FamilyParams::ElasticNet(ElasticNetParams {
@@ -715,6 +697,13 @@ impl<'a> Reader<'a> {
                 let names: Vec<&str> = values.iter().map(|(name, _)| *name).collect();
                 TrainError::hyperparameter(key, format!("{text:?} is not {}", names.join(" or ")))
             })
+    }
+
+    /// A whole number of at least 1.
+    fn count(&mut self, key: &'static str, default: u64) -> Result<u64, TrainError> {
+        let n = self.whole(key)?.unwrap_or(default);
+        in_range(key, n as f64, n >= 1, "at least 1")?;
+        Ok(n)
     }
 
     fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, TrainError> {
