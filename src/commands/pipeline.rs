@@ -176,7 +176,7 @@ pub async fn init(
     }
     // Measured on the tables in tests/fixtures/real: within two points of the better of
     // scikit-learn's random forest and HistGradientBoosting on each, where the bundled forest
-    // (which cannot weigh classes) and elastic net were not.
+    // (which cannot weigh classes) fell short on both classifications.
     let family = ModelFamily::GradientBoosting;
     let why = "gradient-boosted trees: of the bundled families, the one that comes closest to \
                scikit-learn on real tables (see the README)";
