@@ -186,15 +186,9 @@ pub fn run_tests(
 ) -> Result<TestReport, String> {
     let frame = tollgate_trainer::read_table(test_split).map_err(|e| e.to_string())?;
     // Rows without a target cannot be scored: they are left out of every check, and counted.
-    let keep = tollgate_trainer::has_target(&frame, &pipeline.target, "the test split")
+    let (frame, keep) = tollgate_trainer::with_target(&frame, &pipeline.target, "the test split")
         .map_err(|e| e.to_string())?;
     let without_target = keep.iter().filter(|k| !**k).count();
-    let frame = if without_target == 0 {
-        frame
-    } else {
-        let mask: polars::prelude::BooleanChunked = keep.iter().copied().collect();
-        frame.filter(&mask).map_err(|e| e.to_string())?
-    };
     let predict = |m: &Model, f: &DataFrame| m.predict(f).map(scores).map_err(|e| e.to_string());
     let score = |source: &Source, what: &str| -> Result<(Scores, Option<Model>), String> {
         match source {

@@ -441,16 +441,15 @@ pub fn has_target(frame: &DataFrame, target: &str, within: &str) -> Result<Vec<b
         .collect())
 }
 
-/// The rows of `frame` that hold a target value, and how many do not.
+/// The rows of `frame` that hold a target value, and which of its rows those are.
 pub fn with_target(
     frame: &DataFrame,
     target: &str,
     within: &str,
-) -> Result<(DataFrame, usize), TrainError> {
+) -> Result<(DataFrame, Vec<bool>), TrainError> {
     let keep = has_target(frame, target, within)?;
-    let without = keep.iter().filter(|k| !**k).count();
-    if without == 0 {
-        return Ok((frame.clone(), 0));
+    if keep.iter().all(|k| *k) {
+        return Ok((frame.clone(), keep));
     }
     let mask = BooleanChunked::from_slice("has_target".into(), &keep);
     let kept = frame.filter(&mask).map_err(|e| {
@@ -460,7 +459,7 @@ pub fn with_target(
             format!("leaving out rows without a target: {e}"),
         )
     })?;
-    Ok((kept, without))
+    Ok((kept, keep))
 }
 
 /// The target of a classification: a label per row, none missing.

@@ -182,7 +182,8 @@ pub fn train(config: &Config, root: &Path) -> Result<Outcome, TrainError> {
 
     let channels = Channels::read(&layout, config)?;
     let within = format!("channel {TRAIN}");
-    let (labelled, without_target) = data::with_target(&channels.train, &config.target, &within)?;
+    let (labelled, keep) = data::with_target(&channels.train, &config.target, &within)?;
+    let without_target = keep.iter().filter(|k| !**k).count();
     if without_target > 0 {
         say!(
             "leaving out {without_target} of {} training rows: their target {} is missing",

@@ -252,16 +252,11 @@ impl Model {
         let predictions = self.predict_within(frame, &within)?;
         // Every row is predicted (`row` stays the row of the input); the rows without a target
         // are left out of the scores, and counted.
-        let keep = data::has_target(frame, &self.target, &within)?;
+        let (frame, keep) = data::with_target(frame, &self.target, &within)?;
         let rows_without_target = keep.iter().filter(|k| !**k).count();
-        let (frame, scored) = if rows_without_target == 0 {
-            (frame.clone(), predictions.clone())
-        } else {
-            let mask: polars::prelude::BooleanChunked = keep.iter().copied().collect();
-            let kept = frame.filter(&mask).map_err(|e| {
-                TrainError::column(&within, &self.target, format!("leaving out rows: {e}"))
-            })?;
-            (kept, predictions.select(&keep))
+        let scored = match rows_without_target {
+            0 => predictions.clone(),
+            _ => predictions.select(&keep),
         };
         let frame = &frame;
         let measured = match &scored {
