@@ -321,38 +321,62 @@ impl Preprocessing {
 
     /// Encodes a frame's rows (the features by name; other columns are ignored).
     pub fn transform(&self, frame: &DataFrame, within: &str) -> Result<Array2<f64>, TrainError> {
-        let (rows, width) = (frame.height(), self.width());
-        let mut matrix = Array2::zeros((rows, width));
+        let columns = self
+            .features
+            .iter()
+            .map(|feature| {
+                let column = column(frame, &feature.name, within)?;
+                Ok(match feature.encoding {
+                    Encoding::Numeric { .. } => {
+                        Values::Numbers(numbers(column, &feature.name, within)?)
+                    }
+                    Encoding::Categorical { .. } => {
+                        Values::Texts(texts(column, &feature.name, within)?)
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        Ok(self.encode(frame.height(), &columns))
+    }
+
+    /// Encodes `rows` rows given as one [`Values`] per feature, in feature order: numbers for a
+    /// numeric feature, texts for a categorical one (the other kind encodes as missing).
+    pub fn encode(&self, rows: usize, columns: &[Values]) -> Array2<f64> {
+        let mut matrix = Array2::zeros((rows, self.width()));
         let mut offset = 0;
-        for feature in &self.features {
-            let column = column(frame, &feature.name, within)?;
-            match &feature.encoding {
-                Encoding::Numeric { mean, std, impute } => {
-                    for (i, value) in numbers(column, &feature.name, within)?
-                        .into_iter()
-                        .enumerate()
-                    {
+        for (feature, values) in self.features.iter().zip(columns) {
+            match (&feature.encoding, values) {
+                (Encoding::Numeric { mean, std, impute }, Values::Numbers(values)) => {
+                    for (i, value) in values.iter().take(rows).enumerate() {
                         matrix[[i, offset]] = (value.unwrap_or(*impute) - mean) / std;
                     }
                 }
-                Encoding::Categorical { levels, grouped } => {
-                    for (i, value) in texts(column, &feature.name, within)?
-                        .into_iter()
-                        .enumerate()
-                    {
+                (Encoding::Numeric { mean, std, impute }, Values::Texts(_)) => {
+                    matrix.column_mut(offset).fill((impute - mean) / std);
+                }
+                (Encoding::Categorical { levels, grouped }, Values::Texts(values)) => {
+                    for (i, value) in values.iter().take(rows).enumerate() {
                         let Some(value) = value else { continue };
-                        match levels.binary_search(&value) {
+                        match levels.binary_search(value) {
                             Ok(level) => matrix[[i, offset + level]] = 1.0,
                             Err(_) if *grouped > 0 => matrix[[i, offset + levels.len()]] = 1.0,
                             Err(_) => {}
                         }
                     }
                 }
+                (Encoding::Categorical { .. }, Values::Numbers(_)) => {}
             }
             offset += feature.encoding.width();
         }
-        Ok(matrix)
+        matrix
     }
+}
+
+/// One feature's values, row by row, as the encoding takes them; `None` is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Numbers(Vec<Option<f64>>),
+    Texts(Vec<Option<String>>),
 }
 
 fn column<'a>(frame: &'a DataFrame, name: &str, within: &str) -> Result<&'a Column, TrainError> {

@@ -35,6 +35,7 @@ mod error;
 mod metrics;
 mod model;
 mod models;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -46,8 +47,8 @@ pub use config::{
     Hyperparameters, LinearParams, LogisticParams, Metric, SplitQuality, Task, TreeParams,
 };
 pub use data::{
-    Encoding, Feature, MAX_LEVELS, Preprocessing, has_target, labels, numbers, read_channel,
-    read_table, texts, values, with_target,
+    Encoding, Feature, MAX_LEVELS, Preprocessing, Values, has_target, labels, numbers,
+    read_channel, read_table, texts, values, with_target,
 };
 pub use error::TrainError;
 pub use metrics::Score;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::config::{Family, Hyperparameters, Task};
-use crate::data::{self, Preprocessing};
+use crate::data::{self, Preprocessing, Values};
 use crate::metrics::{self, Score};
 use crate::models::{Fitted, Output};
 
@@ -298,8 +298,18 @@ impl Model {
     /// As [`Model::predict`], naming the frame as `within` in errors (`channel validation`).
     fn predict_within(&self, frame: &DataFrame, within: &str) -> Result<Predictions, TrainError> {
         let x = self.preprocessing.transform(frame, within)?;
+        Ok(self.predict_matrix(&x))
+    }
+
+    /// Predicts `rows` rows given as one [`Values`] per feature, in feature order (what a
+    /// serving request holds, without a frame in between).
+    pub fn predict_values(&self, rows: usize, columns: &[Values]) -> Predictions {
+        self.predict_matrix(&self.preprocessing.encode(rows, columns))
+    }
+
+    fn predict_matrix(&self, x: &Array2<f64>) -> Predictions {
         let classes = self.classes.as_deref().unwrap_or_default();
-        Ok(match self.fitted.predict(&x, classes.len()) {
+        match self.fitted.predict(x, classes.len()) {
             Output::Classes {
                 index,
                 probabilities,
@@ -309,7 +319,7 @@ impl Model {
                 probabilities,
             },
             Output::Values(values) => Predictions::Values(values),
-        })
+        }
     }
 
     /// The text of `model.json`.

@@ -599,3 +599,214 @@ fn class_weights_are_refused_where_the_family_cannot_weigh_rows() {
         "{failure}"
     );
 }
+
+/// `<entrypoint> serve` on a job's root, stopped (SIGTERM, as SageMaker stops it) when dropped.
+struct Served {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Served {
+    fn start(job: &Job) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trainer"))
+            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--root"])
+            .arg(job.layout.root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let address = first
+            .trim()
+            .rsplit_once("http://")
+            .unwrap_or_else(|| panic!("the first line says where: {first:?}"))
+            .1
+            .to_owned();
+        Self { child, address }
+    }
+
+    /// One HTTP/1.1 exchange: the status, the Content-Type and the body.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type: ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        (status, content_type, body.to_owned())
+    }
+
+    fn post(&self, content_type: &str, accept: Option<&str>, body: &str) -> (u16, String, String) {
+        let mut headers = vec![("Content-Type", content_type)];
+        headers.extend(accept.map(|a| ("Accept", a)));
+        self.call("POST", "/invocations", &headers, body.as_bytes())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The test rows as CSV: with the header and every column, or the features alone, no header.
+fn test_rows_csv(job: &Job, header: bool) -> String {
+    let mut test = read_table(&job.channel_file("test", "wine.csv")).unwrap();
+    let mut out = Vec::new();
+    if header {
+        CsvWriter::new(&mut out).finish(&mut test).unwrap();
+    } else {
+        CsvWriter::new(&mut out)
+            .include_header(false)
+            .finish(&mut test.select(FEATURES).unwrap())
+            .unwrap();
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_serve_entry_point_answers_the_inference_contract_and_survives_bad_requests() {
+    let job = Job::wine(&[
+        ("model", "logistic_regression"),
+        ("target", "quality"),
+        ("seed", "11"),
+    ]);
+    job.train();
+    // What the job itself predicted for its test rows: the server must answer the same.
+    let expected: Vec<String> = job
+        .predictions("test")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().to_owned())
+        .collect();
+    let served = Served::start(&job);
+    assert_eq!(served.call("GET", "/ping", &[], b"").0, 200);
+
+    // CSV without a header, the features in order: one line per row, the label then each class's
+    // probability.
+    let (status, content_type, body) = served.post("text/csv", None, &test_rows_csv(&job, false));
+    assert_eq!((status, content_type.as_str()), (200, "text/csv"), "{body}");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 120);
+    let labels: Vec<String> = lines
+        .iter()
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(labels, expected);
+    let shares: f64 = lines[0]
+        .split(',')
+        .skip(1)
+        .map(|p| p.parse::<f64>().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{}", lines[0]);
+
+    // Rows cut from the file as they are, header and target included: columns go by name.
+    let (status, _, by_name) =
+        served.post("text/csv; charset=utf-8", None, &test_rows_csv(&job, true));
+    assert_eq!(status, 200, "{by_name}");
+    assert_eq!(by_name, body);
+
+    // JSON Lines of objects, answered as JSON Lines; and as CSV when Accept says so.
+    let test = read_table(&job.channel_file("test", "wine.csv")).unwrap();
+    let mut objects = Vec::new();
+    JsonWriter::new(&mut objects)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(&mut test.clone())
+        .unwrap();
+    let objects = String::from_utf8(objects).unwrap();
+    let (status, content_type, answers) = served.post("application/jsonlines", None, &objects);
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/jsonlines"),
+        "{answers}"
+    );
+    let answers: Vec<serde_json::Value> = answers
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let labels: Vec<String> = answers
+        .iter()
+        .map(|a| a["prediction"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(labels, expected);
+    assert!(answers[0]["probabilities"].as_object().unwrap().len() > 1);
+    let (_, content_type, as_csv) =
+        served.post("application/jsonlines", Some("text/csv"), &objects);
+    assert_eq!(
+        (content_type.as_str(), as_csv.as_str()),
+        ("text/csv", body.as_str())
+    );
+
+    // Bad requests: each refused with what and where, and the server goes on.
+    let mut rows: Vec<String> = test_rows_csv(&job, false)
+        .lines()
+        .take(3)
+        .map(str::to_owned)
+        .collect();
+    rows[2] = rows[2].rsplit_once(',').unwrap().0.to_owned() + ",abc";
+    let (status, _, why) = served.post("text/csv", None, &rows.join("\n"));
+    assert_eq!(status, 400);
+    assert_eq!(why.trim(), "row 3, column alcohol: \"abc\" is not a number");
+    let (status, _, why) = served.post("text/csv", None, "7.4,0.7\n");
+    assert_eq!(status, 400);
+    assert!(
+        why.starts_with("row 1: 2 value(s), and the model takes 11 (fixed_acidity,"),
+        "{why}"
+    );
+    let (status, _, why) = served.post("application/jsonlines", None, "{\"alcohol\": 9.4}\n");
+    assert_eq!(status, 400);
+    assert!(
+        why.contains("row 1, column fixed_acidity: no value"),
+        "{why}"
+    );
+    let (status, _, why) = served.post("application/jsonlines", None, "{not json\n");
+    assert_eq!(status, 400);
+    assert!(why.starts_with("line 1: not JSON"), "{why}");
+    assert_eq!(
+        served
+            .post("application/x-www-form-urlencoded", None, "a=1")
+            .0,
+        415
+    );
+    assert_eq!(served.post("text/csv", Some("image/png"), &rows[0]).0, 406);
+    let huge = format!("{}\n", rows[0]).repeat(7 * 1024 * 1024 / rows[0].len());
+    let (status, _, why) = served.post("text/csv", None, &huge);
+    assert_eq!(status, 413, "{why}");
+    assert!(why.contains("6 MiB"), "{why}");
+    // A missing value is imputed as in training, not refused.
+    let gap = format!(",{}", rows[0].split_once(',').unwrap().1);
+    assert_eq!(served.post("text/csv", None, &gap).0, 200);
+    assert_eq!(served.call("GET", "/ping", &[], b"").0, 200);
+}

@@ -1,0 +1,637 @@
+//! Serving a trained model under SageMaker's inference container contract: `GET /ping` answers
+//! 200 once the model is loaded, `POST /invocations` predicts the rows of its body. The image
+//! runs as `<entrypoint> serve`, listens on port 8080 and finds the model in `/opt/ml/model`
+//! (`model.json`, the preprocessing included). `tollgate up` answers the same requests at
+//! `POST /models/<name>/invocations` with [`invoke`].
+//!
+//! Requests (`Content-Type`):
+//! - `text/csv`: one row per line, the features in the model's order, no header; or a header
+//!   line that names every feature, and then the columns go by name (others, the target among
+//!   them, are ignored), so rows cut from a dataset file can be sent as they are.
+//! - `application/jsonlines` (or `application/x-ndjson`): one JSON object per line, feature name
+//!   to value, or one array of values in feature order.
+//! - `application/json`: one such object, or an array of them.
+//!
+//! A missing value (an empty CSV field, `NA` and the other [`NULL_VALUES`], JSON `null`) is
+//! imputed as in training; a key left out of a JSON object is an error, so that a misspelt name
+//! is not silently a missing value. Rows are numbered from 1 in errors.
+//!
+//! Answers (`Accept`, by default the request's format): JSON Lines of
+//! `{"prediction": …, "probabilities": {class: p, …}}`, one per row in order (probabilities
+//! when the model gives them); CSV lines of the prediction then each class's probability, in
+//! the order of the model's classes (sorted); or, for `application/json`, one array of the same
+//! objects. Bad requests get a 4xx whose text names the row and column; the server never stops
+//! on one.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+use tollgate_domain::contract::NULL_VALUES;
+
+use crate::data::{Encoding, Values};
+use crate::{Model, Predictions, TrainError};
+
+/// The largest request body taken: SageMaker's limit for a real-time endpoint's payload.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The port the contract listens on.
+pub const PORT: u16 = 8080;
+
+/// A body format, of a request or an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+    Json,
+}
+
+impl Format {
+    /// The format a `Content-Type` or `Accept` value names (parameters such as `charset` are
+    /// ignored); `None` for one it does not know.
+    pub fn of(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or("").trim();
+        match essence.to_ascii_lowercase().as_str() {
+            "text/csv" => Some(Self::Csv),
+            "application/jsonlines"
+            | "application/jsonl"
+            | "application/x-ndjson"
+            | "application/x-jsonlines" => Some(Self::JsonLines),
+            "application/json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv",
+            Self::JsonLines => "application/jsonlines",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// A request refused, with the status and the text to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ServeError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ServeError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// What a value in a row and column got wrong.
+    fn cell(row: usize, column: &str, reason: impl std::fmt::Display) -> Self {
+        Self::bad(format!("row {row}, column {column}: {reason}"))
+    }
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, format!("{}\n", self.message)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+}
+
+/// A request predicted: the answer, and what capture keeps of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub rows: usize,
+    pub format: Format,
+    pub body: String,
+    /// One JSON object per row: each feature's value as the model read it, and `prediction`.
+    pub captured: Vec<Map<String, Value>>,
+}
+
+impl IntoResponse for Invocation {
+    fn into_response(self) -> Response {
+        let mut response = self.body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.format.media_type()),
+        );
+        response
+    }
+}
+
+impl Invocation {
+    /// The captured rows as JSON Lines, the format the monitor reads.
+    pub fn capture_lines(&self) -> String {
+        let mut out = String::new();
+        for row in &self.captured {
+            out.push_str(&Value::Object(row.clone()).to_string());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Predicts the rows of a request body. `content_type` and `accept` are the headers' values;
+/// no `Accept` (or `*/*`) answers in the request's format.
+pub fn invoke(
+    model: &Model,
+    content_type: Option<&str>,
+    accept: Option<&str>,
+    body: &[u8],
+) -> Result<Invocation, ServeError> {
+    let Some(content_type) = content_type else {
+        return Err(ServeError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "no Content-Type: send text/csv, application/jsonlines or application/json",
+        ));
+    };
+    let request = Format::of(content_type).ok_or_else(|| {
+        ServeError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type {content_type} is not taken: send text/csv, \
+                 application/jsonlines or application/json"
+            ),
+        )
+    })?;
+    let answer = answer_format(accept, request)?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ServeError::bad(format!("the body is not UTF-8 text: {e}")))?;
+    let rows = match request {
+        Format::Csv => csv_rows(model, text)?,
+        Format::JsonLines => json_rows(model, json_lines(text)?)?,
+        Format::Json => json_rows(model, json_document(text)?)?,
+    };
+    if rows.count == 0 {
+        return Err(ServeError::bad("the body holds no row to predict"));
+    }
+    // Prediction is arithmetic on a checked matrix; should a model still panic, the request
+    // fails and the server goes on.
+    let predictions = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        model.predict_values(rows.count, &rows.columns)
+    }))
+    .map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        ServeError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the model failed on this request: {what}"),
+        )
+    })?;
+    if let Predictions::Values(values) = &predictions
+        && let Some(row) = values.iter().position(|v| !v.is_finite())
+    {
+        return Err(ServeError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "row {}: the model predicts a value that is not a number",
+                row + 1
+            ),
+        ));
+    }
+    let answers = answers(&predictions);
+    let body = render(&answers, &predictions, answer);
+    let captured = capture(model, &rows, &answers);
+    Ok(Invocation {
+        rows: rows.count,
+        format: answer,
+        body,
+        captured,
+    })
+}
+
+fn answer_format(accept: Option<&str>, request: Format) -> Result<Format, ServeError> {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(request);
+    };
+    let mut wildcard = false;
+    for choice in accept.split(',') {
+        if let Some(format) = Format::of(choice) {
+            return Ok(format);
+        }
+        let essence = choice.split(';').next().unwrap_or("").trim();
+        wildcard |= essence == "*/*" || essence == "application/*" || essence == "text/*";
+    }
+    if wildcard {
+        return Ok(request);
+    }
+    Err(ServeError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        format!(
+            "Accept {accept} names no format this server writes: text/csv, \
+             application/jsonlines or application/json"
+        ),
+    ))
+}
+
+/// A request's rows, one [`Values`] per feature.
+struct Rows {
+    count: usize,
+    columns: Vec<Values>,
+}
+
+impl Rows {
+    fn new(model: &Model) -> Self {
+        let columns = model
+            .preprocessing()
+            .features
+            .iter()
+            .map(|f| match f.encoding {
+                Encoding::Numeric { .. } => Values::Numbers(Vec::new()),
+                Encoding::Categorical { .. } => Values::Texts(Vec::new()),
+            })
+            .collect();
+        Self { count: 0, columns }
+    }
+}
+
+fn is_missing(text: &str) -> bool {
+    NULL_VALUES.contains(&text.trim())
+}
+
+/// A CSV field into its feature's column.
+fn push_text(column: &mut Values, row: usize, name: &str, field: &str) -> Result<(), ServeError> {
+    match column {
+        Values::Numbers(values) => {
+            let value = if is_missing(field) {
+                None
+            } else {
+                let number: f64 = field.trim().parse().map_err(|_| {
+                    ServeError::cell(row, name, format!("{field:?} is not a number"))
+                })?;
+                number.is_finite().then_some(number)
+            };
+            values.push(value);
+        }
+        Values::Texts(values) => {
+            values.push((!is_missing(field)).then(|| field.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// A JSON value into its feature's column.
+fn push_json(column: &mut Values, row: usize, name: &str, value: &Value) -> Result<(), ServeError> {
+    match (column, value) {
+        (Values::Numbers(values), Value::Null) => values.push(None),
+        (Values::Numbers(values), Value::Number(n)) => {
+            values.push(n.as_f64().filter(|v| v.is_finite()));
+        }
+        (Values::Numbers(values), Value::Bool(b)) => values.push(Some(f64::from(u8::from(*b)))),
+        (column @ Values::Numbers(_), Value::String(text)) => push_text(column, row, name, text)?,
+        (Values::Texts(values), Value::Null) => values.push(None),
+        (Values::Texts(values), Value::String(text)) => values.push(Some(text.clone())),
+        (Values::Texts(values), Value::Number(n)) => {
+            // As training reads a number in a text column: 5 and 5.0 are the level "5".
+            values.push(Some(match n.as_f64() {
+                Some(v) => format!("{v}"),
+                None => n.to_string(),
+            }));
+        }
+        (Values::Texts(values), Value::Bool(b)) => values.push(Some(b.to_string())),
+        (_, other) => {
+            return Err(ServeError::cell(
+                row,
+                name,
+                format!("{other} is not a value (a number, text or null)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn feature_list(model: &Model) -> String {
+    model.features().collect::<Vec<_>>().join(", ")
+}
+
+fn csv_rows(model: &Model, text: &str) -> Result<Rows, ServeError> {
+    let features: Vec<&str> = model.features().collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Rows::new(model);
+    // Which field holds each feature: its place, or its column under a header.
+    let mut positions: Option<Vec<usize>> = None;
+    let mut row = 0;
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| ServeError::bad(format!("line {}: {e}", line + 1)))?;
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if line == 0 {
+            let names: Vec<&str> = record.iter().map(str::trim).collect();
+            if features.iter().all(|f| names.contains(f)) {
+                positions = Some(
+                    features
+                        .iter()
+                        .map(|f| names.iter().position(|n| n == f).unwrap_or_default())
+                        .collect(),
+                );
+                continue;
+            }
+        }
+        row += 1;
+        match &positions {
+            Some(positions) => {
+                for ((column, name), at) in rows.columns.iter_mut().zip(&features).zip(positions) {
+                    let field = record.get(*at).ok_or_else(|| {
+                        ServeError::cell(row, name, "no value: the row is shorter than the header")
+                    })?;
+                    push_text(column, row, name, field)?;
+                }
+            }
+            None => {
+                if record.len() != features.len() {
+                    return Err(ServeError::bad(format!(
+                        "row {row}: {} value(s), and the model takes {} ({}), in that order; \
+                         or send a header line naming them",
+                        record.len(),
+                        features.len(),
+                        feature_list(model)
+                    )));
+                }
+                for ((column, name), field) in
+                    rows.columns.iter_mut().zip(&features).zip(record.iter())
+                {
+                    push_text(column, row, name, field)?;
+                }
+            }
+        }
+        rows.count += 1;
+    }
+    Ok(rows)
+}
+
+/// The rows of a JSON Lines body, numbered.
+fn json_lines(text: &str) -> Result<Vec<Value>, ServeError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| ServeError::bad(format!("line {}: not JSON: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// The rows of a JSON body: one object, or an array of objects (or of arrays).
+fn json_document(text: &str) -> Result<Vec<Value>, ServeError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ServeError::bad(format!("the body is not JSON: {e}")))?;
+    Ok(match value {
+        Value::Array(items) if items.iter().all(|i| i.is_object() || i.is_array()) => items,
+        other => vec![other],
+    })
+}
+
+fn json_rows(model: &Model, values: Vec<Value>) -> Result<Rows, ServeError> {
+    let features: Vec<&str> = model.features().collect();
+    let mut rows = Rows::new(model);
+    for (i, value) in values.iter().enumerate() {
+        let row = i + 1;
+        match value {
+            Value::Object(fields) => {
+                for (column, name) in rows.columns.iter_mut().zip(&features) {
+                    let value = fields.get(*name).ok_or_else(|| {
+                        ServeError::cell(row, name, "no value (give null for a missing one)")
+                    })?;
+                    push_json(column, row, name, value)?;
+                }
+            }
+            Value::Array(items) => {
+                if items.len() != features.len() {
+                    return Err(ServeError::bad(format!(
+                        "row {row}: {} value(s), and the model takes {} ({}), in that order",
+                        items.len(),
+                        features.len(),
+                        feature_list(model)
+                    )));
+                }
+                for ((column, name), value) in rows.columns.iter_mut().zip(&features).zip(items) {
+                    push_json(column, row, name, value)?;
+                }
+            }
+            other => {
+                return Err(ServeError::bad(format!(
+                    "row {row}: {other} is not a row: send an object of feature to value, or an \
+                     array of values in the order {}",
+                    feature_list(model)
+                )));
+            }
+        }
+        rows.count += 1;
+    }
+    Ok(rows)
+}
+
+/// Each row's answer: `prediction`, and `probabilities` when the model gives them.
+fn answers(predictions: &Predictions) -> Vec<Map<String, Value>> {
+    match predictions {
+        Predictions::Classes {
+            classes,
+            labels,
+            probabilities,
+        } => labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| {
+                let mut answer = Map::new();
+                answer.insert("prediction".into(), Value::String(label.clone()));
+                if let Some(p) = probabilities {
+                    let shares = classes
+                        .iter()
+                        .zip(p.row(i))
+                        .map(|(class, p)| (class.clone(), Value::from(*p)))
+                        .collect();
+                    answer.insert("probabilities".into(), Value::Object(shares));
+                }
+                answer
+            })
+            .collect(),
+        Predictions::Values(values) => values
+            .iter()
+            .map(|v| {
+                let mut answer = Map::new();
+                answer.insert("prediction".into(), Value::from(*v));
+                answer
+            })
+            .collect(),
+    }
+}
+
+fn render(answers: &[Map<String, Value>], predictions: &Predictions, format: Format) -> String {
+    match format {
+        Format::JsonLines => {
+            let mut out = String::new();
+            for answer in answers {
+                out.push_str(&Value::Object(answer.clone()).to_string());
+                out.push('\n');
+            }
+            out
+        }
+        Format::Json => {
+            Value::Array(answers.iter().cloned().map(Value::Object).collect()).to_string()
+        }
+        Format::Csv => {
+            let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+            for i in 0..predictions.len() {
+                let record: Vec<String> = match predictions {
+                    Predictions::Classes {
+                        labels,
+                        probabilities,
+                        ..
+                    } => std::iter::once(labels[i].clone())
+                        .chain(
+                            probabilities
+                                .iter()
+                                .flat_map(|p| p.row(i).to_vec())
+                                .map(|p| p.to_string()),
+                        )
+                        .collect(),
+                    Predictions::Values(values) => vec![values[i].to_string()],
+                };
+                writer
+                    .write_record(&record)
+                    .expect("writing CSV to memory cannot fail");
+            }
+            String::from_utf8(writer.into_inner().expect("an in-memory writer flushes"))
+                .expect("CSV of UTF-8 fields is UTF-8")
+        }
+    }
+}
+
+/// Each row's features as the model read them, and its prediction.
+fn capture(model: &Model, rows: &Rows, answers: &[Map<String, Value>]) -> Vec<Map<String, Value>> {
+    (0..rows.count)
+        .map(|i| {
+            let mut line = Map::new();
+            for (name, column) in model.features().zip(&rows.columns) {
+                let value = match column {
+                    Values::Numbers(values) => values[i].map_or(Value::Null, Value::from),
+                    Values::Texts(values) => values[i].clone().map_or(Value::Null, Value::String),
+                };
+                line.insert(name.to_owned(), value);
+            }
+            line.insert("prediction".into(), answers[i]["prediction"].clone());
+            line
+        })
+        .collect()
+}
+
+/// The request's body, or the answer to a body too large (or cut short).
+pub fn body_or_refusal(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Bytes, ServeError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ServeError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is larger than {} MiB: send fewer rows per request",
+                    MAX_BODY_BYTES >> 20
+                ),
+            )
+        } else {
+            ServeError::new(e.status(), format!("reading the body: {e}"))
+        }
+    })
+}
+
+/// A header's value as text, when it is text.
+pub fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `/ping` and `/invocations` for one loaded model: the container's routes.
+pub fn router(model: Arc<Model>) -> Router {
+    Router::new()
+        .route("/ping", get(|| async { StatusCode::OK }))
+        .route("/invocations", post(invocations))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(model)
+}
+
+async fn invocations(
+    State(model): State<Arc<Model>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Invocation, ServeError> {
+    let body = body_or_refusal(body)?;
+    invoke(
+        &model,
+        header_text(&headers, header::CONTENT_TYPE),
+        header_text(&headers, header::ACCEPT),
+        &body,
+    )
+}
+
+/// `serve`: loads `<root>/model/model.json` and answers on `address` until SIGTERM or Ctrl-C.
+pub fn serve(root: &Path, address: SocketAddr) -> Result<(), TrainError> {
+    let path = root.join("model").join("model.json");
+    let model = Arc::new(Model::load(&path)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| TrainError::io("starting the server", root, e))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| TrainError::io("listening on", Path::new(&address.to_string()), e))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| TrainError::io("listening on", Path::new(&address.to_string()), e))?;
+        println!(
+            "serving {} ({} model of {}) on http://{bound}",
+            path.display(),
+            model.family(),
+            model.target()
+        );
+        axum::serve(listener, router(model))
+            .with_graceful_shutdown(stopped())
+            .await
+            .map_err(|e| TrainError::io("serving on", Path::new(&bound.to_string()), e))
+    })
+}
+
+/// SIGTERM (how SageMaker stops a container) or Ctrl-C.
+async fn stopped() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
