@@ -7,6 +7,7 @@ mod embedded;
 mod output;
 mod progress;
 mod remote;
+mod serving;
 
 use std::process::ExitCode;
 

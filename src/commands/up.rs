@@ -48,6 +48,8 @@ pub async fn run(
         .and_then(|()| writeln!(lock, "pid {} serving {base_url}", std::process::id()))
         .context("writing the lock file")?;
 
+    let (endpoints, capture) =
+        crate::serving::endpoints(env, BearerTokens(tokens.clone())).context("serving models")?;
     let api = Api::new(
         env.app(),
         Arc::new(BearerTokens(tokens.clone())),
@@ -65,7 +67,9 @@ pub async fn run(
     } else {
         api
     };
-    let router = with_console(api, console.as_deref());
+    let router = endpoints
+        .router()
+        .merge(with_console(api, console.as_deref()));
 
     env.fail_jobs_of_ended_processes().await?;
     let dispatcher = tokio::spawn({
@@ -76,6 +80,8 @@ pub async fn run(
     let monitor = tokio::spawn(monitor_on_timer(env.clone(), monitor_every));
     let schedules = tokio::spawn(schedules_on_timer(env.clone()));
     let sweeper = tokio::spawn(sweep_on_timer(env.clone()));
+    let follower = tokio::spawn(endpoints.clone().follow());
+    let capturing = tokio::spawn(capture.run());
 
     if !host.is_loopback() {
         eprintln!(
@@ -90,6 +96,7 @@ pub async fn run(
         None => println!("  console:   not served (build it and pass --console DIR: see README)"),
     }
     println!("  API:       {base_url}/api/v1/health");
+    println!("  serving:   {base_url}/models/<name>/invocations   (the model in production)");
     println!(
         "  sign in:   export TOLLGATE_TOKEN=$(tollgate --data-dir {} token --as YOU --group editors --group approvers)",
         env.data_dir.display()
@@ -113,6 +120,11 @@ pub async fn run(
     monitor.abort();
     schedules.abort();
     sweeper.abort();
+    follower.abort();
+    drop(endpoints);
+    // The rows answered last are captured before the server says it stopped.
+    let _ = follower.await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), capturing).await;
     served.context("serving the API")?;
     eprintln!("Tollgate stopped.");
     Ok(Outcome::Done)

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::helpers::{Tollgate, parse, sample};
 
-const PIPELINE: &str = r#"
+pub const PIPELINE: &str = r#"
 name = "wine-promo"
 dataset = "wine"
 target = "quality"

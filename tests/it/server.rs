@@ -450,3 +450,182 @@ fn the_cli_through_the_api_gives_the_same_answers_as_on_the_data_dir() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no route through --api"));
     assert!(up.stop().success());
 }
+
+/// One request to a model's endpoint: the status, the version that answered and the body.
+fn invoke(
+    address: &str,
+    model: &str,
+    token: Option<&str>,
+    csv: &str,
+) -> (u16, Option<u32>, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /models/{model}/invocations HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: text/csv\r\nAccept: application/jsonlines\r\n{auth}Content-Length: {}\r\n\r\n{csv}",
+        csv.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let version = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("x-tollgate-model-version: ")
+            .and_then(|v| v.trim().parse().ok())
+    });
+    (status, version, body.to_owned())
+}
+
+#[test]
+fn up_serves_the_model_in_production_captures_its_traffic_and_swaps_without_losing_a_request() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    std::fs::write(&file, crate::promotion::PIPELINE).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    let decide = |who: &str, args: &[&str]| {
+        let out = t.run(&[&["--as", who][..], args].concat());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    decide("ana", &["approve", "wine-promo", "1"]);
+
+    let up = Up::start(&t);
+    let app = token(&t, "scoring-app", &[]);
+    // Rows as the sample holds them, header and target included.
+    let sample_rows = std::fs::read_to_string(sample("wine-2010-drifted.csv")).unwrap();
+    let (header, rows) = sample_rows.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    let one = |i: usize| format!("{header}\n{}\n", rows[i % rows.len()]);
+
+    let (status, _, why) = invoke(&up.address, "wine-promo", None, &one(0));
+    assert_eq!(status, 401, "{why}");
+    let (status, _, why) = invoke(&up.address, "no-such-model", Some(&app), &one(0));
+    assert_eq!(status, 404, "{why}");
+    assert!(why.contains("no version in production"), "{why}");
+    let (status, version, answer) = invoke(&up.address, "wine-promo", Some(&app), &one(0));
+    assert_eq!((status, version), (200, Some(1)), "{answer}");
+    let answer: Value = serde_json::from_str(answer.trim()).unwrap();
+    assert!(answer["prediction"].is_string(), "{answer}");
+    let (status, _, why) = invoke(
+        &up.address,
+        "wine-promo",
+        Some(&app),
+        &format!("{header}\n{}", rows[0].replacen(',', ",x", 1)),
+    );
+    assert_eq!(status, 400, "{why}");
+    assert!(why.starts_with("row 1, column volatile_acidity"), "{why}");
+
+    // Clients send rows without a pause while v2 is approved into production and then rolled
+    // back, by another process on the same data dir: every request is answered, by one version.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (address, app, stop) = (up.address.clone(), app.clone(), stop.clone());
+            let requests: Vec<String> = (0..50).map(|i| one(c * 50 + i)).collect();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, version, body) = invoke(
+                        &address,
+                        "wine-promo",
+                        Some(&app),
+                        &requests[i % requests.len()],
+                    );
+                    assert_eq!(status, 200, "{body}");
+                    seen.push(version.unwrap());
+                    i += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    // The requests of this thread that were answered, the first one above included.
+    let probes = std::cell::Cell::new(1);
+    let latest = |up: &Up| {
+        let (status, version, _) = invoke(&up.address, "wine-promo", Some(&app), &one(1));
+        probes.set(probes.get() + usize::from(status == 200));
+        version
+    };
+    decide("ana", &["approve", "wine-promo", "2"]);
+    eventually(15, "v2 served after its approval", || {
+        latest(&up) == Some(2)
+    });
+    decide("bob", &["rollback", "wine-promo"]);
+    eventually(15, "v1 served again after the rollback", || {
+        latest(&up) == Some(1)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for client in clients {
+        let seen = client.join().expect("no request failed");
+        answered += seen.len();
+        // Each client saw v1, then v2, then v1 again: never a step back before the rollback.
+        let mut phases = seen.clone();
+        phases.dedup();
+        assert!(
+            [&[1][..], &[1, 2], &[1, 2, 1], &[2, 1], &[2]].contains(&phases.as_slice()),
+            "{phases:?}"
+        );
+    }
+    assert!(answered > 20, "{answered} requests answered");
+    eprintln!("{answered} requests answered by the clients during the swaps");
+    let status = up.stop();
+    assert!(status.success(), "{status:?}");
+
+    // Every answered row was captured, with its prediction and the version that made it.
+    let capture = t
+        .data_dir()
+        .join("buckets/tollgate-data/capture/wine-promo");
+    let mut captured = Vec::new();
+    let mut dirs = vec![capture.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                captured.extend(
+                    std::fs::read_to_string(&path)
+                        .unwrap()
+                        .lines()
+                        .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+                );
+            }
+        }
+    }
+    assert_eq!(
+        captured.len(),
+        answered + probes.get(),
+        "one row per answered request"
+    );
+    assert!(
+        captured
+            .iter()
+            .all(|row| row["prediction"].is_string() && row["alcohol"].is_number())
+    );
+    assert!(captured.iter().any(|row| row["model_version"] == 2));
+    // The monitor reads what serving captured.
+    let monitored = t.json(&["monitor", "--json"]);
+    assert_eq!(
+        monitored["reports"][0]["captured_rows"],
+        captured.len(),
+        "{monitored:#}"
+    );
+}
