@@ -8,11 +8,13 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
-use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
+use tollgate_domain::{AuditEvent, BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_evaluate::Evaluate;
 use tollgate_ingest::Ingest;
 use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
 use tollgate_tune::{Tune, TuneConfig};
+
+use crate::notify::{self, Webhook};
 
 /// How many published events may wait for the handlers: far more than a laptop's runs publish
 /// at once, and a bound on memory however long `tollgate up` runs.
@@ -33,6 +35,17 @@ pub struct Embedded {
     /// The events published on the bus and not yet handled, for [`Embedded::settle`] and
     /// [`Embedded::dispatch`] to hand to the handlers.
     events: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
+    /// Where the events people act on are sent (`TOLLGATE_WEBHOOK_URL`), and the deliveries
+    /// under way.
+    notifier: Option<Arc<Notifier>>,
+}
+
+/// The webhook, the console's address for links, and the deliveries not yet done.
+#[derive(Debug)]
+struct Notifier {
+    webhook: Webhook,
+    console: Option<String>,
+    sending: std::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Embedded {
@@ -75,6 +88,13 @@ impl Embedded {
             jobs.path().to_owned(),
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ));
+        let notifier = Webhook::from_env()?.map(|webhook| {
+            Arc::new(Notifier {
+                webhook,
+                console: console_url(data_dir),
+                sending: std::sync::Mutex::default(),
+            })
+        });
         Ok(Self {
             data_dir: data_dir.to_owned(),
             blobs,
@@ -85,7 +105,102 @@ impl Embedded {
             backend,
             _jobs: Arc::new(jobs),
             events: Arc::new(tokio::sync::Mutex::new(receiver)),
+            notifier,
         })
+    }
+
+    /// Sends what `message` says, if there is a webhook, without waiting for it: a delivery
+    /// that fails after its retries is logged and written to the audit trail.
+    pub fn notify(&self, message: Option<notify::Message>) {
+        let (Some(notifier), Some(message)) = (self.notifier.clone(), message) else {
+            return;
+        };
+        let catalog = self.catalog.clone();
+        let mut sending = notifier.sending.lock().expect("notifier lock");
+        // Deliveries that are done are let go of, so a server's set stays small.
+        while sending.try_join_next().is_some() {}
+        let webhook = notifier.webhook.clone();
+        sending.spawn(async move {
+            match webhook.deliver(&message).await {
+                Ok(tries) => tracing::info!(kind = message.kind, tries, "notification sent"),
+                Err(reason) => {
+                    eprintln!(
+                        "warning: the {} notification about {} did not reach {} after {} \
+                         tries: {reason}",
+                        message.kind,
+                        message.subject,
+                        webhook.shown(),
+                        notify::ATTEMPTS
+                    );
+                    let event = AuditEvent::new(
+                        jiff::Timestamp::now(),
+                        UserId::parse("tollgate").expect("a valid user name"),
+                        "notification.failed",
+                        message.subject.clone(),
+                    )
+                    .details(serde_json::json!({
+                        "kind": message.kind,
+                        "to": webhook.shown(),
+                        "tries": notify::ATTEMPTS,
+                        "reason": reason,
+                        "text": message.text,
+                    }));
+                    if let Err(e) = catalog.append_audit(event).await {
+                        tracing::error!("recording a failed notification: {e}");
+                    }
+                }
+            }
+        });
+    }
+
+    /// This data dir as the server at `console` runs it: messages link to it.
+    pub fn serving_console_at(&self, console: &str) -> Self {
+        let mut env = self.clone();
+        env.notifier = self.notifier.as_ref().map(|n| {
+            Arc::new(Notifier {
+                webhook: n.webhook.clone(),
+                console: std::env::var("TOLLGATE_CONSOLE_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+                    .or_else(|| Some(console.to_owned())),
+                sending: std::sync::Mutex::default(),
+            })
+        });
+        env
+    }
+
+    /// The monitor's check of every model in production, with a message for each drift.
+    pub async fn check_models(
+        &self,
+    ) -> Result<Vec<tollgate_monitor::MonitorReport>, tollgate_monitor::MonitorError> {
+        let reports = self.monitor().check_all().await?;
+        for report in &reports {
+            self.notify(notify::of_report(report, self.console_link_base()));
+        }
+        Ok(reports)
+    }
+
+    /// The console's address for a message's link.
+    pub fn console_link_base(&self) -> Option<&str> {
+        self.notifier.as_ref().and_then(|n| n.console.as_deref())
+    }
+
+    /// Before a command's process ends: the events it published and no handler took are
+    /// turned into messages, and the deliveries under way are waited for (at most a minute).
+    pub async fn notify_published(&self) {
+        let Some(notifier) = self.notifier.clone() else {
+            return;
+        };
+        if let Ok(mut events) = self.events.try_lock() {
+            while let Ok(event) = events.try_recv() {
+                self.notify(notify::of_event(&event, notifier.console.as_deref()));
+            }
+        }
+        let mut sending = std::mem::take(&mut *notifier.sending.lock().expect("notifier lock"));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while sending.join_next().await.is_some() {}
+        })
+        .await;
     }
 
     /// The ports of this data dir, as the application layer and the API take them.
@@ -150,6 +265,7 @@ impl Embedded {
             let Some(event) = event else {
                 break;
             };
+            self.notify(notify::of_event(&event, self.console_link_base()));
             // A candidate's model tests run as soon as it is registered.
             self.evaluate()
                 .handle(&event)
@@ -161,6 +277,7 @@ impl Embedded {
                 .with_context(|| format!("handling {}", event.detail_type()))?
             {
                 on_run(&run);
+                self.notify(notify::of_run(&run, self.console_link_base()));
                 runs.insert(run.id.clone(), run);
             }
         }
@@ -195,6 +312,7 @@ impl Embedded {
 
     /// One event to the handlers that take it; the error says whether a retry may help.
     async fn deliver(&self, event: &Event) -> Result<(), (bool, anyhow::Error)> {
+        self.notify(notify::of_event(event, self.console_link_base()));
         self.evaluate()
             .handle(event)
             .await
@@ -206,6 +324,7 @@ impl Embedded {
             .map_err(|e| (e.is_retryable(), anyhow::Error::new(e)))?
         {
             tracing::info!(run = %run.id, status = run.status.as_str(), "run advanced");
+            self.notify(notify::of_run(&run, self.console_link_base()));
         }
         Ok(())
     }
@@ -263,6 +382,21 @@ impl Embedded {
     pub fn path_of(&self, object: &tollgate_domain::ObjectRef) -> PathBuf {
         self.blobs.path_of(&object.bucket, &object.key)
     }
+}
+
+/// Where the console is, for the links in messages: `TOLLGATE_CONSOLE_URL`, else the address
+/// of the `tollgate up` serving this data dir (its lock file says it), else none.
+fn console_url(data_dir: &Path) -> Option<String> {
+    if let Some(url) = std::env::var("TOLLGATE_CONSOLE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return Some(url.trim().trim_end_matches('/').to_owned());
+    }
+    let lock = std::fs::read_to_string(data_dir.join("up.lock")).ok()?;
+    lock.split_whitespace()
+        .find(|word| word.starts_with("http://") || word.starts_with("https://"))
+        .map(str::to_owned)
 }
 
 /// What runs a training job as `<it> train --root DIR`: `TOLLGATE_TRAINER` (a `trainer` binary,

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod embedded;
+mod notify;
 mod output;
 mod progress;
 mod remote;

@@ -12,11 +12,24 @@ use tollgate_api_types::{ErrorBody, Page};
 
 use crate::{RefusedError, UsageError};
 
+/// An HTTP client that speaks TLS with this machine's trusted roots, and plain HTTP.
+pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub fn https_client() -> anyhow::Result<HttpsClient> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| anyhow::anyhow!("reading this machine's trusted certificates: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
 #[derive(Debug, Clone)]
 pub struct Remote {
     base: String,
     token: Option<String>,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: HttpsClient,
 }
 
 impl Remote {
@@ -31,16 +44,10 @@ impl Remote {
             ))
             .into());
         }
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| anyhow::anyhow!("reading this machine's trusted certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             base,
             token: token.filter(|t| !t.trim().is_empty()),
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: https_client()?,
         })
     }
 

@@ -35,7 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         return remote::run(cli.command, &remote).await;
     }
     let env = Embedded::open(&cli.global.data_dir, cli.global.user.as_deref())?;
-    match cli.command {
+    let outcome = match cli.command {
         Command::Upload {
             file,
             dataset,
@@ -169,7 +169,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => up::run(&env, host, port, monitor_every, console).await,
         Command::Token { groups, valid_for } => token::run(&env, &groups, valid_for),
         Command::Train { .. } => unreachable!("main runs a training job before the runtime starts"),
-    }
+    };
+    // What this command published that people act on is sent before the process ends.
+    env.notify_published().await;
+    outcome
 }
 
 /// Parses a dataset name given on the command line, as an error of use when it is invalid.

@@ -271,7 +271,7 @@ pub fn render_decision(
 
 /// `tollgate monitor`: every model in production checked; retraining runs taken to their end.
 pub async fn monitor(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let reports = env.monitor().check_all().await?;
+    let reports = env.check_models().await?;
     let started: Vec<String> = reports
         .iter()
         .filter_map(|r| r.retraining_run.clone())

@@ -42,6 +42,7 @@ pub async fn run(
         })?;
     let address = listener.local_addr().context("reading the bound address")?;
     let base_url = format!("http://{address}");
+    let env = &env.serving_console_at(&base_url);
     // Who holds the data dir, for a second `tollgate up` to say.
     lock.set_len(0)
         .and_then(|()| lock.rewind())
@@ -417,7 +418,7 @@ async fn monitor_on_timer(env: Embedded, every: Duration) {
     tick.tick().await; // The first tick is now: the monitor waits one period.
     loop {
         tick.tick().await;
-        match env.monitor().check_all().await {
+        match env.check_models().await {
             Ok(reports) => {
                 for r in reports.iter().filter(|r| r.drifted) {
                     println!("monitor: {} drifted past its thresholds", r.model);

@@ -9,6 +9,7 @@ mod corpus;
 mod drift_reference;
 mod helpers;
 mod least_privilege;
+mod notifications;
 mod promotion;
 mod real_tables;
 mod server;
