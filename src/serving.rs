@@ -240,17 +240,14 @@ async fn invocations(
             serve::header_text(&parts.headers, header::ACCEPT),
             &body,
         )?;
-        Ok::<_, ServeError>((deployed.version, invocation))
+        Ok::<_, ServeError>((deployed, invocation))
     }
     .await;
     match answered {
-        Ok((version, invocation)) => {
-            let mut lines = String::new();
-            for mut row in invocation.captured.iter().cloned() {
-                row.insert("model_version".into(), version.into());
-                lines.push_str(&serde_json::Value::Object(row).to_string());
-                lines.push('\n');
-            }
+        Ok((deployed, invocation)) => {
+            let version = deployed.version;
+            let lines =
+                invocation.capture_lines(&deployed.model, &[("model_version", version.into())]);
             // The capture writer outlives the routes; a send fails only as the server stops.
             let _ = endpoints.capture.send(Captured {
                 model: name,

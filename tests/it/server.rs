@@ -629,3 +629,108 @@ fn up_serves_the_model_in_production_captures_its_traffic_and_swaps_without_losi
         "{monitored:#}"
     );
 }
+
+/// One keep-alive connection's exchange: sends `request`, reads one answer (its status, and the
+/// body by Content-Length).
+fn exchange(stream: &mut BufReader<TcpStream>, request: &[u8]) -> u16 {
+    stream.get_mut().write_all(request).unwrap();
+    let mut line = String::new();
+    stream.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let mut length = 0;
+    loop {
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    status
+}
+
+/// The load generator of `bench/serving/run.sh`, not a test: for each target of `BENCH_TARGETS`
+/// (lines of `name url [token]`), requests of 1 and of 1,000 rows of the drifted wine sample
+/// (CSV, no header) from `BENCH_CONNECTIONS` keep-alive connections for `BENCH_SECONDS` each;
+/// prints requests and rows per second and the latency percentiles, as a Markdown table.
+#[test]
+#[ignore = "a benchmark: bash bench/serving/run.sh"]
+fn serving_load() {
+    let targets = std::env::var("BENCH_TARGETS").expect("BENCH_TARGETS");
+    let seconds: u64 = std::env::var("BENCH_SECONDS").map_or(5, |s| s.parse().unwrap());
+    let connections: usize = std::env::var("BENCH_CONNECTIONS").map_or(4, |s| s.parse().unwrap());
+    let rows: Vec<String> = std::fs::read_to_string(sample("wine-2010-drifted.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        // The features alone: the target is the last column.
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect();
+    println!("| server | rows per request | requests/s | rows/s | p50 ms | p99 ms |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for target in targets.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = target.split_whitespace();
+        let (name, url) = (words.next().unwrap(), words.next().unwrap());
+        let auth = words
+            .next()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let (address, path) = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split_once('/'))
+            .unwrap();
+        for per_request in [1usize, 1000] {
+            let body: String = (0..per_request)
+                .map(|i| format!("{}\n", rows[i % rows.len()]))
+                .collect();
+            let request = format!(
+                "POST /{path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\n\
+                 Accept: text/csv\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+            let request = Arc::new(request);
+            let deadline = Instant::now() + Duration::from_secs(seconds);
+            let workers: Vec<_> = (0..connections)
+                .map(|_| {
+                    let (request, address) = (request.clone(), address.to_owned());
+                    std::thread::spawn(move || {
+                        let mut stream = BufReader::new(TcpStream::connect(&address).unwrap());
+                        // A first exchange warms the connection (and loads the model).
+                        assert_eq!(exchange(&mut stream, &request), 200);
+                        let mut latencies = Vec::new();
+                        while Instant::now() < deadline {
+                            let started = Instant::now();
+                            assert_eq!(exchange(&mut stream, &request), 200);
+                            latencies.push(started.elapsed());
+                        }
+                        latencies
+                    })
+                })
+                .collect();
+            let mut latencies: Vec<Duration> = workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect();
+            latencies.sort();
+            let at = |q: f64| {
+                latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)]
+                    .as_secs_f64()
+                    * 1e3
+            };
+            let per_second = latencies.len() as f64 / seconds as f64;
+            println!(
+                "| {name} | {per_request} | {per_second:.0} | {:.0} | {:.2} | {:.2} |",
+                per_second * per_request as f64,
+                at(0.5),
+                at(0.99)
+            );
+        }
+    }
+}

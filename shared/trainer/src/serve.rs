@@ -33,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tollgate_domain::contract::NULL_VALUES;
 
 use crate::data::{Encoding, Values};
@@ -121,8 +121,9 @@ pub struct Invocation {
     pub rows: usize,
     pub format: Format,
     pub body: String,
-    /// One JSON object per row: each feature's value as the model read it, and `prediction`.
-    pub captured: Vec<Map<String, Value>>,
+    /// The features as the model read them, one [`Values`] per feature.
+    columns: Vec<Values>,
+    predictions: Predictions,
 }
 
 impl IntoResponse for Invocation {
@@ -137,12 +138,40 @@ impl IntoResponse for Invocation {
 }
 
 impl Invocation {
-    /// The captured rows as JSON Lines, the format the monitor reads.
-    pub fn capture_lines(&self) -> String {
-        let mut out = String::new();
-        for row in &self.captured {
-            out.push_str(&Value::Object(row.clone()).to_string());
-            out.push('\n');
+    /// The rows as JSON Lines, the format the monitor reads: each feature's value as the model
+    /// read it (`model` is the one that answered), `prediction`, and the `extra` fields.
+    pub fn capture_lines(&self, model: &Model, extra: &[(&str, u64)]) -> String {
+        let names: Vec<String> = model
+            .features()
+            .map(|name| {
+                let mut key = String::new();
+                push_json_text(&mut key, name);
+                key
+            })
+            .collect();
+        let mut out = String::with_capacity(self.rows * (names.len() * 16 + 32));
+        for i in 0..self.rows {
+            out.push('{');
+            for (key, column) in names.iter().zip(&self.columns) {
+                out.push_str(key);
+                out.push(':');
+                match column {
+                    Values::Numbers(values) => push_json_number(&mut out, values[i]),
+                    Values::Texts(values) => match &values[i] {
+                        Some(text) => push_json_text(&mut out, text),
+                        None => out.push_str("null"),
+                    },
+                }
+                out.push(',');
+            }
+            out.push_str("\"prediction\":");
+            push_prediction(&mut out, &self.predictions, i);
+            for (key, value) in extra {
+                out.push(',');
+                push_json_text(&mut out, key);
+                out.push_str(&format!(":{value}"));
+            }
+            out.push_str("}\n");
         }
         out
     }
@@ -209,14 +238,13 @@ pub fn invoke(
             ),
         ));
     }
-    let answers = answers(&predictions);
-    let body = render(&answers, &predictions, answer);
-    let captured = capture(model, &rows, &answers);
+    let body = render(&predictions, answer);
     Ok(Invocation {
         rows: rows.count,
         format: answer,
         body,
-        captured,
+        columns: rows.columns,
+        predictions,
     })
 }
 
@@ -445,98 +473,119 @@ fn json_rows(model: &Model, values: Vec<Value>) -> Result<Rows, ServeError> {
     Ok(rows)
 }
 
-/// Each row's answer: `prediction`, and `probabilities` when the model gives them.
-fn answers(predictions: &Predictions) -> Vec<Map<String, Value>> {
-    match predictions {
-        Predictions::Classes {
-            classes,
-            labels,
-            probabilities,
-        } => labels
-            .iter()
-            .enumerate()
-            .map(|(i, label)| {
-                let mut answer = Map::new();
-                answer.insert("prediction".into(), Value::String(label.clone()));
-                if let Some(p) = probabilities {
-                    let shares = classes
-                        .iter()
-                        .zip(p.row(i))
-                        .map(|(class, p)| (class.clone(), Value::from(*p)))
-                        .collect();
-                    answer.insert("probabilities".into(), Value::Object(shares));
-                }
-                answer
-            })
-            .collect(),
-        Predictions::Values(values) => values
-            .iter()
-            .map(|v| {
-                let mut answer = Map::new();
-                answer.insert("prediction".into(), Value::from(*v));
-                answer
-            })
-            .collect(),
+/// `text` as a JSON string.
+fn push_json_text(out: &mut String, text: &str) {
+    if text
+        .chars()
+        .all(|c| c != '"' && c != '\\' && !c.is_control())
+    {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&Value::from(text).to_string());
     }
 }
 
-fn render(answers: &[Map<String, Value>], predictions: &Predictions, format: Format) -> String {
+/// A number as JSON; missing is `null`.
+fn push_json_number(out: &mut String, value: Option<f64>) {
+    match value.filter(|v| v.is_finite()) {
+        Some(v) => push_number(out, v),
+        None => out.push_str("null"),
+    }
+}
+
+/// A finite number, in the fewest digits that read back as the same `f64` (ryu, as serde_json
+/// writes numbers).
+fn push_number(out: &mut String, value: f64) {
+    out.push_str(ryu::Buffer::new().format_finite(value));
+}
+
+/// Row `i`'s prediction as JSON: the label, or the value.
+fn push_prediction(out: &mut String, predictions: &Predictions, i: usize) {
+    match predictions {
+        Predictions::Classes { labels, .. } => push_json_text(out, &labels[i]),
+        Predictions::Values(values) => push_json_number(out, Some(values[i])),
+    }
+}
+
+/// Row `i`'s answer as a JSON object: `prediction`, and `probabilities` when the model gives
+/// them.
+fn push_answer(out: &mut String, predictions: &Predictions, i: usize) {
+    out.push_str("{\"prediction\":");
+    push_prediction(out, predictions, i);
+    if let Predictions::Classes {
+        classes,
+        probabilities: Some(p),
+        ..
+    } = predictions
+    {
+        out.push_str(",\"probabilities\":{");
+        for (k, (class, p)) in classes.iter().zip(p.row(i)).enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            push_json_text(out, class);
+            out.push(':');
+            push_json_number(out, Some(*p));
+        }
+        out.push('}');
+    }
+    out.push('}');
+}
+
+/// A CSV field, quoted when it must be.
+fn push_csv_field(out: &mut String, text: &str) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+fn render(predictions: &Predictions, format: Format) -> String {
+    let rows = predictions.len();
+    let mut out = String::with_capacity(rows * 64);
     match format {
         Format::JsonLines => {
-            let mut out = String::new();
-            for answer in answers {
-                out.push_str(&Value::Object(answer.clone()).to_string());
+            for i in 0..rows {
+                push_answer(&mut out, predictions, i);
                 out.push('\n');
             }
-            out
         }
         Format::Json => {
-            Value::Array(answers.iter().cloned().map(Value::Object).collect()).to_string()
+            out.push('[');
+            for i in 0..rows {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_answer(&mut out, predictions, i);
+            }
+            out.push(']');
         }
         Format::Csv => {
-            let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-            for i in 0..predictions.len() {
-                let record: Vec<String> = match predictions {
+            for i in 0..rows {
+                match predictions {
                     Predictions::Classes {
                         labels,
                         probabilities,
                         ..
-                    } => std::iter::once(labels[i].clone())
-                        .chain(
-                            probabilities
-                                .iter()
-                                .flat_map(|p| p.row(i).to_vec())
-                                .map(|p| p.to_string()),
-                        )
-                        .collect(),
-                    Predictions::Values(values) => vec![values[i].to_string()],
-                };
-                writer
-                    .write_record(&record)
-                    .expect("writing CSV to memory cannot fail");
+                    } => {
+                        push_csv_field(&mut out, &labels[i]);
+                        for p in probabilities.iter().flat_map(|p| p.row(i).to_vec()) {
+                            out.push(',');
+                            push_number(&mut out, p);
+                        }
+                    }
+                    Predictions::Values(values) => push_number(&mut out, values[i]),
+                }
+                out.push('\n');
             }
-            String::from_utf8(writer.into_inner().expect("an in-memory writer flushes"))
-                .expect("CSV of UTF-8 fields is UTF-8")
         }
     }
-}
-
-/// Each row's features as the model read them, and its prediction.
-fn capture(model: &Model, rows: &Rows, answers: &[Map<String, Value>]) -> Vec<Map<String, Value>> {
-    (0..rows.count)
-        .map(|i| {
-            let mut line = Map::new();
-            for (name, column) in model.features().zip(&rows.columns) {
-                let value = match column {
-                    Values::Numbers(values) => values[i].map_or(Value::Null, Value::from),
-                    Values::Texts(values) => values[i].clone().map_or(Value::Null, Value::String),
-                };
-                line.insert(name.to_owned(), value);
-            }
-            line.insert("prediction".into(), answers[i]["prediction"].clone());
-            line
-        })
-        .collect()
+    out
 }
 
 /// The request's body, or the answer to a body too large (or cut short).
