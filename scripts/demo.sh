@@ -55,6 +55,10 @@ In another terminal:
   export TOLLGATE_TOKEN=\$($BIN --data-dir $DATA_DIR token --as you --group editors --group approvers)
   $BIN runs
   curl -s -H "Authorization: Bearer \$TOLLGATE_TOKEN" http://127.0.0.1:$PORT/api/v1/approvals
+  # The model in production answers traffic; every row is captured for the monitor:
+  head -201 $ROOT/samples/wine/wine-2010-drifted.csv | curl -s -H "Authorization: Bearer \$TOLLGATE_TOKEN" \\
+    -H 'Content-Type: text/csv' --data-binary @- http://127.0.0.1:$PORT/models/wine-quality/invocations | head -3
+  sleep 6; TOLLGATE_API= $BIN --data-dir $DATA_DIR monitor   # on the data dir: monitor has no route
 
 TXT
   exec "$BIN" --data-dir "$DATA_DIR" up --port "$PORT" --console "$CONSOLE_DIST"
