@@ -15,9 +15,9 @@ use crate::helpers::{Tollgate, sample};
 
 /// A request the receiver got: its headers (lower-case names) and body.
 #[derive(Debug, Clone)]
-struct Received {
+pub struct Received {
     headers: Vec<(String, String)>,
-    body: String,
+    pub body: String,
 }
 
 impl Received {
@@ -31,14 +31,14 @@ impl Received {
 
 /// A webhook receiver on 127.0.0.1 that answers each request with the next status of a script
 /// (then 200), stopped when dropped.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Receiver {
-    fn start(mut script: Vec<u16>) -> Self {
+    pub fn start(mut script: Vec<u16>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/hooks/team", listener.local_addr().unwrap());
@@ -91,7 +91,7 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }

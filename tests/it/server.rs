@@ -22,8 +22,12 @@ struct Up {
 
 impl Up {
     fn start(t: &Tollgate) -> Self {
-        let mut child = t
-            .command()
+        Self::start_with(t.command())
+    }
+
+    /// `tollgate up` by `command` (a [`Tollgate::command`] with more of its environment).
+    fn start_with(mut command: std::process::Command) -> Self {
+        let mut child = command
             .args(["up", "--port", "0", "--monitor-every", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -733,4 +737,94 @@ fn serving_load() {
             );
         }
     }
+}
+
+#[test]
+fn the_loop_traffic_drift_retraining_notice_approval_served_and_rolled_back() {
+    let t = Tollgate::new();
+    let receiver = crate::notifications::Receiver::start(Vec::new());
+    let with_hook = |cmd: &mut std::process::Command| {
+        cmd.env("TOLLGATE_WEBHOOK_URL", &receiver.url);
+    };
+    let run = |who: &str, args: &[&str]| {
+        let mut cmd = t.command();
+        with_hook(&mut cmd);
+        let out = cmd.args(["--as", who]).args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    // A retrained model may score a little below production on its own test split (another
+    // batch's rows): within 10 points it may still be approved.
+    let pipeline = crate::promotion::PIPELINE
+        .replacen(
+            "task = \"classification\"",
+            "task = \"classification\"\non_upload = false",
+            1,
+        )
+        .replacen(
+            "[gates.thresholds]",
+            "[gates]\nmin_improvement = -0.1\n[gates.thresholds]",
+            1,
+        );
+    std::fs::write(&file, pipeline).unwrap();
+    run("tester", &["pipeline", "apply", file.to_str().unwrap()]);
+    run("tester", &["run", "wine-promo"]);
+    run("ana", &["approve", "wine-promo", "1"]);
+    // Newer data arrives (another batch), which retraining may learn from.
+    assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
+
+    let mut up = t.command();
+    with_hook(&mut up);
+    let up = Up::start_with(up);
+    let app = token(&t, "scoring-app", &[]);
+    // Production traffic: the drifted batch, as the application sends it.
+    let drifted = std::fs::read_to_string(sample("wine-2010-drifted.csv")).unwrap();
+    let (status, version, body) = invoke(&up.address, "wine-promo", Some(&app), &drifted);
+    assert_eq!((status, version), (200, Some(1)), "{body}");
+    std::thread::sleep(Duration::from_secs(6)); // the capture is written every 5 s
+
+    // The monitor sees the drift and retrains on the newer version; the candidate passes and
+    // waits for approval, and the team is told where to look.
+    let monitored = run("monitor-runner", &["monitor", "--json"]);
+    let monitored: Value = serde_json::from_str(&monitored).unwrap();
+    assert_eq!(monitored["reports"][0]["drifted"], true, "{monitored:#}");
+    assert_eq!(monitored["runs"][0]["dataset_version"], 2, "{monitored:#}");
+    let kinds: Vec<Value> = receiver
+        .received()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["tollgate"].clone())
+        .collect();
+    let asked = kinds
+        .iter()
+        .find(|k| k["kind"] == "approval.needed" && k["subject"] == "model/wine-promo/v2")
+        .unwrap_or_else(|| panic!("no approval asked for v2: {kinds:#?}"));
+    assert!(
+        kinds.iter().any(|k| k["kind"] == "drift.detected"),
+        "{kinds:#?}"
+    );
+    assert!(
+        asked["link"]
+            .as_str()
+            .unwrap()
+            .ends_with("/models/wine-promo/versions/2"),
+        "{asked:#}"
+    );
+
+    // Someone else approves: the new version is served; a rollback serves the old one again.
+    run("bob", &["approve", "wine-promo", "2"]);
+    eventually(15, "v2 served", || {
+        invoke(&up.address, "wine-promo", Some(&app), &drifted).1 == Some(2)
+    });
+    run("bob", &["rollback", "wine-promo"]);
+    eventually(15, "v1 served again", || {
+        invoke(&up.address, "wine-promo", Some(&app), &drifted).1 == Some(1)
+    });
+    assert!(up.stop().success());
 }
