@@ -1,12 +1,14 @@
 //! The monitor handler, run on a schedule: for a model in production, the inputs and predictions
 //! captured under `capture/<model>/` (CSV, JSON Lines or Parquet; a `prediction` column holds
-//! what the model answered) are compared with what it was trained and tested on: each numeric
+//! what the model answered; or SageMaker's data-capture records, see [`sagemaker`]) are compared with what it was trained and tested on: each numeric
 //! feature's PSI against the training split, and the predictions' PSI against the model's own
 //! predictions on its test split. The report goes to `monitoring/<model>/<time>.json`. Past the
 //! pipeline's `[monitor]` thresholds it starts a retraining run, unless one started within the
 //! cooldown, so it cannot loop, and only when the dataset has an accepted version newer than the
 //! one production was trained on: retraining on the same rows would only find the same model, so
 //! without new data the report says that new data is needed instead.
+
+mod sagemaker;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -117,13 +119,18 @@ fn blank(model: &str, at: jiff::Timestamp) -> MonitorReport {
     }
 }
 
-fn read_capture(path: &Path) -> Result<DataFrame, String> {
+/// A capture file as a frame of the model's features and `prediction`. `features` are the
+/// model's inputs, in order: what names the columns of a SageMaker capture's CSV payloads.
+fn read_capture(path: &Path, features: &[String]) -> Result<DataFrame, String> {
     let is_jsonl = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
     if is_jsonl {
         tollgate_validation::read::check_json_depth(path)?;
+        if sagemaker::is_capture(path)? {
+            return sagemaker::read(path, features);
+        }
         let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         JsonReader::new(file)
             .with_json_format(JsonFormat::JsonLines)
@@ -224,6 +231,7 @@ impl Monitor {
     async fn read_captured(
         &self,
         model: &str,
+        features: &[String],
         policy: &tollgate_domain::pipeline::Monitor,
         now: jiff::Timestamp,
         report: &mut MonitorReport,
@@ -257,7 +265,7 @@ impl Monitor {
             }
             read += object.size;
             let local = self.blobs.fetch(&self.data_bucket, &object.key).await?;
-            let frame = match read_capture(&local.path) {
+            let frame = match read_capture(&local.path, features) {
                 Ok(frame) => frame,
                 Err(reason) => {
                     report
@@ -347,8 +355,26 @@ impl Monitor {
             reason,
         };
 
+        // The model's inputs name the columns of SageMaker's capture, whose CSV has no header.
+        // (A model from another framework has no model file: its SageMaker capture cannot be
+        // read, and its drift not measured, which the error below says.)
+        let model_file = Artifact::parse(&production.artifact)?
+            .model_file(self.blobs.as_ref(), &std::env::temp_dir())
+            .await;
+        let features = match &model_file {
+            Ok(file) => {
+                let path = file.path.clone();
+                tokio::task::spawn_blocking(move || {
+                    Model::load(&path).map(|m| m.features().map(str::to_owned).collect::<Vec<_>>())
+                })
+                .await
+                .map_err(|e| read_error(format!("a task failed: {e}")))?
+                .map_err(|e| read_error(e.to_string()))?
+            }
+            Err(_) => Vec::new(),
+        };
         let captured = self
-            .read_captured(model, &thresholds, now, &mut report)
+            .read_captured(model, &features, &thresholds, now, &mut report)
             .await?;
         let Some(captured) = captured else {
             report
@@ -372,9 +398,7 @@ impl Monitor {
                 .blobs
                 .fetch(&split.test.bucket, &split.test.key)
                 .await?;
-            let model_file = Artifact::parse(&production.artifact)?
-                .model_file(self.blobs.as_ref(), &std::env::temp_dir())
-                .await?;
+            let model_file = model_file?;
             let (p, t) = (production.clone(), thresholds.clone());
             let paths = (
                 train.path.clone(),
