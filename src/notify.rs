@@ -140,24 +140,14 @@ pub fn of_report(report: &MonitorReport, console: Option<&str>) -> Option<Messag
         return None;
     }
     let model = &report.model;
-    let drifted: Vec<&str> = report
-        .drift
-        .iter()
-        .filter(|d| d.drifted)
-        .map(|d| d.name.as_str())
-        .collect();
-    let then = match (&report.retraining_run, report.new_data_needed) {
-        (Some(run), _) => format!("retraining run {run} started"),
-        (None, true) => "new data is needed to retrain on".to_owned(),
-        (None, false) => "no retraining started".to_owned(),
-    };
     Some(Message::new(
         "drift.detected",
         format!("model/{model}"),
         format!(
-            "{model}{}: drift past the thresholds in {}; {then}",
+            "{model}{}: drift past the thresholds in {}; {}",
             report.version.map(|v| format!(" v{v}")).unwrap_or_default(),
-            drifted.join(", ")
+            report.drifted_features().join(", "),
+            report.retraining_outcome()
         ),
         link(console, &format!("/models/{model}/monitoring")),
     ))

@@ -37,3 +37,23 @@ pub struct MonitorReport {
     /// Where this report is stored.
     pub report: Option<String>,
 }
+
+impl MonitorReport {
+    /// The features (and `prediction`) past their thresholds.
+    pub fn drifted_features(&self) -> Vec<&str> {
+        self.drift
+            .iter()
+            .filter(|d| d.drifted)
+            .map(|d| d.name.as_str())
+            .collect()
+    }
+
+    /// What the check did about drift: the retraining run it started, or why none.
+    pub fn retraining_outcome(&self) -> String {
+        match (&self.retraining_run, self.new_data_needed) {
+            (Some(run), _) => format!("retraining run {run} started"),
+            (None, true) => "no retraining: new data is needed".to_owned(),
+            (None, false) => "no retraining started".to_owned(),
+        }
+    }
+}

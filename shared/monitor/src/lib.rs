@@ -75,17 +75,8 @@ fn drift_audit(report: &MonitorReport, at: jiff::Timestamp) -> AuditEvent {
         Some(v) => tollgate_domain::promotion::subject(&report.model, v),
         None => format!("model/{}", report.model),
     };
-    let drifted: Vec<&str> = report
-        .drift
-        .iter()
-        .filter(|d| d.drifted)
-        .map(|d| d.name.as_str())
-        .collect();
-    let outcome = match (&report.retraining_run, report.new_data_needed) {
-        (Some(run), _) => format!("retraining run {run} started"),
-        (None, true) => "no retraining: new data is needed".to_owned(),
-        (None, false) => "no retraining started".to_owned(),
-    };
+    let drifted = report.drifted_features();
+    let outcome = report.retraining_outcome();
     let mut event = AuditEvent::new(
         at,
         UserId::parse("monitor").expect("a valid user name"),

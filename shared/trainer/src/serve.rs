@@ -663,8 +663,8 @@ pub fn serve(root: &Path, address: SocketAddr) -> Result<(), TrainError> {
     })
 }
 
-/// SIGTERM (how SageMaker stops a container) or Ctrl-C.
-async fn stopped() {
+/// SIGTERM (how SageMaker stops a container, and service managers a server) or Ctrl-C.
+pub async fn stopped() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
