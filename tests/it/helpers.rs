@@ -47,6 +47,19 @@ impl Tollgate {
         cmd
     }
 
+    /// Runs `command` (a [`Tollgate::command`] with more set on it) and expects success; what
+    /// it printed on stderr is shown when it fails.
+    pub fn succeed(command: &mut Command) -> Output {
+        let out = command.output().expect("tollgate runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("tollgate runs")
     }

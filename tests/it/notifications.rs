@@ -123,20 +123,13 @@ fn people_are_told_what_waits_for_them_signed_retried_and_never_in_the_pipelines
     // The receiver fails twice, then takes the message: three tries of the same body.
     let receiver = Receiver::start(vec![503, 500]);
     let run = |url: &str, args: &[&str]| {
-        let out = t
-            .command()
-            .env("TOLLGATE_WEBHOOK_URL", url)
-            .env("TOLLGATE_WEBHOOK_SECRET", SECRET)
-            .env("TOLLGATE_WEBHOOK_BACKOFF_MS", "50")
-            .env("TOLLGATE_CONSOLE_URL", "http://console.example")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = Tollgate::succeed(
+            t.command()
+                .env("TOLLGATE_WEBHOOK_URL", url)
+                .env("TOLLGATE_WEBHOOK_SECRET", SECRET)
+                .env("TOLLGATE_WEBHOOK_BACKOFF_MS", "50")
+                .env("TOLLGATE_CONSOLE_URL", "http://console.example")
+                .args(args),
         );
         String::from_utf8(out.stderr).unwrap()
     };

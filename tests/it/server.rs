@@ -743,19 +743,13 @@ fn serving_load() {
 fn the_loop_traffic_drift_retraining_notice_approval_served_and_rolled_back() {
     let t = Tollgate::new();
     let receiver = crate::notifications::Receiver::start(Vec::new());
-    let with_hook = |cmd: &mut std::process::Command| {
+    let hooked = || {
+        let mut cmd = t.command();
         cmd.env("TOLLGATE_WEBHOOK_URL", &receiver.url);
+        cmd
     };
     let run = |who: &str, args: &[&str]| {
-        let mut cmd = t.command();
-        with_hook(&mut cmd);
-        let out = cmd.args(["--as", who]).args(args).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Tollgate::succeed(hooked().args(["--as", who]).args(args));
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
@@ -780,9 +774,7 @@ fn the_loop_traffic_drift_retraining_notice_approval_served_and_rolled_back() {
     // Newer data arrives (another batch), which retraining may learn from.
     assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
 
-    let mut up = t.command();
-    with_hook(&mut up);
-    let up = Up::start_with(up);
+    let up = Up::start_with(hooked());
     let app = token(&t, "scoring-app", &[]);
     // Production traffic: the drifted batch, as the application sends it.
     let drifted = std::fs::read_to_string(sample("wine-2010-drifted.csv")).unwrap();
