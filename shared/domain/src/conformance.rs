@@ -557,6 +557,87 @@ pub async fn catalog(catalog: &dyn Catalog) {
     promotion(catalog).await;
     paging(catalog).await;
     short_lists(catalog, &ds).await;
+    deployments(catalog).await;
+}
+
+/// A deployment record: none at first, created once, then replaced only over the revision
+/// read, with its audit events in the same write.
+async fn deployments(catalog: &dyn Catalog) {
+    use crate::deploy::{Deployment, DeploymentStatus};
+    assert!(catalog.deployment("conf-deploy").await.unwrap().is_none());
+    let at = Timestamp::from_second(1_700_000_000).unwrap();
+    let first = Deployment {
+        model: "conf-deploy".into(),
+        endpoint: "tg-conf-deploy".into(),
+        version: 1,
+        config: "tg-conf-deploy-v1-0000aaaa".into(),
+        status: DeploymentStatus::Deploying,
+        previous: None,
+        reason: None,
+        actor: user("ann"),
+        started_at: at,
+        updated_at: at,
+        revision: 1,
+    };
+    let started = AuditEvent::new(
+        at,
+        user("ann"),
+        "deployment.started",
+        "model/conf-deploy/v1",
+    );
+    catalog.save_deployment(&first, &[started]).await.unwrap();
+    assert_eq!(
+        catalog.deployment("conf-deploy").await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(
+        matches!(
+            catalog.save_deployment(&first, &[]).await,
+            Err(PortError::Conflict(_))
+        ),
+        "a second first record is a conflict"
+    );
+
+    let settled = Deployment {
+        status: DeploymentStatus::InService,
+        revision: 2,
+        ..first.clone()
+    };
+    let done = AuditEvent::new(
+        at,
+        user("ann"),
+        "deployment.succeeded",
+        "model/conf-deploy/v1",
+    );
+    catalog.save_deployment(&settled, &[done]).await.unwrap();
+    let failed = Deployment {
+        status: DeploymentStatus::Failed,
+        revision: 2,
+        ..first
+    };
+    assert!(
+        matches!(
+            catalog.save_deployment(&failed, &[]).await,
+            Err(PortError::Conflict(_))
+        ),
+        "a write over a revision that moved on is a conflict"
+    );
+    assert_eq!(
+        catalog.deployment("conf-deploy").await.unwrap(),
+        Some(settled)
+    );
+    let trail: Vec<String> = catalog
+        .audit(Some("model/conf-deploy/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        trail,
+        ["deployment.started", "deployment.succeeded"],
+        "each landed write's audit events, and none of a refused one"
+    );
 }
 
 /// The lists read whole elsewhere page as well: pages of one item are the list, in its order.

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod conformance;
 pub mod contract;
 pub mod dataset;
+pub mod deploy;
 pub mod error;
 pub mod events;
 pub mod model_test;

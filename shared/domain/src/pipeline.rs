@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::deploy::{DeployKind, DeploySettings};
 use crate::search::{ParamSpec, SearchSpace};
 use crate::{DatasetName, DomainError};
 
@@ -728,6 +729,9 @@ pub struct Pipeline {
     pub promotion: Promotion,
     #[serde(default)]
     pub monitor: Monitor,
+    /// Where production is served on AWS (`tollgate up` serves it on a laptop in any case).
+    #[serde(default, skip_serializing_if = "DeploySettings::is_none")]
+    pub deploy: DeploySettings,
     /// Runs on a timer as well (retraining on the latest version), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
@@ -799,6 +803,30 @@ impl Pipeline {
             toml::from_str(text).map_err(|e| DomainError::from_toml(FILE, text, &e))?;
         pipeline.check(text)?;
         Ok(pipeline)
+    }
+
+    /// The serving image of `[deploy]`: its own, else the one the model was trained in.
+    pub fn serving_image(&self) -> Option<&str> {
+        self.deploy.image.as_deref().or(match self.backend.kind {
+            BackendKind::Sagemaker => self.backend.image.as_deref(),
+            BackendKind::Local => None,
+        })
+    }
+
+    fn check_deploy(&self) -> Result<(), (&'static str, String)> {
+        if self.deploy.kind == DeployKind::None {
+            return Ok(());
+        }
+        self.deploy.check()?;
+        if self.serving_image().is_none() {
+            return Err((
+                "kind",
+                "\"sagemaker-endpoint\" needs an image: set [deploy] image, or train on \
+                 [backend] kind = \"sagemaker\" with an image (the trainer serves too)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {
@@ -915,6 +943,17 @@ impl Pipeline {
                     Period(MIN_SCHEDULE)
                 ),
             );
+        }
+        if let Err((key, reason)) = self.check_deploy() {
+            // The key inside `[deploy]`: `instance_type` is also a `[backend]` key.
+            let section = text.find("[deploy]").unwrap_or(0);
+            let offset = section + text[section..].find(key).unwrap_or(0);
+            return Err(DomainError::in_file(
+                FILE,
+                text,
+                offset,
+                format!("[deploy] {key}: {reason}"),
+            ));
         }
         if let Err((field, reason)) = self.within_limits() {
             return fail(field, reason);
@@ -1379,6 +1418,52 @@ max_wait = "2h"
         let priced = text.replace("spot = true", "spot = true\nprice_per_hour = 2.0");
         let p = Pipeline::from_toml(&priced).unwrap();
         assert_eq!(p.backend.worst_case_cost(Duration::from_secs(1800)), 1.0);
+    }
+
+    #[test]
+    fn a_deploy_section_is_read_with_defaults_and_refused_at_its_own_line() {
+        let p = Pipeline::from_toml(GOOD).unwrap();
+        assert!(p.deploy.is_none());
+        assert!(!p.to_toml().contains("[deploy]"), "absent stays absent");
+
+        let text = format!("{GOOD}\n[deploy]\nkind = \"sagemaker-endpoint\"\ninstance_count = 2\n");
+        let p = Pipeline::from_toml(&text).unwrap();
+        assert_eq!(p.deploy.kind, DeployKind::SagemakerEndpoint);
+        assert_eq!(p.deploy.canary_percent, 10);
+        assert_eq!(p.deploy.bake.seconds(), 600);
+        // The trainer image serves as well as it trains.
+        assert_eq!(p.serving_image(), p.backend.image.as_deref());
+        assert_eq!(Pipeline::from_toml(&p.to_toml()).unwrap(), p);
+
+        // `instance_type` is a [backend] key too: the error points at [deploy]'s.
+        let bad = text.replace("instance_count = 2", "instance_type = \"m5.large\"");
+        let e = refusal(&bad);
+        let line = bad.lines().position(|l| l.contains("m5.large\"")).unwrap() + 1;
+        assert!(
+            e.contains(&format!("line {line}")) && e.contains("[deploy]"),
+            "{e}"
+        );
+        assert!(
+            refusal(&text.replace("instance_count = 2", "canary_percent = 0"))
+                .contains("canary_percent")
+        );
+        assert!(
+            refusal(&text.replace("kind = \"sagemaker-endpoint\"", "kind = \"ecs\""))
+                .contains("ecs")
+        );
+
+        // Trained locally, an endpoint needs an image of its own.
+        let local = text.replace("kind = \"sagemaker\"\n", "kind = \"local\"\n");
+        assert!(
+            refusal(&local).contains("needs an image"),
+            "{}",
+            refusal(&local)
+        );
+        let own = local.replace("instance_count = 2", "image = \"my/serving:1\"");
+        assert_eq!(
+            Pipeline::from_toml(&own).unwrap().serving_image(),
+            Some("my/serving:1")
+        );
     }
 
     #[test]

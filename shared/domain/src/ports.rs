@@ -12,6 +12,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::deploy::{DeploySettings, Deployment, Endpoint};
 use crate::promotion::{ModelState, StageChange, TestVerdict, Transition};
 use crate::training::{JobStatus, ModelVersion, Run, StoredPipeline, TrainingJob};
 use crate::{
@@ -515,6 +516,17 @@ pub trait Catalog: Send + Sync + Debug {
         audit: AuditEvent,
     ) -> Result<(), PortError>;
 
+    /// The record of a model's endpoint deployment, if one was ever asked for.
+    async fn deployment(&self, model: &str) -> Result<Option<Deployment>, PortError>;
+    /// Writes `deployment` over revision `deployment.revision - 1` (revision 1: the first
+    /// record), with its audit events, in one transaction. `Conflict` when another write came
+    /// first.
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        audit: &[AuditEvent],
+    ) -> Result<(), PortError>;
+
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError>;
     /// Audit events, oldest first; only those whose subject starts with `subject_prefix` if given.
     async fn audit(&self, subject_prefix: Option<&str>) -> Result<Vec<AuditEvent>, PortError>;
@@ -526,6 +538,40 @@ pub trait Catalog: Send + Sync + Debug {
         subject_prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>, PortError>;
+}
+
+/// What one deployment puts in service: a model version, its image and artifact, and the
+/// pipeline's `[deploy]` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub model: String,
+    pub version: u32,
+    pub image: String,
+    /// The model artifact (`s3://.../model.tar.gz`).
+    pub artifact: String,
+    pub settings: DeploySettings,
+}
+
+/// Where production is served on AWS: one SageMaker endpoint per model. (On a laptop `tollgate
+/// up` serves production itself, following `models/<name>/production.json`.)
+///
+/// Every call is idempotent: a model, config or alarm that exists is left as it is (their
+/// names carry what they contain), and asking a busy endpoint to change is `Conflict`.
+#[async_trait]
+pub trait Hosting: Send + Sync + Debug {
+    /// The endpoint that serves `model`.
+    fn endpoint_name(&self, model: &str) -> String;
+    /// The endpoint config `release` deploys; a different release never has the same name.
+    fn config_name(&self, release: &Release) -> String;
+    /// The endpoint as it is; `None` when there is none.
+    async fn describe(&self, endpoint: &str) -> Result<Option<Endpoint>, PortError>;
+    /// Creates what the endpoint needs to serve `release` (the model, the endpoint config with
+    /// data capture, the rollback alarm), each only if absent.
+    async fn prepare(&self, release: &Release) -> Result<(), PortError>;
+    /// Creates the endpoint on `release`'s config.
+    async fn create(&self, release: &Release) -> Result<(), PortError>;
+    /// Moves the endpoint to `release`'s config, blue/green with automatic rollback.
+    async fn update(&self, release: &Release) -> Result<(), PortError>;
 }
 
 /// Where training jobs run: SageMaker, or the `trainer` binary as a subprocess. A job's end

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tollgate_domain::deploy::Deployment;
 use tollgate_domain::ports::{
     Catalog, NewVersion, Page, PageRequest, StoredContract, Unannounced, expected_revision,
     numbered_contract, numbered_pipeline,
@@ -82,6 +83,11 @@ CREATE TABLE IF NOT EXISTS model_history (
     position INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (model, position)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    model TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL
 );
 -- Outboxes: a row here is work a committed write still owes (an upload's files and event, a
 -- stage change's announcement), added in the write's transaction and removed when done.
@@ -1087,6 +1093,50 @@ impl Catalog for SqliteCatalog {
             update_model(&tx, &stored)?;
             insert_audit(&tx, &audit)?;
             tx.commit().map_err(|e| sql("committing a test verdict", e))
+        })
+        .await
+    }
+
+    async fn deployment(&self, model: &str) -> Result<Option<Deployment>, PortError> {
+        let model = model.to_owned();
+        self.with(move |c| {
+            Ok(query_bodies(c, "SELECT body FROM deployments WHERE model = ?1", [model])?.pop())
+        })
+        .await
+    }
+
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        audit: &[AuditEvent],
+    ) -> Result<(), PortError> {
+        let (deployment, audit) = (deployment.clone(), audit.to_vec());
+        self.with(move |c| {
+            let d = &deployment;
+            let expected =
+                expected_revision(format_args!("model {}'s deployment", d.model), d.revision)?;
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql("starting a transaction", e))?;
+            // Revision 1 inserts; a later one replaces the revision below it.
+            let changed = tx
+                .execute(
+                    "INSERT INTO deployments (model, revision, body) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (model) DO UPDATE SET revision = excluded.revision, \
+                     body = excluded.body WHERE deployments.revision = ?4",
+                    params![d.model, d.revision, to_json(d)?, expected],
+                )
+                .map_err(|e| sql("saving a deployment", e))?;
+            if changed == 0 {
+                return Err(PortError::Conflict(format!(
+                    "model {}'s deployment is no longer at revision {expected}",
+                    d.model
+                )));
+            }
+            for event in &audit {
+                insert_audit(&tx, event)?;
+            }
+            tx.commit().map_err(|e| sql("committing a deployment", e))
         })
         .await
     }

@@ -20,6 +20,7 @@
 //! | `MODELS` | `<model>` | `latest_version` |
 //! | `MODEL#<model>` | `VERSION#<v:010>` | a model version (body, `revision`) |
 //! | `MODEL#<model>` | `HISTORY#<position:010>` | one stage change (body) |
+//! | `MODEL#<model>` | `DEPLOYMENT` | the model's endpoint deployment (body, `revision`) |
 //! | `MODELRUN#<run id>` | `MODEL` | the run has registered its model |
 //! | `AUDIT` | `<order>` | an audit event (body, `subject`), in write order |
 //! | `AUDIT#<kind>` | `<subject>@<order>` | the same event, by subject (`kind`: up to the first `/`) |
@@ -48,7 +49,8 @@
 //! A new dataset version is one transaction: the dataset's `latest_version` is the parent, and
 //! the version, the content-hash marker, the upload-key marker and the contract (when it founds
 //! one) are all new, with the upload record and the audit events. Pipelines and contracts are
-//! conditional on the version in force; runs and model versions on their `revision`; a stage
+//! conditional on the version in force; runs, model versions and deployments on their
+//! `revision`; a stage
 //! transition appends history at the positions it read as free. A concurrent transaction on the
 //! same items is reported as `Conflict` too: the caller re-reads and decides again.
 
@@ -57,6 +59,7 @@ mod table;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
+use tollgate_domain::deploy::Deployment;
 use tollgate_domain::ports::{
     Catalog, NewVersion, Page, PageRequest, StoredContract, Unannounced, expected_revision,
     numbered_contract, numbered_pipeline,
@@ -97,6 +100,8 @@ fn upload_pk(upload_key: &str) -> String {
 fn run_pk(id: &str) -> String {
     format!("RUN#{id}")
 }
+
+const DEPLOYMENT: &str = "DEPLOYMENT";
 
 fn model_pk(model: &str) -> String {
     format!("MODEL#{model}")
@@ -916,6 +921,46 @@ impl Catalog for DynamoCatalog {
         tx.commit(&self.table, "recording a test verdict")
             .await?
             .map_err(|r| r.into_conflict(&format!("model {model} v{version}")))
+    }
+
+    async fn deployment(&self, model: &str) -> Result<Option<Deployment>, PortError> {
+        self.table
+            .get(&model_pk(model), DEPLOYMENT)
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn save_deployment(
+        &self,
+        deployment: &Deployment,
+        audit: &[AuditEvent],
+    ) -> Result<(), PortError> {
+        let what = format!("model {}'s deployment", deployment.model);
+        let expected = expected_revision(&what, deployment.revision)?;
+        let mut stored = with_body(item(model_pk(&deployment.model), DEPLOYMENT), deployment)?;
+        stored.insert("revision".into(), n(deployment.revision));
+        let mut tx = Transaction::new();
+        match expected {
+            0 => {
+                tx.create(&self.table, stored, "there is no deployment record yet")?;
+            }
+            e => {
+                tx.put(
+                    &self.table,
+                    stored,
+                    Some("revision = :expected"),
+                    values([(":expected", n(e))]),
+                    "the deployment is still at the revision read",
+                )?;
+            }
+        }
+        for event in audit {
+            self.audit_into(&mut tx, event)?;
+        }
+        tx.commit(&self.table, "saving a deployment")
+            .await?
+            .map_err(|r| r.into_conflict(&what))
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), PortError> {
