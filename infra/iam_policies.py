@@ -382,9 +382,11 @@ def expected_actions(operations: dict) -> dict:
             for operation, actions in operations["adapters"][adapter]["operations"].items():
                 for action in actions:
                     why.setdefault(action, f"{adapter} calls {operation}")
+        # leaves_out may also name a shared runtime action the function has no use for (the
+        # data key, for a function that reads and writes no object).
+        why.update(operations.get("runtime", {}))
         for action in function.get("leaves_out", {}):
             why.pop(action, None)
-        why.update(operations.get("runtime", {}))
         why.update(function.get("runtime", {}))
         expected[function["role"]] = why
     return expected

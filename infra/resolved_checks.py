@@ -31,6 +31,8 @@ SAM_GENERATED = {
     "TuneFunctionTollgateEvents",
     "TuneFunctionTrainingJobStateChanges",
     "EvaluateFunctionCandidates",
+    "DeployFunctionProductionChanges",
+    "DeployFunctionEndpointStateChanges",
     "IngestFunctionUploads",
     "HttpApi",
 }
@@ -103,7 +105,7 @@ def check(template: dict, parameters: dict, region: str, stack: str) -> list:
         for name, value in expected_common.items():
             if env.get(name) != value:
                 problems.append(f"{logical_id}: {name}={env.get(name)!r}, not {value!r}")
-        if logical_id in ("TuneFunction", "MonitorFunction"):
+        if logical_id in ("TuneFunction", "MonitorFunction", "DeployFunction"):
             if env.get("TOLLGATE_SAGEMAKER_ROLE_ARN") != r.getatt("SageMakerExecutionRole", "Arn"):
                 problems.append(f"{logical_id}: TOLLGATE_SAGEMAKER_ROLE_ARN is not the training role")
             prefix = env.get("TOLLGATE_JOB_PREFIX", "")

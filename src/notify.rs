@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use http_body_util::Full;
 use serde_json::json;
 use sha2::Sha256;
+use tollgate_domain::deploy::DeploymentStatus;
 use tollgate_domain::monitoring::MonitorReport;
 use tollgate_domain::{Event, ModelStage, Run, RunStatus};
 
@@ -32,7 +33,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// `approval.needed`, `model.promoted`, `model.rolled_back`, `model.rejected`,
-    /// `model.tests_failed`, `run.failed`, `upload.rejected`, `drift.detected`.
+    /// `model.tests_failed`, `run.failed`, `upload.rejected`, `drift.detected`,
+    /// `deployment.failed`.
     pub kind: &'static str,
     /// What it is about, as the audit trail names it: `model/wine/v3`, `run/…`, `dataset/wine`.
     pub subject: String,
@@ -113,6 +115,22 @@ pub fn of_event(event: &Event, console: Option<&str>) -> Option<Message> {
                 reasons.first().map_or("see its report", String::as_str)
             ),
             link(console, &format!("/datasets/{dataset}/uploads")),
+        )),
+        Event::DeploymentChanged {
+            model,
+            version,
+            endpoint,
+            status: DeploymentStatus::Failed,
+            reason,
+        } => Some(Message::new(
+            "deployment.failed",
+            format!("model/{model}/v{version}"),
+            format!(
+                "deploying {model} v{version} to endpoint {endpoint} failed: {}; the endpoint \
+                 serves what it served before",
+                reason.as_deref().unwrap_or("no reason was given")
+            ),
+            link(console, &format!("/models/{model}/versions/{version}")),
         )),
         _ => None,
     }
@@ -355,6 +373,31 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn a_failed_deployment_is_told_with_its_reason_and_the_others_are_not() {
+        let deployment = |status, reason: Option<&str>| Event::DeploymentChanged {
+            model: "wine".into(),
+            version: 4,
+            endpoint: "tg-wine".into(),
+            status,
+            reason: reason.map(str::to_owned),
+        };
+        let failed = of_event(
+            &deployment(DeploymentStatus::Failed, Some("an alarm fired")),
+            None,
+        )
+        .unwrap();
+        assert_eq!(failed.kind, "deployment.failed");
+        assert!(
+            failed.text.contains("tg-wine") && failed.text.contains("an alarm fired"),
+            "{}",
+            failed.text
+        );
+        for status in [DeploymentStatus::Deploying, DeploymentStatus::InService] {
+            assert!(of_event(&deployment(status, None), None).is_none());
+        }
     }
 
     #[test]

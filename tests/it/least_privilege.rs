@@ -11,6 +11,8 @@ use serde::Deserialize;
 struct Operations {
     adapters: BTreeMap<String, Adapter>,
     functions: BTreeMap<String, Function>,
+    /// What the Lambda service and the runtime do with every function's role.
+    runtime: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,16 +325,18 @@ fn every_function_lists_the_adapters_it_links_and_leaves_out_only_their_actions(
             function.adapters, linked,
             "infra/operations.toml [functions.{name}] adapters: the code links {linked:?}"
         );
+        // What its adapters call, and what every function's runtime is given.
         let actions: BTreeSet<&String> = function
             .adapters
             .iter()
             .flat_map(|a| table.adapters[a].operations.values().flatten())
+            .chain(table.runtime.keys())
             .collect();
         for left in function.leaves_out.keys() {
             assert!(
                 actions.contains(left),
                 "infra/operations.toml [functions.{name}] leaves out {left}, which none of its \
-                 adapters needs: remove it"
+                 adapters or the shared runtime needs: remove it"
             );
         }
     }

@@ -49,9 +49,9 @@ impl Function {
                 });
                 answer(&what, result, EvaluateError::is_retryable)
             }
-            Incoming::Scheduled { .. } | Incoming::Ignored { .. } => {
-                Ok(serde_json::json!({ "ignored": "not a candidate" }))
-            }
+            Incoming::Scheduled { .. }
+            | Incoming::EndpointChanged { .. }
+            | Incoming::Ignored { .. } => Ok(serde_json::json!({ "ignored": "not a candidate" })),
         }
     }
 }

@@ -47,7 +47,7 @@ impl Function {
                 };
                 answer("schedule", result, MonitorError::is_retryable)
             }
-            Incoming::Event(_) | Incoming::Ignored { .. } => {
+            Incoming::Event(_) | Incoming::EndpointChanged { .. } | Incoming::Ignored { .. } => {
                 Ok(serde_json::json!({ "ignored": "the monitor runs on its schedule" }))
             }
         }

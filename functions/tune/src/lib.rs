@@ -169,6 +169,9 @@ impl Function {
                     };
                 answer("schedule", result, TuneError::is_retryable)
             }
+            Incoming::EndpointChanged { endpoint } => {
+                Ok(serde_json::json!({ "ignored": format!("endpoint {endpoint}") }))
+            }
             Incoming::Ignored {
                 source,
                 detail_type,

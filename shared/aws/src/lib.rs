@@ -1,5 +1,6 @@
 //! Tollgate's AWS adapters: the domain's ports on S3 ([`S3BlobStore`]), DynamoDB
-//! ([`DynamoCatalog`]), SageMaker ([`SageMakerBackend`], [`SageMakerRegistry`]) and EventBridge
+//! ([`DynamoCatalog`]), SageMaker ([`SageMakerBackend`], [`SageMakerRegistry`],
+//! [`SageMakerHosting`]) and EventBridge
 //! ([`EventBridgeBus`]). The Lambda functions wire these to the same handlers the embedded default
 //! wires to files and SQLite; every adapter passes the conformance suite its embedded twin passes.
 //!
@@ -14,6 +15,8 @@ mod error;
 pub mod catalog;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
+#[cfg(feature = "hosting")]
+pub mod hosting;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "sagemaker")]
@@ -26,6 +29,8 @@ pub use error::AwsError;
 pub use catalog::DynamoCatalog;
 #[cfg(feature = "eventbridge")]
 pub use eventbridge::EventBridgeBus;
+#[cfg(feature = "hosting")]
+pub use hosting::{HostingSettings, SageMakerHosting};
 #[cfg(feature = "s3")]
 pub use s3::S3BlobStore;
 #[cfg(feature = "sagemaker")]

@@ -79,6 +79,17 @@ pub enum Event {
         to: crate::ModelStage,
         actor: UserId,
     },
+    /// A model's endpoint deployment changed status: started, in service, failed or rolled
+    /// back by its alarms.
+    #[serde(rename = "DeploymentChanged")]
+    DeploymentChanged {
+        model: String,
+        version: u32,
+        endpoint: String,
+        status: crate::deploy::DeploymentStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl Event {
@@ -92,6 +103,7 @@ impl Event {
         "ModelCandidateRegistered",
         "ModelTested",
         "ModelStageChanged",
+        "DeploymentChanged",
     ];
 
     pub fn detail_type(&self) -> &'static str {
@@ -103,6 +115,7 @@ impl Event {
             Self::ModelCandidateRegistered { .. } => "ModelCandidateRegistered",
             Self::ModelTested { .. } => "ModelTested",
             Self::ModelStageChanged { .. } => "ModelStageChanged",
+            Self::DeploymentChanged { .. } => "DeploymentChanged",
         }
     }
 
@@ -143,6 +156,12 @@ impl Event {
                 from.as_str(),
                 to.as_str()
             ),
+            Self::DeploymentChanged {
+                model,
+                version,
+                status,
+                ..
+            } => format!("deployment/{model}/v{version}/{}", status.as_str()),
         }
     }
 }

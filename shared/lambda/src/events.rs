@@ -6,6 +6,9 @@ use serde_json::Value;
 use tollgate_domain::Event;
 use tollgate_domain::events::EVENT_SOURCE;
 
+/// The detail-type of SageMaker's event when an endpoint changes status.
+pub const ENDPOINT_STATE_CHANGE: &str = "SageMaker Endpoint State Change";
+
 /// What arrived on EventBridge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -13,6 +16,9 @@ pub enum Incoming {
     Event(Box<Event>),
     /// A schedule fired at `at`; `detail` is what the schedule was set to send (`{}` for a rule).
     Scheduled { at: Timestamp, detail: Value },
+    /// SageMaker's "SageMaker Endpoint State Change": the endpoint named changed status (what
+    /// it is now is read from SageMaker, not from the event, which may be late or repeated).
+    EndpointChanged { endpoint: String },
     /// Something no Tollgate function handles: logged and answered.
     Ignored { source: String, detail_type: String },
 }
@@ -33,6 +39,16 @@ pub fn incoming(envelope: EventBridgeEvent<Value>) -> Result<Incoming, serde_jso
             .and_then(|t| Timestamp::from_millisecond(t.timestamp_millis()).ok())
             .unwrap_or_else(Timestamp::now);
         return Ok(Incoming::Scheduled { at, detail });
+    }
+    if source == "aws.sagemaker" && detail_type == ENDPOINT_STATE_CHANGE {
+        return match detail["EndpointName"].as_str() {
+            Some(name) => Ok(Incoming::EndpointChanged {
+                endpoint: name.to_owned(),
+            }),
+            None => Err(serde::de::Error::custom(format!(
+                "{ENDPOINT_STATE_CHANGE} without an EndpointName: {detail}"
+            ))),
+        };
     }
     let trusted = source == EVENT_SOURCE
         || (source == "aws.sagemaker" && detail_type == "SageMaker Training Job State Change");
@@ -97,6 +113,26 @@ mod tests {
             panic!("{got:?}")
         };
         assert_eq!(at.to_string(), "2026-12-01T06:00:00Z");
+    }
+
+    #[test]
+    fn an_endpoint_state_change_names_its_endpoint() {
+        let got = incoming(envelope(serde_json::json!({
+            "detail-type": "SageMaker Endpoint State Change", "source": "aws.sagemaker",
+            "detail": {"EndpointName": "tg-wine", "EndpointStatus": "IN_SERVICE", "Tags": {}}
+        })))
+        .unwrap();
+        assert_eq!(
+            got,
+            Incoming::EndpointChanged {
+                endpoint: "tg-wine".into()
+            }
+        );
+        let nameless = incoming(envelope(serde_json::json!({
+            "detail-type": "SageMaker Endpoint State Change", "source": "aws.sagemaker",
+            "detail": {}
+        })));
+        assert!(nameless.is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ async fn cold_init_of_the_packaged_functions() {
     ];
     let mut report = serde_json::Map::new();
     // Those scripts/package.sh built (all, or the ones it was asked for).
-    let built: Vec<&str> = ["ingest", "tune", "evaluate", "monitor", "api"]
+    let built: Vec<&str> = ["ingest", "tune", "evaluate", "monitor", "deploy", "api"]
         .into_iter()
         .filter(|name| dir.join(name).join("bootstrap").exists())
         .collect();

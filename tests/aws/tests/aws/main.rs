@@ -9,6 +9,7 @@
 
 mod concurrency;
 mod conformance;
+mod deploy;
 mod functions;
 mod ingest;
 mod promotion;
