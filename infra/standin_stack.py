@@ -121,6 +121,18 @@ def adapt(template: dict) -> tuple:
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::KMS::Key" and resource.get("Properties", {}).pop("Tags", None):
             changes.append(f"{logical_id}: no Tags (moto reads KMS tags in the KMS API's shape)")
+    # moto 5.2.5's EventBridge delivers to SQS, logs and buses, not to SNS: a rule on the
+    # Tollgate bus with a topic target fails every PutEvents that matches it. The rules stay;
+    # their topic targets (the people's notices) are checked offline.
+    topics = {k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        targets = resource.get("Properties", {}).get("Targets", [])
+        kept = [t for t in targets if not (referenced(t.get("Arn")) & topics)]
+        if len(kept) != len(targets):
+            changes.append(f"{logical_id}: no topic target (moto's EventBridge cannot deliver to SNS)")
+            resource["Properties"]["Targets"] = kept
     return template, changes
 
 
