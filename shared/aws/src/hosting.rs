@@ -110,12 +110,8 @@ impl SageMakerHosting {
 
     /// Creates the model of `release`, unless it exists (its name says what it holds).
     async fn create_model(&self, release: &Release) -> Result<(), PortError> {
-        let name = self.config_name(release);
-        match self.model_request(release).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if exists(&e) => Ok(()),
-            Err(e) => Err(port_error(format!("creating model {name}"), e)),
-        }
+        let what = format!("creating model {}", self.config_name(release));
+        created(self.model_request(release).send().await, what)
     }
 
     /// The CreateEndpointConfig request of `release`: one variant, data capture of inputs and
@@ -170,12 +166,8 @@ impl SageMakerHosting {
 
     /// Creates the endpoint config of `release`, unless it exists.
     async fn create_config(&self, release: &Release) -> Result<(), PortError> {
-        let name = self.config_name(release);
-        match self.config_request(release).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if exists(&e) => Ok(()),
-            Err(e) => Err(port_error(format!("creating endpoint config {name}"), e)),
-        }
+        let what = format!("creating endpoint config {}", self.config_name(release));
+        created(self.config_request(release).send().await, what)
     }
 
     /// The UpdateEndpoint request of `release`: blue/green, a canary of `canary_percent` of
@@ -300,30 +292,32 @@ fn sagemaker_name(text: &str) -> String {
         .collect()
 }
 
-/// Whether SageMaker said the thing already exists (it answers ValidationException, in words).
-fn exists<E: ProvideErrorMetadata>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::http::Response,
-    >,
-) -> bool {
+type SdkError<E> =
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>;
+
+/// Whether SageMaker's message says one of `words` (it answers ValidationException for an
+/// existing name and for a busy endpoint alike, and tells them apart only in words).
+fn says<E: ProvideErrorMetadata>(err: &SdkError<E>, words: &[&str]) -> bool {
     err.as_service_error()
         .and_then(ProvideErrorMetadata::message)
-        .is_some_and(|m| m.contains("already exist"))
+        .is_some_and(|m| words.iter().any(|w| m.contains(w)))
 }
 
-/// Whether SageMaker refused a change because the endpoint is changing already.
-fn busy<E: ProvideErrorMetadata>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::http::Response,
-    >,
-) -> bool {
-    err.as_service_error()
-        .and_then(ProvideErrorMetadata::message)
-        .is_some_and(|m| {
-            m.contains("in-progress") || m.contains("in progress") || m.contains("already exist")
-        })
+/// A create that found its name taken is done: names say what they hold.
+fn created<O, E>(sent: Result<O, SdkError<E>>, what: String) -> Result<(), PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) if says(&e, &["already exist"]) => Ok(()),
+        Err(e) => Err(port_error(what, e)),
+    }
+}
+
+/// Whether SageMaker refused a change because the endpoint is changing, or exists, already.
+fn busy<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    says(err, &["in-progress", "in progress", "already exist"])
 }
 
 #[async_trait]
@@ -364,13 +358,7 @@ impl Hosting for SageMakerHosting {
                 config: out.endpoint_config_name().unwrap_or_default().to_owned(),
                 failure: out.failure_reason().map(str::to_owned),
             })),
-            Err(e)
-                if e.as_service_error()
-                    .and_then(ProvideErrorMetadata::message)
-                    .is_some_and(|m| m.contains("Could not find")) =>
-            {
-                Ok(None)
-            }
+            Err(e) if says(&e, &["Could not find"]) => Ok(None),
             Err(e) => Err(port_error(format!("describing endpoint {endpoint}"), e)),
         }
     }
