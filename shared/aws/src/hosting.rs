@@ -216,17 +216,11 @@ impl SageMakerHosting {
 
     async fn send_update(&self, release: &Release) -> Result<(), PortError> {
         let endpoint = self.endpoint_name(&release.model);
-        self.update_request(release)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                if busy(&e) {
-                    PortError::Conflict(format!("endpoint {endpoint} is changing already"))
-                } else {
-                    port_error(format!("updating endpoint {endpoint}"), e)
-                }
-            })
+        changed(
+            self.update_request(release).send().await,
+            &endpoint,
+            "updating",
+        )
     }
 
     /// Puts the 5xx alarm on the endpoint of `release` (PutMetricAlarm replaces it with the
@@ -315,9 +309,21 @@ where
     }
 }
 
-/// Whether SageMaker refused a change because the endpoint is changing, or exists, already.
-fn busy<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    says(err, &["in-progress", "in progress", "already exist"])
+/// A change of an endpoint: one SageMaker refused because the endpoint is changing, or exists,
+/// already is a `Conflict` (decide again on a fresh look); `doing` names the change.
+fn changed<O, E>(sent: Result<O, SdkError<E>>, endpoint: &str, doing: &str) -> Result<(), PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) if says(&e, &["in-progress", "in progress", "already exist"]) => {
+            Err(PortError::Conflict(format!(
+                "{doing} endpoint {endpoint}: it is changing or exists already"
+            )))
+        }
+        Err(e) => Err(port_error(format!("{doing} endpoint {endpoint}"), e)),
+    }
 }
 
 #[async_trait]
@@ -371,21 +377,15 @@ impl Hosting for SageMakerHosting {
 
     async fn create(&self, release: &Release) -> Result<(), PortError> {
         let endpoint = self.endpoint_name(&release.model);
-        self.client
+        let sent = self
+            .client
             .create_endpoint()
             .endpoint_name(&endpoint)
             .endpoint_config_name(self.config_name(release))
             .set_tags(Some(tags(release)))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                if busy(&e) {
-                    PortError::Conflict(format!("endpoint {endpoint} exists already"))
-                } else {
-                    port_error(format!("creating endpoint {endpoint}"), e)
-                }
-            })
+            .await;
+        changed(sent, &endpoint, "creating")
     }
 
     async fn update(&self, release: &Release) -> Result<(), PortError> {

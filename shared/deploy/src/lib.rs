@@ -180,36 +180,27 @@ impl Deploy {
         let step = decide(&desired, endpoint.as_ref(), record.as_ref());
         tracing::info!(model, version = release.version, ?step, "deploy step");
         let now = self.clock.now();
+        // A step that starts a deployment begins a record; one that settles or fails it keeps
+        // what the deployment of this config began with.
+        let begun = record.as_ref().filter(|r| r.config == desired.config);
         let next = |status, reason: Option<String>, started: bool| Deployment {
             model: model.to_owned(),
             endpoint: name.clone(),
             version: release.version,
             config: desired.config.clone(),
             status,
-            previous: if started {
-                previous_version(endpoint.as_ref(), record.as_ref())
-            } else {
-                record
-                    .as_ref()
-                    .filter(|r| r.config == desired.config)
-                    .and_then(|r| r.previous)
+            previous: match (started, begun) {
+                (true, _) => previous_version(endpoint.as_ref(), record.as_ref()),
+                (false, b) => b.and_then(|r| r.previous),
             },
             reason,
-            actor: if started {
-                actor.clone()
-            } else {
-                record
-                    .as_ref()
-                    .filter(|r| r.config == desired.config)
-                    .map_or_else(|| actor.clone(), |r| r.actor.clone())
+            actor: match begun {
+                Some(r) if !started => r.actor.clone(),
+                _ => actor.clone(),
             },
-            started_at: if started {
-                now
-            } else {
-                record
-                    .as_ref()
-                    .filter(|r| r.config == desired.config)
-                    .map_or(now, |r| r.started_at)
+            started_at: match begun {
+                Some(r) if !started => r.started_at,
+                _ => now,
             },
             updated_at: now,
             revision: record.as_ref().map_or(1, |r| r.revision + 1),
