@@ -170,10 +170,18 @@ pub enum Command {
         json: bool,
     },
     /// Check the models in production against what they see (`capture/<model>/`): input and
-    /// prediction drift; past the pipeline's thresholds, retrain (once per cooldown).
+    /// prediction drift; past the pipeline's thresholds, retrain on newer data (once per
+    /// cooldown). A retraining run proceeds in the background; --wait watches it to its end.
     Monitor {
         #[arg(long)]
         json: bool,
+        /// Wait for the retraining runs it starts, with their progress, and show their candidates.
+        #[arg(long)]
+        wait: bool,
+        /// The background side of a check without --wait: the reports to this file, then the
+        /// runs taken to their end.
+        #[arg(long, hide = true, value_name = "FILE")]
+        handoff: Option<PathBuf>,
     },
     /// Run the demo on the bundled sample data: uploads, reports, drift, a rejection.
     Demo,

@@ -159,7 +159,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let request = Request::Rollback { comment, from };
             models::decide(&env, &model, request, &env.user, json).await
         }
-        Command::Monitor { json } => models::monitor(&env, json).await,
+        Command::Monitor {
+            json,
+            wait,
+            handoff,
+        } => match (wait, handoff) {
+            (_, Some(handoff)) => models::monitor_in_background(&env, &handoff).await,
+            (true, None) => models::monitor(&env, json).await,
+            (false, None) => models::monitor_and_return(&env, json).await,
+        },
         Command::Demo => demo::run(&env).await,
         Command::Up {
             port,

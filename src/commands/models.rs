@@ -1,5 +1,6 @@
 //! `tollgate models`, `model show`, `approve`, `reject`, `rollback`, `lineage`.
 
+use anyhow::Context as _;
 use serde_json::{Value, json};
 use tollgate_api_types::{ModelSummary, ModelVersionDetail};
 use tollgate_app::AppError;
@@ -269,40 +270,171 @@ pub fn render_decision(
     Ok(outcome)
 }
 
-/// `tollgate monitor`: every model in production checked; retraining runs taken to their end.
+/// `tollgate monitor --wait`: every model in production checked; retraining runs taken to
+/// their end here, with their progress.
 pub async fn monitor(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
     let reports = env.check_models().await?;
-    let started: Vec<String> = reports
-        .iter()
-        .filter_map(|r| r.retraining_run.clone())
-        .collect();
-    let mut watched = Vec::new();
-    for id in &started {
-        if let Some(run) = env.catalog.run(id).await? {
-            watched.push(run);
-        }
-    }
+    let watched = started_runs(env, &reports).await?;
     let progress = super::runs::bar(!json && !watched.is_empty());
     let runs = env
-        .settle(watched, |r| super::runs::show_progress(&progress, r))
+        .settle(watched.clone(), |r| {
+            super::runs::show_progress(&progress, r)
+        })
         .await;
     progress.finish_and_clear();
     let runs: Vec<_> = runs?
         .into_iter()
-        .filter(|r| started.contains(&r.id))
+        .filter(|r| watched.iter().any(|w| w.id == r.id))
         .collect();
+    show_monitoring(env, &reports, &runs, json, None).await
+}
+
+/// The runs the reports say were started.
+async fn started_runs(
+    env: &Embedded,
+    reports: &[tollgate_domain::monitoring::MonitorReport],
+) -> anyhow::Result<Vec<tollgate_domain::Run>> {
+    let mut runs = Vec::new();
+    for id in reports.iter().filter_map(|r| r.retraining_run.as_deref()) {
+        if let Some(run) = env.catalog.run(id).await? {
+            runs.push(run);
+        }
+    }
+    Ok(runs)
+}
+
+/// What the background check hands the command that started it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handoff {
+    reports: Vec<tollgate_domain::monitoring::MonitorReport>,
+    runs: Vec<tollgate_domain::Run>,
+}
+
+/// `tollgate monitor`: the check, and the retraining it starts, run by a process of their own
+/// (the runs' trials are its children, and live as long as it does); this command shows the
+/// reports as soon as the check is done and returns, leaving the runs to proceed.
+pub async fn monitor_and_return(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
+    use std::os::unix::process::CommandExt;
+    let logs = env.data_dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.3fZ")
+        .to_string();
+    let log = logs.join(format!("monitor-{stamp}.log"));
+    let handoff = logs.join(format!("monitor-{stamp}.json"));
+    let data_dir = std::path::absolute(&env.data_dir).context("the data dir's path")?;
+    let output =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let mut child = std::process::Command::new(std::env::current_exe().context("this executable")?)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--as", env.user.as_str()])
+        .arg("monitor")
+        .arg("--handoff")
+        .arg(&handoff)
+        .env_remove("TOLLGATE_API")
+        .stdin(std::process::Stdio::null())
+        .stdout(output.try_clone().context("the log file")?)
+        .stderr(output)
+        // Its own process group: Ctrl-C in this terminal, once this command has returned, is
+        // not for the runs.
+        .process_group(0)
+        .spawn()
+        .context("starting the monitor's check")?;
+    let handed: Handoff = loop {
+        if let Ok(text) = std::fs::read_to_string(&handoff) {
+            let _ = std::fs::remove_file(&handoff);
+            break serde_json::from_str(&text).context("reading the check's reports")?;
+        }
+        if let Some(status) = child.try_wait().context("watching the monitor's check")? {
+            // The reports are written before the process ends; none means the check failed.
+            if let Ok(text) = std::fs::read_to_string(&handoff) {
+                let _ = std::fs::remove_file(&handoff);
+                break serde_json::from_str(&text).context("reading the check's reports")?;
+            }
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            anyhow::bail!(
+                "the monitor's check failed ({status}):\n{}",
+                said.trim_end()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let background = (!handed.runs.is_empty()).then(|| (child.id(), log.clone()));
+    if background.is_none() {
+        // Nothing to take to an end: the process ends at once, and its log says nothing new.
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&log);
+    }
+    show_monitoring(env, &handed.reports, &handed.runs, json, background).await
+}
+
+/// The background side of [`monitor_and_return`]: the check, its reports to `handoff` (written
+/// whole, then renamed into place), then the runs it started taken to their end, their
+/// progress and result in the log.
+pub async fn monitor_in_background(
+    env: &Embedded,
+    handoff: &std::path::Path,
+) -> anyhow::Result<Outcome> {
+    let reports = env.check_models().await?;
+    let watched = started_runs(env, &reports).await?;
+    let handed = Handoff {
+        reports,
+        runs: watched.clone(),
+    };
+    let partial = handoff.with_extension("json.partial");
+    std::fs::write(&partial, serde_json::to_vec(&handed)?)
+        .and_then(|()| std::fs::rename(&partial, handoff))
+        .with_context(|| format!("writing {}", handoff.display()))?;
+    if watched.is_empty() {
+        return Ok(Outcome::Done);
+    }
+    let runs = env
+        .settle(watched.clone(), |r| {
+            println!(
+                "{} {}: {} trial(s) ended",
+                jiff::Timestamp::now(),
+                r.id,
+                r.trials.iter().filter(|t| !t.status.is_active()).count()
+            );
+        })
+        .await?;
+    for run in runs.iter().filter(|r| watched.iter().any(|w| w.id == r.id)) {
+        println!();
+        print!(
+            "{}{}",
+            super::runs::run_text(run),
+            super::runs::candidate_text(env, run).await?
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// The monitor's reports and the runs they started: ended (`--wait`), or proceeding in the
+/// process `background` names, with its log.
+async fn show_monitoring(
+    env: &Embedded,
+    reports: &[tollgate_domain::monitoring::MonitorReport],
+    runs: &[tollgate_domain::Run],
+    json: bool,
+    background: Option<(u32, std::path::PathBuf)>,
+) -> anyhow::Result<Outcome> {
     if json {
-        let value = json!({
+        let mut value = json!({
             "reports": reports,
             "runs": runs.iter().map(super::runs::run_json).collect::<Vec<_>>(),
         });
+        if let Some((pid, log)) = &background {
+            value["background"] = json!({ "pid": pid, "log": log });
+        }
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(Outcome::Done);
     }
     if reports.is_empty() {
         println!("No models to monitor yet.");
     }
-    for r in &reports {
+    for r in reports {
         println!(
             "{} {}: {} rows captured in {} file(s){}",
             r.model,
@@ -329,7 +461,22 @@ pub async fn monitor(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
             println!("  note: {n}");
         }
     }
-    for run in &runs {
+    if let Some((pid, log)) = &background {
+        for run in runs {
+            println!(
+                "\nRetraining run {} started on {} v{}; it proceeds in the background \
+                 (process {pid}, log {}).\n  where it is: tollgate run show {}\n  to watch a \
+                 check's runs to their end instead: tollgate monitor --wait",
+                run.id,
+                run.dataset,
+                run.dataset_version,
+                log.display(),
+                run.id
+            );
+        }
+        return Ok(Outcome::Done);
+    }
+    for run in runs {
         println!();
         print!(
             "{}{}",

@@ -342,11 +342,40 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
 
     // New data arrives: the drift now starts one retraining, on it.
     assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
+    let started = std::time::Instant::now();
     let first = t.json(&["monitor", "--json"]);
     assert_eq!(first["runs"].as_array().unwrap().len(), 1, "{first:#}");
     assert_eq!(first["runs"][0]["trigger"]["kind"], "monitor");
     assert_eq!(first["runs"][0]["dataset_version"], 2);
     assert_eq!(first["reports"][0]["new_data_needed"], false);
+    // It returned as soon as the check was done: the run proceeds in a process of its own,
+    // whose log the answer names, and ends there.
+    assert_eq!(first["runs"][0]["status"], "running", "{first:#}");
+    let log = std::path::PathBuf::from(first["background"]["log"].as_str().unwrap());
+    let id = first["runs"][0]["run_id"].as_str().unwrap().to_owned();
+    let ended = loop {
+        let run = t.json(&["run", "show", &id, "--json"]);
+        if run["status"] != "running" {
+            break run;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "the retraining run did not end in 5 minutes: {run:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    let said = (0..100)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::read_to_string(&log).unwrap_or_default()
+        })
+        .find(|said| said.contains(&id) && said.contains("Model tests:"))
+        .unwrap_or_else(|| std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        said.contains(&id) && said.contains("Model tests:"),
+        "{said}"
+    );
 
     // The same drift an hour later, or a minute: within the cooldown, no second run.
     let second = t.json(&["monitor", "--json"]);

@@ -782,9 +782,9 @@ fn the_loop_traffic_drift_retraining_notice_approval_served_and_rolled_back() {
     assert_eq!((status, version), (200, Some(1)), "{body}");
     std::thread::sleep(Duration::from_secs(6)); // the capture is written every 5 s
 
-    // The monitor sees the drift and retrains on the newer version; the candidate passes and
-    // waits for approval, and the team is told where to look.
-    let monitored = run("monitor-runner", &["monitor", "--json"]);
+    // The monitor sees the drift and retrains on the newer version (watched to its end); the
+    // candidate passes and waits for approval, and the team is told where to look.
+    let monitored = run("monitor-runner", &["monitor", "--wait", "--json"]);
     let monitored: Value = serde_json::from_str(&monitored).unwrap();
     assert_eq!(monitored["reports"][0]["drifted"], true, "{monitored:#}");
     assert_eq!(monitored["runs"][0]["dataset_version"], 2, "{monitored:#}");
