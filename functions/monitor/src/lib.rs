@@ -35,6 +35,12 @@ impl Function {
         })
     }
 
+    /// The function on `monitor` as built elsewhere (the relay's, retraining on its local
+    /// trainer).
+    pub fn on(monitor: Monitor) -> Self {
+        Self { monitor }
+    }
+
     pub async fn handle(
         &self,
         event: LambdaEvent<EventBridgeEvent<Value>>,

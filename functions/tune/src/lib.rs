@@ -84,7 +84,8 @@ impl Settings {
 #[derive(Debug, Clone)]
 pub struct Function {
     tune: Tune,
-    backend: SageMakerBackend,
+    /// The SageMaker backend whose jobs this deployment claims; none when trials run elsewhere.
+    backend: Option<SageMakerBackend>,
 }
 
 impl Function {
@@ -97,8 +98,17 @@ impl Function {
     pub fn new(aws: &AwsConfig, settings: &Settings) -> Result<Self, ConfigError> {
         Ok(Self {
             tune: settings.tune(aws)?,
-            backend: settings.backend(aws),
+            backend: Some(settings.backend(aws)),
         })
+    }
+
+    /// The function on `tune` as built elsewhere, on another training backend (the relay's
+    /// local trainer, `tollgate-relay`): every job change that reaches it is its own.
+    pub fn on(tune: Tune) -> Self {
+        Self {
+            tune,
+            backend: None,
+        }
     }
 
     /// Every pipeline whose `[schedule]` owes a firing at `at` (the schedule's time): each
@@ -131,13 +141,16 @@ impl Function {
             Incoming::Event(event) => {
                 let event = match *event {
                     // Every job of the account reports on the default bus: only ours count.
-                    Event::TrainingJobStateChange(change) => match self.backend.claim(change) {
-                        Some(ours) => Event::TrainingJobStateChange(ours),
-                        None => {
-                            return Ok(
-                                serde_json::json!({ "ignored": "another deployment's job" }),
-                            );
-                        }
+                    Event::TrainingJobStateChange(change) => match &self.backend {
+                        None => Event::TrainingJobStateChange(change),
+                        Some(backend) => match backend.claim(change) {
+                            Some(ours) => Event::TrainingJobStateChange(ours),
+                            None => {
+                                return Ok(
+                                    serde_json::json!({ "ignored": "another deployment's job" }),
+                                );
+                            }
+                        },
                     },
                     other => other,
                 };

@@ -102,6 +102,44 @@ impl LocalTokens {
         })
     }
 
+    /// Tokens signed with the key kept in `dir` (`api-signing-key`, mode 0600: who can read it
+    /// can sign in as anyone): read, or made (32 random bytes) if there is none yet. Two
+    /// processes making it at once agree: the first link wins and the other reads it.
+    pub fn of_dir(dir: &std::path::Path) -> Result<Self, String> {
+        use std::io::Write;
+        const KEY_FILE: &str = "api-signing-key";
+        let path = dir.join(KEY_FILE);
+        let said = |what: &str, p: &std::path::Path, e: std::io::Error| {
+            format!("{what} {}: {e}", p.display())
+        };
+        if !path.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| said("creating the folder", dir, e))?;
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| format!("no randomness for a key: {e}"))?;
+            let tmp = dir.join(format!(".{KEY_FILE}.{}", std::process::id()));
+            let mut file = private_file(&tmp).map_err(|e| said("creating", &tmp, e))?;
+            file.write_all(hex::encode(key).as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| said("writing", &tmp, e))?;
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(said("storing", &path, e)),
+            }
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| said("reading the token key", &path, e))?;
+        let key = hex::decode(text.trim()).map_err(|e| {
+            format!(
+                "{} is not a token key ({e}): remove it to make a new one",
+                path.display()
+            )
+        })?;
+        Self::new(&key).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// A token for `user` in `groups`, valid from `now` for `valid_for`.
     pub fn issue(
         &self,
@@ -228,4 +266,23 @@ impl Authenticator for BearerTokens {
             })?;
         self.0.verify(token.trim())
     }
+}
+
+/// A new file only its owner can read.
+#[cfg(unix)]
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }

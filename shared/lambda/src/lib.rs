@@ -10,7 +10,7 @@ pub mod env;
 mod events;
 
 pub use env::{Common, ConfigError};
-pub use events::{Incoming, incoming};
+pub use events::{ENDPOINT_STATE_CHANGE, Incoming, incoming};
 
 use serde::Serialize;
 use serde_json::Value;

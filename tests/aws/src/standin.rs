@@ -259,47 +259,16 @@ impl Stack {
         serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
     }
 
-    /// An S3 notification as S3 sends it. moto's leaves out what every real one carries: the
-    /// uploader (`userIdentity`), `requestParameters`, `responseElements`, and, in a versioned
-    /// bucket, the object's `versionId` and `sequencer`. They are put back (the version from the
-    /// object itself), so the function reads the event it gets on AWS. Other messages pass as
-    /// they are.
+    /// An S3 notification as S3 sends it, with the uploader a real one names (see
+    /// [`tollgate_relay::as_s3_sends_it`]).
     async fn as_s3_sends_it(&self, body: &str) -> String {
-        let Ok(mut event) = serde_json::from_str::<Value>(body) else {
-            return body.to_owned();
-        };
-        let Some(records) = event["Records"].as_array_mut() else {
-            return body.to_owned();
-        };
-        for record in records.iter_mut().filter(|r| r["eventSource"] == "aws:s3") {
-            let fields = record.as_object_mut().unwrap();
-            fields
-                .entry("userIdentity")
-                .or_insert(serde_json::json!({"principalId": "AWS:AIDAEXAMPLEUPLOADER"}));
-            fields
-                .entry("requestParameters")
-                .or_insert(serde_json::json!({"sourceIPAddress": "203.0.113.7"}));
-            fields
-                .entry("responseElements")
-                .or_insert(serde_json::json!({"x-amz-request-id": "C3D13FE58DE4C810"}));
-            let object = &mut record["s3"]["object"];
-            if object.get("versionId").is_none() {
-                let raw = object["key"].as_str().unwrap_or_default().replace('+', " ");
-                let key = percent_decode(&raw);
-                let head = self
-                    .s3()
-                    .head_object()
-                    .bucket(&self.bucket)
-                    .key(&key)
-                    .send()
-                    .await;
-                if let Some(version) = head.ok().and_then(|h| h.version_id().map(str::to_owned)) {
-                    object["versionId"] = Value::from(version);
-                }
-                object["sequencer"] = Value::from("0055AED6DCD90281E5");
-            }
-        }
-        event.to_string()
+        tollgate_relay::as_s3_sends_it(
+            &self.s3(),
+            &self.bucket,
+            body,
+            Some("AWS:AIDAEXAMPLEUPLOADER"),
+        )
+        .await
     }
 
     /// The Tollgate events published on the bus since the last call (the stack's rule copies
@@ -325,28 +294,6 @@ impl Stack {
         }
         panic!("no {detail_type} was published; these were: {seen:#?}")
     }
-}
-
-/// `%XX` escapes decoded, as S3 encodes keys in notifications.
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1..i + 3)) {
-            (b'%', Some(hex))
-                if u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16).is_ok() =>
-            {
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).unwrap(), 16).unwrap());
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A sample data file of the repository.
