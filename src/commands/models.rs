@@ -400,7 +400,16 @@ pub async fn monitor_in_background(
             );
         })
         .await?;
-    for run in runs.iter().filter(|r| watched.iter().any(|w| w.id == r.id)) {
+    let ended: Vec<_> = runs
+        .into_iter()
+        .filter(|r| watched.iter().any(|w| w.id == r.id))
+        .collect();
+    show_ended(env, &ended).await
+}
+
+/// Each run, with what became of its candidate.
+async fn show_ended(env: &Embedded, runs: &[tollgate_domain::Run]) -> anyhow::Result<Outcome> {
+    for run in runs {
         println!();
         print!(
             "{}{}",
@@ -476,13 +485,5 @@ async fn show_monitoring(
         }
         return Ok(Outcome::Done);
     }
-    for run in runs {
-        println!();
-        print!(
-            "{}{}",
-            super::runs::run_text(run),
-            super::runs::candidate_text(env, run).await?
-        );
-    }
-    Ok(Outcome::Done)
+    show_ended(env, runs).await
 }

@@ -233,18 +233,11 @@ impl Stack {
                     continue;
                 }
                 let body = self.as_s3_sends_it(m.body().unwrap_or_default()).await;
-                // Lambda's SQS event carries each message as these fields.
-                records.push(serde_json::json!({
-                    "messageId": m.message_id(),
-                    "receiptHandle": m.receipt_handle(),
-                    "body": body,
-                    "attributes": {},
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{}", queue.rsplit('/').next().unwrap()),
-                    "awsRegion": "us-east-1"
-                }));
+                let arn = format!(
+                    "arn:aws:sqs:us-east-1:123456789012:{}",
+                    queue.rsplit('/').next().unwrap()
+                );
+                records.push(tollgate_relay::lambda_sqs_record(m, body, &arn));
             }
             if records.len() >= count {
                 break;

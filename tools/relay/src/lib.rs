@@ -104,6 +104,7 @@ pub struct Relay {
     s3: aws_sdk_s3::Client,
     bucket: String,
     ingest_queue: String,
+    ingest_queue_arn: String,
     taps: Vec<Tap>,
     monitor_every: Duration,
     long_poll: bool,
@@ -155,6 +156,7 @@ impl Relay {
         };
         let sqs = aws_sdk_sqs::Client::new(&aws.sdk);
         let ingest_queue = queue_url(&sqs, &settings.ingest_queue).await?;
+        let ingest_queue_arn = queue_arn(&sqs, &ingest_queue).await?;
         let mut relay = Self {
             events: aws_sdk_eventbridge::Client::new(&aws.sdk),
             s3: aws_sdk_s3::Client::from_conf(
@@ -165,6 +167,7 @@ impl Relay {
             sqs,
             bucket: common.bucket.clone(),
             ingest_queue,
+            ingest_queue_arn,
             taps: Vec::new(),
             monitor_every: settings.monitor_every,
             long_poll: settings.long_poll,
@@ -251,17 +254,7 @@ impl Relay {
             .await
             .with_context(|| format!("creating the queue {name}"))?;
         let queue_url = created.queue_url().unwrap_or_default().to_owned();
-        let queue_arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .with_context(|| format!("reading the queue {name}"))?
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .with_context(|| format!("the queue {name} has no ARN"))?;
+        let queue_arn = queue_arn(&self.sqs, &queue_url).await?;
         let rule_arn = self
             .events
             .put_rule()
@@ -393,7 +386,7 @@ impl Relay {
         for m in &messages {
             let body =
                 as_s3_sends_it(&self.s3, &self.bucket, m.body().unwrap_or_default(), None).await;
-            records.push(sqs_record(m, body, &self.ingest_queue));
+            records.push(lambda_sqs_record(m, body, &self.ingest_queue_arn));
         }
         let batch: SqsEvent = serde_json::from_value(json!({ "Records": records }))
             .context("the queue's messages as Lambda's SQS event")?;
@@ -607,6 +600,19 @@ async fn queue_url(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<Str
         .to_owned())
 }
 
+/// A queue's ARN.
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .with_context(|| format!("reading the queue {url}"))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .with_context(|| format!("the queue {url} has no ARN"))
+}
+
 /// How often the message has been received, this time included.
 fn receives(m: &aws_sdk_sqs::types::Message) -> i32 {
     m.attributes()
@@ -615,9 +621,8 @@ fn receives(m: &aws_sdk_sqs::types::Message) -> i32 {
         .unwrap_or(1)
 }
 
-/// A message as Lambda's SQS event carries it.
-fn sqs_record(m: &aws_sdk_sqs::types::Message, body: String, queue_url: &str) -> Value {
-    let queue = queue_url.rsplit('/').next().unwrap_or_default();
+/// A message of the queue `queue_arn` as Lambda's SQS event carries it.
+pub fn lambda_sqs_record(m: &aws_sdk_sqs::types::Message, body: String, queue_arn: &str) -> Value {
     json!({
         "messageId": m.message_id(),
         "receiptHandle": m.receipt_handle(),
@@ -626,7 +631,8 @@ fn sqs_record(m: &aws_sdk_sqs::types::Message, body: String, queue_url: &str) ->
         "messageAttributes": {},
         "md5OfBody": m.md5_of_body(),
         "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:::{queue}"),
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(':').nth(3).unwrap_or_default(),
     })
 }
 
