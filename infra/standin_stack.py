@@ -14,9 +14,9 @@ venv), with what depends on them. The template is never changed for AWS: only th
 Bucket properties moto ignores in CloudFormation (versioning, the public access block, the
 queue notifications) are then put by API, as the template declares them.
 
-Prints one JSON object on stdout: the names the tests use (bucket, table, bus, ingest queue;
-with --observe, a queue that receives every Tollgate event), the stack's outputs, and what was
-left out.
+Prints one JSON object on stdout: the names the tests use (bucket, table, bus, ingest queue,
+the queue that receives the people's notices in the alerts topic's stead; with --observe, a
+queue that receives every Tollgate event), the stack's outputs, and what was left out.
 
 Safe to run twice with the same --stack: an existing stack is left as it is and its outputs
 printed.
@@ -43,6 +43,10 @@ LEFT_OUT = {
     "AWS::Lambda::EventSourceMapping": "no function to deliver to",
     "AWS::Lambda::Permission": "no function to invoke",
 }
+
+
+# The queue that stands in for the alerts topic as the rules' target (see adapt).
+ALERTS_QUEUE = "StandinAlertsQueue"
 
 
 def log(message: str) -> None:
@@ -122,17 +126,32 @@ def adapt(template: dict) -> tuple:
         if resource["Type"] == "AWS::KMS::Key" and resource.get("Properties", {}).pop("Tags", None):
             changes.append(f"{logical_id}: no Tags (moto reads KMS tags in the KMS API's shape)")
     # moto 5.2.5's EventBridge delivers to SQS, logs and buses, not to SNS: a rule on the
-    # Tollgate bus with a topic target fails every PutEvents that matches it. The rules stay;
-    # their topic targets (the people's notices) are checked offline.
+    # Tollgate bus with a topic target fails every PutEvents that matches it. So the rules'
+    # topic targets (the people's notices) become a queue, ALERTS_QUEUE, which receives the
+    # rule's name and the event it matched: moto matches the patterns, and the tests apply the
+    # rule's input transformer from the template. (moto's own transformer puts values in
+    # unescaped, so a reason with a quote in it would fail the publisher's PutEvents.)
     topics = {k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    redirected = []
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Events::Rule":
             continue
-        targets = resource.get("Properties", {}).get("Targets", [])
-        kept = [t for t in targets if not (referenced(t.get("Arn")) & topics)]
-        if len(kept) != len(targets):
-            changes.append(f"{logical_id}: no topic target (moto's EventBridge cannot deliver to SNS)")
-            resource["Properties"]["Targets"] = kept
+        for target in resource.get("Properties", {}).get("Targets", []):
+            if referenced(target.get("Arn")) & topics:
+                target["Arn"] = {"Fn::GetAtt": [ALERTS_QUEUE, "Arn"]}
+                target["InputTransformer"] = {
+                    "InputTemplate": '{"rule": "%s", "event": <aws.events.event.json>}' % logical_id
+                }
+                redirected.append(logical_id)
+    if redirected:
+        resources[ALERTS_QUEUE] = {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-alerts"}},
+        }
+        changes.append(
+            f"{', '.join(redirected)}: to the queue {ALERTS_QUEUE} instead of the alerts topic "
+            "(moto's EventBridge cannot deliver to SNS)"
+        )
     return template, changes
 
 
@@ -306,6 +325,11 @@ def main() -> None:
         "ingest_queue_url": created.sqs.get_queue_url(
             QueueName=physical["IngestQueue"].rsplit("/", 1)[-1]
         )["QueueUrl"],
+        "alerts_queue_url": created.sqs.get_queue_url(
+            QueueName=physical[ALERTS_QUEUE].rsplit("/", 1)[-1]
+        )["QueueUrl"]
+        if ALERTS_QUEUE in physical
+        else None,
         "region": args.region,
         "endpoint": args.endpoint,
         "outputs": outputs,

@@ -169,17 +169,6 @@ impl Embedded {
         env
     }
 
-    /// The monitor's check of every model in production, with a message for each drift.
-    pub async fn check_models(
-        &self,
-    ) -> Result<Vec<tollgate_monitor::MonitorReport>, tollgate_monitor::MonitorError> {
-        let reports = self.monitor().check_all().await?;
-        for report in &reports {
-            self.notify(notify::of_report(report, self.console_link_base()));
-        }
-        Ok(reports)
-    }
-
     /// The console's address for a message's link.
     pub fn console_link_base(&self) -> Option<&str> {
         self.notifier.as_ref().and_then(|n| n.console.as_deref())
@@ -277,7 +266,6 @@ impl Embedded {
                 .with_context(|| format!("handling {}", event.detail_type()))?
             {
                 on_run(&run);
-                self.notify(notify::of_run(&run, self.console_link_base()));
                 runs.insert(run.id.clone(), run);
             }
         }
@@ -324,7 +312,6 @@ impl Embedded {
             .map_err(|e| (e.is_retryable(), anyhow::Error::new(e)))?
         {
             tracing::info!(run = %run.id, status = run.status.as_str(), "run advanced");
-            self.notify(notify::of_run(&run, self.console_link_base()));
         }
         Ok(())
     }

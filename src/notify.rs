@@ -18,8 +18,7 @@ use http_body_util::Full;
 use serde_json::json;
 use sha2::Sha256;
 use tollgate_domain::deploy::DeploymentStatus;
-use tollgate_domain::monitoring::MonitorReport;
-use tollgate_domain::{Event, ModelStage, Run, RunStatus};
+use tollgate_domain::{Event, ModelStage};
 
 use crate::remote::HttpsClient;
 
@@ -132,43 +131,34 @@ pub fn of_event(event: &Event, console: Option<&str>) -> Option<Message> {
             ),
             link(console, &format!("/models/{model}/versions/{version}")),
         )),
+        Event::RunFailed {
+            pipeline,
+            run_id,
+            reason,
+            ..
+        } => Some(Message::new(
+            "run.failed",
+            format!("run/{run_id}"),
+            format!("run {run_id} of {pipeline} failed: {reason}"),
+            link(console, &format!("/runs/{run_id}")),
+        )),
+        Event::DriftDetected {
+            model,
+            version,
+            features,
+            outcome,
+            ..
+        } => Some(Message::new(
+            "drift.detected",
+            format!("model/{model}"),
+            format!(
+                "{model} v{version}: drift past the thresholds in {}; {outcome}",
+                features.join(", ")
+            ),
+            link(console, &format!("/models/{model}/monitoring")),
+        )),
         _ => None,
     }
-}
-
-/// The message a run calls for: its failure (every trial failed, or the budget allowed none).
-pub fn of_run(run: &Run, console: Option<&str>) -> Option<Message> {
-    let RunStatus::Failed { reason } = &run.status else {
-        return None;
-    };
-    Some(Message::new(
-        "run.failed",
-        format!("run/{}", run.id),
-        format!(
-            "run {} of {} failed: {reason}",
-            run.id, run.pipeline.pipeline.name
-        ),
-        link(console, &format!("/runs/{}", run.id)),
-    ))
-}
-
-/// The message a monitor report calls for: drift past the thresholds.
-pub fn of_report(report: &MonitorReport, console: Option<&str>) -> Option<Message> {
-    if !report.drifted {
-        return None;
-    }
-    let model = &report.model;
-    Some(Message::new(
-        "drift.detected",
-        format!("model/{model}"),
-        format!(
-            "{model}{}: drift past the thresholds in {}; {}",
-            report.version.map(|v| format!(" v{v}")).unwrap_or_default(),
-            report.drifted_features().join(", "),
-            report.retraining_outcome()
-        ),
-        link(console, &format!("/models/{model}/monitoring")),
-    ))
 }
 
 /// Where messages go.

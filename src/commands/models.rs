@@ -273,7 +273,7 @@ pub fn render_decision(
 /// `tollgate monitor --wait`: every model in production checked; retraining runs taken to
 /// their end here, with their progress.
 pub async fn monitor(env: &Embedded, json: bool) -> anyhow::Result<Outcome> {
-    let reports = env.check_models().await?;
+    let reports = env.monitor().check_all().await?;
     let watched = started_runs(env, &reports).await?;
     let progress = super::runs::bar(!json && !watched.is_empty());
     let runs = env
@@ -377,7 +377,7 @@ pub async fn monitor_in_background(
     env: &Embedded,
     handoff: &std::path::Path,
 ) -> anyhow::Result<Outcome> {
-    let reports = env.check_models().await?;
+    let reports = env.monitor().check_all().await?;
     let watched = started_runs(env, &reports).await?;
     let handed = Handoff {
         reports,

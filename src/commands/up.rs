@@ -401,7 +401,7 @@ async fn monitor_on_timer(env: Embedded, every: Duration) {
     tick.tick().await; // The first tick is now: the monitor waits one period.
     loop {
         tick.tick().await;
-        match env.check_models().await {
+        match env.monitor().check_all().await {
             Ok(reports) => {
                 for r in reports.iter().filter(|r| r.drifted) {
                     println!("monitor: {} drifted past its thresholds", r.model);

@@ -406,6 +406,9 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
             .iter()
             .all(|e| e["actor"] == "monitor" && e["subject"] == "model/wine-promo/v1")
     );
+    // People hear of the drift once per cooldown, and of each retraining it starts.
+    let told: Vec<bool> = drift.iter().map(|e| e["details"]["told"] == true).collect();
+    assert_eq!(told, [true, false, true, false], "{drift:#?}");
     let comments: Vec<&str> = drift
         .iter()
         .map(|e| e["comment"].as_str().unwrap())

@@ -552,14 +552,33 @@ max_trials = 5
             .contains("5 trials had 1 left"),
         "{second:#}"
     );
-    // Nothing is left this month: the run is refused with the reason.
-    let out = t.run(&["run", "wine-monthly", "--json"]);
+    // Nothing is left this month: the run is refused with the reason, and the team is told,
+    // once.
+    let receiver = crate::notifications::Receiver::start(Vec::new());
+    let out = t
+        .command()
+        .env("TOLLGATE_WEBHOOK_URL", &receiver.url)
+        .args(["run", "wine-monthly", "--json"])
+        .output()
+        .unwrap();
     let (code, third) = parse(&out);
     assert_eq!(code, 1, "{third:#}");
     assert_eq!(third["status"], "failed");
     assert!(
         third["reason"].as_str().unwrap().contains("had 0 left"),
         "{third:#}"
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let told: Value = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(told["tollgate"]["kind"], "run.failed", "{told:#}");
+    assert_eq!(
+        told["tollgate"]["subject"],
+        format!("run/{}", third["run_id"].as_str().unwrap())
+    );
+    assert!(
+        told["text"].as_str().unwrap().contains("had 0 left"),
+        "{told:#}"
     );
 }
 

@@ -90,6 +90,30 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A run ended without a candidate: every trial failed, or its budget (trials, cost, wall
+    /// time, the period's allowance) left none to run. Published once per run.
+    #[serde(rename = "RunFailed")]
+    RunFailed {
+        pipeline: String,
+        run_id: String,
+        reason: String,
+        requested_by: UserId,
+    },
+    /// The monitor found the traffic of a model in production past its pipeline's
+    /// thresholds. Published when a retraining run starts, else at most once per cooldown.
+    #[serde(rename = "DriftDetected")]
+    DriftDetected {
+        model: String,
+        version: u32,
+        /// The features (and `prediction`) past their thresholds.
+        features: Vec<String>,
+        /// The monitor's report (`s3://.../monitoring/<model>/<time>.json`).
+        report: String,
+        /// What the check did: the retraining run it started, or why none.
+        outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retraining_run: Option<String>,
+    },
 }
 
 impl Event {
@@ -104,6 +128,8 @@ impl Event {
         "ModelTested",
         "ModelStageChanged",
         "DeploymentChanged",
+        "RunFailed",
+        "DriftDetected",
     ];
 
     pub fn detail_type(&self) -> &'static str {
@@ -116,6 +142,8 @@ impl Event {
             Self::ModelTested { .. } => "ModelTested",
             Self::ModelStageChanged { .. } => "ModelStageChanged",
             Self::DeploymentChanged { .. } => "DeploymentChanged",
+            Self::RunFailed { .. } => "RunFailed",
+            Self::DriftDetected { .. } => "DriftDetected",
         }
     }
 
@@ -162,6 +190,8 @@ impl Event {
                 status,
                 ..
             } => format!("deployment/{model}/v{version}/{}", status.as_str()),
+            Self::RunFailed { run_id, .. } => format!("run-failed/{run_id}"),
+            Self::DriftDetected { model, report, .. } => format!("drift/{model}/{report}"),
         }
     }
 }

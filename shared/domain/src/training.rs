@@ -311,7 +311,8 @@ pub struct Run {
     pub best_trial: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate: Option<CandidateRef>,
-    /// Whether `ModelCandidateRegistered` went out (a retry publishes it otherwise).
+    /// Whether the run's end went out: `ModelCandidateRegistered`, or `RunFailed` (a retry
+    /// publishes it otherwise).
     #[serde(default)]
     pub announced: bool,
     /// Why the run stopped proposing, and other things a reader should know.

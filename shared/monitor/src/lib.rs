@@ -16,9 +16,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use jiff::SignedDuration;
 use polars::prelude::*;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, Ports};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, PageRequest, Ports};
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, ModelVersion, PortError, Task, Trigger, UserId,
+    AuditEvent, BlobKey, BucketName, Event, ModelVersion, PortError, Task, Trigger, UserId,
 };
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
@@ -60,6 +60,7 @@ pub struct Monitor {
     blobs: Arc<dyn BlobStore>,
     catalog: Arc<dyn Catalog>,
     clock: Arc<dyn Clock>,
+    bus: Arc<dyn EventBus>,
     tune: Tune,
     promote: tollgate_promote::Promote,
     data_bucket: BucketName,
@@ -69,8 +70,9 @@ pub struct Monitor {
 pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
 
 /// `model.drift.detected` by the monitor, on the version in production, with the drifted
-/// features, the report and what the check started.
-fn drift_audit(report: &MonitorReport, at: jiff::Timestamp) -> AuditEvent {
+/// features, the report, what the check started, and whether people were told
+/// (`DriftDetected` published).
+fn drift_audit(report: &MonitorReport, at: jiff::Timestamp, told: bool) -> AuditEvent {
     let subject = match report.version {
         Some(v) => tollgate_domain::promotion::subject(&report.model, v),
         None => format!("model/{}", report.model),
@@ -89,6 +91,7 @@ fn drift_audit(report: &MonitorReport, at: jiff::Timestamp) -> AuditEvent {
         "drifted": drifted,
         "retraining_run": report.retraining_run,
         "new_data_needed": report.new_data_needed,
+        "told": told,
     });
     event
 }
@@ -209,6 +212,7 @@ impl Monitor {
             blobs: ports.blobs.clone(),
             catalog: ports.catalog.clone(),
             clock: ports.clock.clone(),
+            bus: ports.bus.clone(),
             tune,
             promote: tollgate_promote::Promote::new(ports),
             data_bucket: ports.data_bucket.clone(),
@@ -453,11 +457,58 @@ impl Monitor {
         self.blobs
             .put(&self.data_bucket, &key, Bytes::from(body))
             .await?;
-        if report.drifted {
+        if let (true, Some(version), Some(at)) = (report.drifted, report.version, &report.report) {
+            // People are told when a retraining starts, and otherwise once per cooldown: a
+            // drift that persists is not news at every check. Told before the trail records
+            // it, so that a crash in between tells twice rather than never.
+            let since = now
+                .checked_sub(SignedDuration::from_secs(
+                    thresholds.cooldown.seconds() as i64
+                ))
+                .unwrap_or(jiff::Timestamp::MIN);
+            let told = report.retraining_run.is_some() || !self.told_since(model, since).await?;
+            if told {
+                let event = Event::DriftDetected {
+                    model: model.to_owned(),
+                    version,
+                    features: report
+                        .drifted_features()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect(),
+                    report: at.clone(),
+                    outcome: report.retraining_outcome(),
+                    retraining_run: report.retraining_run.clone(),
+                };
+                self.bus.publish(&event).await?;
+            }
             // Drift in production is a fact the trail keeps, with what it led to: the
             // retraining run, or the call for new data. Written after the report it points to.
-            self.catalog.append_audit(drift_audit(&report, now)).await?;
+            self.catalog
+                .append_audit(drift_audit(&report, now, told))
+                .await?;
         }
         Ok(report)
+    }
+
+    /// Whether people were told of `model`'s drift at or after `since`.
+    async fn told_since(&self, model: &str, since: jiff::Timestamp) -> Result<bool, PortError> {
+        let prefix = format!("model/{model}/");
+        let mut page = PageRequest::first(100);
+        loop {
+            let found = self.catalog.audit_page(Some(&prefix), &page).await?;
+            for event in &found.items {
+                if event.at < since {
+                    return Ok(false);
+                }
+                if event.action == "model.drift.detected" && event.details["told"] == true {
+                    return Ok(true);
+                }
+            }
+            match found.next {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => return Ok(false),
+            }
+        }
     }
 }

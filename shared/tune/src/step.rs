@@ -188,12 +188,13 @@ fn job(run: &Run, trial: &TrialRecord, bucket: &BucketName) -> TrainingJob {
 pub(crate) fn decide(run: &mut Run, inputs: &Inputs<'_>, ctx: &Context<'_>) -> Actions {
     let mut actions = Actions::default();
     if run.status != RunStatus::Running {
-        // Ended: a late event changes nothing, but an unannounced candidate is announced.
+        // Ended: a late event changes nothing, but an unannounced end (the candidate, or the
+        // failure) is announced.
         if inputs.announced {
             run.announced = true;
         }
-        if let (Some(c), false) = (&run.candidate, run.announced) {
-            actions.announce = Some(announcement(run, c));
+        if !run.announced {
+            actions.announce = ending(run);
         }
         return actions;
     }
@@ -338,6 +339,7 @@ fn finish(run: &mut Run, study: &Study, ctx: &Context<'_>, actions: &mut Actions
                 format!("no trial completed ({})", reasons.join("; "))
             },
         };
+        actions.announce = ending(run);
         return;
     };
     let p = &run.pipeline.pipeline;
@@ -382,6 +384,20 @@ fn finish(run: &mut Run, study: &Study, ctx: &Context<'_>, actions: &mut Actions
     actions.announce = Some(announcement(run, &candidate));
     run.candidate = Some(candidate);
     actions.register = Some(model);
+}
+
+/// What an ended run announces: its candidate, or its failure.
+fn ending(run: &Run) -> Option<Event> {
+    match (&run.status, &run.candidate) {
+        (_, Some(candidate)) => Some(announcement(run, candidate)),
+        (RunStatus::Failed { reason }, None) => Some(Event::RunFailed {
+            pipeline: run.pipeline.pipeline.name.clone(),
+            run_id: run.id.clone(),
+            reason: reason.clone(),
+            requested_by: run.requested_by.clone(),
+        }),
+        _ => None,
+    }
 }
 
 fn announcement(run: &Run, candidate: &CandidateRef) -> Event {
@@ -653,11 +669,31 @@ max_parallel = 2
             "max_cost_usd = 0.10",
             "kind = \"sagemaker\"\nimage = \"trainer:1\"\ninstance_type = \"ml.m5.large\"\nmax_runtime = \"1h\"",
         );
-        assert!(step(&mut r, &Inputs::default(), t0()).start.is_empty());
+        let none = step(&mut r, &Inputs::default(), t0());
+        assert!(none.start.is_empty());
         let RunStatus::Failed { reason } = &r.status else {
             panic!("{:?}", r.status)
         };
         assert!(reason.contains("cost budget"), "{reason}");
+        // The failure is announced, with its reason, until the run records it as sent.
+        let Some(Event::RunFailed {
+            run_id,
+            reason: told,
+            ..
+        }) = none.announce
+        else {
+            panic!("{:?}", none.announce)
+        };
+        assert_eq!((&run_id, &told), (&r.id, reason));
+        let again = step(&mut r, &Inputs::default(), t0());
+        assert!(matches!(again.announce, Some(Event::RunFailed { .. })));
+        let sent = Inputs {
+            announced: true,
+            ..Inputs::default()
+        };
+        step(&mut r, &sent, t0());
+        assert!(r.announced);
+        assert!(step(&mut r, &Inputs::default(), t0()).announce.is_none());
     }
 
     #[test]

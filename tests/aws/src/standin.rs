@@ -42,6 +42,9 @@ pub struct Stack {
     pub bus: String,
     pub ingest_queue: String,
     pub events_queue: String,
+    /// Where the template's notice rules deliver in the alerts topic's stead (only on the
+    /// template's own stack: `provision.py` makes no notice rules).
+    pub alerts_queue: Option<String>,
     pub work_dir: PathBuf,
     _work: std::sync::Arc<tempfile::TempDir>,
 }
@@ -107,6 +110,7 @@ impl Stack {
             bus: names["bus"].as_str().unwrap().to_owned(),
             ingest_queue: names["ingest_queue_url"].as_str().unwrap().to_owned(),
             events_queue: names["events_queue_url"].as_str().unwrap().to_owned(),
+            alerts_queue: names["alerts_queue_url"].as_str().map(str::to_owned),
             work_dir: work.path().to_owned(),
             _work: std::sync::Arc::new(work),
         }
@@ -275,6 +279,49 @@ impl Stack {
             .collect()
     }
 
+    /// The notices the alerts topic got since the last look, as its subscribers read them,
+    /// waiting for at least `at_least`; `None` on a stack without the template's rules. The
+    /// stand-in's queue receives the rule's name and the event it matched, and the rule's input
+    /// transformer is applied here, from the template (see [`transform`]).
+    pub async fn notices(&self, at_least: usize) -> Option<Vec<String>> {
+        let queue = self.alerts_queue.as_ref()?;
+        let template = translated_template().expect("the template's rules made the queue");
+        let mut notices = Vec::new();
+        for _ in 0..50 {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages() {
+                self.sqs()
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let matched: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                let rule = matched["rule"].as_str().unwrap();
+                let transformer =
+                    &template["Resources"][rule]["Properties"]["Targets"][0]["InputTransformer"];
+                notices.push(transform(transformer, &matched["event"]));
+            }
+            if notices.len() >= at_least {
+                break;
+            }
+        }
+        assert!(
+            notices.len() >= at_least,
+            "expected {at_least} notices, got {notices:?}"
+        );
+        Some(notices)
+    }
+
     /// The first event of `detail_type` published since the last look, waiting for it.
     pub async fn published_event(&self, detail_type: &str) -> Value {
         let mut seen = Vec::new();
@@ -287,6 +334,45 @@ impl Stack {
         }
         panic!("no {detail_type} was published; these were: {seen:#?}")
     }
+}
+
+/// infra/check.sh's translation of the template for `dev`, when the tests run on it.
+pub fn translated_template() -> Option<Value> {
+    let dir = PathBuf::from(std::env::var_os("TOLLGATE_STANDIN_TEMPLATE")?);
+    let text = std::fs::read_to_string(dir.join("translated-dev.json")).unwrap();
+    Some(serde_json::from_str(&text).unwrap())
+}
+
+/// What EventBridge sends a target for `event` through an input `transformer` whose template
+/// is a string: each `<name>` replaced by the value at its path (`$.detail.reasons[0]`),
+/// strings escaped as JSON; the template's text. A path that finds nothing fails the test: on
+/// AWS the placeholder would go out empty.
+pub fn transform(transformer: &Value, event: &Value) -> String {
+    let mut template = transformer["InputTemplate"].as_str().unwrap().to_owned();
+    for (name, path) in transformer["InputPathsMap"].as_object().unwrap() {
+        let path = path.as_str().unwrap();
+        let mut at = event;
+        for step in path.strip_prefix("$.").unwrap().split('.') {
+            let (key, index) = match step.split_once('[') {
+                Some((key, i)) => (key, Some(i.trim_end_matches(']').parse::<usize>().unwrap())),
+                None => (step, None),
+            };
+            at = &at[key];
+            if let Some(i) = index {
+                at = &at[i];
+            }
+        }
+        let value = match at {
+            Value::String(s) => {
+                let quoted = serde_json::to_string(s).unwrap();
+                quoted[1..quoted.len() - 1].to_owned()
+            }
+            Value::Number(n) => n.to_string(),
+            other => panic!("{path} finds {other} in {event}"),
+        };
+        template = template.replace(&format!("<{name}>"), &value);
+    }
+    serde_json::from_str(&template).unwrap_or_else(|e| panic!("{template}: {e}"))
 }
 
 /// A sample data file of the repository.

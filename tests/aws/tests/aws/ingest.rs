@@ -171,6 +171,16 @@ async fn a_bad_upload_is_quarantined_with_its_report_and_announced() {
     assert!(catalog.versions(&credit).await.unwrap().is_empty());
     let rejected = stack.published_event("DatasetUploadRejected").await;
     assert_eq!(rejected["detail"]["dataset"], "credit");
+    // And people are told, through the stack's rule to the alerts topic.
+    if let Some(notices) = stack.notices(1).await {
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0].starts_with("An upload of credit by ")
+                && notices[0].contains("was rejected and quarantined: ")
+                && notices[0].contains("row"),
+            "{notices:?}"
+        );
+    }
 }
 
 #[tokio::test]

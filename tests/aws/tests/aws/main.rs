@@ -12,5 +12,6 @@ mod conformance;
 mod deploy;
 mod functions;
 mod ingest;
+mod notices;
 mod promotion;
 mod tuning;
