@@ -6,10 +6,11 @@
 //! replaces the model that new requests get; a request in flight keeps the model it started
 //! with, so none is dropped or answered by half of each.
 //!
-//! Every answered row is captured, its features as the model read them and its prediction, as
-//! JSON Lines under `capture/<name>/<yyyy>/<mm>/<dd>/<hh>/`: the files the monitor reads.
-//! Rows are gathered and written every few seconds (and when the server stops), one new file
-//! each time, never appended to, as SageMaker's data capture writes objects.
+//! Every answered row is captured, its features as the model read them, its prediction and the
+//! version that made it, as CSV under `capture/<name>/<yyyy>/<mm>/<dd>/<hh>/` (a header line,
+//! then a line per row): the files the monitor reads. Rows are gathered and written every few
+//! seconds (and when the server stops), one new file each time, never appended to, as
+//! SageMaker's data capture writes objects; a file holds the rows of one set of columns.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,14 +51,20 @@ pub const VERSION_HEADER: &str = "x-tollgate-model-version";
 struct Deployed {
     version: u32,
     model: Model,
+    /// The header of its capture's rows.
+    capture_header: Arc<str>,
 }
 
-/// The rows one request had answered.
+/// The rows one request had answered, as CSV lines under `header`.
 struct Captured {
     model: String,
+    header: Arc<str>,
     lines: String,
     rows: usize,
 }
+
+/// What the capture writer gathers rows under: a model, and the header of their columns.
+type CaptureKey = (String, Arc<str>);
 
 #[derive(Clone)]
 pub struct Endpoints {
@@ -127,7 +134,12 @@ impl Endpoints {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        Ok(Deployed { version, model })
+        let capture_header = serve::capture_header(&model, &["model_version"]).into();
+        Ok(Deployed {
+            version,
+            model,
+            capture_header,
+        })
     }
 
     /// The model version that answers `name` now: the one served, or the one its pointer names
@@ -246,11 +258,11 @@ async fn invocations(
     match answered {
         Ok((deployed, invocation)) => {
             let version = deployed.version;
-            let lines =
-                invocation.capture_lines(&deployed.model, &[("model_version", version.into())]);
+            let lines = invocation.capture_csv(&[version.into()]);
             // The capture writer outlives the routes; a send fails only as the server stops.
             let _ = endpoints.capture.send(Captured {
                 model: name,
+                header: deployed.capture_header.clone(),
                 lines,
                 rows: invocation.rows,
             });
@@ -269,7 +281,7 @@ async fn invocations(
 pub struct Capture {
     env: Embedded,
     received: mpsc::UnboundedReceiver<Captured>,
-    pending: HashMap<String, (String, usize)>,
+    pending: HashMap<CaptureKey, (String, usize)>,
     written: u64,
 }
 
@@ -281,37 +293,40 @@ impl Capture {
             tokio::select! {
                 received = self.received.recv() => match received {
                     Some(captured) => {
-                        let (lines, rows) = self.pending.entry(captured.model.clone()).or_default();
+                        let key = (captured.model, captured.header);
+                        let (lines, rows) = self.pending.entry(key.clone()).or_insert_with(|| {
+                            (key.1.to_string(), 0)
+                        });
                         lines.push_str(&captured.lines);
                         *rows += captured.rows;
                         if *rows >= CAPTURE_ROWS {
-                            self.write(&captured.model).await;
+                            self.write(&key).await;
                         }
                     }
                     None => break,
                 },
-                _ = tick.tick() => {
-                    let models: Vec<String> = self.pending.keys().cloned().collect();
-                    for model in models {
-                        self.write(&model).await;
-                    }
-                }
+                _ = tick.tick() => self.write_all().await,
             }
         }
-        let models: Vec<String> = self.pending.keys().cloned().collect();
-        for model in models {
-            self.write(&model).await;
+        self.write_all().await;
+    }
+
+    async fn write_all(&mut self) {
+        let keys: Vec<CaptureKey> = self.pending.keys().cloned().collect();
+        for key in keys {
+            self.write(&key).await;
         }
     }
 
-    async fn write(&mut self, model: &str) {
-        let Some((lines, rows)) = self.pending.remove(model) else {
+    async fn write(&mut self, key: &CaptureKey) {
+        let Some((lines, rows)) = self.pending.remove(key) else {
             return;
         };
+        let model = &key.0;
         let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
         self.written += 1;
         let key = format!(
-            "capture/{model}/{}/{}-{}-{}.jsonl",
+            "capture/{model}/{}/{}-{}-{}.csv",
             now.strftime("%Y/%m/%d/%H"),
             now.strftime("%Y%m%dT%H%M%S%.3fZ"),
             std::process::id(),

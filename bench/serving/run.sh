@@ -5,7 +5,7 @@
 # endpoint's container runs it: no token, no capture), beside scikit-learn's logistic regression
 # behind a minimal Python HTTP server (bench/serving/sklearn_server.py), with the same rows, from
 # the same load generator (tests/it/server.rs `serving_load`, keep-alive connections). Tollgate
-# runs the build the demo uses (dev profile, dependencies at opt-level 1). Not a test: run it by
+# runs the build the demo uses (dev profile; see BENCHMARKS.md). Not a test: run it by
 # hand; it prints a Markdown table for BENCHMARKS.md.
 #
 # Each target is loaded ROUNDS times in turn (3 by default); the table gives each figure's

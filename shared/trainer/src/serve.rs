@@ -121,8 +121,10 @@ pub struct Invocation {
     pub rows: usize,
     pub format: Format,
     pub body: String,
-    /// The features as the model read them, one [`Values`] per feature.
-    columns: Vec<Values>,
+    /// The features as the model read them, as CSV fields, for the capture: row `i` ends at
+    /// `row_ends[i]`.
+    features_text: String,
+    row_ends: Vec<usize>,
     predictions: Predictions,
 }
 
@@ -138,43 +140,49 @@ impl IntoResponse for Invocation {
 }
 
 impl Invocation {
-    /// The rows as JSON Lines, the format the monitor reads: each feature's value as the model
-    /// read it (`model` is the one that answered), `prediction`, and the `extra` fields.
-    pub fn capture_lines(&self, model: &Model, extra: &[(&str, u64)]) -> String {
-        let names: Vec<String> = model
-            .features()
-            .map(|name| {
-                let mut key = String::new();
-                push_json_text(&mut key, name);
-                key
-            })
-            .collect();
-        let mut out = String::with_capacity(self.rows * (names.len() * 16 + 32));
-        for i in 0..self.rows {
-            out.push('{');
-            for (key, column) in names.iter().zip(&self.columns) {
-                out.push_str(key);
-                out.push(':');
-                match column {
-                    Values::Numbers(values) => push_json_number(&mut out, values[i]),
-                    Values::Texts(values) => match &values[i] {
-                        Some(text) => push_json_text(&mut out, text),
-                        None => out.push_str("null"),
-                    },
-                }
-                out.push(',');
+    /// The rows as the capture keeps them, CSV lines under [`capture_header`]: each feature's
+    /// value as the model read it (a number as it was sent when it is a plain decimal, else in
+    /// the fewest digits that read back the same; missing is empty), `prediction`, then the
+    /// `extra` values. A request's own text is copied, not formatted again: capturing every
+    /// row costs little beside answering it.
+    pub fn capture_csv(&self, extra: &[u64]) -> String {
+        let mut out = String::with_capacity(self.features_text.len() + self.rows * 24);
+        let mut start = 0;
+        for (i, &end) in self.row_ends.iter().enumerate() {
+            out.push_str(&self.features_text[start..end]);
+            start = end;
+            out.push(',');
+            match &self.predictions {
+                Predictions::Classes { labels, .. } => push_csv_field(&mut out, &labels[i]),
+                Predictions::Values(values) => push_number(&mut out, values[i]),
             }
-            out.push_str("\"prediction\":");
-            push_prediction(&mut out, &self.predictions, i);
-            for (key, value) in extra {
+            for value in extra {
                 out.push(',');
-                push_json_text(&mut out, key);
-                out.push_str(&format!(":{value}"));
+                out.push_str(itoa::Buffer::new().format(*value));
             }
-            out.push_str("}\n");
+            out.push('\n');
         }
         out
     }
+}
+
+/// The header line of [`Invocation::capture_csv`]'s rows for `model`: its features in order,
+/// `prediction`, then the `extra` names.
+pub fn capture_header(model: &Model, extra: &[&str]) -> String {
+    let mut out = String::new();
+    for (k, name) in model.features().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        push_csv_field(&mut out, name);
+    }
+    out.push_str(",prediction");
+    for name in extra {
+        out.push(',');
+        push_csv_field(&mut out, name);
+    }
+    out.push('\n');
+    out
 }
 
 /// Predicts the rows of a request body. `content_type` and `accept` are the headers' values;
@@ -243,7 +251,8 @@ pub fn invoke(
         rows: rows.count,
         format: answer,
         body,
-        columns: rows.columns,
+        features_text: rows.text,
+        row_ends: rows.ends,
         predictions,
     })
 }
@@ -272,10 +281,13 @@ fn answer_format(accept: Option<&str>, request: Format) -> Result<Format, ServeE
     ))
 }
 
-/// A request's rows, one [`Values`] per feature.
+/// A request's rows, one [`Values`] per feature, and their features as CSV text for the
+/// capture (row `i` ending at `ends[i]`).
 struct Rows {
     count: usize,
     columns: Vec<Values>,
+    text: String,
+    ends: Vec<usize>,
 }
 
 impl Rows {
@@ -289,7 +301,18 @@ impl Rows {
                 Encoding::Categorical { .. } => Values::Texts(Vec::new()),
             })
             .collect();
-        Self { count: 0, columns }
+        Self {
+            count: 0,
+            columns,
+            text: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Ends a row: it is counted, and its capture text closed.
+    fn end_row(&mut self) {
+        self.count += 1;
+        self.ends.push(self.text.len());
     }
 }
 
@@ -297,46 +320,117 @@ fn is_missing(text: &str) -> bool {
     NULL_VALUES.contains(&text.trim())
 }
 
-/// A CSV field into its feature's column.
-fn push_text(column: &mut Values, row: usize, name: &str, field: &str) -> Result<(), ServeError> {
+/// A CSV field into its feature's column, and its capture text into `text`.
+fn push_text(
+    column: &mut Values,
+    text: &mut String,
+    row: usize,
+    name: &str,
+    field: &str,
+) -> Result<(), ServeError> {
     match column {
         Values::Numbers(values) => {
-            let value = if is_missing(field) {
-                None
-            } else {
-                let number: f64 = field.trim().parse().map_err(|_| {
-                    ServeError::cell(row, name, format!("{field:?} is not a number"))
-                })?;
-                number.is_finite().then_some(number)
+            // A number first (most fields are); what is not one may be a missing value. (The
+            // missing values that read as numbers, `NaN` and `nan`, are not finite.)
+            let trimmed = field.trim();
+            let value = match trimmed.parse::<f64>() {
+                Ok(number) => number.is_finite().then_some(number),
+                Err(_) if is_missing(trimmed) => None,
+                Err(_) => {
+                    return Err(ServeError::cell(
+                        row,
+                        name,
+                        format!("{field:?} is not a number"),
+                    ));
+                }
             };
+            if let Some(number) = value {
+                push_captured_number(text, trimmed, number);
+            }
             values.push(value);
         }
         Values::Texts(values) => {
-            values.push((!is_missing(field)).then(|| field.to_owned()));
+            let value = (!is_missing(field)).then(|| field.to_owned());
+            if let Some(value) = &value {
+                push_csv_field(text, value);
+            }
+            values.push(value);
         }
     }
     Ok(())
 }
 
-/// A JSON value into its feature's column.
-fn push_json(column: &mut Values, row: usize, name: &str, value: &Value) -> Result<(), ServeError> {
+/// A number as the capture keeps it: as it was sent when that is a plain decimal (`-12.5`,
+/// `3e-4`; with `.0` added to a whole one, so that every captured value reads back as a float),
+/// else as `value` in the fewest digits that read back the same.
+fn push_captured_number(text: &mut String, sent: &str, value: f64) {
+    let bytes = sent.as_bytes();
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    let (whole, rest) = digits.split_at(digits.iter().take_while(|b| b.is_ascii_digit()).count());
+    let plain = !whole.is_empty()
+        && match rest {
+            [] => true,
+            [b'.', fraction @ ..] => {
+                !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+    if plain {
+        text.push_str(sent);
+        if rest.is_empty() {
+            text.push_str(".0");
+        }
+    } else {
+        push_number(text, value);
+    }
+}
+
+/// A JSON value into its feature's column, and its capture text into `text`.
+fn push_json(
+    column: &mut Values,
+    text: &mut String,
+    row: usize,
+    name: &str,
+    value: &Value,
+) -> Result<(), ServeError> {
     match (column, value) {
         (Values::Numbers(values), Value::Null) => values.push(None),
         (Values::Numbers(values), Value::Number(n)) => {
-            values.push(n.as_f64().filter(|v| v.is_finite()));
+            let number = n.as_f64().filter(|v| v.is_finite());
+            if let Some(number) = number {
+                push_number(text, number);
+            }
+            values.push(number);
         }
-        (Values::Numbers(values), Value::Bool(b)) => values.push(Some(f64::from(u8::from(*b)))),
-        (column @ Values::Numbers(_), Value::String(text)) => push_text(column, row, name, text)?,
+        (Values::Numbers(values), Value::Bool(b)) => {
+            let number = f64::from(u8::from(*b));
+            push_number(text, number);
+            values.push(Some(number));
+        }
+        (column @ Values::Numbers(_), Value::String(field)) => {
+            push_text(column, text, row, name, field)?;
+        }
         (Values::Texts(values), Value::Null) => values.push(None),
-        (Values::Texts(values), Value::String(text)) => values.push(Some(text.clone())),
-        (Values::Texts(values), Value::Number(n)) => {
-            // As training reads a number in a text column: 5 and 5.0 are the level "5".
-            values.push(Some(match n.as_f64() {
-                Some(v) => format!("{v}"),
-                None => n.to_string(),
-            }));
+        (Values::Texts(values), value) => {
+            let level = match value {
+                Value::String(level) => level.clone(),
+                // As training reads a number in a text column: 5 and 5.0 are the level "5".
+                Value::Number(n) => match n.as_f64() {
+                    Some(v) => format!("{v}"),
+                    None => n.to_string(),
+                },
+                Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(ServeError::cell(
+                        row,
+                        name,
+                        format!("{other} is not a value (a number, text or null)"),
+                    ));
+                }
+            };
+            push_csv_field(text, &level);
+            values.push(Some(level));
         }
-        (Values::Texts(values), Value::Bool(b)) => values.push(Some(b.to_string())),
         (_, other) => {
             return Err(ServeError::cell(
                 row,
@@ -352,63 +446,118 @@ fn feature_list(model: &Model) -> String {
     model.features().collect::<Vec<_>>().join(", ")
 }
 
+/// The rows of a CSV body. Without a quote in it, a line is its fields split at commas (RFC
+/// 4180 has nothing else to say of it), which spares building a CSV reader per request;
+/// otherwise the `csv` crate reads it.
 fn csv_rows(model: &Model, text: &str) -> Result<Rows, ServeError> {
-    let features: Vec<&str> = model.features().collect();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let mut rows = Rows::new(model);
-    // Which field holds each feature: its place, or its column under a header.
-    let mut positions: Option<Vec<usize>> = None;
-    let mut row = 0;
-    for (line, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| ServeError::bad(format!("line {}: {e}", line + 1)))?;
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
+    let mut table = CsvTable::new(model);
+    if !text.contains('"') {
+        let mut fields = Vec::new();
+        for record in text.split('\n') {
+            let record = record.strip_suffix('\r').unwrap_or(record);
+            fields.clear();
+            fields.extend(record.split(','));
+            table.take(&fields)?;
         }
-        if line == 0 {
-            let names: Vec<&str> = record.iter().map(str::trim).collect();
-            if features.iter().all(|f| names.contains(f)) {
-                positions = Some(
-                    features
+    } else {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| ServeError::bad(format!("line {}: {e}", line + 1)))?;
+            let fields: Vec<&str> = record.iter().collect();
+            table.take(&fields)?;
+        }
+    }
+    Ok(table.rows)
+}
+
+/// A CSV body's rows as they are read, line by line.
+struct CsvTable<'m> {
+    model: &'m Model,
+    features: Vec<&'m str>,
+    rows: Rows,
+    /// Which field holds each feature, under a header line; in order without one.
+    positions: Option<Vec<usize>>,
+    /// Whether a line that is not blank was read: the header can only be the first.
+    started: bool,
+}
+
+impl<'m> CsvTable<'m> {
+    fn new(model: &'m Model) -> Self {
+        Self {
+            model,
+            features: model.features().collect(),
+            rows: Rows::new(model),
+            positions: None,
+            started: false,
+        }
+    }
+
+    /// A line of the body, as its fields: a blank line is skipped, a first line naming every
+    /// feature is the header, any other is a row.
+    fn take(&mut self, fields: &[&str]) -> Result<(), ServeError> {
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return Ok(());
+        }
+        if !std::mem::replace(&mut self.started, true) {
+            let names: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
+            if self.features.iter().all(|f| names.contains(f)) {
+                self.positions = Some(
+                    self.features
                         .iter()
                         .map(|f| names.iter().position(|n| n == f).unwrap_or_default())
                         .collect(),
                 );
-                continue;
+                return Ok(());
             }
         }
-        row += 1;
-        match &positions {
+        let row = self.rows.count + 1;
+        let Rows { columns, text, .. } = &mut self.rows;
+        match &self.positions {
             Some(positions) => {
-                for ((column, name), at) in rows.columns.iter_mut().zip(&features).zip(positions) {
-                    let field = record.get(*at).ok_or_else(|| {
+                for (k, ((column, name), at)) in columns
+                    .iter_mut()
+                    .zip(&self.features)
+                    .zip(positions)
+                    .enumerate()
+                {
+                    let field = fields.get(*at).ok_or_else(|| {
                         ServeError::cell(row, name, "no value: the row is shorter than the header")
                     })?;
-                    push_text(column, row, name, field)?;
+                    if k > 0 {
+                        text.push(',');
+                    }
+                    push_text(column, text, row, name, field)?;
                 }
             }
             None => {
-                if record.len() != features.len() {
+                if fields.len() != self.features.len() {
                     return Err(ServeError::bad(format!(
                         "row {row}: {} value(s), and the model takes {} ({}), in that order; \
                          or send a header line naming them",
-                        record.len(),
-                        features.len(),
-                        feature_list(model)
+                        fields.len(),
+                        self.features.len(),
+                        feature_list(self.model)
                     )));
                 }
-                for ((column, name), field) in
-                    rows.columns.iter_mut().zip(&features).zip(record.iter())
+                for (k, ((column, name), field)) in columns
+                    .iter_mut()
+                    .zip(&self.features)
+                    .zip(fields)
+                    .enumerate()
                 {
-                    push_text(column, row, name, field)?;
+                    if k > 0 {
+                        text.push(',');
+                    }
+                    push_text(column, text, row, name, field)?;
                 }
             }
         }
-        rows.count += 1;
+        self.rows.end_row();
+        Ok(())
     }
-    Ok(rows)
 }
 
 /// The rows of a JSON Lines body, numbered.
@@ -438,13 +587,17 @@ fn json_rows(model: &Model, values: Vec<Value>) -> Result<Rows, ServeError> {
     let mut rows = Rows::new(model);
     for (i, value) in values.iter().enumerate() {
         let row = i + 1;
+        let Rows { columns, text, .. } = &mut rows;
         match value {
             Value::Object(fields) => {
-                for (column, name) in rows.columns.iter_mut().zip(&features) {
+                for (k, (column, name)) in columns.iter_mut().zip(&features).enumerate() {
                     let value = fields.get(*name).ok_or_else(|| {
                         ServeError::cell(row, name, "no value (give null for a missing one)")
                     })?;
-                    push_json(column, row, name, value)?;
+                    if k > 0 {
+                        text.push(',');
+                    }
+                    push_json(column, text, row, name, value)?;
                 }
             }
             Value::Array(items) => {
@@ -456,8 +609,13 @@ fn json_rows(model: &Model, values: Vec<Value>) -> Result<Rows, ServeError> {
                         feature_list(model)
                     )));
                 }
-                for ((column, name), value) in rows.columns.iter_mut().zip(&features).zip(items) {
-                    push_json(column, row, name, value)?;
+                for (k, ((column, name), value)) in
+                    columns.iter_mut().zip(&features).zip(items).enumerate()
+                {
+                    if k > 0 {
+                        text.push(',');
+                    }
+                    push_json(column, text, row, name, value)?;
                 }
             }
             other => {
@@ -468,7 +626,7 @@ fn json_rows(model: &Model, values: Vec<Value>) -> Result<Rows, ServeError> {
                 )));
             }
         }
-        rows.count += 1;
+        rows.end_row();
     }
     Ok(rows)
 }

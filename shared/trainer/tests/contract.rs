@@ -810,3 +810,98 @@ fn the_serve_entry_point_answers_the_inference_contract_and_survives_bad_request
     assert_eq!(served.post("text/csv", None, &gap).0, 200);
     assert_eq!(served.call("GET", "/ping", &[], b"").0, 200);
 }
+
+#[test]
+fn the_capture_holds_each_row_as_the_model_read_it_whatever_the_request_format() {
+    use tollgate_trainer::serve::{capture_header, invoke};
+    let job = Job::wine(&[
+        ("model", "logistic_regression"),
+        ("target", "quality"),
+        ("seed", "11"),
+    ]);
+    job.train();
+    let model = Model::load(&job.layout.model()).unwrap();
+    let header = capture_header(&model, &["model_version"]);
+    assert_eq!(
+        header,
+        format!("{},prediction,model_version\n", FEATURES.join(","))
+    );
+    // Three rows: plain decimals (a whole number gains `.0`), other spellings of numbers (in the
+    // fewest digits that read back the same), and missing values (empty).
+    let rows = [
+        [
+            "7.4", "0.7", "0", "1.9", "0.076", "11", "34", "0.9978", "3.51", "0.56", "9.4",
+        ],
+        [
+            "+7.4", ".7", "0.", "1.9e0", "0.076", "11", "34", "0.9978", "3.51", "0.56", "9.4",
+        ],
+        [
+            "NA", "", "0", "1.9", "0.076", "11", "34", "0.9978", "3.51", "0.56", " 9.4 ",
+        ],
+    ];
+    let features = [
+        "7.4,0.7,0.0,1.9,0.076,11.0,34.0,0.9978,3.51,0.56,9.4",
+        "7.4,0.7,0.0,1.9,0.076,11.0,34.0,0.9978,3.51,0.56,9.4",
+        ",,0.0,1.9,0.076,11.0,34.0,0.9978,3.51,0.56,9.4",
+    ];
+    let csv: String = rows.iter().map(|r| format!("{}\n", r.join(","))).collect();
+    let answered = invoke(&model, Some("text/csv"), None, csv.as_bytes()).unwrap();
+    let labels: Vec<&str> = answered
+        .body
+        .lines()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let expected: String = features
+        .iter()
+        .zip(&labels)
+        .map(|(f, label)| format!("{f},{label},3\n"))
+        .collect();
+    assert_eq!(answered.capture_csv(&[3]), expected);
+
+    // The same rows quoted (read by the CSV reader, not split at commas), under a header that
+    // names the features in another order, with the target: the same capture.
+    let mut order: Vec<usize> = (0..FEATURES.len()).rev().collect();
+    order.push(usize::MAX);
+    let line = |cells: &dyn Fn(usize) -> String| {
+        order
+            .iter()
+            .map(|&i| cells(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut quoted = line(&|i| {
+        FEATURES
+            .get(i)
+            .map_or("quality".into(), |f| format!("\"{f}\""))
+    });
+    quoted.push('\n');
+    for row in &rows {
+        quoted.push_str(&line(&|i| {
+            row.get(i).map_or("5".into(), |v| format!("\"{v}\""))
+        }));
+        quoted.push_str("\r\n");
+    }
+    let answered = invoke(&model, Some("text/csv"), None, quoted.as_bytes()).unwrap();
+    assert_eq!(answered.capture_csv(&[3]), expected);
+
+    // JSON Lines: numbers as JSON has them, null for missing.
+    let json: String = rows
+        .iter()
+        .map(|row| {
+            let object: serde_json::Map<String, serde_json::Value> = FEATURES
+                .iter()
+                .zip(row)
+                .map(|(f, v)| {
+                    let value = v
+                        .trim()
+                        .parse::<f64>()
+                        .map_or(serde_json::Value::Null, |n| serde_json::json!(n));
+                    ((*f).to_owned(), value)
+                })
+                .collect();
+            format!("{}\n", serde_json::Value::Object(object))
+        })
+        .collect();
+    let answered = invoke(&model, Some("application/jsonlines"), None, json.as_bytes()).unwrap();
+    assert_eq!(answered.capture_csv(&[3]), expected);
+}
