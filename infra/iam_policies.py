@@ -26,9 +26,11 @@ A parliament finding may be suppressed beside its role in template.yaml, with it
 
 A suppression no variant needs is itself a finding (it would hide the next one).
 
-Each environment is audited as configured and once more with a KMS key given (KmsKeyArn set),
-so that the statements under HasKmsKey are checked too. The resolved policies are written to
-<out>/<env>[-kms]/<role>.json for reading. Exits 1 on any finding.
+Each environment is audited as configured and once more with its optional settings given (a
+KMS key, KmsKeyArn; a webhook, WebhookSecretArn), so that the statements under HasKmsKey and the
+resources under HasWebhook are checked too; a resource whose Condition is false in a variant is
+not in it. The resolved policies are written to <out>/<env>[-optional]/<role>.json for reading.
+Exits 1 on any finding.
 """
 
 import argparse
@@ -50,8 +52,10 @@ override_config(
 
 ACCOUNT = "123456789012"
 PARTITION = "aws"
-# A key ARN for the HasKmsKey variant (any well-formed one does).
+# A key ARN and a secret ARN for the variant with the optional settings given (any well-formed
+# ones do).
 SAMPLE_KMS_KEY = "arn:aws:kms:{region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SAMPLE_WEBHOOK_SECRET = "arn:aws:secretsmanager:{region}:123456789012:secret:tollgate-webhook-AbCdEf"
 
 # Actions IAM offers no resource-level permission for; Resource "*" is the only choice. The
 # value is a condition key the statement must then carry (or None).
@@ -394,7 +398,7 @@ def expected_actions(operations: dict) -> dict:
 
 def least_privilege(granted: dict, operations: dict) -> list:
     """granted: role -> variant -> actions. Each variant grants nothing the code does not call;
-    an environment's variants (with and without a KMS key) together grant all it calls."""
+    an environment's variants (as configured, and with the optional settings) together grant all it calls."""
     problems = []
     for role, why in expected_actions(operations).items():
         if role not in granted:
@@ -408,7 +412,7 @@ def least_privilege(granted: dict, operations: dict) -> list:
                 )
         by_env = {}
         for variant, actions in granted[role].items():
-            by_env.setdefault(variant.removesuffix("-kms"), set()).update(actions)
+            by_env.setdefault(variant.removesuffix("-optional"), set()).update(actions)
         for env, actions in sorted(by_env.items()):
             for action in sorted(why.keys() - actions):
                 problems.append(
@@ -427,6 +431,11 @@ def audit(
     os.makedirs(out_dir, exist_ok=True)
 
     # One role per function, no managed policies on them.
+    # What this variant's conditions leave out is not in it.
+    for logical_id in [k for k, r in resources.items() if "Condition" in r]:
+        if not resolver.condition(resources[logical_id]["Condition"]):
+            del resources[logical_id]
+
     roles_of = {}
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Function":
@@ -505,9 +514,10 @@ def main() -> None:
             ):
                 declared.add((logical_id, index))
         variants = {env: dict(config["parameters"])}
-        with_key = dict(config["parameters"])
-        with_key["KmsKeyArn"] = SAMPLE_KMS_KEY.format(region=config["region"])
-        variants[f"{env}-kms"] = with_key
+        optional = dict(config["parameters"])
+        optional["KmsKeyArn"] = SAMPLE_KMS_KEY.format(region=config["region"])
+        optional["WebhookSecretArn"] = SAMPLE_WEBHOOK_SECRET.format(region=config["region"])
+        variants[f"{env}-optional"] = optional
         for variant, parameters in variants.items():
             print(f"{variant}:")
             in_variant = {}

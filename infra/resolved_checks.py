@@ -33,6 +33,7 @@ SAM_GENERATED = {
     "EvaluateFunctionCandidates",
     "DeployFunctionProductionChanges",
     "DeployFunctionEndpointStateChanges",
+    "NotifyFunctionNotices",
     "IngestFunctionUploads",
     "HttpApi",
 }

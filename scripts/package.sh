@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 # All functions, or those named: `scripts/package.sh api monitor`.
-FUNCTIONS=(ingest tune evaluate monitor deploy api)
+FUNCTIONS=(ingest tune evaluate monitor deploy notify api)
 if [ "$#" -gt 0 ]; then FUNCTIONS=("$@"); fi
 LAMBDA_DIR="$CARGO_TARGET_DIR/lambda"
 

@@ -8,13 +8,13 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
-use tollgate_domain::{AuditEvent, BucketName, Event, PortError, Run, RunStatus, UserId};
+use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_evaluate::Evaluate;
 use tollgate_ingest::Ingest;
 use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
 use tollgate_tune::{Tune, TuneConfig};
 
-use crate::notify::{self, Webhook};
+use tollgate_notify::{self as notify, Webhook};
 
 /// How many published events may wait for the handlers: far more than a laptop's runs publish
 /// at once, and a bound on memory however long `tollgate up` runs.
@@ -88,13 +88,15 @@ impl Embedded {
             jobs.path().to_owned(),
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ));
-        let notifier = Webhook::from_env()?.map(|webhook| {
-            Arc::new(Notifier {
-                webhook,
-                console: console_url(data_dir),
-                sending: std::sync::Mutex::default(),
-            })
-        });
+        let notifier = Webhook::from_env()
+            .map_err(|e| crate::UsageError(e.to_string()))?
+            .map(|webhook| {
+                Arc::new(Notifier {
+                    webhook,
+                    console: console_url(data_dir),
+                    sending: std::sync::Mutex::default(),
+                })
+            });
         Ok(Self {
             data_dir: data_dir.to_owned(),
             blobs,
@@ -132,19 +134,7 @@ impl Embedded {
                         webhook.shown(),
                         notify::ATTEMPTS
                     );
-                    let event = AuditEvent::new(
-                        jiff::Timestamp::now(),
-                        UserId::parse("tollgate").expect("a valid user name"),
-                        "notification.failed",
-                        message.subject.clone(),
-                    )
-                    .details(serde_json::json!({
-                        "kind": message.kind,
-                        "to": webhook.shown(),
-                        "tries": notify::ATTEMPTS,
-                        "reason": reason,
-                        "text": message.text,
-                    }));
+                    let event = webhook.failure(&message, &reason, jiff::Timestamp::now());
                     if let Err(e) = catalog.append_audit(event).await {
                         tracing::error!("recording a failed notification: {e}");
                     }

@@ -4,25 +4,15 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use tollgate_api_types::{ErrorBody, Page};
 
 use crate::{RefusedError, UsageError};
 
-/// An HTTP client that speaks TLS with this machine's trusted roots, and plain HTTP.
-pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+use tollgate_notify::HttpsClient;
 
-pub fn https_client() -> anyhow::Result<HttpsClient> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| anyhow::anyhow!("reading this machine's trusted certificates: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+fn https_client() -> anyhow::Result<HttpsClient> {
+    tollgate_notify::https_client().map_err(anyhow::Error::new)
 }
 
 #[derive(Debug, Clone)]

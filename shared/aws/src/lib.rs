@@ -1,7 +1,7 @@
 //! Tollgate's AWS adapters: the domain's ports on S3 ([`S3BlobStore`]), DynamoDB
 //! ([`DynamoCatalog`]), SageMaker ([`SageMakerBackend`], [`SageMakerRegistry`],
 //! [`SageMakerHosting`]) and EventBridge
-//! ([`EventBridgeBus`]). The Lambda functions wire these to the same handlers the embedded default
+//! ([`EventBridgeBus`]); and a secret's value ([`SecretsManagerSecret`]). The Lambda functions wire these to the same handlers the embedded default
 //! wires to files and SQLite; every adapter passes the conformance suite its embedded twin passes.
 //!
 //! One function, [`sdk_config`], builds the SDK configuration for all of them, so one setting
@@ -21,6 +21,8 @@ pub mod hosting;
 pub mod s3;
 #[cfg(feature = "sagemaker")]
 pub mod sagemaker;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 
 pub use config::{AwsConfig, endpoint_override, sdk_config};
 pub use error::AwsError;
@@ -35,3 +37,5 @@ pub use hosting::{HostingSettings, SageMakerHosting};
 pub use s3::S3BlobStore;
 #[cfg(feature = "sagemaker")]
 pub use sagemaker::{SageMakerBackend, SageMakerRegistry, TrainingSettings};
+#[cfg(feature = "secrets")]
+pub use secrets::SecretsManagerSecret;

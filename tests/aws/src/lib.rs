@@ -1,11 +1,12 @@
 //! Helpers for testing Tollgate on its AWS adapters against the local AWS stand-in that
 //! `scripts/test.sh` starts (`localstack/start.sh`): a [`standin::Stack`] of resources made for
-//! one test, and the Lambda Runtime API ([`runtime::invoke`]) that runs a function's binary as
-//! Lambda runs it. The tests of this package (`tests/aws/`) and each function crate's own test of
-//! its binary use them.
+//! one test, the Lambda Runtime API ([`runtime::invoke`]) that runs a function's binary as
+//! Lambda runs it, and a webhook receiver ([`webhook::receiver`]). The tests of this package
+//! (`tests/aws/`) and each function crate's own test of its binary use them.
 
 pub mod runtime;
 pub mod standin;
+pub mod webhook;
 
 /// An EventBridge event as a rule delivers it to a function.
 pub fn envelope(detail_type: &str, source: &str, detail: serde_json::Value) -> serde_json::Value {

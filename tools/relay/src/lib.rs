@@ -64,6 +64,9 @@ pub struct Settings {
     pub monitor_every: Duration,
     /// SageMaker hosting for `[deploy]` sections; none leaves the deploy function out.
     pub hosting: Option<tollgate_aws::HostingSettings>,
+    /// The webhook people's notices go to (`TOLLGATE_WEBHOOK_URL`); none leaves the notify
+    /// function out.
+    pub webhook: Option<tollgate_notify::Webhook>,
     /// Long polls (10 s), as on AWS. A stand-in that serves one request at a time (moto
     /// here) would hold every other call behind them: there, short polls half a second apart.
     pub long_poll: bool,
@@ -75,6 +78,7 @@ enum Target {
     Tune,
     Evaluate,
     Deploy,
+    Notify,
 }
 
 impl Target {
@@ -83,6 +87,7 @@ impl Target {
             Self::Tune => "tune",
             Self::Evaluate => "evaluate",
             Self::Deploy => "deploy",
+            Self::Notify => "notify",
         }
     }
 }
@@ -113,6 +118,7 @@ pub struct Relay {
     evaluate: tollgate_fn_evaluate::Function,
     monitor: tollgate_fn_monitor::Function,
     deploy: Option<tollgate_fn_deploy::Function>,
+    notify: Option<tollgate_fn_notify::Function>,
     /// The local trainer's job folders, removed with the relay.
     _jobs: Option<tempfile::TempDir>,
 }
@@ -194,6 +200,14 @@ impl Relay {
                 )?),
                 None => None,
             },
+            notify: settings.webhook.clone().map(|webhook| {
+                tollgate_fn_notify::Function::new(
+                    aws,
+                    &common.table,
+                    webhook,
+                    tollgate_lambda::env::optional("TOLLGATE_CONSOLE_URL"),
+                )
+            }),
             _jobs: jobs,
         };
         for (target, bus, pattern) in routes(&settings) {
@@ -235,6 +249,9 @@ impl Relay {
                 "deploy   off: no SageMaker role for endpoints (TOLLGATE_SAGEMAKER_ROLE_ARN)"
                     .into(),
             );
+        }
+        if self.notify.is_none() {
+            lines.push("notify   off: no webhook (TOLLGATE_WEBHOOK_URL)".into());
         }
         lines
     }
@@ -459,6 +476,10 @@ impl Relay {
                 Some(deploy) => deploy.handle(event).await,
                 None => Ok(json!({ "ignored": "deploy is off" })),
             },
+            Target::Notify => match &self.notify {
+                Some(notify) => notify.handle(event).await,
+                None => Ok(json!({ "ignored": "notify is off" })),
+            },
         }
     }
 
@@ -553,6 +574,20 @@ fn routes(settings: &Settings) -> Vec<(Target, String, Value)> {
         bus.clone(),
         ours(&["ModelCandidateRegistered"]),
     ));
+    if settings.webhook.is_some() {
+        routes.push((
+            Target::Notify,
+            bus.clone(),
+            ours(&[
+                "ModelStageChanged",
+                "ModelTested",
+                "RunFailed",
+                "DriftDetected",
+                "DatasetUploadRejected",
+                "DeploymentChanged",
+            ]),
+        ));
+    }
     if let Some(hosting) = &settings.hosting {
         routes.push((Target::Deploy, bus, ours(&["ModelStageChanged"])));
         routes.push((

@@ -132,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         trainer,
         monitor_every: cli.monitor_every,
         hosting,
+        webhook: tollgate_notify::Webhook::from_env()?,
         long_poll: tollgate_aws::endpoint_override().is_none(),
     };
     let api = match cli.no_api {

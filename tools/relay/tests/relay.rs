@@ -1,6 +1,7 @@
 //! The relay's binary on a stack in the stand-in, as a person runs it: an `aws s3 cp`-style upload
 //! becomes a version, the version starts the pipeline's run, its trials train here, the candidate
-//! is tested; stopped, the relay leaves the stack as it found it. Needs the local AWS stand-in
+//! is tested and the team's webhook is told it waits for approval; stopped, the relay leaves the
+//! stack as it found it. Needs the local AWS stand-in
 //! (`bash scripts/test.sh` starts it).
 
 use std::process::Stdio;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tollgate_aws_tests::standin::{Stack, endpoint, sample};
+use tollgate_aws_tests::webhook::receiver;
 use tollgate_domain::ports::Catalog;
 use tollgate_domain::{DatasetName, RunStatus, UserId};
 
@@ -35,6 +37,7 @@ max_parallel = 2
 async fn an_upload_to_the_stacks_bucket_is_versioned_trained_and_tested_by_the_relay() {
     let stack = Stack::new().await;
     let keys = tempfile::tempdir().unwrap();
+    let (hook, told) = receiver(200).await;
 
     let mut relay = tokio::process::Command::new(RELAY)
         .env("AWS_ENDPOINT_URL", endpoint())
@@ -42,6 +45,7 @@ async fn an_upload_to_the_stacks_bucket_is_versioned_trained_and_tested_by_the_r
         .env("TOLLGATE_TABLE", &stack.table)
         .env("TOLLGATE_EVENT_BUS", &stack.bus)
         .env("TOLLGATE_INGEST_QUEUE", &stack.ingest_queue)
+        .env("TOLLGATE_WEBHOOK_URL", &hook)
         .env_remove("TOLLGATE_SAGEMAKER_ROLE_ARN")
         .args(["--monitor-every", "0", "--api-port", "0", "--data-dir"])
         .arg(keys.path())
@@ -63,6 +67,7 @@ async fn an_upload_to_the_stacks_bucket_is_versioned_trained_and_tested_by_the_r
     // What it reads, said at its start: the ingest queue and a rule per function.
     let rule = format!("{}-relay-tune", stack.bucket);
     assert!(started.contains(&rule), "{started}");
+    assert!(started.contains("notify   ← bus"), "{started}");
     // The API function, served where API Gateway would: a pipeline applied through it, as
     // `tollgate --api URL pipeline apply` does, by someone holding a token of the key's.
     let api = started
@@ -123,6 +128,22 @@ async fn an_upload_to_the_stacks_bucket_is_versioned_trained_and_tested_by_the_r
     assert_eq!(runs[0].status, RunStatus::Succeeded, "{:?}", runs[0]);
     assert_eq!(runs[0].trials.len(), 2);
     assert_eq!(tested.dataset_version, 1);
+    // The candidate passed and waits for approval: the notify function told the webhook.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let asked = loop {
+        let got = told.lock().unwrap().clone();
+        if let Some(r) = got.iter().find(|r| r.body.contains("\"approval.needed\"")) {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "no approval asked for: {got:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        asked
+            .body
+            .contains("wine-quality v1 passed its model tests and waits for approval"),
+        "{asked:?}"
+    );
 
     // Stopped as Ctrl-C stops it: its rules and queues are gone.
     let pid = relay.id().unwrap().to_string();

@@ -1,4 +1,5 @@
-//! Notifications: the events people act on, as messages to a webhook (`TOLLGATE_WEBHOOK_URL`).
+//! Notifications: the events people act on, as messages to a webhook (`TOLLGATE_WEBHOOK_URL`):
+//! from `tollgate up` and the CLI on a laptop, and from the notify function on AWS.
 //!
 //! The body is JSON that Slack's and Teams' incoming webhooks take as it is (`text`), with the
 //! same facts for programs under `tollgate`. With `TOLLGATE_WEBHOOK_SECRET` set, each request
@@ -6,8 +7,8 @@
 //! `sha256=` and the hex HMAC-SHA256, keyed with the secret, of `<timestamp>.<body>`; a
 //! receiver recomputes it, compares in constant time, and refuses old timestamps (replays).
 //!
-//! A delivery is tried [`ATTEMPTS`] times, backing off; one that still fails is logged and
-//! written to the audit trail (`notification.failed`), and nothing else waits on it: a dead
+//! A delivery is tried [`ATTEMPTS`] times, backing off; the caller records one that still fails
+//! (the audit trail's `notification.failed`, and its log), and nothing else waits on it: a dead
 //! receiver never stops or fails the pipeline.
 
 use std::time::Duration;
@@ -15,12 +16,32 @@ use std::time::Duration;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use sha2::Sha256;
 use tollgate_domain::deploy::DeploymentStatus;
-use tollgate_domain::{Event, ModelStage};
+use tollgate_domain::{AuditEvent, Event, ModelStage, UserId};
 
-use crate::remote::HttpsClient;
+/// An HTTP client that speaks TLS with this machine's trusted roots, and plain HTTP.
+pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A webhook's settings that cannot be used, said for the person who set them.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingError(pub String);
+
+/// The HTTPS client (the webhook's, and the CLI's remote mode's).
+pub fn https_client() -> Result<HttpsClient, SettingError> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| SettingError(format!("reading this machine's trusted certificates: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
 
 /// Tries per message.
 pub const ATTEMPTS: u32 = 4;
@@ -161,6 +182,14 @@ pub fn of_event(event: &Event, console: Option<&str>) -> Option<Message> {
     }
 }
 
+/// The first wait between tries: a second, or `TOLLGATE_WEBHOOK_BACKOFF_MS` (the tests').
+fn backoff() -> Duration {
+    std::env::var("TOLLGATE_WEBHOOK_BACKOFF_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis)
+}
+
 /// Where messages go.
 #[derive(Clone)]
 pub struct Webhook {
@@ -182,7 +211,7 @@ impl std::fmt::Debug for Webhook {
 
 impl Webhook {
     /// `TOLLGATE_WEBHOOK_URL` and `TOLLGATE_WEBHOOK_SECRET`; `None` when no URL is set.
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
+    pub fn from_env() -> Result<Option<Self>, SettingError> {
         let Some(url) = std::env::var("TOLLGATE_WEBHOOK_URL")
             .ok()
             .filter(|u| !u.trim().is_empty())
@@ -192,27 +221,45 @@ impl Webhook {
         let secret = std::env::var("TOLLGATE_WEBHOOK_SECRET")
             .ok()
             .filter(|s| !s.is_empty());
-        let backoff = std::env::var("TOLLGATE_WEBHOOK_BACKOFF_MS")
-            .ok()
-            .and_then(|ms| ms.parse().ok())
-            .map_or(Duration::from_secs(1), Duration::from_millis);
-        Self::new(url.trim(), secret.map(String::into_bytes), backoff).map(Some)
+        Self::new(url.trim(), secret.map(String::into_bytes), backoff()).map(Some)
     }
 
-    pub fn new(url: &str, secret: Option<Vec<u8>>, backoff: Duration) -> anyhow::Result<Self> {
-        let parsed: hyper::Uri = url.parse().map_err(|e| {
-            crate::UsageError(format!("TOLLGATE_WEBHOOK_URL {url:?} is not a URL: {e}"))
-        })?;
-        if !matches!(parsed.scheme_str(), Some("http" | "https")) {
-            return Err(crate::UsageError(format!(
-                "TOLLGATE_WEBHOOK_URL {url:?}: give an http:// or https:// URL"
+    /// The webhook a secret's value describes: `{"url": "https://…", "secret": "…"}`, the
+    /// signing `secret` optional (as on AWS, where the notify function reads it from Secrets
+    /// Manager).
+    pub fn from_secret(value: &str) -> Result<Self, SettingError> {
+        let settings: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+            SettingError(format!(
+                "the webhook's secret is not JSON ({e}): store {{\"url\": \"https://…\", \"secret\": \"…\"}}"
             ))
-            .into());
+        })?;
+        let url = settings["url"].as_str().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+            SettingError("the webhook's secret has no \"url\": store {\"url\": \"https://…\", \"secret\": \"…\"}".into())
+        })?;
+        let secret = settings["secret"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_vec());
+        Self::new(url.trim(), secret, backoff())
+    }
+
+    pub fn new(
+        url: &str,
+        secret: Option<Vec<u8>>,
+        backoff: Duration,
+    ) -> Result<Self, SettingError> {
+        let parsed: hyper::Uri = url
+            .parse()
+            .map_err(|e| SettingError(format!("TOLLGATE_WEBHOOK_URL {url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) {
+            return Err(SettingError(format!(
+                "TOLLGATE_WEBHOOK_URL {url:?}: give an http:// or https:// URL"
+            )));
         }
         Ok(Self {
             url: parsed,
             secret,
-            client: crate::remote::https_client()?,
+            client: https_client()?,
             backoff,
         })
     }
@@ -276,6 +323,24 @@ impl Webhook {
         Err(last)
     }
 
+    /// The audit trail's record of `message` not delivered, after every try, for `reason`:
+    /// `notification.failed` on the message's subject, with the URL without its path.
+    pub fn failure(&self, message: &Message, reason: &str, at: jiff::Timestamp) -> AuditEvent {
+        AuditEvent::new(
+            at,
+            UserId::parse("tollgate").expect("a valid user name"),
+            "notification.failed",
+            message.subject.clone(),
+        )
+        .details(json!({
+            "kind": message.kind,
+            "to": self.shown(),
+            "tries": ATTEMPTS,
+            "reason": reason,
+            "text": message.text,
+        }))
+    }
+
     /// One try; the error says whether another may help.
     async fn send(&self, body: &str, timestamp: i64) -> Result<(), (bool, String)> {
         let mut request = hyper::Request::post(self.url.clone())
@@ -308,8 +373,6 @@ impl Webhook {
 
 #[cfg(test)]
 mod tests {
-    use tollgate_domain::UserId;
-
     use super::*;
 
     #[test]
