@@ -232,27 +232,10 @@ fn racing_approvals_and_rollbacks_leave_one_consistent_state_and_a_complete_audi
     assert_eq!(transitions, history.len(), "{audit:#}");
 }
 
-#[test]
-fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop() {
-    let t = Tollgate::new();
-    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
-    let file = t.dir.path().join("p.toml");
-    // New data starts no run by itself here, so only the monitor's runs are counted.
-    let pipeline = PIPELINE.replacen(
-        "task = \"classification\"",
-        "task = \"classification\"\non_upload = false",
-        1,
-    );
-    std::fs::write(&file, pipeline).unwrap();
-    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
-    t.json(&["run", "wine-promo", "--json"]);
-    // Nothing in production yet: nothing to monitor, nothing started.
-    let quiet = t.json(&["monitor", "--json"]);
-    assert!(quiet["runs"].as_array().unwrap().is_empty(), "{quiet:#}");
-    let (code, _) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
-    assert_eq!(code, 0);
-
-    // Production traffic: stronger wines (drifted alcohol), as JSON Lines with the predictions.
+/// Production traffic of wine-promo: the drifted sample's wines (stronger: drifted alcohol) as
+/// JSON Lines with a prediction each, in `capture/wine-promo/day-1.jsonl`. Returns the folder
+/// and the file's text.
+fn capture_drifted_traffic(t: &Tollgate) -> (std::path::PathBuf, String) {
     let capture = t
         .data_dir()
         .join("buckets/tollgate-data/capture/wine-promo");
@@ -274,6 +257,78 @@ fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop
         jsonl.push('\n');
     }
     std::fs::write(capture.join("day-1.jsonl"), &jsonl).unwrap();
+    (capture, jsonl)
+}
+
+/// New data that started its own run (the pipeline listens to uploads) is being learnt from
+/// already: the monitor's drift starts no second run on it, and says which run to look at.
+#[test]
+fn drift_starts_no_second_run_on_data_a_run_already_learns_from() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    std::fs::write(&file, PIPELINE).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    let (code, _) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0);
+    capture_drifted_traffic(&t);
+    // The next batch starts the pipeline's run on wine v2 by itself.
+    assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
+    let runs = t.json(&["runs", "--json"]);
+    let on_v2 = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dataset_version"] == 2)
+        .unwrap_or_else(|| panic!("no run on wine v2: {runs:#}"))
+        .clone();
+
+    let checked = t.json(&["monitor", "--json"]);
+    let report = &checked["reports"][0];
+    assert_eq!(report["drifted"], true, "{report:#}");
+    assert!(
+        checked["runs"].as_array().unwrap().is_empty(),
+        "{checked:#}"
+    );
+    assert_eq!(report["new_data_needed"], false, "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "run {} (succeeded) already trains on wine v2",
+            on_v2["run_id"].as_str().unwrap()
+        )),
+        "{report:#}"
+    );
+    assert_eq!(
+        t.json(&["runs", "--json"]).as_array().unwrap().len(),
+        runs.as_array().unwrap().len(),
+        "no run was started"
+    );
+}
+
+#[test]
+fn monitoring_drift_retrains_once_on_new_data_not_on_the_same_rows_nor_in_a_loop() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let file = t.dir.path().join("p.toml");
+    // New data starts no run by itself here, so only the monitor's runs are counted.
+    let pipeline = PIPELINE.replacen(
+        "task = \"classification\"",
+        "task = \"classification\"\non_upload = false",
+        1,
+    );
+    std::fs::write(&file, pipeline).unwrap();
+    t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
+    t.json(&["run", "wine-promo", "--json"]);
+    // Nothing in production yet: nothing to monitor, nothing started.
+    let quiet = t.json(&["monitor", "--json"]);
+    assert!(quiet["runs"].as_array().unwrap().is_empty(), "{quiet:#}");
+    let (code, _) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0);
+
+    // Production traffic: stronger wines (drifted alcohol), as JSON Lines with the predictions.
+    let (capture, jsonl) = capture_drifted_traffic(&t);
     // A file that is not JSON Lines, and a month-old one: each left out, saying so, and the
     // rest is judged.
     std::fs::write(capture.join("broken.jsonl"), "{\"alcohol\": 1\nnot json\n").unwrap();

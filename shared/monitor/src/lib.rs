@@ -18,7 +18,8 @@ use jiff::SignedDuration;
 use polars::prelude::*;
 use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, PageRequest, Ports};
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, Event, ModelVersion, PortError, Task, Trigger, UserId,
+    AuditEvent, BlobKey, BucketName, Event, ModelVersion, PortError, RunStatus, Task, Trigger,
+    UserId,
 };
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
@@ -421,10 +422,10 @@ impl Monitor {
                     thresholds.cooldown.seconds() as i64
                 ))
                 .unwrap_or(now);
-            let recent =
-                self.catalog.runs(Some(model)).await?.into_iter().find(|r| {
-                    matches!(r.trigger, Trigger::Monitor { .. }) && r.created_at >= since
-                });
+            let runs = self.catalog.runs(Some(model)).await?;
+            let recent = runs
+                .iter()
+                .find(|r| matches!(r.trigger, Trigger::Monitor { .. }) && r.created_at >= since);
             match recent {
                 Some(r) => report.notes.push(format!(
                     "drift past the thresholds; retraining run {} started at {}, within the cooldown of {}",
@@ -438,7 +439,20 @@ impl Monitor {
                         .await?
                         .and_then(|d| d.latest_version)
                         .unwrap_or(0);
-                    if latest > production.dataset_version {
+                    // A run on the newest version (the upload's own, say) learns from it
+                    // already: a second would find the same model.
+                    let learning = runs.iter().find(|r| {
+                        r.dataset_version == latest && !matches!(r.status, RunStatus::Failed { .. })
+                    });
+                    if let (true, Some(r)) = (latest > production.dataset_version, learning) {
+                        report.notes.push(format!(
+                            "drift past the thresholds; run {} ({}) already trains on {dataset} \
+                             v{latest}, the newest version, so no retraining is started: its \
+                             candidate is the one to approve",
+                            r.id,
+                            r.status.as_str()
+                        ));
+                    } else if latest > production.dataset_version {
                         let run = self.tune.retrain(model, key.as_str()).await?;
                         report.retraining_run = Some(run.id);
                     } else {
