@@ -56,12 +56,36 @@ pub fn not_found(e: tollgate_app::AppError, hint: &str) -> anyhow::Error {
     }
 }
 
+/// A command whose output is piped to a reader that stops early (`tollgate audit | head`) ends
+/// quietly, with the status a shell reports for a process SIGPIPE ended (141), as other
+/// command-line tools do, instead of a panic's message: Rust ignores SIGPIPE, so the next print
+/// to the closed pipe panics, and that one panic is taken for what it is. Any other panic is
+/// reported as before. (Not for `tollgate up`, a server, whose prints are few.)
+fn quiet_on_closed_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let cli::Command::Train { root } = &cli.command {
         // A training job is its own process with its own contract (stdout carries the metric
         // lines), started by the embedded backend.
         return tollgate_trainer::train_job(root);
+    }
+    if !matches!(cli.command, cli::Command::Up { .. }) {
+        quiet_on_closed_pipe();
     }
     tracing_subscriber::fmt()
         .with_env_filter(

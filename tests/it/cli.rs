@@ -300,3 +300,17 @@ fn the_catalog_and_the_signing_key_are_the_owners_alone() {
         );
     }
 }
+
+/// `tollgate audit | head`: a reader that stops early ends the command quietly, with the status
+/// a shell reports for SIGPIPE, not with a panic's message.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let t = Tollgate::new();
+    assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = t.command().args(["audit"]).stdout(writer).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+}
