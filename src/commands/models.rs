@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
-use tollgate_api_types::{ModelSummary, ModelVersionDetail};
+use tollgate_api_types::{Decided, ModelSummary, ModelVersionDetail};
 use tollgate_app::AppError;
 use tollgate_domain::ModelVersion;
 use tollgate_domain::ports::Catalog;
@@ -224,7 +224,7 @@ pub async fn decide(
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let decided = match env.app().decide(name, &request, actor).await {
-        Ok(decided) => Ok(decided.changes),
+        Ok(decided) => Ok(decided),
         Err(AppError::NotFound(reason)) => Err(format!("{reason} (tollgate models lists them)")),
         Err(AppError::Refused(reason)) => Err(reason),
         Err(e) => return Err(crate::app_error(e, None)),
@@ -236,13 +236,16 @@ pub async fn decide(
 /// the API, the same lines and exit code (0 done, 1 refused).
 pub fn render_decision(
     name: &str,
-    decided: Result<Vec<StageChange>, String>,
+    decided: Result<Decided, String>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let (outcome, value) = match &decided {
-        Ok(changes) => (
+        Ok(decided) => (
             Outcome::Done,
-            json!({ "status": "done", "model": name, "changes": changes }),
+            json!({
+                "status": "done", "model": name, "changes": decided.changes,
+                "repeated": decided.repeated,
+            }),
         ),
         Err(reason) => (
             Outcome::Refused,
@@ -254,8 +257,26 @@ pub fn render_decision(
         return Ok(outcome);
     }
     match decided {
-        Ok(changes) if changes.is_empty() => println!("Recorded (no stage changed yet)."),
-        Ok(changes) => {
+        Ok(Decided {
+            changes,
+            repeated: true,
+            ..
+        }) => {
+            println!("Already done by you before; nothing changed now. What it did then:");
+            for c in &changes {
+                println!(
+                    "{name} v{}: {} → {} at {} UTC",
+                    c.version,
+                    c.from.as_str(),
+                    c.to.as_str(),
+                    c.at.strftime("%Y-%m-%d %H:%M:%S")
+                );
+            }
+        }
+        Ok(Decided { changes, .. }) if changes.is_empty() => {
+            println!("Recorded (no stage changed yet).");
+        }
+        Ok(Decided { changes, .. }) => {
             for c in &changes {
                 println!(
                     "{name} v{}: {} → {}",

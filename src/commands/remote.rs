@@ -302,7 +302,7 @@ async fn decide(
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let decided = match remote.post_json::<Decided>(path, body).await {
-        Ok(decided) => Ok(decided.changes),
+        Ok(decided) => Ok(decided),
         Err(e) => match e.downcast::<RefusedError>() {
             Ok(RefusedError(reason)) => Err(reason),
             Err(e) => return Err(e),

@@ -77,6 +77,35 @@ fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
     );
     assert_eq!(code, 0, "{done:#}");
     assert_eq!(done["changes"][0]["to"], "production");
+    assert_eq!(done["repeated"], false);
+    // Ana asks again (as after a lost answer): what her approval did then, said as such, and
+    // nothing more in the trail.
+    let trail = t.json(&["audit", "--json"]).as_array().unwrap().len();
+    let (code, again) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    assert_eq!(code, 0, "{again:#}");
+    assert_eq!(
+        (&again["repeated"], &again["changes"]),
+        (&Value::Bool(true), &done["changes"])
+    );
+    let text = t.run(&[
+        "--as",
+        "ana",
+        "promote",
+        "wine-promo",
+        "1",
+        "--to",
+        "production",
+    ]);
+    let said = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        said.starts_with("Already done by you before; nothing changed now.")
+            && said.contains("wine-promo v1: staging → production at "),
+        "{said}"
+    );
+    assert_eq!(
+        t.json(&["audit", "--json"]).as_array().unwrap().len(),
+        trail
+    );
     let (code, _) = decide(&t, "bob", &["approve", "wine-promo", "2"]);
     assert_eq!(code, 0);
     let shown = t.json(&["model", "show", "wine-promo", "--version", "1", "--json"]);

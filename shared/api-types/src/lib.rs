@@ -172,6 +172,10 @@ pub struct PromoteRequest {
 pub struct Decided {
     pub model: String,
     pub changes: Vec<StageChange>,
+    /// The same request had landed already (a repeat, as after a lost answer): `changes` are
+    /// the ones it made then, and nothing changed now.
+    #[serde(default)]
+    pub repeated: bool,
 }
 
 /// One approval, with when it stops counting.

@@ -320,6 +320,12 @@ impl App {
             Outcome::Done(changes) => Ok(Decided {
                 model: model.to_owned(),
                 changes,
+                repeated: false,
+            }),
+            Outcome::Repeated(changes) => Ok(Decided {
+                model: model.to_owned(),
+                changes,
+                repeated: true,
             }),
             Outcome::Refused(refusal) => Err(refusal.into()),
         }

@@ -39,6 +39,9 @@ impl PromoteError {
 pub enum Outcome {
     /// The stage changes it made.
     Done(Vec<StageChange>),
+    /// It had landed already (the same request from the same person): the changes it made
+    /// then. Nothing changed now.
+    Repeated(Vec<StageChange>),
     /// Nothing changed; why, for the user.
     Refused(Refusal),
 }
@@ -161,7 +164,7 @@ impl Promote {
                         .and_then(|c| state.history.iter().position(|h| h == c))
                         .unwrap_or_default();
                     self.announce(model, first as u64, &changes).await?;
-                    return Ok(Outcome::Done(changes));
+                    return Ok(Outcome::Repeated(changes));
                 }
             };
             match self.catalog.apply_transition(&transition).await {
