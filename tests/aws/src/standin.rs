@@ -211,27 +211,34 @@ impl Stack {
             .unwrap()
     }
 
+    /// The messages `queue` has now (waiting up to a second for one), deleted from it.
+    async fn take(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self
+            .sqs()
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            self.sqs()
+                .delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        out.messages.unwrap_or_default()
+    }
+
     /// Waits for `count` messages of `queue` and returns them as Lambda's SQS event.
     pub async fn receive(&self, queue: &str, count: usize) -> SqsEvent {
         let mut records = Vec::new();
         for _ in 0..50 {
-            let out = self
-                .sqs()
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                self.sqs()
-                    .delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+            for m in self.take(queue).await {
                 // S3 sends one when a notification is configured; the ingest function skips it.
                 if m.body().is_some_and(|b| b.contains("\"s3:TestEvent\"")) {
                     continue;
@@ -241,7 +248,7 @@ impl Stack {
                     "arn:aws:sqs:us-east-1:123456789012:{}",
                     queue.rsplit('/').next().unwrap()
                 );
-                records.push(tollgate_relay::lambda_sqs_record(m, body, &arn));
+                records.push(tollgate_relay::lambda_sqs_record(&m, body, &arn));
             }
             if records.len() >= count {
                 break;
@@ -288,23 +295,7 @@ impl Stack {
         let template = translated_template().expect("the template's rules made the queue");
         let mut notices = Vec::new();
         for _ in 0..50 {
-            let out = self
-                .sqs()
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages() {
-                self.sqs()
-                    .delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+            for m in self.take(queue).await {
                 let matched: Value = serde_json::from_str(m.body().unwrap()).unwrap();
                 let rule = matched["rule"].as_str().unwrap();
                 let transformer =
