@@ -93,6 +93,41 @@ def check(template: dict, parameters: dict, region: str, stack: str) -> list:
                 except ValueError as e:
                     problems.append(f"{logical_id}: InputTemplate is not JSON: {e}")
 
+    # Every rule may deliver where it sends: a topic's or a dead-letter queue's policy names the
+    # rule (aws:SourceArn), or SNS and SQS refuse what EventBridge brings them.
+    def allowed_sources(policy_type: str, key: str, target: str) -> set:
+        sources = set()
+        for resource in res.values():
+            if resource["Type"] != policy_type:
+                continue
+            props = r.value(resource["Properties"])
+            if target not in props.get(key, []):
+                continue
+            for statement in props["PolicyDocument"]["Statement"]:
+                arns = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn", [])
+                sources.update([arns] if isinstance(arns, str) else arns)
+        return sources
+
+    for logical_id, resource in res.items():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        rule_arn = r.getatt(logical_id, "Arn")
+        for target in resource["Properties"].get("Targets", []):
+            arn = r.value(target["Arn"])
+            if ":sns:" in arn and rule_arn not in allowed_sources("AWS::SNS::TopicPolicy", "Topics", arn):
+                problems.append(f"{logical_id}: the topic's policy does not let this rule publish")
+            dead = target.get("DeadLetterConfig", {}).get("Arn")
+            if dead is not None:
+                queue = next(
+                    (k for k, q in res.items() if q["Type"] == "AWS::SQS::Queue"
+                     and r.getatt(k, "Arn") == r.value(dead)),
+                    None,
+                )
+                if queue is None:
+                    problems.append(f"{logical_id}: its dead-letter queue is not this template's")
+                elif rule_arn not in allowed_sources("AWS::SQS::QueuePolicy", "Queues", r.ref(queue)):
+                    problems.append(f"{logical_id}: {queue}'s policy does not let this rule send to it")
+
     # Functions' environments.
     expected_common = {
         "TOLLGATE_BUCKET": r.ref("DataBucket"),

@@ -47,8 +47,10 @@ if [ "$SERVE" = 1 ]; then
   step "serving $DATA_DIR with tollgate up on 127.0.0.1:$PORT (Ctrl-C stops it)"
   "$BIN" --data-dir "$DATA_DIR" up --port "$PORT" --console "$CONSOLE_DIST" &
   UP=$!
-  # Ctrl-C (or a TERM) stops tollgate up, which writes the capture it holds; then this ends.
-  trap 'kill -TERM "$UP" 2>/dev/null; wait "$UP"; exit 0' INT TERM
+  # Ctrl-C (or a TERM) stops tollgate up, which writes the capture it holds; then this ends. A
+  # step that fails on the way stops it too: nothing is left holding the port.
+  trap 'kill -TERM "$UP" 2>/dev/null; wait "$UP" || true; exit 0' INT TERM
+  trap 'kill -TERM "$UP" 2>/dev/null; wait "$UP" || true' EXIT
   if ! command -v curl >/dev/null; then
     echo "note: curl is not installed, so the demo sends no traffic to the production model" >&2
   else
@@ -60,7 +62,7 @@ if [ "$SERVE" = 1 ]; then
     # The loop: the model in production answers the new supplier's wines, every row is
     # captured, and the monitor reads the capture.
     step "the loop: 200 rows of the new supplier's wines to the production model, then the monitor"
-    TOKEN="$("$BIN" --data-dir "$DATA_DIR" token --as demo-client 2>/dev/null | tail -1)"
+    TOKEN="$("$BIN" --data-dir "$DATA_DIR" token --as demo-client 2>/dev/null | tail -1 || true)"
     if head -201 "$ROOT/samples/wine/wine-2010-drifted.csv" | curl -sf -o /dev/null \
         -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' --data-binary @- \
         "$URL/models/wine-quality/invocations"; then

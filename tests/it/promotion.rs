@@ -289,50 +289,90 @@ fn capture_drifted_traffic(t: &Tollgate) -> (std::path::PathBuf, String) {
     (capture, jsonl)
 }
 
-/// New data that started its own run (the pipeline listens to uploads) is being learnt from
-/// already: the monitor's drift starts no second run on it, and says which run to look at.
-#[test]
-fn drift_starts_no_second_run_on_data_a_run_already_learns_from() {
-    let t = Tollgate::new();
+/// wine-promo (`pipeline`) with v1 in production and drifted traffic captured, then the next
+/// batch uploaded, which starts the pipeline's run on wine v2 by itself: that run's id.
+fn drifted_with_a_run_on_new_data(t: &Tollgate, pipeline: &str) -> String {
     assert_eq!(t.upload(&sample("wine-2009-a.csv"), "wine").0, 0);
     let file = t.dir.path().join("p.toml");
-    std::fs::write(&file, PIPELINE).unwrap();
+    std::fs::write(&file, pipeline).unwrap();
     t.json(&["pipeline", "apply", file.to_str().unwrap(), "--json"]);
     t.json(&["run", "wine-promo", "--json"]);
-    let (code, _) = decide(&t, "ana", &["approve", "wine-promo", "1"]);
+    let (code, _) = decide(t, "ana", &["approve", "wine-promo", "1"]);
     assert_eq!(code, 0);
-    capture_drifted_traffic(&t);
-    // The next batch starts the pipeline's run on wine v2 by itself.
+    capture_drifted_traffic(t);
     assert_eq!(t.upload(&sample("wine-2009-b.csv"), "wine").0, 0);
     let runs = t.json(&["runs", "--json"]);
-    let on_v2 = runs
-        .as_array()
+    runs.as_array()
         .unwrap()
         .iter()
         .find(|r| r["dataset_version"] == 2)
-        .unwrap_or_else(|| panic!("no run on wine v2: {runs:#}"))
-        .clone();
+        .unwrap_or_else(|| panic!("no run on wine v2: {runs:#}"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
+/// The monitor's check: no run started; the report, and its notes as text.
+fn checked_without_a_run(t: &Tollgate) -> (Value, String) {
+    let runs = t.json(&["runs", "--json"]).as_array().unwrap().len();
     let checked = t.json(&["monitor", "--json"]);
-    let report = &checked["reports"][0];
+    let report = checked["reports"][0].clone();
     assert_eq!(report["drifted"], true, "{report:#}");
     assert!(
         checked["runs"].as_array().unwrap().is_empty(),
         "{checked:#}"
     );
-    assert_eq!(report["new_data_needed"], false, "{report:#}");
+    assert_eq!(t.json(&["runs", "--json"]).as_array().unwrap().len(), runs);
     let notes = report["notes"].to_string();
+    (report, notes)
+}
+
+/// New data that started its own run (the pipeline listens to uploads) has been learnt from:
+/// the monitor's drift starts no second run on it. While that run's candidate waits for
+/// approval, the monitor points at it; once it is decided against (rejected, or failed its
+/// model tests), new data is needed.
+#[test]
+fn drift_starts_no_second_run_on_data_a_run_already_learnt_from() {
+    // A pipeline whose candidates may score a little below production: v2 is staged.
+    let t = Tollgate::new();
+    let lenient = PIPELINE.replacen(
+        "[gates.thresholds]",
+        "[gates]\nmin_improvement = -0.1\n[gates.thresholds]",
+        1,
+    );
+    let run = drifted_with_a_run_on_new_data(&t, &lenient);
+    let (report, notes) = checked_without_a_run(&t);
+    assert_eq!(report["new_data_needed"], false, "{report:#}");
     assert!(
         notes.contains(&format!(
-            "run {} (succeeded) already trains on wine v2",
-            on_v2["run_id"].as_str().unwrap()
+            "run {run} on wine v2, the newest version, gave v2, which waits for approval"
         )),
         "{report:#}"
     );
-    assert_eq!(
-        t.json(&["runs", "--json"]).as_array().unwrap().len(),
-        runs.as_array().unwrap().len(),
-        "no run was started"
+    let (code, _) = decide(
+        &t,
+        "ana",
+        &["reject", "wine-promo", "2", "--comment", "not better"],
+    );
+    assert_eq!(code, 0);
+    let (report, notes) = checked_without_a_run(&t);
+    assert_eq!(report["new_data_needed"], true, "{report:#}");
+    assert!(
+        notes.contains("gave v2, which is rejected") && notes.contains("upload new data of wine"),
+        "{report:#}"
+    );
+
+    // The default gates: v2 fails its model tests.
+    let t = Tollgate::new();
+    let run = drifted_with_a_run_on_new_data(&t, PIPELINE);
+    let (report, notes) = checked_without_a_run(&t);
+    assert_eq!(report["new_data_needed"], true, "{report:#}");
+    assert!(
+        notes.contains(&format!(
+            "run {run} on wine v2, the newest version, gave v2, which is a candidate that \
+             failed its model tests"
+        )),
+        "{report:#}"
     );
 }
 

@@ -36,6 +36,10 @@ pub struct MonitorReport {
     pub notes: Vec<String>,
     /// Where this report is stored.
     pub report: Option<String>,
+    /// People were told of this drift (`DriftDetected` published): at a retraining, and
+    /// otherwise once per cooldown for the version in production.
+    #[serde(default)]
+    pub told: bool,
 }
 
 impl MonitorReport {

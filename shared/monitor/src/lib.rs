@@ -16,10 +16,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use jiff::SignedDuration;
 use polars::prelude::*;
-use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, PageRequest, Ports};
+use tollgate_domain::ports::{BlobStore, Catalog, Clock, EventBus, Ports};
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, Event, ModelVersion, PortError, RunStatus, Task, Trigger,
-    UserId,
+    AuditEvent, BlobKey, BucketName, Event, ModelStage, ModelVersion, PortError, RunStatus, Task,
+    Trigger, UserId,
 };
 use tollgate_modeltest::{Scores, prediction_psi};
 use tollgate_trainer::Model;
@@ -55,6 +55,13 @@ impl MonitorError {
 }
 
 pub use tollgate_domain::monitoring::{Drift, MonitorReport};
+
+/// What a run on the newest data gave, when the monitor would retrain: a candidate still to
+/// decide on, or one decided against; each with the note that says so.
+enum Learnt {
+    Pending(String),
+    Spent(String),
+}
 
 #[derive(Debug, Clone)]
 pub struct Monitor {
@@ -111,7 +118,24 @@ fn blank(model: &str, at: jiff::Timestamp) -> MonitorReport {
         new_data_needed: false,
         notes: Vec::new(),
         report: None,
+        told: false,
     }
+}
+
+/// `frame`'s columns of `kinds` (those it has), each cast to its type; the others are left out.
+fn conform(frame: DataFrame, kinds: &[(String, DataType)]) -> Result<DataFrame, String> {
+    let columns = kinds
+        .iter()
+        .filter_map(|(name, dtype)| {
+            let column = frame.column(name).ok()?;
+            Some(
+                column
+                    .cast(dtype)
+                    .map_err(|e| format!("column {name}: {e}")),
+            )
+        })
+        .collect::<Result<Vec<Column>, String>>()?;
+    DataFrame::new(frame.height(), columns).map_err(|e| e.to_string())
 }
 
 /// A capture file as a frame of the model's features and `prediction`. `features` are the
@@ -228,6 +252,7 @@ impl Monitor {
         &self,
         model: &str,
         features: &[String],
+        kinds: &[(String, DataType)],
         policy: &tollgate_domain::pipeline::Monitor,
         now: jiff::Timestamp,
         report: &mut MonitorReport,
@@ -261,7 +286,7 @@ impl Monitor {
             }
             read += object.size;
             let local = self.blobs.fetch(&self.data_bucket, &object.key).await?;
-            let frame = match read_capture(&local.path, features) {
+            let frame = match read_capture(&local.path, features).and_then(|f| conform(f, kinds)) {
                 Ok(frame) => frame,
                 Err(reason) => {
                     report
@@ -357,20 +382,43 @@ impl Monitor {
         let model_file = Artifact::parse(&production.artifact)?
             .model_file(self.blobs.as_ref(), &std::env::temp_dir())
             .await;
-        let features = match &model_file {
+        let (features, numeric) = match &model_file {
             Ok(file) => {
                 let path = file.path.clone();
                 tokio::task::spawn_blocking(move || {
-                    Model::load(&path).map(|m| m.features().map(str::to_owned).collect::<Vec<_>>())
+                    Model::load(&path).map(|m| {
+                        let numeric = m
+                            .preprocessing()
+                            .features
+                            .iter()
+                            .filter(|f| {
+                                matches!(f.encoding, tollgate_trainer::Encoding::Numeric { .. })
+                            })
+                            .map(|f| f.name.clone())
+                            .collect::<Vec<_>>();
+                        (m.features().map(str::to_owned).collect::<Vec<_>>(), numeric)
+                    })
                 })
                 .await
                 .map_err(|e| read_error(format!("a task failed: {e}")))?
                 .map_err(|e| read_error(e.to_string()))?
             }
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), Vec::new()),
         };
+        // What the drift is measured on, each of one type in every file: the numeric features
+        // as floats, and the predictions (labels as text). A file's own guess at a column's type
+        // (a whole number read as an integer) then never keeps it apart from the others.
+        let prediction = match production.task {
+            Task::Classification => DataType::String,
+            _ => DataType::Float64,
+        };
+        let kinds: Vec<(String, DataType)> = numeric
+            .into_iter()
+            .map(|name| (name, DataType::Float64))
+            .chain([("prediction".to_owned(), prediction)])
+            .collect();
         let captured = self
-            .read_captured(model, &features, &thresholds, now, &mut report)
+            .read_captured(model, &features, &kinds, &thresholds, now, &mut report)
             .await?;
         let Some(captured) = captured else {
             report
@@ -442,16 +490,21 @@ impl Monitor {
                     // A run on the newest version (the upload's own, say) learns from it
                     // already: a second would find the same model.
                     let learning = runs.iter().find(|r| {
-                        r.dataset_version == latest && !matches!(r.status, RunStatus::Failed { .. })
+                        r.dataset == *dataset
+                            && r.dataset_version == latest
+                            && !matches!(r.status, RunStatus::Failed { .. })
                     });
-                    if let (true, Some(r)) = (latest > production.dataset_version, learning) {
-                        report.notes.push(format!(
-                            "drift past the thresholds; run {} ({}) already trains on {dataset} \
-                             v{latest}, the newest version, so no retraining is started: its \
-                             candidate is the one to approve",
-                            r.id,
-                            r.status.as_str()
-                        ));
+                    let learnt = match learning {
+                        Some(r) if latest > production.dataset_version => {
+                            Some(self.what_it_gave(model, r, dataset, latest).await?)
+                        }
+                        _ => None,
+                    };
+                    if let Some(Learnt::Pending(note)) = learnt {
+                        report.notes.push(note);
+                    } else if let Some(Learnt::Spent(note)) = learnt {
+                        report.new_data_needed = true;
+                        report.notes.push(note);
                     } else if latest > production.dataset_version {
                         let run = self.tune.retrain(model, key.as_str()).await?;
                         report.retraining_run = Some(run.id);
@@ -467,21 +520,19 @@ impl Monitor {
                 }
             }
         }
-        let body = serde_json::to_vec_pretty(&report).expect("a report always encodes");
-        self.blobs
-            .put(&self.data_bucket, &key, Bytes::from(body))
-            .await?;
         if let (true, Some(version), Some(at)) = (report.drifted, report.version, &report.report) {
-            // People are told when a retraining starts, and otherwise once per cooldown: a
-            // drift that persists is not news at every check. Told before the trail records
-            // it, so that a crash in between tells twice rather than never.
+            // People are told when a retraining starts, and otherwise once per cooldown for
+            // the version in production: a drift that persists is not news at every check.
+            // Told before the report and the trail record it, so that a crash in between tells
+            // twice rather than never.
             let since = now
                 .checked_sub(SignedDuration::from_secs(
                     thresholds.cooldown.seconds() as i64
                 ))
                 .unwrap_or(jiff::Timestamp::MIN);
-            let told = report.retraining_run.is_some() || !self.told_since(model, since).await?;
-            if told {
+            report.told =
+                report.retraining_run.is_some() || !self.told_since(model, version, since).await?;
+            if report.told {
                 let event = Event::DriftDetected {
                     model: model.to_owned(),
                     version,
@@ -496,33 +547,91 @@ impl Monitor {
                 };
                 self.bus.publish(&event).await?;
             }
+        }
+        let body = serde_json::to_vec_pretty(&report).expect("a report always encodes");
+        self.blobs
+            .put(&self.data_bucket, &key, Bytes::from(body))
+            .await?;
+        if report.drifted {
             // Drift in production is a fact the trail keeps, with what it led to: the
             // retraining run, or the call for new data. Written after the report it points to.
             self.catalog
-                .append_audit(drift_audit(&report, now, told))
+                .append_audit(drift_audit(&report, now, report.told))
                 .await?;
         }
         Ok(report)
     }
 
-    /// Whether people were told of `model`'s drift at or after `since`.
-    async fn told_since(&self, model: &str, since: jiff::Timestamp) -> Result<bool, PortError> {
-        let prefix = format!("model/{model}/");
-        let mut page = PageRequest::first(100);
-        loop {
-            let found = self.catalog.audit_page(Some(&prefix), &page).await?;
-            for event in &found.items {
-                if event.at < since {
-                    return Ok(false);
+    /// What `run`, on the newest version of `dataset`, gave: a candidate still to decide on
+    /// (no retraining: that is the one to approve), or one decided against (new data is needed).
+    async fn what_it_gave(
+        &self,
+        model: &str,
+        run: &tollgate_domain::Run,
+        dataset: &tollgate_domain::DatasetName,
+        latest: u32,
+    ) -> Result<Learnt, MonitorError> {
+        let on = format!(
+            "drift past the thresholds; run {} on {dataset} v{latest}",
+            run.id
+        );
+        let Some(candidate) = &run.candidate else {
+            return Ok(Learnt::Pending(format!(
+                "{on}, the newest version, is still training: no retraining is started"
+            )));
+        };
+        let version = self.catalog.model_version(model, candidate.version).await?;
+        let stage = version.as_ref().map(|v| v.stage);
+        let tested = version.as_ref().and_then(|v| v.test.as_ref());
+        Ok(match (stage, tested) {
+            (Some(ModelStage::Staging), _) => Learnt::Pending(format!(
+                "{on}, the newest version, gave v{}, which waits for approval: that is the \
+                 retrained model, so no retraining is started",
+                candidate.version
+            )),
+            (Some(ModelStage::Candidate), None) => Learnt::Pending(format!(
+                "{on}, the newest version, gave v{}, whose model tests are under way: no \
+                 retraining is started",
+                candidate.version
+            )),
+            (stage, _) => Learnt::Spent(format!(
+                "{on}, the newest version, gave v{}, which is {}: retraining on the same rows \
+                 would find the same model, so upload new data of {dataset} to retrain on",
+                candidate.version,
+                match stage {
+                    Some(ModelStage::Candidate) => "a candidate that failed its model tests",
+                    Some(s) => s.as_str(),
+                    None => "gone from the catalog",
                 }
-                if event.action == "model.drift.detected" && event.details["told"] == true {
-                    return Ok(true);
-                }
-            }
-            match found.next {
-                Some(cursor) => page.cursor = Some(cursor),
-                None => return Ok(false),
+            )),
+        })
+    }
+
+    /// Whether people were told of the drift of `model` v`version` at or after `since`: the
+    /// reports under `monitoring/<model>/` written since then say (the newest first).
+    async fn told_since(
+        &self,
+        model: &str,
+        version: u32,
+        since: jiff::Timestamp,
+    ) -> Result<bool, PortError> {
+        let mut recent = self
+            .blobs
+            .list(&self.data_bucket, &format!("monitoring/{model}/"))
+            .await?;
+        recent.retain(|o| o.last_modified.is_none_or(|t| t >= since));
+        recent.sort_by(|a, b| b.key.as_str().cmp(a.key.as_str()));
+        for object in recent {
+            let Ok(bytes) = self.blobs.get(&self.data_bucket, &object.key).await else {
+                continue;
+            };
+            let Ok(earlier) = serde_json::from_slice::<MonitorReport>(&bytes) else {
+                continue;
+            };
+            if earlier.at >= since && earlier.version == Some(version) && earlier.told {
+                return Ok(true);
             }
         }
+        Ok(false)
     }
 }

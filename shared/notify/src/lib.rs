@@ -240,6 +240,18 @@ impl Webhook {
             .as_str()
             .filter(|s| !s.is_empty())
             .map(|s| s.as_bytes().to_vec());
+        // Said without the URL, which for Slack and Teams is a secret itself.
+        let web = url
+            .trim()
+            .parse::<hyper::Uri>()
+            .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")));
+        if !web {
+            return Err(SettingError(
+                "the webhook's secret has a \"url\" that is not an http:// or https:// URL (not \
+                 shown here: it may be a secret itself)"
+                    .into(),
+            ));
+        }
         Self::new(url.trim(), secret, backoff())
     }
 
@@ -451,6 +463,24 @@ mod tests {
         for status in [DeploymentStatus::Deploying, DeploymentStatus::InService] {
             assert!(of_event(&deployment(status, None), None).is_none());
         }
+    }
+
+    #[test]
+    fn a_secret_is_read_and_its_url_never_said() {
+        let hook = Webhook::from_secret(r#"{"url": "https://hooks.example.com/T0/B0/x"}"#).unwrap();
+        assert_eq!(hook.shown(), "https://hooks.example.com");
+        for bad in [
+            r#"{"url": "ftp://hooks.example.com/T0/B0/very-secret"}"#,
+            r#"{"url": "not a url very-secret"}"#,
+        ] {
+            let said = Webhook::from_secret(bad).unwrap_err().to_string();
+            assert!(!said.contains("very-secret"), "{said}");
+            assert!(said.contains("not an http:// or https:// URL"), "{said}");
+        }
+        let said = Webhook::from_secret(r#"{"secret": "x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(said.contains("no \"url\""), "{said}");
     }
 
     #[test]

@@ -360,9 +360,9 @@ fn push_text(
     Ok(())
 }
 
-/// A number as the capture keeps it: as it was sent when that is a plain decimal (`-12.5`,
-/// `3e-4`; with `.0` added to a whole one, so that every captured value reads back as a float),
-/// else as `value` in the fewest digits that read back the same.
+/// A number as the capture keeps it: as it was sent when that is a plain decimal (`-12.5`; with
+/// `.0` added to a whole one, so that every captured value reads back as a float), else (`3e-4`,
+/// `+7`, `.5`) as `value` in the fewest digits that read back the same.
 fn push_captured_number(text: &mut String, sent: &str, value: f64) {
     let bytes = sent.as_bytes();
     let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
@@ -410,7 +410,9 @@ fn push_json(
         (column @ Values::Numbers(_), Value::String(field)) => {
             push_text(column, text, row, name, field)?;
         }
+        // A missing value's marker is missing in JSON too, as in a CSV field and in training.
         (Values::Texts(values), Value::Null) => values.push(None),
+        (Values::Texts(values), Value::String(level)) if is_missing(level) => values.push(None),
         (Values::Texts(values), value) => {
             let level = match value {
                 Value::String(level) => level.clone(),
@@ -446,12 +448,16 @@ fn feature_list(model: &Model) -> String {
     model.features().collect::<Vec<_>>().join(", ")
 }
 
-/// The rows of a CSV body. Without a quote in it, a line is its fields split at commas (RFC
-/// 4180 has nothing else to say of it), which spares building a CSV reader per request;
-/// otherwise the `csv` crate reads it.
+/// The rows of a CSV body. Without a quote (or a lone `\r`) in it, a line is its fields split
+/// at commas (RFC 4180 has nothing else to say of it), which spares building a CSV reader per
+/// request; otherwise the `csv` crate reads it.
 fn csv_rows(model: &Model, text: &str) -> Result<Rows, ServeError> {
+    // A spreadsheet's "CSV UTF-8" starts with a byte order mark, as the CSV reader knows.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut table = CsvTable::new(model);
-    if !text.contains('"') {
+    // A lone `\r` ends a record for the CSV reader: such a body goes to it.
+    let plain = !text.contains('"') && !text.split("\r\n").any(|part| part.contains('\r'));
+    if plain {
         let mut fields = Vec::new();
         for record in text.split('\n') {
             let record = record.strip_suffix('\r').unwrap_or(record);

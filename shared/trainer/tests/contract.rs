@@ -845,6 +845,18 @@ fn the_capture_holds_each_row_as_the_model_read_it_whatever_the_request_format()
         ",,0.0,1.9,0.076,11.0,34.0,0.9978,3.51,0.56,9.4",
     ];
     let csv: String = rows.iter().map(|r| format!("{}\n", r.join(","))).collect();
+    // A spreadsheet's byte order mark, and old Mac line ends (a lone CR, for the CSV reader),
+    // read the same.
+    for variant in [format!("\u{feff}{csv}"), csv.replace('\n', "\r")] {
+        let same = invoke(&model, Some("text/csv"), None, variant.as_bytes()).unwrap();
+        let plain = invoke(&model, Some("text/csv"), None, csv.as_bytes()).unwrap();
+        assert_eq!(
+            same.capture_csv(&[3]),
+            plain.capture_csv(&[3]),
+            "{variant:?}"
+        );
+        assert_eq!(same.body, plain.body);
+    }
     let answered = invoke(&model, Some("text/csv"), None, csv.as_bytes()).unwrap();
     let labels: Vec<&str> = answered
         .body
