@@ -70,7 +70,7 @@ async fn an_approval_cut_short_after_its_commit_is_finished_when_asked_again() {
         .await
         .unwrap();
     assert!(
-        matches!(&again, Outcome::Done(c) if c.len() == 1 && c[0].to == ModelStage::Production),
+        matches!(&again, Outcome::Repeated(c) if c.len() == 1 && c[0].to == ModelStage::Production),
         "{again:?}"
     );
     let changed = stack.published_event("ModelStageChanged").await;
