@@ -262,14 +262,15 @@ pub fn render_decision(
             repeated: true,
             ..
         }) => {
-            println!("Already done by you before; nothing changed now. What it did then:");
+            println!("Already done; nothing changed now. What was done then:");
             for c in &changes {
                 println!(
-                    "{name} v{}: {} → {} at {} UTC",
+                    "{name} v{}: {} → {} at {} UTC by {}",
                     c.version,
                     c.from.as_str(),
                     c.to.as_str(),
-                    c.at.strftime("%Y-%m-%d %H:%M:%S")
+                    c.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    c.actor
                 );
             }
         }

@@ -98,8 +98,9 @@ fn approvals_promote_rollback_restores_and_the_author_cannot_approve() {
     ]);
     let said = String::from_utf8_lossy(&text.stdout);
     assert!(
-        said.starts_with("Already done by you before; nothing changed now.")
-            && said.contains("wine-promo v1: staging → production at "),
+        said.starts_with("Already done; nothing changed now.")
+            && said.contains("wine-promo v1: staging → production at ")
+            && said.contains(" UTC by ana"),
         "{said}"
     );
     assert_eq!(

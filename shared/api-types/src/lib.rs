@@ -172,8 +172,9 @@ pub struct PromoteRequest {
 pub struct Decided {
     pub model: String,
     pub changes: Vec<StageChange>,
-    /// The same request had landed already (a repeat, as after a lost answer): `changes` are
-    /// the ones it made then, and nothing changed now.
+    /// The request had landed already (a repeat, as after a lost answer, or a rollback someone
+    /// else made of the same version): `changes` are the ones made then, and nothing changed
+    /// now.
     #[serde(default)]
     pub repeated: bool,
 }

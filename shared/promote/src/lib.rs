@@ -39,8 +39,8 @@ impl PromoteError {
 pub enum Outcome {
     /// The stage changes it made.
     Done(Vec<StageChange>),
-    /// It had landed already (the same request from the same person): the changes it made
-    /// then. Nothing changed now.
+    /// It had landed already (the same request from the same person, or a rollback of the same
+    /// version by anyone): the changes made then. Nothing changed now.
     Repeated(Vec<StageChange>),
     /// Nothing changed; why, for the user.
     Refused(Refusal),
