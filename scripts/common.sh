@@ -72,6 +72,11 @@ ensure_console_tools() {
     # Without --locked: its own lock file does not resolve here (BUILD-NOTES).
     CARGO_TARGET_DIR="$tools_target" cargo install wasm-bindgen-cli --version "$bindgen" --force
   fi
+  if ! rustup run "$CONSOLE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
+    || ! rustup component list --toolchain "$CONSOLE_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src'; then
+    step "installing Rust $CONSOLE_TOOLCHAIN with rust-src, for the console's small wasm (about 10 s)"
+    rustup toolchain install "$CONSOLE_TOOLCHAIN" --profile minimal --component rust-src
+  fi
   if [ ! -x "$E2E/node_modules/.bin/wasm-opt" ] || [ "$E2E/package-lock.json" -nt "$E2E/node_modules/.package-lock.json" ]; then
     step "installing the console's npm packages (binaryen's wasm-opt, playwright-core, axe-core)"
     (cd "$E2E" && npm ci --no-audit --no-fund)
@@ -90,11 +95,22 @@ ensure_cargo_lambda() {
   export PATH="$venv/bin:$PATH"
 }
 
+# The console's wasm is built with a pinned nightly Rust, for size, as Leptos' guide to binary
+# size advises: the standard library rebuilt with `optimize_for_size`, a panic aborts at once
+# (no message formatting), no `Debug` formatting and no panic locations in the module. About a
+# fifth off the gzip size (BENCHMARKS.md, Console). Everything else builds with stable Rust.
+CONSOLE_TOOLCHAIN="nightly-2026-05-20"
+
 # Builds the console into $CONSOLE_DIST (first time: about 4 minutes; then seconds).
 build_console() {
   ensure_console_tools
-  step "building the console (trunk build --release --cargo-profile console)"
-  (cd "$ROOT/console" && trunk build --release --cargo-profile console --dist "$CONSOLE_DIST")
+  step "building the console (trunk build --release --cargo-profile console, Rust $CONSOLE_TOOLCHAIN)"
+  (cd "$ROOT/console" \
+    && RUSTUP_TOOLCHAIN="$CONSOLE_TOOLCHAIN" \
+      CARGO_UNSTABLE_BUILD_STD="std,panic_abort" \
+      CARGO_UNSTABLE_BUILD_STD_FEATURES="optimize_for_size" \
+      RUSTFLAGS="--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
+      trunk build --release --cargo-profile console --dist "$CONSOLE_DIST")
 }
 
 # Chromium from Debian for the browser tests (playwright-core drives it; nothing downloads a

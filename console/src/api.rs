@@ -3,13 +3,18 @@
 //! endpoint. Every answer that is not a success becomes a [`Failure`] that says what went wrong
 //! in words a person can act on.
 
+use std::collections::BTreeMap;
+
 use gloo_net::http::{Request, RequestBuilder, Response};
-use serde::Serialize;
+use jiff::Timestamp;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tollgate_api_types::{
-    AuditEvent, DatasetSummary, DatasetVersion, Decided, DecisionRequest, Lineage, Me,
-    ModelSummary, ModelVersion, ModelVersionDetail, MonitorReport, Page, RollbackRequest, Run,
-    RunSummary, SignInRequest, SignedIn, StoredContract, UploadRecord, VersionDetail, Waiting,
+    ApprovalStatus, AuditEvent, CandidateRef, ContentHash, Contributor, DatasetName,
+    DatasetSummary, DatasetVersion, Decided, DecisionRequest, Hyperparameters, Lineage, Me, Metric,
+    ModelFamily, ModelStage, MonitorReport, Page, ProductionSide, RollbackRequest, RunStatus,
+    RunSummary, SignInRequest, SignedIn, StageChange, StoredContract, Task, TrialRecord,
+    UploadRecord, UserId, VersionDetail, Waiting,
 };
 
 use crate::auth::{self, Cognito, Config, Tokens};
@@ -96,15 +101,16 @@ fn authorized(request: RequestBuilder) -> RequestBuilder {
     }
 }
 
-async fn answer<T: DeserializeOwned>(response: Response) -> Result<T, Failure> {
+/// A success's body, or the [`Failure`] the answer says. Not generic: one copy of the
+/// request's machinery serves every endpoint, and only [`decode`] is made per type.
+async fn body(response: Response) -> Result<String, Failure> {
     let status = response.status();
     let text = response
         .text()
         .await
         .map_err(|e| Failure::Network(e.to_string()))?;
     if (200..300).contains(&status) {
-        serde_json::from_str(&text)
-            .map_err(|e| Failure::Internal(format!("the server's answer could not be read: {e}")))
+        Ok(text)
     } else {
         let failure = Failure::from_answer(status, &text);
         if matches!(failure, Failure::NotSignedIn(_)) {
@@ -115,23 +121,39 @@ async fn answer<T: DeserializeOwned>(response: Response) -> Result<T, Failure> {
     }
 }
 
-async fn get<T: DeserializeOwned>(path: &str, query: Query) -> Result<T, Failure> {
+/// Reads a success's body.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, Failure> {
+    serde_json::from_str(text)
+        .map_err(|e| Failure::Internal(format!("the server's answer could not be read: {e}")))
+}
+
+async fn get_text(path: &str, query: Query) -> Result<String, Failure> {
     let query = query.into_iter().filter(|(_, v)| !v.is_empty());
     let response = authorized(Request::get(&format!("{}{path}", base())).query(query))
         .send()
         .await
         .map_err(|e| Failure::Network(e.to_string()))?;
-    answer(response).await
+    body(response).await
 }
 
-async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+async fn post_text(path: &str, body_json: String) -> Result<String, Failure> {
     let response = authorized(Request::post(&format!("{}{path}", base())))
-        .json(body)
+        .header("Content-Type", "application/json")
+        .body(body_json)
         .map_err(|e| Failure::Internal(e.to_string()))?
         .send()
         .await
         .map_err(|e| Failure::Network(e.to_string()))?;
-    answer(response).await
+    body(response).await
+}
+
+async fn get<T: DeserializeOwned>(path: &str, query: Query) -> Result<T, Failure> {
+    decode(&get_text(path, query).await?)
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+    let json = serde_json::to_string(body).map_err(|e| Failure::Internal(e.to_string()))?;
+    decode(&post_text(path, json).await?)
 }
 
 use crate::view_model::encode_segment as seg;
@@ -148,11 +170,78 @@ pub async fn approvals(cursor: String) -> Result<Page<Waiting>, Failure> {
     get("/approvals", vec![("cursor", cursor)]).await
 }
 
-pub async fn models(cursor: String) -> Result<Page<ModelSummary>, Failure> {
+pub async fn models(cursor: String) -> Result<Page<ModelSummaryView>, Failure> {
     get("/models", vec![("cursor", cursor)]).await
 }
 
-pub async fn model_versions(name: String, cursor: String) -> Result<Page<ModelVersion>, Failure> {
+/// What the pages read of a model version (the API answers the whole `ModelVersion`): not
+/// its split files, job, artifact or pipeline hash, whose decoders would only add to the wasm.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModelVersionView {
+    pub model: String,
+    pub version: u32,
+    pub stage: ModelStage,
+    pub family: ModelFamily,
+    pub run_id: String,
+    pub trial: u32,
+    pub hyperparameters: Hyperparameters,
+    pub metrics: BTreeMap<String, f64>,
+    pub primary_metric: String,
+    pub dataset: DatasetName,
+    pub dataset_version: u32,
+    pub content_hash: ContentHash,
+    pub author: UserId,
+    #[serde(default)]
+    pub contributors: Vec<Contributor>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub test: Option<Verdict>,
+}
+
+/// A model test's verdict as the API writes `TestVerdict` (`{"verdict": "failed", "reason":
+/// ...}`), read as plain fields: the decoder of an internally tagged enum is a large one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Verdict {
+    pub verdict: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Display for Verdict {
+    /// `passed`, or `failed: <reason>`, as `TestVerdict` says itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            Some(reason) => write!(f, "{}: {reason}", self.verdict),
+            None => f.write_str(&self.verdict),
+        }
+    }
+}
+
+/// `ModelSummary`, with the latest version as [`ModelVersionView`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModelSummaryView {
+    pub latest: ModelVersionView,
+    #[serde(default)]
+    pub production_version: Option<u32>,
+    pub staging_versions: Vec<u32>,
+}
+
+/// `ModelVersionDetail`, with the version as [`ModelVersionView`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModelVersionDetailView {
+    pub version: ModelVersionView,
+    #[serde(default)]
+    pub test_report: Option<serde_json::Value>,
+    #[serde(default)]
+    pub production: Option<ProductionSide>,
+    pub approval: ApprovalStatus,
+    pub history: Vec<StageChange>,
+}
+
+pub async fn model_versions(
+    name: String,
+    cursor: String,
+) -> Result<Page<ModelVersionView>, Failure> {
     get(
         &format!("/models/{}/versions", seg(&name)),
         vec![("cursor", cursor)],
@@ -160,7 +249,7 @@ pub async fn model_versions(name: String, cursor: String) -> Result<Page<ModelVe
     .await
 }
 
-pub async fn model_version(name: String, version: u32) -> Result<ModelVersionDetail, Failure> {
+pub async fn model_version(name: String, version: u32) -> Result<ModelVersionDetailView, Failure> {
     get(
         &format!("/models/{}/versions/{version}", seg(&name)),
         vec![],
@@ -209,7 +298,62 @@ pub async fn runs(query: Query) -> Result<Page<RunSummary>, Failure> {
     get("/runs", query).await
 }
 
-pub async fn run(id: String) -> Result<Run, Failure> {
+/// What the run page reads of a run. `GET /runs/{id}` answers the whole `Run`; of its
+/// pipeline only the name, version and metric are read, and of its trigger the kind, so the
+/// decoders of the whole pipeline file and of every trigger stay out of the wasm (about a
+/// tenth of the console's size). The test below reads a `Run` the server writes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunView {
+    pub id: String,
+    pub pipeline: PipelineRef,
+    pub dataset: DatasetName,
+    pub dataset_version: u32,
+    pub trigger: TriggerKind,
+    pub requested_by: UserId,
+    pub status: RunStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub deadline: Option<Timestamp>,
+    pub max_trials: u32,
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
+    pub trials: Vec<TrialRecord>,
+    #[serde(default)]
+    pub candidate: Option<CandidateRef>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The pipeline version a run applies: its number, and of the file its name and metric.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PipelineRef {
+    pub version: u32,
+    pub pipeline: PipelineHead,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PipelineHead {
+    pub name: String,
+    pub task: Task,
+    #[serde(default)]
+    pub metric: Option<Metric>,
+}
+
+impl PipelineHead {
+    /// The metric the run optimizes, as `Pipeline::metric` says it.
+    pub fn metric(&self) -> Metric {
+        self.metric.unwrap_or(Metric::default_for(self.task))
+    }
+}
+
+/// What started a run: `upload`, `request`, `schedule` or `monitor`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TriggerKind {
+    pub kind: String,
+}
+
+pub async fn run(id: String) -> Result<RunView, Failure> {
     get(&format!("/runs/{}", seg(&id)), vec![]).await
 }
 
@@ -264,4 +408,36 @@ pub async fn monitoring(name: String, cursor: String) -> Result<Page<MonitorRepo
 
 pub async fn audit(query: Query) -> Result<Page<AuditEvent>, Failure> {
     get("/audit", query).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_api_types::TestVerdict;
+
+    #[test]
+    fn a_verdict_reads_and_says_what_the_domain_writes() {
+        for verdict in [
+            TestVerdict::Passed,
+            TestVerdict::Failed {
+                reason: "accuracy 0.52 below 0.55".into(),
+            },
+        ] {
+            let json = serde_json::to_string(&verdict).unwrap();
+            let read: Verdict = serde_json::from_str(&json).unwrap();
+            assert_eq!(read.to_string(), verdict.to_string());
+        }
+    }
+
+    #[test]
+    fn a_pipeline_head_falls_back_to_the_tasks_metric() {
+        let head: PipelineHead =
+            serde_json::from_str(r#"{"name": "wine", "task": "classification"}"#).unwrap();
+        assert_eq!(head.metric(), Metric::default_for(Task::Classification));
+        let head: PipelineHead = serde_json::from_str(
+            r#"{"name": "wine", "task": "classification", "metric": "f1_macro"}"#,
+        )
+        .unwrap();
+        assert_eq!(head.metric(), Metric::F1Macro);
+    }
 }

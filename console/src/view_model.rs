@@ -1,7 +1,7 @@
 //! What the pages show, computed from what the API answers: no HTTP, no DOM, so it is tested
 //! with plain unit tests on any machine.
 
-use jiff::{Timestamp, Unit};
+use jiff::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -116,7 +116,17 @@ pub fn encode_segment(text: &str) -> String {
 
 /// `2026-12-03 08:04:16 UTC`.
 pub fn absolute(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+    // Written out rather than with `strftime`, whose formatter is tens of KB of wasm.
+    let t = jiff::tz::TimeZone::UTC.to_datetime(at);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// `just now`, `5 min ago`, `3 h ago`, `2 days ago`, `in 6 days` (for a time to come).
@@ -136,9 +146,10 @@ pub fn relative(at: Timestamp, now: Timestamp) -> String {
     }
 }
 
-/// Rounds `at` to the second, as the pages show it.
+/// `at` to the second before it, as the pages show it (a clock's reading: 08:04:16.9 is
+/// 08:04:16).
 pub fn to_second(at: Timestamp) -> Timestamp {
-    at.round(Unit::Second).unwrap_or(at)
+    Timestamp::from_second(at.as_second()).unwrap_or(at)
 }
 
 /// A metric's value as the pages show it: four significant decimals, or `—` when missing.
@@ -238,11 +249,14 @@ pub fn utc_input(text: &str) -> Option<Timestamp> {
     if let Ok(at) = text.parse::<Timestamp>() {
         return Some(at);
     }
-    let civil: jiff::civil::DateTime = text.parse().ok()?;
-    civil
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
+    // `datetime-local` writes no zone, and no seconds when they are 0. Made a UTC timestamp
+    // and read by the one timestamp parser (jiff's civil parser would add to the wasm).
+    let seconds = if text.len() == "2026-12-03T09:30".len() {
+        ":00"
+    } else {
+        ""
+    };
+    format!("{text}{seconds}Z").parse().ok()
 }
 
 /// The console page of a lineage node, by its id (`dataset:wine/v2`, `run:<id>`,
@@ -490,6 +504,10 @@ mod tests {
         assert_eq!(
             absolute(at("2026-12-03T08:04:16.5Z")),
             "2026-12-03 08:04:16 UTC"
+        );
+        assert_eq!(
+            to_second(at("2026-12-03T08:04:16.9Z")),
+            at("2026-12-03T08:04:16Z")
         );
         assert_eq!(relative(at("2026-12-03T09:59:50Z"), now), "just now");
         assert_eq!(relative(at("2026-12-03T09:55:00Z"), now), "5 min ago");

@@ -107,7 +107,7 @@ fn Findings(findings: Vec<Finding>) -> impl IntoView {
                             {findings.into_iter().map(|f| view! {
                                 <tr>
                                     <td>{f.check}</td>
-                                    <td>{format!("{:?}", f.severity).to_lowercase()}</td>
+                                    <td>{f.severity.as_str()}</td>
                                     <td>{f.column}</td>
                                     <td>{f.row.map(|r| r.to_string())}</td>
                                     <td>{f.message}</td>

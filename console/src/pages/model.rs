@@ -2,9 +2,9 @@
 //! across versions (a chart and the same numbers as a table), and rollback.
 
 use leptos::prelude::*;
-use tollgate_api_types::{ModelStage, ModelVersion};
+use tollgate_api_types::ModelStage;
 
-use crate::api;
+use crate::api::{self, ModelVersionView};
 use crate::components::{ErrorMessage, LineChart, NextPage, Stage, When, listed, loaded};
 use crate::view_model;
 
@@ -70,7 +70,7 @@ pub fn Model() -> impl IntoView {
 }
 
 #[component]
-fn VersionsTable(versions: Vec<ModelVersion>) -> impl IntoView {
+fn VersionsTable(versions: Vec<ModelVersionView>) -> impl IntoView {
     view! {
         <table>
             <caption>"Versions, newest first"</caption>
@@ -104,7 +104,7 @@ fn VersionsTable(versions: Vec<ModelVersion>) -> impl IntoView {
 
 /// The primary metric across versions, as a line; the table above holds the same numbers.
 #[component]
-fn MetricChart(versions: Vec<ModelVersion>) -> impl IntoView {
+fn MetricChart(versions: Vec<ModelVersionView>) -> impl IntoView {
     let mut points: Vec<(u32, f64)> = versions
         .iter()
         .filter_map(|v| Some((v.version, *v.metrics.get(&v.primary_metric)?)))

@@ -3,9 +3,9 @@
 //! its stage history (what was in production when) and where it comes from (the lineage).
 
 use leptos::prelude::*;
-use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, ModelVersionDetail, StageChange};
+use tollgate_api_types::{ApprovalStatus, Lineage, ModelStage, StageChange};
 
-use crate::api;
+use crate::api::{self, ModelVersionDetailView};
 use crate::charts;
 use crate::components::{ErrorMessage, Loading, Stage, When, loaded};
 use crate::view_model::{self, Failure};
@@ -57,7 +57,7 @@ fn LineageSection(model: String, version: u32) -> impl IntoView {
 
 #[component]
 fn Detail(
-    detail: ModelVersionDetail,
+    detail: ModelVersionDetailView,
     on_decided: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let v = detail.version;
@@ -82,9 +82,9 @@ fn Detail(
             <dt>"Registered"</dt><dd><When at=v.created_at/></dd>
             <dt>"Trained on"</dt><dd>{format!("{} v{} (sha256 {})", v.dataset, v.dataset_version, &v.content_hash.as_str()[..12.min(v.content_hash.as_str().len())])}</dd>
             <dt>"Run"</dt><dd><code>{v.run_id.clone()}</code>{format!(", trial {}", v.trial)}</dd>
-            <dt>"Model"</dt><dd>{format!("{:?}", v.family)}" " <code>{hyperparameters}</code></dd>
+            <dt>"Model"</dt><dd>{v.family.as_str()}" " <code>{hyperparameters}</code></dd>
             <dt>"Model tests"</dt><dd>{match &v.test {
-                Some(t) => serde_json::to_value(t).ok().and_then(|j| j.get("verdict").or(Some(&j)).and_then(|x| x.as_str().map(str::to_owned))).unwrap_or_else(|| format!("{t:?}")),
+                Some(t) => t.to_string(),
                 None => "not run yet".into(),
             }}</dd>
         </dl>

@@ -3,9 +3,9 @@
 //! every trial with its hyperparameters, metrics and, for a failed one, why.
 
 use leptos::prelude::*;
-use tollgate_api_types::{Run, RunStatus};
+use tollgate_api_types::RunStatus;
 
-use crate::api;
+use crate::api::{self, RunView};
 use crate::components::{LineChart, Scatter, When, loaded};
 use crate::view_model;
 
@@ -20,7 +20,7 @@ pub fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunDetail(run: Run) -> impl IntoView {
+fn RunDetail(run: RunView) -> impl IntoView {
     let by_objective = super::query_param("sort");
     let status = match &run.status {
         RunStatus::Failed { reason } => format!("failed: {reason}"),
@@ -68,7 +68,7 @@ fn RunDetail(run: Run) -> impl IntoView {
             <dt>"Pipeline"</dt><dd>{format!("{} (version {})", run.pipeline.pipeline.name, run.pipeline.version)}</dd>
             <dt>"Trained on"</dt><dd>{format!("{} v{}", run.dataset, run.dataset_version)}</dd>
             <dt>"Status"</dt><dd>{status}</dd>
-            <dt>"Started by"</dt><dd>{format!("{} ({})", run.requested_by, run.trigger.kind())}</dd>
+            <dt>"Started by"</dt><dd>{format!("{} ({})", run.requested_by, run.trigger.kind)}</dd>
             <dt>"Started"</dt><dd><When at=run.created_at/></dd>
             <dt>"Trials"</dt><dd>{format!("{} started, {ended} ended, at most {}", run.trials.len(), run.max_trials)}</dd>
             <dt>"Money"</dt><dd>{budget}</dd>

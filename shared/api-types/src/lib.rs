@@ -8,16 +8,20 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 pub use tollgate_domain::model_test::{Check, TestReport};
 pub use tollgate_domain::monitoring::{Drift, MonitorReport};
+pub use tollgate_domain::pipeline::{Metric, ModelFamily, Task};
 pub use tollgate_domain::ports::{MAX_PAGE, Page, PageRequest, StoredContract};
 pub use tollgate_domain::promotion::StageChange;
 pub use tollgate_domain::report::Severity;
+pub use tollgate_domain::search::Hyperparameters;
 pub use tollgate_domain::training::CandidateRef;
+pub use tollgate_domain::training::Contributor;
 pub use tollgate_domain::{
-    AuditEvent, ColumnContract, ColumnDrift, ColumnProfile, Contract, Dataset, DatasetProfile,
-    DatasetVersion, DriftAction, DriftReport, DriftThresholds, Finding, ModelStage, ModelVersion,
-    ParamValue, Run, RunStatus, StoredPipeline, UploadRecord, UploadStatus, UserId,
-    ValidationReport,
+    AuditEvent, ColumnContract, ColumnDrift, ColumnProfile, Contract, Dataset, DatasetName,
+    DatasetProfile, DatasetVersion, DriftAction, DriftReport, DriftThresholds, Finding, ModelStage,
+    ModelVersion, ParamValue, Run, RunStatus, StoredPipeline, TrialRecord, UploadRecord,
+    UploadStatus, UserId, ValidationReport,
 };
+pub use tollgate_domain::{ContentHash, TestVerdict};
 
 /// The items a page holds when the request does not say.
 pub const DEFAULT_PAGE: u32 = 50;

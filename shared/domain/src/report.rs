@@ -72,6 +72,16 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    /// The name as the API writes it: `error`, `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
 /// One thing a check found, located as precisely as the check can.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
