@@ -105,6 +105,11 @@ CONSOLE_TOOLCHAIN="nightly-2026-05-20"
 build_console() {
   ensure_console_tools
   step "building the console (trunk build --release --cargo-profile console, Rust $CONSOLE_TOOLCHAIN)"
+  # The standard library's own dependencies, which -Zbuild-std compiles: fetched here, since
+  # trunk runs cargo offline (console/Trunk.toml). Once; then nothing to download.
+  local library
+  library="$(rustup run "$CONSOLE_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library"
+  rustup run "$CONSOLE_TOOLCHAIN" cargo fetch --quiet --manifest-path "$library/Cargo.toml"
   (cd "$ROOT/console" \
     && RUSTUP_TOOLCHAIN="$CONSOLE_TOOLCHAIN" \
       CARGO_UNSTABLE_BUILD_STD="std,panic_abort" \
