@@ -680,6 +680,7 @@ mod tests {
             kind: "numeric".into(),
             statistics: stats.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             exceeded: exceeded.iter().map(|s| s.to_string()).collect(),
+            error_bounds: Default::default(),
         };
         let report = DriftReport {
             baseline_version: 1,

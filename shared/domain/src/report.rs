@@ -47,6 +47,26 @@ pub struct ColumnProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<Histogram>,
     pub top_values: Vec<ValueCount>,
+    /// Present when the column was too large to profile exactly: how far the figures from
+    /// sketches may be off. Count, nulls, min, max, mean and std are always exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated: Option<Estimated>,
+}
+
+/// The error bounds of a profile computed from sketches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Estimated {
+    /// Quantiles and histogram counts: the true rank of each quantile is within this share of
+    /// the values (99% confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile_rank_error: Option<f64>,
+    /// `distinct` is HyperLogLog's estimate, with this relative standard error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_relative_error: Option<f64>,
+    /// Each of `top_values`' counts is at most this many below the true count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_count_error: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +154,10 @@ pub struct ColumnDrift {
     pub statistics: BTreeMap<String, f64>,
     /// The statistics past their threshold.
     pub exceeded: Vec<String>,
+    /// For statistics computed from sketches (columns too large to compare exactly): the most
+    /// each may be off by. Empty when every statistic is exact.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_bounds: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use tollgate_domain::{
     AuditEvent, BlobKey, BucketName, DatasetVersion, Event, ObjectRef, PortError, UploadOutcome,
     UploadRecord, UploadStatus, ValidationReport,
 };
-use tollgate_validation::{Baseline, Fingerprint, Inspection, Verdict};
+use tollgate_validation::{Baseline, Fingerprint, Verdict};
 
 use crate::{IngestError, UploadRef, uploads_in};
 
@@ -257,31 +257,24 @@ impl Ingest {
         self.stage(Stage::Parsing);
         let (path, name) = (local.path.clone(), upload.file_name.clone());
         let terms = contract.map(|c| c.contract.clone());
-        let inspection = blocking(move || {
-            tollgate_validation::inspect_fingerprinted(&path, &name, fp, terms.as_ref())
-        })
-        .await??;
-
-        self.stage(Stage::Checking);
         let dataset = upload.dataset.clone();
-        let terms = contract.map(|c| c.contract.clone());
         let contract_version = contract.map(|c| c.version);
+        let work_dir = self.config.work_dir.clone();
         blocking(move || {
-            let Inspection {
-                fingerprint,
-                format,
-                frame,
-                mut findings,
-                mut timings_ms,
-            } = inspection;
-            let verdict = frame.map(|frame| {
-                tollgate_validation::evaluate(&dataset, &frame, terms.as_ref(), baseline.as_ref())
-            });
-            if let Some(v) = &verdict {
-                findings.extend(v.findings.iter().cloned());
-                timings_ms.extend(v.timings_ms.clone());
-                timings_ms.insert("baseline".to_owned(), baseline_ms);
-            }
+            let content_hash = fp.hash.clone();
+            let bytes = fp.bytes;
+            let checked = tollgate_validation::check_upload(
+                &path,
+                &name,
+                fp,
+                &dataset,
+                terms.as_ref(),
+                baseline.as_ref(),
+                &work_dir,
+            )?;
+            let mut timings_ms = checked.timings_ms;
+            timings_ms.insert("baseline".to_owned(), baseline_ms);
+            let verdict = checked.verdict;
             let report = ValidationReport {
                 dataset,
                 status: if verdict.as_ref().is_some_and(Verdict::accepted) {
@@ -289,20 +282,20 @@ impl Ingest {
                 } else {
                     UploadStatus::Rejected
                 },
-                content_hash: fingerprint.hash.clone(),
-                format: format.as_str().to_owned(),
-                bytes: fingerprint.bytes,
+                content_hash,
+                format: checked.format.as_str().to_owned(),
+                bytes,
                 rows: verdict.as_ref().map(|v| v.rows),
                 columns: verdict.as_ref().map(|v| v.columns),
                 contract_version,
-                findings,
+                findings: checked.findings,
                 profile: verdict.as_ref().map(|v| v.profile.clone()),
                 drift: verdict.as_ref().and_then(|v| v.drift.clone()),
                 timings_ms,
             };
-            Computed { report, verdict }
+            Ok::<_, IngestError>(Computed { report, verdict })
         })
-        .await
+        .await?
     }
 
     async fn baseline(
@@ -416,11 +409,10 @@ impl Ingest {
         // The data is converted before the commit, so a commit is only made for data that can
         // be written; it is written after, so a lost race writes nothing.
         self.stage(Stage::Writing);
-        let mut frame = verdict.frame;
+        let data = verdict.data;
         let work_dir = self.config.work_dir.clone();
         let started = std::time::Instant::now();
-        let parquet =
-            blocking(move || tollgate_validation::to_parquet(&mut frame, &work_dir)).await??;
+        let parquet = blocking(move || data.into_parquet(&work_dir)).await??;
         report
             .timings_ms
             .insert("parquet".to_owned(), started.elapsed().as_millis() as u64);
@@ -777,7 +769,7 @@ impl Ingest {
                         version.parent_version,
                     )
                     .await?;
-                let mut verdict = computed.verdict.ok_or_else(|| {
+                let verdict = computed.verdict.ok_or_else(|| {
                     IngestError::Task(format!("{} no longer parses", version.source))
                 })?;
                 let report = ValidationReport {
@@ -790,10 +782,8 @@ impl Ingest {
                     _ => None,
                 };
                 let work_dir = self.config.work_dir.clone();
-                let mut frame = std::mem::take(&mut verdict.frame);
-                let parquet =
-                    blocking(move || tollgate_validation::to_parquet(&mut frame, &work_dir))
-                        .await??;
+                let data = verdict.data;
+                let parquet = blocking(move || data.into_parquet(&work_dir)).await??;
                 self.write_version(version, &local, parquet.path(), &report, founding.as_ref())
                     .await?;
                 report

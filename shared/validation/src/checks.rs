@@ -1,4 +1,6 @@
-//! The contract's checks over typed columns, and the contract inferred from a first version.
+//! The contract's checks over typed columns, batch by batch, and the contract inferred from a
+//! first version. Each check counts what it finds and keeps the first row it found it in, so a
+//! finding says where and how often however many batches the rows came in.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,16 +10,7 @@ use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName};
 
 use crate::columns::{TypedColumn, shorten};
 use crate::profile::Values;
-
-fn first_row(mask: &BooleanChunked) -> Option<u64> {
-    mask.iter()
-        .position(|b| b == Some(true))
-        .map(|i| i as u64 + 1)
-}
-
-fn count_true(mask: &BooleanChunked) -> u64 {
-    mask.iter().filter(|b| *b == Some(true)).count() as u64
-}
+use crate::summary::{Categories, ColumnSummary, Shape};
 
 fn plural(n: u64, one: &str) -> String {
     if n == 1 {
@@ -27,104 +20,177 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
-/// Checks that hold with or without a contract: rows exist, numbers are finite, no column is
-/// entirely empty.
-/// `values` are the columns' values, in the same order.
-pub fn universal(columns: &[TypedColumn], values: &[(String, Values)], rows: u64) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if rows == 0 {
-        findings.push(Finding::error(
-            "rows",
-            "zero rows (an empty dataset is never accepted)",
-        ));
-        return findings;
-    }
-    for (col, (_, vals)) in columns.iter().zip(values) {
-        if col.nulls() == rows {
-            findings.push(
-                Finding::error(
-                    "nulls",
-                    format!(
-                        "the column is entirely null ({} of {rows} rows)",
-                        col.nulls()
-                    ),
-                )
-                .column(col.name.clone()),
-            );
+/// How often a check failed, and the first row (1-based, over all batches) and value.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    count: u64,
+    first: Option<(u64, String)>,
+}
+
+impl Tally {
+    /// Counts the rows of a batch where `bad` holds; `offset` is the rows before the batch.
+    fn scan<T>(
+        &mut self,
+        values: impl Iterator<Item = Option<T>>,
+        offset: u64,
+        bad: impl Fn(&T) -> bool,
+        show: impl Fn(&T) -> String,
+    ) {
+        for (i, v) in values.enumerate() {
+            if let Some(v) = v
+                && bad(&v)
+            {
+                self.count += 1;
+                if self.first.is_none() {
+                    self.first = Some((offset + i as u64 + 1, show(&v)));
+                }
+            }
         }
-        // The sorted values hold the finite ones: fewer than the non-null count means NaN or inf.
-        let finite = match vals {
-            Values::Numeric(v) => v.len() as u64,
-            Values::Categorical(_) => rows - col.nulls(),
-        };
-        if col.dtype == ColumnType::Float
-            && finite < rows - col.nulls()
-            && let Ok(f) = col.series.f64()
-        {
-            let bad: BooleanChunked = f.iter().map(|v| v.map(|x| !x.is_finite())).collect();
-            let count = count_true(&bad);
-            if let Some(row) = first_row(&bad) {
-                let v = f.get(row as usize - 1).unwrap_or(f64::NAN);
+    }
+}
+
+/// The values of a column declared unique seen so far, with the row each was first seen in.
+#[derive(Debug)]
+enum Seen {
+    Integers(HashMap<i64, u64>),
+    Text(HashMap<String, u64>),
+}
+
+#[derive(Debug, Default)]
+struct ColumnChecks {
+    nan: Tally,
+    first_null: Option<u64>,
+    range: Tally,
+    allowed: Tally,
+    seen: Option<Seen>,
+    /// The first repeat: its row, the earlier row, the value.
+    repeat: Option<(u64, u64, String)>,
+    repeats: u64,
+}
+
+/// The checks of an upload, fed batch by batch.
+#[derive(Debug, Default)]
+pub struct Checks {
+    columns: HashMap<String, ColumnChecks>,
+}
+
+impl Checks {
+    /// Checks one batch of typed columns; `offset` is the rows before it, `values` the batch's
+    /// values in the columns' order.
+    pub fn batch(
+        &mut self,
+        columns: &[TypedColumn],
+        values: &[Values],
+        offset: u64,
+        contract: Option<&Contract>,
+    ) {
+        for (col, vals) in columns.iter().zip(values) {
+            let checks = self.columns.entry(col.name.clone()).or_default();
+            let rule = contract.and_then(|c| c.column(&col.name));
+            check_batch(col, vals, offset, rule, checks);
+        }
+    }
+
+    /// The findings, in a stable order: the checks every upload gets, then the contract's.
+    pub fn findings(
+        &self,
+        summaries: &[ColumnSummary],
+        rows: u64,
+        contract: Option<&Contract>,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if rows == 0 {
+            findings.push(Finding::error(
+                "rows",
+                "zero rows (an empty dataset is never accepted)",
+            ));
+            return findings;
+        }
+        let none = ColumnChecks::default();
+        let of = |name: &str| self.columns.get(name).unwrap_or(&none);
+        for s in summaries {
+            if s.nulls == rows {
+                findings.push(
+                    Finding::error(
+                        "nulls",
+                        format!("the column is entirely null ({} of {rows} rows)", s.nulls),
+                    )
+                    .column(s.name.clone()),
+                );
+            }
+            let nan = &of(&s.name).nan;
+            if let Some((row, v)) = &nan.first {
                 findings.push(
                     Finding::error(
                         "nan",
                         format!(
                             "{v} is not a finite number ({} in the column)",
-                            plural(count, "such value")
+                            plural(nan.count, "such value")
                         ),
                     )
-                    .column(col.name.clone())
-                    .row(row),
+                    .column(s.name.clone())
+                    .row(*row),
                 );
             }
         }
-    }
-    findings
-}
-
-/// The contract's checks: row bounds, nulls, ranges, allowed values, uniqueness.
-pub fn against_contract(
-    columns: &[TypedColumn],
-    values: &[(String, Values)],
-    rows: u64,
-    contract: &Contract,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if rows < contract.min_rows {
-        findings.push(Finding::error(
-            "rows",
-            format!(
-                "{rows} rows, the contract asks for at least {}",
-                contract.min_rows
-            ),
-        ));
-    }
-    if let Some(max) = contract.max_rows
-        && rows > max
-    {
-        findings.push(Finding::error(
-            "rows",
-            format!("{rows} rows, the contract allows at most {max}"),
-        ));
-    }
-    for (col, (_, vals)) in columns.iter().zip(values) {
-        let Some(rule) = contract.column(&col.name) else {
-            continue;
+        let Some(contract) = contract else {
+            return findings;
         };
-        check_column(col, vals, rows, rule, &mut findings);
+        if rows < contract.min_rows {
+            findings.push(Finding::error(
+                "rows",
+                format!(
+                    "{rows} rows, the contract asks for at least {}",
+                    contract.min_rows
+                ),
+            ));
+        }
+        if let Some(max) = contract.max_rows
+            && rows > max
+        {
+            findings.push(Finding::error(
+                "rows",
+                format!("{rows} rows, the contract allows at most {max}"),
+            ));
+        }
+        for s in summaries {
+            if let Some(rule) = contract.column(&s.name) {
+                column_findings(s, of(&s.name), rows, rule, &mut findings);
+            }
+        }
+        findings
     }
-    findings
 }
 
-fn check_column(
+fn check_batch(
     col: &TypedColumn,
     vals: &Values,
-    rows: u64,
-    rule: &ColumnContract,
-    out: &mut Vec<Finding>,
+    offset: u64,
+    rule: Option<&ColumnContract>,
+    checks: &mut ColumnChecks,
 ) {
-    // Each check first asks the column's values (sorted numbers, or counts) whether anything is
-    // wrong, and scans row by row only to say where.
+    // The batch's values (sorted numbers, or counts) say first whether anything is wrong; rows
+    // are scanned only to say where.
+    let finite = match vals {
+        Values::Numeric(v) => v.len(),
+        Values::Categorical(_) => col.series.len() - col.series.null_count(),
+    };
+    if col.dtype == ColumnType::Float
+        && finite < col.series.len() - col.series.null_count()
+        && let Ok(f) = col.series.f64()
+    {
+        checks
+            .nan
+            .scan(f.iter(), offset, |x| !x.is_finite(), |x| x.to_string());
+    }
+    let Some(rule) = rule else { return };
+    if checks.first_null.is_none()
+        && !rule.nullable
+        && col.series.null_count() > 0
+        && let Some(i) = col.series.is_null().iter().position(|b| b == Some(true))
+    {
+        checks.first_null = Some(offset + i as u64 + 1);
+    }
     let (lo, hi) = (
         rule.min.unwrap_or(f64::NEG_INFINITY),
         rule.max.unwrap_or(f64::INFINITY),
@@ -135,26 +201,111 @@ fn check_column(
         }
         Values::Categorical(_) => true,
     };
-    let disallowed = match (vals, &rule.allowed_values) {
-        (Values::Categorical(counts), Some(allowed)) => {
-            counts.keys().any(|k| !allowed.iter().any(|a| a == k))
+    if (rule.min.is_some() || rule.max.is_some())
+        && out_of_range
+        && let Ok(f) = col.series.cast(&DataType::Float64)
+        && let Ok(f) = f.f64()
+    {
+        checks.range.scan(
+            f.iter(),
+            offset,
+            |x| x.is_finite() && (*x < lo || *x > hi),
+            |x| x.to_string(),
+        );
+    }
+    if let Some(allowed) = &rule.allowed_values {
+        let disallowed = match vals {
+            Values::Categorical(counts) => counts.keys().any(|k| !allowed.iter().any(|a| a == k)),
+            Values::Numeric(v) => v
+                .iter()
+                .any(|x| !allowed.iter().any(|a| a.parse::<f64>().ok() == Some(*x))),
+        };
+        if disallowed
+            && let Ok(s) = col.series.cast(&DataType::String)
+            && let Ok(s) = s.str()
+        {
+            let allowed: HashSet<&str> = allowed.iter().map(String::as_str).collect();
+            checks.allowed.scan(
+                s.iter(),
+                offset,
+                |v| !allowed.contains(v),
+                |v| (*v).to_owned(),
+            );
         }
-        (Values::Numeric(v), Some(allowed)) => v
-            .iter()
-            .any(|x| !allowed.iter().any(|a| a.parse::<f64>().ok() == Some(*x))),
-        (_, None) => false,
-    };
-    let repeated = match vals {
-        Values::Numeric(v) if col.dtype == ColumnType::Integer => {
-            v.windows(2).any(|w| w[0] == w[1])
+    }
+    if rule.unique {
+        track_repeats(&col.series, offset, checks);
+    }
+}
+
+/// Records every value of a unique column, to find repeats within and across batches.
+fn track_repeats(series: &Series, offset: u64, checks: &mut ColumnChecks) {
+    fn scan<K: std::hash::Hash + Eq + ToString>(
+        values: impl Iterator<Item = Option<K>>,
+        seen: &mut HashMap<K, u64>,
+        offset: u64,
+        repeat: &mut Option<(u64, u64, String)>,
+        repeats: &mut u64,
+    ) {
+        for (i, v) in values.enumerate() {
+            let Some(v) = v else { continue };
+            let row = offset + i as u64 + 1;
+            match seen.get(&v) {
+                Some(&earlier) => {
+                    *repeats += 1;
+                    if repeat.is_none() {
+                        *repeat = Some((row, earlier, v.to_string()));
+                    }
+                }
+                None => {
+                    seen.insert(v, row);
+                }
+            }
         }
-        Values::Categorical(counts) => counts.values().any(|c| *c > 1),
-        Values::Numeric(_) => true,
+    }
+    let ColumnChecks {
+        seen,
+        repeat,
+        repeats,
+        ..
+    } = checks;
+    if let Ok(ints) = series.i64() {
+        let Seen::Integers(map) =
+            seen.get_or_insert_with(|| Seen::Integers(HashMap::with_capacity(series.len())))
+        else {
+            return;
+        };
+        scan(ints.iter(), map, offset, repeat, repeats);
+        return;
+    }
+    let Ok(text) = series.cast(&DataType::String) else {
+        return;
     };
-    let name = col.name.clone();
-    let nulls = col.nulls();
+    let Ok(text) = text.str() else { return };
+    let Seen::Text(map) =
+        seen.get_or_insert_with(|| Seen::Text(HashMap::with_capacity(series.len())))
+    else {
+        return;
+    };
+    scan(
+        text.iter().map(|v| v.map(str::to_owned)),
+        map,
+        offset,
+        repeat,
+        repeats,
+    );
+}
+
+fn column_findings(
+    s: &ColumnSummary,
+    checks: &ColumnChecks,
+    rows: u64,
+    rule: &ColumnContract,
+    out: &mut Vec<Finding>,
+) {
+    let name = s.name.clone();
+    let nulls = s.nulls;
     if nulls > 0 && !rule.nullable {
-        let row = first_row(&col.series.is_null()).unwrap_or(1);
         out.push(
             Finding::error(
                 "nulls",
@@ -164,7 +315,7 @@ fn check_column(
                 ),
             )
             .column(name.clone())
-            .row(row),
+            .row(checks.first_null.unwrap_or(1)),
         );
     } else if let Some(max) = rule.max_null_fraction
         && rows > 0
@@ -182,125 +333,61 @@ fn check_column(
             .column(name.clone()),
         );
     }
-    if (rule.min.is_some() || rule.max.is_some())
-        && out_of_range
-        && let Ok(f) = col.series.cast(&DataType::Float64)
-        && let Ok(f) = f.f64()
-    {
-        let bad: BooleanChunked = f
-            .iter()
-            .map(|v| v.map(|x| x.is_finite() && (x < lo || x > hi)))
-            .collect();
-        let count = count_true(&bad);
-        if let Some(row) = first_row(&bad) {
-            let v = f.get(row as usize - 1).unwrap_or_default();
-            let range = match (rule.min, rule.max) {
-                (Some(a), Some(b)) => format!("[{a}, {b}]"),
-                (Some(a), None) => format!(">= {a}"),
-                (None, Some(b)) => format!("<= {b}"),
-                (None, None) => unreachable!(),
-            };
-            out.push(
-                Finding::error(
-                    "range",
-                    format!(
-                        "{v} is outside the contract's range {range} ({} out of range)",
-                        plural(count, "value")
-                    ),
-                )
-                .column(name.clone())
-                .row(row),
-            );
-        }
+    if let Some((row, v)) = &checks.range.first {
+        let range = match (rule.min, rule.max) {
+            (Some(a), Some(b)) => format!("[{a}, {b}]"),
+            (Some(a), None) => format!(">= {a}"),
+            (None, Some(b)) => format!("<= {b}"),
+            (None, None) => String::new(),
+        };
+        out.push(
+            Finding::error(
+                "range",
+                format!(
+                    "{v} is outside the contract's range {range} ({} out of range)",
+                    plural(checks.range.count, "value")
+                ),
+            )
+            .column(name.clone())
+            .row(*row),
+        );
     }
-    if let Some(allowed) = &rule.allowed_values
-        && disallowed
-        && let Ok(s) = col.series.cast(&DataType::String)
-        && let Ok(s) = s.str()
-    {
-        let allowed: HashSet<&str> = allowed.iter().map(String::as_str).collect();
-        let mut count = 0u64;
-        let mut first: Option<(u64, String)> = None;
-        for (i, v) in s.iter().enumerate() {
-            if let Some(v) = v
-                && !allowed.contains(v)
-            {
-                count += 1;
-                first.get_or_insert((i as u64 + 1, v.to_owned()));
-            }
-        }
-        if let Some((row, v)) = first {
-            let mut list: Vec<&str> = allowed.into_iter().collect();
-            list.sort_unstable();
-            let shown = if list.len() > 10 {
-                format!("{}, … ({} values)", list[..10].join(", "), list.len())
-            } else {
-                list.join(", ")
-            };
-            out.push(
-                Finding::error(
-                    "allowed_values",
-                    format!(
-                        "{:?} is not an allowed value (allowed: {shown}; {} not allowed)",
-                        shorten(&v),
-                        plural(count, "value")
-                    ),
-                )
-                .column(name.clone())
-                .row(row),
-            );
-        }
+    if let (Some(allowed), Some((row, v))) = (&rule.allowed_values, &checks.allowed.first) {
+        let mut list: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        list.sort_unstable();
+        list.dedup();
+        let shown = if list.len() > 10 {
+            format!("{}, … ({} values)", list[..10].join(", "), list.len())
+        } else {
+            list.join(", ")
+        };
+        out.push(
+            Finding::error(
+                "allowed_values",
+                format!(
+                    "{:?} is not an allowed value (allowed: {shown}; {} not allowed)",
+                    shorten(v),
+                    plural(checks.allowed.count, "value")
+                ),
+            )
+            .column(name.clone())
+            .row(*row),
+        );
     }
-    if rule.unique
-        && repeated
-        && let Some((row, earlier, value, dupes)) = first_repeat(&col.series)
-    {
+    if let Some((row, earlier, value)) = &checks.repeat {
         out.push(
             Finding::error(
                 "unique",
                 format!(
                     "{:?} repeats the value of row {earlier}; the contract says values are unique ({})",
-                    shorten(&value),
-                    plural(dupes, "repeat")
+                    shorten(value),
+                    plural(checks.repeats, "repeat")
                 ),
             )
             .column(name)
-            .row(row),
+            .row(*row),
         );
     }
-}
-
-/// The first value seen twice (its row, the earlier row, the value) and how many repeats there are.
-fn first_repeat(series: &Series) -> Option<(u64, u64, String, u64)> {
-    fn scan<K: std::hash::Hash + Eq + ToString>(
-        values: impl Iterator<Item = Option<K>>,
-        capacity: usize,
-    ) -> Option<(u64, u64, String, u64)> {
-        let mut seen: HashMap<K, u64> = HashMap::with_capacity(capacity);
-        let mut dupes = 0u64;
-        let mut first = None;
-        for (i, v) in values.enumerate() {
-            let Some(v) = v else { continue };
-            let row = i as u64 + 1;
-            match seen.get(&v) {
-                Some(&earlier) => {
-                    dupes += 1;
-                    if first.is_none() {
-                        first = Some((row, earlier, v.to_string()));
-                    }
-                }
-                None => {
-                    seen.insert(v, row);
-                }
-            }
-        }
-        first.map(|(row, earlier, v)| (row, earlier, v, dupes))
-    }
-    if let Ok(ints) = series.i64() {
-        return scan(ints.iter(), series.len());
-    }
-    let text = series.cast(&DataType::String).ok()?;
-    scan(text.str().ok()?.iter(), series.len())
 }
 
 fn looks_like_identifier(name: &str) -> bool {
@@ -316,14 +403,14 @@ fn looks_like_identifier(name: &str) -> bool {
 /// The contract a first version founds: its types and nullability, allowed values where the
 /// column is evidently categorical, uniqueness where the column is evidently an identifier, and
 /// no numeric range (a range inferred from one sample would reject ordinary new data).
-pub fn infer_contract(dataset: &DatasetName, columns: &[TypedColumn], rows: u64) -> Contract {
-    let columns = columns
+pub fn infer_contract(dataset: &DatasetName, summaries: &[ColumnSummary], rows: u64) -> Contract {
+    let columns = summaries
         .iter()
-        .map(|col| {
-            let nulls = col.nulls();
+        .map(|s| {
+            let nulls = s.nulls;
             let mut rule = ColumnContract {
-                name: col.name.clone(),
-                dtype: col.dtype,
+                name: s.name.clone(),
+                dtype: s.dtype,
                 nullable: nulls > 0,
                 max_null_fraction: None,
                 min: None,
@@ -332,41 +419,30 @@ pub fn infer_contract(dataset: &DatasetName, columns: &[TypedColumn], rows: u64)
                 unique: false,
             };
             let non_null = rows - nulls;
+            let distinct = s.distinct();
             // An integer column is a count or a code only when that is evident (few values, or an
             // identifier); otherwise it is a measurement that happened to be whole so far, and
             // "float" keeps the next upload's 77.5 from being refused.
-            if col.dtype == ColumnType::Integer
-                && !looks_like_identifier(&col.name)
-                && col.series.n_unique().is_ok_and(|n| n > 20)
-            {
+            if s.dtype == ColumnType::Integer && !looks_like_identifier(&s.name) && distinct > 20 {
                 rule.dtype = ColumnType::Float;
             }
-            if matches!(col.dtype, ColumnType::String | ColumnType::Boolean)
-                && let Ok(s) = col.series.cast(&DataType::String)
-                && let Ok(s) = s.str()
-            {
-                let distinct: HashSet<&str> = s.iter().flatten().collect();
-                let categorical = distinct.len() <= 20
-                    && non_null >= 5 * distinct.len() as u64
-                    && distinct.iter().all(|v| v.chars().count() <= 100);
+            // Uniqueness is declared only when known exactly (a sketched column may not be).
+            let exactly_unique = s.is_exact() && nulls == 0 && rows >= 20 && distinct == rows;
+            if let Shape::Categorical(Categories::Exact(counts)) = &s.shape {
+                let categorical = counts.len() <= 20
+                    && non_null >= 5 * counts.len() as u64
+                    && counts.keys().all(|v| v.chars().count() <= 100);
                 if categorical {
-                    let mut values: Vec<String> =
-                        distinct.iter().map(|v| (*v).to_owned()).collect();
+                    let mut values: Vec<String> = counts.keys().cloned().collect();
                     values.sort();
                     rule.allowed_values = Some(values);
                 }
-                rule.unique = nulls == 0
-                    && rows >= 20
-                    && distinct.len() as u64 == rows
-                    && looks_like_identifier(&col.name);
             }
-            if col.dtype == ColumnType::Integer
-                && nulls == 0
-                && rows >= 20
-                && looks_like_identifier(&col.name)
-                && let Ok(n) = col.series.n_unique()
-            {
-                rule.unique = n as u64 == rows;
+            if matches!(
+                s.dtype,
+                ColumnType::String | ColumnType::Boolean | ColumnType::Integer
+            ) {
+                rule.unique = exactly_unique && looks_like_identifier(&s.name);
             }
             rule
         })
@@ -386,9 +462,10 @@ mod tests {
             .unwrap();
         let (typed, findings) = conform(&df, None);
         assert!(findings.is_empty());
+        let summaries: Vec<ColumnSummary> = typed.iter().map(ColumnSummary::of).collect();
         infer_contract(
             &DatasetName::parse("t").unwrap(),
-            &typed,
+            &summaries,
             df.height() as u64,
         )
     }

@@ -11,6 +11,7 @@ mod error;
 pub mod profile;
 pub mod read;
 pub mod split;
+pub mod summary;
 /// The drift statistics, on plain slices (their own crate, shared with the model tests).
 pub use tollgate_stats as stats;
 
@@ -28,6 +29,7 @@ pub use columns::TypedColumn;
 pub use error::ValidationError;
 pub use profile::Values;
 pub use read::{Fingerprint, Format};
+pub use summary::ColumnSummary;
 
 /// An upload read: its fingerprint, its format, and its frame when it parsed.
 #[derive(Debug)]
@@ -73,48 +75,235 @@ pub fn inspect_fingerprinted(
     })
 }
 
-/// The previous accepted version, as drift needs it.
+/// Uploads at least this large are streamed in batches rather than read whole
+/// (`TOLLGATE_STREAM_ABOVE_BYTES` overrides it): below it, reading whole is faster; above it,
+/// memory stays flat however large the file.
+pub const STREAM_ABOVE_BYTES: u64 = 512 * 1024 * 1024;
+
+fn stream_above() -> u64 {
+    std::env::var("TOLLGATE_STREAM_ABOVE_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(STREAM_ABOVE_BYTES)
+}
+
+/// An upload through the whole gate: read, typed, checked, profiled, compared.
+#[derive(Debug)]
+pub struct Checked {
+    pub format: Format,
+    /// Everything found, reading included.
+    pub findings: Vec<Finding>,
+    /// `None` when the upload did not parse.
+    pub verdict: Option<Verdict>,
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// Reads and judges an upload whose fingerprint is known. A plain CSV or Parquet file past
+/// [`STREAM_ABOVE_BYTES`] streams through the gate in batches, its Parquet copy written as it
+/// goes (into `work_dir`); anything else is read whole.
+pub fn check_upload(
+    path: &Path,
+    file_name: &str,
+    fingerprint: Fingerprint,
+    dataset: &DatasetName,
+    contract: Option<&Contract>,
+    baseline: Option<&Baseline>,
+    work_dir: &Path,
+) -> Result<Checked, ValidationError> {
+    if fingerprint.bytes >= stream_above()
+        && let Some(format) = read::streamable(file_name, &fingerprint)
+    {
+        return check_streamed(path, format, dataset, contract, baseline, work_dir);
+    }
+    let inspection = inspect_fingerprinted(path, file_name, fingerprint, contract)?;
+    let mut findings = inspection.findings;
+    let mut timings_ms = inspection.timings_ms;
+    let verdict = inspection
+        .frame
+        .map(|frame| evaluate(dataset, &frame, contract, baseline));
+    if let Some(v) = &verdict {
+        findings.extend(v.findings.iter().cloned());
+        timings_ms.extend(v.timings_ms.clone());
+    }
+    Ok(Checked {
+        format: inspection.format,
+        findings,
+        verdict,
+        timings_ms,
+    })
+}
+
+fn check_streamed(
+    path: &Path,
+    format: Format,
+    dataset: &DatasetName,
+    contract: Option<&Contract>,
+    baseline: Option<&Baseline>,
+    work_dir: &Path,
+) -> Result<Checked, ValidationError> {
+    let started = Instant::now();
+    let failed = |findings: Vec<Finding>| Checked {
+        format,
+        findings,
+        verdict: None,
+        timings_ms: BTreeMap::new(),
+    };
+    let run = |as_text: bool| -> Result<Gate, read::BatchError> {
+        let mut gate = Gate::streaming(dataset, contract, work_dir);
+        let each = |batch: DataFrame| gate.push(&batch);
+        match format {
+            Format::Parquet => {
+                // As for a Parquet upload read whole, a reader's panic on a malformed file
+                // is that file's finding.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    read::parquet_batches(path, each)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(read::BatchError::Read(PolarsError::ComputeError(
+                        "its data is malformed (the reader stopped)".into(),
+                    )))
+                })?
+            }
+            _ => read::csv_batches(path, contract, as_text, each)?,
+        }
+        Ok(gate)
+    };
+    let read_error = |e: read::BatchError| match e {
+        read::BatchError::Read(e) => Ok(e),
+        read::BatchError::Stopped(e) => Err(e),
+    };
+    let gate = match format {
+        Format::Parquet => match run(false) {
+            Ok(gate) => gate,
+            Err(e) => {
+                let e = read_error(e)?;
+                return Ok(failed(vec![Finding::error(
+                    "parse",
+                    format!("not a readable Parquet file: {e}"),
+                )]));
+            }
+        },
+        _ => {
+            // The text is scanned (UTF-8, control characters, record shape) on one thread while
+            // the gate reads it on the others; what the scan finds wins.
+            let (scan, gate) = std::thread::scope(|threads| {
+                let scanner = threads.spawn(|| read::scan_csv(path));
+                let gate = match run(false) {
+                    Ok(gate) => Ok(gate),
+                    // A value that does not parse as its type: read again as text, so that
+                    // typing can say which row holds it.
+                    Err(read::BatchError::Read(first)) => run(true).map_err(|e| (first, e)),
+                    Err(e) => Err((PolarsError::NoData("".into()), e)),
+                };
+                (scanner.join(), gate)
+            });
+            let scan = scan.map_err(|_| {
+                ValidationError::io(
+                    "scanning",
+                    path,
+                    std::io::Error::other("the scan thread panicked"),
+                )
+            })??;
+            let problems = scan.problems();
+            if !problems.is_empty() {
+                return Ok(failed(problems));
+            }
+            match gate {
+                Ok(gate) => gate,
+                Err((first, e)) => {
+                    read_error(e)?;
+                    return Ok(failed(vec![Finding::error(
+                        "parse",
+                        format!("the CSV could not be parsed: {first}"),
+                    )]));
+                }
+            }
+        }
+    };
+    let read_ms = started.elapsed().as_millis() as u64;
+    if gate.rows == 0 {
+        return Ok(failed(vec![Finding::error(
+            "rows",
+            "the file holds no rows (zero rows are never accepted)",
+        )]));
+    }
+    let verdict = gate.finish(baseline)?;
+    let mut timings_ms = verdict.timings_ms.clone();
+    timings_ms.insert("streamed".to_owned(), read_ms);
+    Ok(Checked {
+        format,
+        findings: verdict.findings.clone(),
+        verdict: Some(verdict),
+        timings_ms,
+    })
+}
+
+/// The previous accepted version, as drift needs it: a summary of each column.
 #[derive(Debug)]
 pub struct Baseline {
     pub version: u32,
-    pub values: Vec<(String, Values)>,
+    pub summaries: Vec<ColumnSummary>,
 }
 
 impl Baseline {
-    /// Reads a stored version's Parquet file one column at a time, so that only the values
-    /// (sorted numbers, category counts) are ever held, never the whole frame.
+    /// Summarises a stored version's Parquet data batch by batch, so that memory stays flat
+    /// however many rows it holds.
     pub fn from_parquet(
         path: &Path,
         version: u32,
         contract: Option<&Contract>,
     ) -> Result<Self, ValidationError> {
-        let polars_error = |e| ValidationError::Polars {
-            context: format!("reading version {version} from {}", path.display()),
-            source: e,
-        };
-        let open =
-            || std::fs::File::open(path).map_err(|e| ValidationError::io("opening", path, e));
-        let names: Vec<String> = ParquetReader::new(open()?)
-            .schema()
-            .map_err(polars_error)?
-            .iter_names()
-            .map(|n| n.to_string())
-            .collect();
-        let values = names
-            .into_par_iter()
-            .map(|name| {
-                let column = ParquetReader::new(open()?)
-                    .with_columns(Some(vec![name.clone()]))
-                    .finish()
-                    .map_err(polars_error)?;
-                let (typed, _) = columns::conform(&column, contract);
-                Ok(typed.first().map(|c| (name, Values::of(c))))
-            })
-            .collect::<Result<Vec<_>, ValidationError>>()?;
-        Ok(Self {
-            version,
-            values: values.into_iter().flatten().collect(),
+        let mut summaries: Vec<ColumnSummary> = Vec::new();
+        read::parquet_batches(path, |batch| {
+            let (typed, _) = columns::conform(&batch, contract);
+            let values: Vec<Values> = typed.par_iter().map(Values::of).collect();
+            for (col, v) in typed.iter().zip(&values) {
+                summary_for(&mut summaries, col).add(col.series.len() as u64, col.nulls(), v);
+            }
+            Ok(())
         })
+        .map_err(|e| match e {
+            read::BatchError::Read(source) => ValidationError::Polars {
+                context: format!("reading version {version} from {}", path.display()),
+                source,
+            },
+            read::BatchError::Stopped(e) => e,
+        })?;
+        summaries.par_iter_mut().for_each(ColumnSummary::finish);
+        Ok(Self { version, summaries })
+    }
+}
+
+/// The summary of `col`'s column, made on its first batch.
+fn summary_for<'a>(
+    summaries: &'a mut Vec<ColumnSummary>,
+    col: &TypedColumn,
+) -> &'a mut ColumnSummary {
+    let index = match summaries.iter().position(|s| s.name == col.name) {
+        Some(i) => i,
+        None => {
+            summaries.push(ColumnSummary::new(col.name.clone(), col.dtype));
+            summaries.len() - 1
+        }
+    };
+    &mut summaries[index]
+}
+
+/// An accepted version's data, typed: a frame still to write, or Parquet already written batch
+/// by batch (a streamed upload).
+#[derive(Debug)]
+pub enum VersionData {
+    Frame(DataFrame),
+    Parquet(tempfile::NamedTempFile),
+}
+
+impl VersionData {
+    /// The data as a Parquet file in `dir` (written now for a frame).
+    pub fn into_parquet(self, dir: &Path) -> Result<tempfile::NamedTempFile, ValidationError> {
+        match self {
+            Self::Frame(mut frame) => read::write_parquet(&mut frame, dir),
+            Self::Parquet(file) => Ok(file),
+        }
     }
 }
 
@@ -131,7 +320,7 @@ pub struct Verdict {
     /// The contract this upload would found, when there is none yet.
     pub inferred_contract: Option<Contract>,
     /// The typed data, to be stored as Parquet when accepted.
-    pub frame: DataFrame,
+    pub data: VersionData,
     pub timings_ms: BTreeMap<String, u64>,
 }
 
@@ -141,120 +330,325 @@ impl Verdict {
     }
 }
 
-/// Types, checks, profiles and compares a parsed frame.
+type ParquetBatches = polars::io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Where a gate's typed batches go.
+enum Sink {
+    /// Kept whole (an upload read in one piece).
+    Frame(Option<DataFrame>),
+    /// Written as Parquet as they come (a streamed upload).
+    Parquet {
+        dir: std::path::PathBuf,
+        file: Option<tempfile::NamedTempFile>,
+        writer: Option<Box<ParquetBatches>>,
+    },
+}
+
+/// The data gate over an upload's batches: each batch is typed, checked and summarised as it
+/// comes, so that what is held is the summaries, never the rows (except an upload read whole).
+pub struct Gate {
+    dataset: DatasetName,
+    contract: Option<Contract>,
+    /// Without a contract: the types the first batch was read as, for the batches after it.
+    typing: Option<Contract>,
+    rows: u64,
+    columns: u64,
+    summaries: Vec<ColumnSummary>,
+    checks: checks::Checks,
+    findings: Vec<Finding>,
+    sink: Sink,
+    timings_ms: BTreeMap<String, u64>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("dataset", &self.dataset)
+            .field("rows", &self.rows)
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    fn new(dataset: &DatasetName, contract: Option<&Contract>, sink: Sink) -> Self {
+        Self {
+            dataset: dataset.clone(),
+            contract: contract.cloned(),
+            typing: None,
+            rows: 0,
+            columns: 0,
+            summaries: Vec::new(),
+            checks: checks::Checks::default(),
+            findings: Vec::new(),
+            sink,
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
+    /// A gate that writes the typed batches as Parquet into a temporary file in `dir`.
+    pub fn streaming(dataset: &DatasetName, contract: Option<&Contract>, dir: &Path) -> Self {
+        Self::new(
+            dataset,
+            contract,
+            Sink::Parquet {
+                dir: dir.to_path_buf(),
+                file: None,
+                writer: None,
+            },
+        )
+    }
+
+    fn time(&mut self, step: &str, started: Instant) {
+        *self.timings_ms.entry(step.to_owned()).or_insert(0) +=
+            started.elapsed().as_millis() as u64;
+    }
+
+    /// Types, checks and summarises one batch of rows.
+    pub fn push(&mut self, frame: &DataFrame) -> Result<(), ValidationError> {
+        let started = Instant::now();
+        let offset = self.rows;
+        let first = self.rows == 0 && self.summaries.is_empty();
+        let (typed, findings) =
+            columns::conform(frame, self.contract.as_ref().or(self.typing.as_ref()));
+        if first {
+            self.columns = frame.width() as u64;
+            if self.contract.is_none() {
+                let rules = typed
+                    .iter()
+                    .map(|c| tollgate_domain::ColumnContract {
+                        name: c.name.clone(),
+                        dtype: c.dtype,
+                        nullable: true,
+                        max_null_fraction: None,
+                        min: None,
+                        max: None,
+                        allowed_values: None,
+                        unique: false,
+                    })
+                    .collect();
+                let mut typing = Contract::new(self.dataset.clone(), rules);
+                typing.allow_extra_columns = true;
+                self.typing = Some(typing);
+            }
+        }
+        // A type finding is kept once per column: the first row it was found in.
+        for f in findings {
+            let seen = self
+                .findings
+                .iter()
+                .any(|g| g.check == f.check && g.column == f.column);
+            if !seen {
+                let row = f.row.map(|r| r + offset);
+                self.findings.push(Finding { row, ..f });
+            }
+        }
+        self.time("typing", started);
+
+        let started = Instant::now();
+        let values: Vec<Values> = typed.par_iter().map(Values::of).collect();
+        self.time("values", started);
+        let started = Instant::now();
+        self.checks
+            .batch(&typed, &values, offset, self.contract.as_ref());
+        self.time("checks", started);
+        let started = Instant::now();
+        for (col, v) in typed.iter().zip(&values) {
+            summary_for(&mut self.summaries, col).add(col.series.len() as u64, col.nulls(), v);
+        }
+        self.time("profile", started);
+        drop(values);
+        self.rows += frame.height() as u64;
+
+        let started = Instant::now();
+        let batch = DataFrame::new(
+            frame.height(),
+            typed.into_iter().map(|c| c.series.into_column()).collect(),
+        )
+        .unwrap_or_else(|_| frame.clone());
+        match &mut self.sink {
+            Sink::Frame(kept) => match kept {
+                Some(kept) => {
+                    kept.vstack_mut(&batch)
+                        .map_err(|e| ValidationError::Polars {
+                            context: "joining batches".to_owned(),
+                            source: e,
+                        })?;
+                }
+                None => *kept = Some(batch),
+            },
+            Sink::Parquet { dir, file, writer } => {
+                let polars_error =
+                    |context: String| move |e| ValidationError::Polars { context, source: e };
+                if writer.is_none() {
+                    let tmp = tempfile::NamedTempFile::new_in(&*dir)
+                        .map_err(|e| ValidationError::io("creating a temporary file", dir, e))?;
+                    let out = tmp
+                        .reopen()
+                        .map_err(|e| ValidationError::io("opening", tmp.path(), e))?;
+                    let context = format!("writing Parquet to {}", tmp.path().display());
+                    *writer = Some(Box::new(
+                        ParquetWriter::new(std::io::BufWriter::new(out))
+                            .with_compression(ParquetCompression::Snappy)
+                            .batched(batch.schema())
+                            .map_err(polars_error(context))?,
+                    ));
+                    *file = Some(tmp);
+                }
+                if let Some(w) = writer {
+                    w.write_batch(&batch)
+                        .map_err(polars_error("writing a Parquet batch".to_owned()))?;
+                }
+            }
+        }
+        self.time("parquet", started);
+        Ok(())
+    }
+
+    /// Profiles, compares with the baseline, and concludes.
+    pub fn finish(mut self, baseline: Option<&Baseline>) -> Result<Verdict, ValidationError> {
+        let started = Instant::now();
+        self.summaries
+            .par_iter_mut()
+            .for_each(ColumnSummary::finish);
+        let rows = self.rows;
+        // A first version founds the contract; its columns take the contract's types from the
+        // start.
+        let inferred_contract = self
+            .contract
+            .is_none()
+            .then(|| checks::infer_contract(&self.dataset, &self.summaries, rows));
+        let mut to_float = Vec::new();
+        if let Some(inferred) = &inferred_contract {
+            for s in &mut self.summaries {
+                if let Some(rule) = inferred.column(&s.name)
+                    && rule.dtype == ColumnType::Float
+                    && s.dtype == ColumnType::Integer
+                {
+                    s.dtype = ColumnType::Float;
+                    to_float.push(s.name.clone());
+                }
+            }
+        }
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.extend(
+            self.checks
+                .findings(&self.summaries, rows, self.contract.as_ref()),
+        );
+        self.time("checks", started);
+
+        let started = Instant::now();
+        let profile = DatasetProfile {
+            rows,
+            columns: self.summaries.par_iter().map(profile::profile).collect(),
+        };
+        self.time("profile", started);
+
+        let started = Instant::now();
+        let default_thresholds = DriftThresholds::default();
+        let thresholds = self
+            .contract
+            .as_ref()
+            .map(|c| &c.drift)
+            .unwrap_or(&default_thresholds);
+        let drift =
+            baseline.map(|b| profile::drift(b.version, &b.summaries, &self.summaries, thresholds));
+        if let Some(d) = &drift {
+            findings.extend(drift_findings(d, thresholds));
+        }
+        self.time("drift", started);
+
+        let in_force = self.contract.as_ref().or(inferred_contract.as_ref());
+        let schema = self
+            .summaries
+            .iter()
+            .map(|s| {
+                let rule = in_force.and_then(|k| k.column(&s.name));
+                SchemaColumn {
+                    name: s.name.clone(),
+                    dtype: rule.map(|r| r.dtype).unwrap_or(s.dtype),
+                    nullable: rule.map(|r| r.nullable).unwrap_or(s.nulls > 0),
+                }
+            })
+            .collect();
+        let data = match self.sink {
+            Sink::Frame(frame) => {
+                let mut frame = frame.unwrap_or_default();
+                for name in &to_float {
+                    if let Ok(col) = frame.column(name)
+                        && let Ok(cast) = col.cast(&DataType::Float64)
+                    {
+                        let _ = frame.with_column(cast);
+                    }
+                }
+                VersionData::Frame(frame)
+            }
+            Sink::Parquet { file, writer, .. } => {
+                if let Some(w) = &writer {
+                    w.finish().map_err(|e| ValidationError::Polars {
+                        context: "finishing the Parquet copy".to_owned(),
+                        source: e,
+                    })?;
+                }
+                match file {
+                    Some(file) => VersionData::Parquet(file),
+                    None => VersionData::Frame(DataFrame::default()),
+                }
+            }
+        };
+        Ok(Verdict {
+            rows,
+            columns: self.columns,
+            findings,
+            profile,
+            drift,
+            schema,
+            inferred_contract,
+            data,
+            timings_ms: self.timings_ms,
+        })
+    }
+}
+
+fn drift_findings(d: &DriftReport, thresholds: &DriftThresholds) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (column, cd) in &d.columns {
+        if cd.exceeded.is_empty() {
+            continue;
+        }
+        let detail = cd
+            .exceeded
+            .iter()
+            .map(|s| {
+                format!(
+                    "{s} {:.4} > {}",
+                    cd.statistics[s],
+                    thresholds.for_statistic(s).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = format!("drift against v{}: {detail}", d.baseline_version);
+        let finding = match thresholds.action {
+            DriftAction::Warn => Finding::warning("drift", message),
+            DriftAction::Reject => Finding::error("drift", message),
+        };
+        findings.push(finding.column(column.clone()));
+    }
+    findings
+}
+
+/// Types, checks, profiles and compares a parsed frame (an upload read whole).
 pub fn evaluate(
     dataset: &DatasetName,
     frame: &DataFrame,
     contract: Option<&Contract>,
     baseline: Option<&Baseline>,
 ) -> Verdict {
-    let mut timings_ms = BTreeMap::new();
-    let started = Instant::now();
-    let rows = frame.height() as u64;
-    let columns = frame.width() as u64;
-    let (mut typed, mut findings) = columns::conform(frame, contract);
-    // A first version founds the contract; its columns take the contract's types from the start.
-    let inferred_contract = contract
-        .is_none()
-        .then(|| checks::infer_contract(dataset, &typed, rows));
-    if let Some(inferred) = &inferred_contract {
-        for col in &mut typed {
-            if let Some(rule) = inferred.column(&col.name)
-                && rule.dtype == ColumnType::Float
-                && col.dtype == ColumnType::Integer
-                && let Ok(s) = col.series.cast(&DataType::Float64)
-            {
-                col.series = s;
-                col.dtype = ColumnType::Float;
-            }
-        }
-    }
-    timings_ms.insert("typing".to_owned(), started.elapsed().as_millis() as u64);
-
-    let started = Instant::now();
-    let values: Vec<(String, Values)> = typed
-        .par_iter()
-        .map(|c| (c.name.clone(), Values::of(c)))
-        .collect();
-    timings_ms.insert("values".to_owned(), started.elapsed().as_millis() as u64);
-
-    let started = Instant::now();
-    findings.extend(checks::universal(&typed, &values, rows));
-    if let Some(c) = contract {
-        findings.extend(checks::against_contract(&typed, &values, rows, c));
-    }
-    timings_ms.insert("checks".to_owned(), started.elapsed().as_millis() as u64);
-
-    let started = Instant::now();
-    let profile = DatasetProfile {
-        rows,
-        columns: typed
-            .par_iter()
-            .zip(values.par_iter())
-            .map(|(c, (_, v))| profile::profile(c, v))
-            .collect(),
-    };
-    timings_ms.insert("profile".to_owned(), started.elapsed().as_millis() as u64);
-
-    let started = Instant::now();
-    let default_thresholds = DriftThresholds::default();
-    let thresholds = contract.map(|c| &c.drift).unwrap_or(&default_thresholds);
-    let drift = baseline.map(|b| profile::drift(b.version, &b.values, &values, thresholds));
-    if let Some(d) = &drift {
-        for (column, cd) in &d.columns {
-            if cd.exceeded.is_empty() {
-                continue;
-            }
-            let detail = cd
-                .exceeded
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{s} {:.4} > {}",
-                        cd.statistics[s],
-                        thresholds.for_statistic(s).unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let message = format!("drift against v{}: {detail}", d.baseline_version);
-            let finding = match thresholds.action {
-                DriftAction::Warn => Finding::warning("drift", message),
-                DriftAction::Reject => Finding::error("drift", message),
-            };
-            findings.push(finding.column(column.clone()));
-        }
-    }
-    timings_ms.insert("drift".to_owned(), started.elapsed().as_millis() as u64);
-
-    let in_force = contract.or(inferred_contract.as_ref());
-    let schema = typed
-        .iter()
-        .map(|c| {
-            let rule = in_force.and_then(|k| k.column(&c.name));
-            SchemaColumn {
-                name: c.name.clone(),
-                dtype: rule.map(|r| r.dtype).unwrap_or(c.dtype),
-                nullable: rule.map(|r| r.nullable).unwrap_or(c.nulls() > 0),
-            }
-        })
-        .collect();
-    let frame = DataFrame::new(
-        frame.height(),
-        typed.into_iter().map(|c| c.series.into_column()).collect(),
-    )
-    .unwrap_or_else(|_| frame.clone());
-    Verdict {
-        rows,
-        columns,
-        findings,
-        profile,
-        drift,
-        schema,
-        inferred_contract,
-        frame,
-        timings_ms,
-    }
+    // A gate kept in memory writes nothing and joins no batches: it cannot fail.
+    let mut gate = Gate::new(dataset, contract, Sink::Frame(None));
+    gate.push(frame).expect("one batch kept in memory");
+    gate.finish(baseline).expect("a gate kept in memory")
 }
 
 /// Writes an accepted version's data as Parquet into a temporary file in `dir`.

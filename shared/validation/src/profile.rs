@@ -4,11 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use tollgate_domain::report::{ColumnDrift, ColumnProfile, DriftReport, Histogram, ValueCount};
+use tollgate_domain::report::{
+    ColumnDrift, ColumnProfile, DriftReport, Estimated, Histogram, ValueCount,
+};
 use tollgate_domain::{ColumnType, DriftThresholds};
 
 use crate::columns::TypedColumn;
-use crate::stats::{self, Sum};
+use crate::stats;
+use crate::summary::{self, Categories, ColumnSummary, Distribution, Moments, Shape};
 
 const QUANTILES: [(&str, f64); 7] = [
     ("p01", 0.01),
@@ -93,15 +96,13 @@ fn format_number(x: f64, dtype: ColumnType) -> String {
     }
 }
 
-pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
-    let rows = col.series.len() as u64;
-    let nulls = col.nulls();
+pub fn profile(summary: &ColumnSummary) -> ColumnProfile {
     let mut p = ColumnProfile {
-        name: col.name.clone(),
-        dtype: col.dtype,
-        count: rows - nulls,
-        nulls,
-        distinct: 0,
+        name: summary.name.clone(),
+        dtype: summary.dtype,
+        count: summary.rows - summary.nulls,
+        nulls: summary.nulls,
+        distinct: summary.distinct(),
         min: None,
         max: None,
         mean: None,
@@ -109,113 +110,171 @@ pub fn profile(col: &TypedColumn, values: &Values) -> ColumnProfile {
         quantiles: BTreeMap::new(),
         histogram: None,
         top_values: Vec::new(),
+        estimated: None,
     };
-    match values {
-        Values::Numeric(v) if !v.is_empty() => {
-            let n = v.len() as f64;
-            let (lo, hi) = (v[0], v[v.len() - 1]);
-            let mut sum = Sum::default();
-            v.iter().for_each(|&x| sum.add(x));
-            let mean = sum.value() / n;
-            let mut sq = Sum::default();
-            v.iter().for_each(|&x| sq.add((x - mean) * (x - mean)));
-            p.min = Some(lo);
-            p.max = Some(hi);
-            p.mean = Some(mean);
-            p.std = (v.len() > 1).then(|| (sq.value() / (n - 1.0)).sqrt());
+    let top_error = match &summary.shape {
+        Shape::Numeric(_) => {
+            let Some(d) = summary.distribution() else {
+                return p;
+            };
+            // Exact values give numpy's figures (two compensated passes over all of them);
+            // sketched ones, the moments merged batch by batch.
+            let moments = match &d {
+                Distribution::Exact(v) => Moments::of(v),
+                Distribution::Sketched { .. } => summary.moments,
+            };
+            p.min = Some(moments.min);
+            p.max = Some(moments.max);
+            p.mean = Some(moments.mean);
+            p.std = moments.std();
             p.quantiles = QUANTILES
                 .iter()
-                .map(|(k, q)| ((*k).to_owned(), stats::quantile_sorted(v, *q)))
+                .map(|(k, q)| ((*k).to_owned(), d.quantile(*q)))
                 .collect();
-            p.histogram = Some(histogram(v, lo, hi));
-            // Runs of equal values in the sorted sample give distinct counts and the top values.
-            let mut runs: Vec<(f64, u64)> = Vec::new();
-            for &x in v {
-                match runs.last_mut() {
-                    Some((last, c)) if *last == x => *c += 1,
-                    _ => runs.push((x, 1)),
-                }
-            }
-            p.distinct = runs.len() as u64;
-            p.top_values = most_frequent(runs, |a, b| a.total_cmp(b))
+            p.histogram = Some(histogram(&d, moments.n));
+            let (top, error) = summary.top_numbers(TOP_VALUES);
+            p.top_values = top
                 .into_iter()
                 .map(|(x, count)| ValueCount {
-                    value: format_number(x, col.dtype),
+                    value: format_number(x, summary.dtype),
                     count,
                 })
                 .collect();
+            error
         }
-        Values::Numeric(_) => {}
-        Values::Categorical(counts) => {
-            p.distinct = counts.len() as u64;
-            let all: Vec<(&String, u64)> = counts.iter().map(|(v, c)| (v, *c)).collect();
-            p.top_values = most_frequent(all, |a, b| a.cmp(b))
+        Shape::Categorical(_) => {
+            let (top, error) = summary.top_categories(TOP_VALUES);
+            p.top_values = top
                 .into_iter()
                 .map(|(v, count)| ValueCount {
-                    value: clip(v),
+                    value: clip(&v),
                     count,
                 })
                 .collect();
+            error
         }
+    };
+    if !summary.is_exact() {
+        p.estimated = Some(Estimated {
+            quantile_rank_error: matches!(summary.shape, Shape::Numeric(_))
+                .then(summary::quantile_rank_error),
+            distinct_relative_error: Some(summary::distinct_relative_error()),
+            top_count_error: Some(top_error),
+        });
     }
     p
 }
 
-/// The `TOP_VALUES` most frequent values, most frequent first, ties by value: a partial selection,
+/// The `n` most frequent values, most frequent first, ties by value: a partial selection,
 /// since a column may have a million distinct values.
-fn most_frequent<T>(
+pub(crate) fn most_frequent<T>(
     mut counted: Vec<(T, u64)>,
+    n: usize,
     by_value: impl Fn(&T, &T) -> std::cmp::Ordering,
 ) -> Vec<(T, u64)> {
     let order = |a: &(T, u64), b: &(T, u64)| b.1.cmp(&a.1).then_with(|| by_value(&a.0, &b.0));
-    if counted.len() > TOP_VALUES {
-        counted.select_nth_unstable_by(TOP_VALUES, order);
-        counted.truncate(TOP_VALUES);
+    if counted.len() > n {
+        counted.select_nth_unstable_by(n, order);
+        counted.truncate(n);
     }
     counted.sort_by(order);
     counted
 }
 
-fn histogram(sorted: &[f64], lo: f64, hi: f64) -> Histogram {
+/// Equal-width bins between min and max: counted exactly from sorted values, or from the
+/// sketch's ranks at the edges.
+fn histogram(d: &Distribution, n: u64) -> Histogram {
+    let (lo, hi) = (d.min(), d.max());
     if lo == hi {
         return Histogram {
             edges: vec![lo, hi],
-            counts: vec![sorted.len() as u64],
+            counts: vec![n],
         };
     }
     let width = (hi - lo) / HISTOGRAM_BINS as f64;
-    let edges = (0..=HISTOGRAM_BINS)
+    let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
         .map(|i| lo + width * i as f64)
         .collect();
-    let mut counts = vec![0u64; HISTOGRAM_BINS];
-    for &x in sorted {
-        let bin = (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
-        counts[bin] += 1;
-    }
+    let counts = match d {
+        Distribution::Exact(sorted) => {
+            let mut counts = vec![0u64; HISTOGRAM_BINS];
+            for &x in *sorted {
+                let bin = (((x - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+                counts[bin] += 1;
+            }
+            counts
+        }
+        Distribution::Sketched { .. } => {
+            // Bin i holds [edge i, edge i+1); the last also holds the max.
+            let below = |x: f64| (d.rank_below(x) * n as f64).round() as u64;
+            let mut bounds: Vec<u64> = edges[1..HISTOGRAM_BINS].iter().map(|&e| below(e)).collect();
+            bounds.push(n);
+            let mut previous = 0;
+            bounds
+                .into_iter()
+                .map(|b| {
+                    let c = b.saturating_sub(previous);
+                    previous = previous.max(b);
+                    c
+                })
+                .collect()
+        }
+    };
     Histogram { edges, counts }
 }
 
 /// Drift of one column: numeric (KS, PSI, Wasserstein) or categorical (chi-square,
 /// Jensen-Shannon, L-infinity). `None` when either side has no values or the kinds differ.
+/// Exact summaries on both sides give scipy's statistics; a sketched side gives estimates whose
+/// error bounds go into the report.
 pub fn column_drift(
-    baseline: &Values,
-    current: &Values,
+    baseline: &ColumnSummary,
+    current: &ColumnSummary,
     thresholds: &DriftThresholds,
 ) -> Option<ColumnDrift> {
-    let (kind, statistics): (&str, BTreeMap<String, f64>) = match (baseline, current) {
-        (Values::Numeric(b), Values::Numeric(c)) if !b.is_empty() && !c.is_empty() => {
-            let ks = stats::ks_2samp(b, c);
+    let mut error_bounds = BTreeMap::new();
+    let (kind, statistics): (&str, BTreeMap<String, f64>) = match (&baseline.shape, &current.shape)
+    {
+        (Shape::Numeric(_), Shape::Numeric(_)) => {
+            let (b, c) = (baseline.distribution()?, current.distribution()?);
+            let (ks, ks_pvalue) = match (&b, &c) {
+                (Distribution::Exact(x), Distribution::Exact(y)) => {
+                    let t = stats::ks_2samp(x, y);
+                    (t.statistic, t.pvalue)
+                }
+                _ => {
+                    let d = summary::ks_statistic(&b, &c);
+                    error_bounds.insert("ks".to_owned(), d.bound);
+                    let (m, n) = (
+                        baseline.moments.n.max(current.moments.n) as f64,
+                        baseline.moments.n.min(current.moments.n) as f64,
+                    );
+                    let en = (m * n / (m + n)).round_ties_even() as u64;
+                    (d.value, stats::kolmogorov_sf(en, d.value).clamp(0.0, 1.0))
+                }
+            };
+            let psi = summary::psi(&b, &c);
+            let wasserstein = summary::wasserstein(&b, &c);
+            if psi.bound > 0.0 {
+                error_bounds.insert("psi_bin_share".to_owned(), psi.bound);
+                error_bounds.insert("wasserstein".to_owned(), wasserstein.bound);
+            }
             (
                 "numeric",
                 BTreeMap::from([
-                    ("ks".to_owned(), ks.statistic),
-                    ("ks_pvalue".to_owned(), ks.pvalue),
-                    ("psi".to_owned(), stats::psi(b, c)),
-                    ("wasserstein".to_owned(), stats::wasserstein(b, c)),
+                    ("ks".to_owned(), ks),
+                    ("ks_pvalue".to_owned(), ks_pvalue),
+                    ("psi".to_owned(), psi.value),
+                    ("wasserstein".to_owned(), wasserstein.value),
                 ]),
             )
         }
-        (Values::Categorical(b), Values::Categorical(c)) if !b.is_empty() && !c.is_empty() => {
+        (Shape::Categorical(_), Shape::Categorical(_)) => {
+            let (b, b_error) = category_counts(baseline);
+            let (c, c_error) = category_counts(current);
+            if b.is_empty() || c.is_empty() {
+                return None;
+            }
             let mut categories: Vec<&String> = b.keys().chain(c.keys()).collect();
             categories.sort_unstable();
             categories.dedup();
@@ -227,6 +286,13 @@ pub fn column_drift(
                 .iter()
                 .map(|k| c.get(*k).copied().unwrap_or(0))
                 .collect();
+            if b_error + c_error > 0 {
+                // Counts from frequent-items sketches: each share is off by at most the
+                // sketch's error over the rows (the rest are lumped as "(other)").
+                let share_error = b_error as f64 / baseline.count().max(1) as f64
+                    + c_error as f64 / current.count().max(1) as f64;
+                error_bounds.insert("linf".to_owned(), share_error);
+            }
             let chi = stats::chi2_contingency(&bc, &cc);
             (
                 "categorical",
@@ -249,21 +315,44 @@ pub fn column_drift(
         kind: kind.to_owned(),
         statistics,
         exceeded,
+        error_bounds,
     })
 }
+
+/// A categorical column's counts: every category when exact; otherwise the frequent items and
+/// an "(other)" bucket for the rest, with the most a count may be off by.
+fn category_counts(s: &ColumnSummary) -> (HashMap<String, u64>, u64) {
+    match &s.shape {
+        Shape::Categorical(Categories::Exact(m)) => (m.clone(), 0),
+        Shape::Categorical(Categories::Sketched(_)) => {
+            let (top, error) = s.top_categories(usize::MAX);
+            let listed: u64 = top.iter().map(|(_, c)| c).sum();
+            let mut counts: HashMap<String, u64> = top.into_iter().collect();
+            let other = s.count().saturating_sub(listed);
+            if other > 0 {
+                *counts.entry(OTHER.to_owned()).or_insert(0) += other;
+            }
+            (counts, error)
+        }
+        Shape::Numeric(_) => (HashMap::new(), 0),
+    }
+}
+
+/// The bucket holding the categories a sketch did not list.
+const OTHER: &str = "(other)";
 
 /// Drift of every column the two versions share, computed in parallel.
 pub fn drift(
     baseline_version: u32,
-    baseline: &[(String, Values)],
-    current: &[(String, Values)],
+    baseline: &[ColumnSummary],
+    current: &[ColumnSummary],
     thresholds: &DriftThresholds,
 ) -> DriftReport {
     let columns = current
         .par_iter()
-        .filter_map(|(name, cur)| {
-            let (_, base) = baseline.iter().find(|(n, _)| n == name)?;
-            column_drift(base, cur, thresholds).map(|d| (name.clone(), d))
+        .filter_map(|cur| {
+            let base = baseline.iter().find(|b| b.name == cur.name)?;
+            column_drift(base, cur, thresholds).map(|d| (cur.name.clone(), d))
         })
         .collect();
     DriftReport {
@@ -290,7 +379,7 @@ mod tests {
         let mut v: Vec<Option<f64>> = (1..=11).map(|x| Some(f64::from(x))).collect();
         v.extend([Some(7.0), Some(7.0), None, Some(f64::NAN)]);
         let col = column("x", ColumnType::Float, Series::new("x".into(), v));
-        let p = profile(&col, &Values::of(&col));
+        let p = profile(&ColumnSummary::of(&col));
         assert_eq!((p.count, p.nulls, p.distinct), (14, 1, 11));
         assert_eq!((p.min, p.max), (Some(1.0), Some(11.0)));
         // numpy on [1..=11, 7, 7]: quantile 0.25 -> 4.0, 0.95 -> 10.4, std(ddof=1) -> 3.05085107923876
@@ -318,7 +407,7 @@ mod tests {
             ColumnType::String,
             Series::new("k".into(), ["b", "a", "b", "c", "b", "a"]),
         );
-        let p = profile(&col, &Values::of(&col));
+        let p = profile(&ColumnSummary::of(&col));
         let top: Vec<(&str, u64)> = p
             .top_values
             .iter()

@@ -1202,3 +1202,154 @@ mod tests {
         assert_eq!(s.records, 2);
     }
 }
+
+/// Rows per batch when an upload is streamed: about 100 MB of 20 numeric columns.
+pub const BATCH_ROWS: usize = 500_000;
+
+/// Why a batched read stopped: the reader failed, or the batch's consumer did.
+#[derive(Debug)]
+pub enum BatchError {
+    Read(PolarsError),
+    Stopped(ValidationError),
+}
+
+impl From<PolarsError> for BatchError {
+    fn from(e: PolarsError) -> Self {
+        Self::Read(e)
+    }
+}
+
+fn ref_path(path: &Path) -> PlRefPath {
+    PlRefPath::from(path.to_string_lossy().as_ref())
+}
+
+/// Runs a lazy scan on polars' streaming engine and hands its batches, in order, to `each` on
+/// this thread. At most two batches wait between the engine and `each`, so memory is bounded by
+/// the batch size, not the file.
+fn stream(
+    plan: LazyFrame,
+    mut each: impl FnMut(DataFrame) -> Result<(), ValidationError>,
+) -> Result<(), BatchError> {
+    let (send, recv) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+    let plan = plan.sink_batches(
+        PlanCallback::new(move |df| Ok(send.send(df).is_err())),
+        true,
+        std::num::NonZeroUsize::new(BATCH_ROWS),
+    )?;
+    std::thread::scope(|scope| {
+        let engine = scope.spawn(move || plan.collect_with_engine(Engine::Streaming).map(drop));
+        let mut stopped = None;
+        for batch in recv.iter() {
+            if let Err(e) = each(batch) {
+                stopped = Some(e);
+                break;
+            }
+        }
+        // Closing the channel stops the engine at its next batch.
+        drop(recv);
+        let ran = engine.join().unwrap_or_else(|_| {
+            Err(PolarsError::ComputeError(
+                "the streaming reader panicked".into(),
+            ))
+        });
+        match stopped {
+            Some(e) => Err(BatchError::Stopped(e)),
+            None => ran.map_err(BatchError::Read),
+        }
+    })
+}
+
+/// A Parquet file's rows, batch by batch.
+pub fn parquet_batches(
+    path: &Path,
+    each: impl FnMut(DataFrame) -> Result<(), ValidationError>,
+) -> Result<(), BatchError> {
+    let plan = LazyFrame::scan_parquet(ref_path(path), ScanArgsParquet::default())?;
+    stream(plan, each)
+}
+
+/// A CSV file's rows, batch by batch, read as [`read_csv_frame`] reads them whole: the
+/// contract's types and missing-value spellings. `as_text` reads every column as text (when a
+/// value does not parse as its type, so that typing can say which row holds it).
+pub fn csv_batches(
+    path: &Path,
+    contract: Option<&Contract>,
+    as_text: bool,
+    each: impl FnMut(DataFrame) -> Result<(), ValidationError>,
+) -> Result<(), BatchError> {
+    let header = csv_header(path).map_err(|e| BatchError::Read(e.into()))?;
+    let options = csv_options(contract, 0);
+    let parse = options.parse_options.clone();
+    let overwrite: Option<Schema> = contract.filter(|_| !as_text).map(|c| {
+        c.columns
+            .iter()
+            .filter(|col| header.contains(&col.name))
+            .map(|col| Field::new(col.name.as_str().into(), polars_type(col.dtype)))
+            .collect()
+    });
+    let plan = LazyCsvReader::new(ref_path(path))
+        .with_has_header(true)
+        .with_infer_schema_length(Some(if as_text { 0 } else { 10_000 }))
+        .with_dtype_overwrite(overwrite.map(Arc::new))
+        .with_null_values(parse.null_values.clone())
+        .with_missing_is_null(parse.missing_is_null)
+        .with_truncate_ragged_lines(false)
+        .finish()?;
+    let first_unnamed = header.first().is_some_and(String::is_empty) && header.len() > 1;
+    let mut each = each;
+    stream(plan, move |batch| {
+        let batch = if first_unnamed {
+            name_the_index(batch, &header).map_err(|e| ValidationError::Polars {
+                context: "naming the index column".to_owned(),
+                source: e,
+            })?
+        } else {
+            batch
+        };
+        each(batch)
+    })
+}
+
+/// The format of an upload that can stream through the gate (plain CSV, Parquet); `None` for
+/// what is read whole (gzip, a byte-order mark, JSON Lines).
+pub fn streamable(file_name: &str, fp: &Fingerprint) -> Option<Format> {
+    let lower = file_name.to_ascii_lowercase();
+    if fp.head.starts_with(b"PAR1") || lower.ends_with(".parquet") {
+        return Some(Format::Parquet);
+    }
+    let gzip = fp.head.starts_with(&[0x1f, 0x8b]);
+    let bom = fp.head.starts_with(b"\xef\xbb\xbf");
+    (!gzip && !lower.ends_with(".gz") && !bom && guess_text_format(&lower, &fp.head) == Format::Csv)
+        .then_some(Format::Csv)
+}
+
+/// What one pass over a CSV's text found (UTF-8, control characters, record shape).
+#[derive(Debug)]
+pub struct CsvScan(TextScan);
+
+impl CsvScan {
+    /// Why the text cannot be a version; empty when it can.
+    pub fn problems(&self) -> Vec<Finding> {
+        if !self.0.findings.is_empty() {
+            return self.0.findings.clone();
+        }
+        if self.0.records == 0 {
+            return vec![Finding::error(
+                "rows",
+                "the file has a header but no data rows (zero rows are never accepted)",
+            )];
+        }
+        Vec::new()
+    }
+}
+
+/// Scans a plain CSV file's text in one pass, in constant memory.
+pub fn scan_csv(path: &Path) -> Result<CsvScan, ValidationError> {
+    let input = File::open(path).map_err(|e| ValidationError::io("opening the upload", path, e))?;
+    match scan_text(input, "upload.csv", None, None) {
+        Ok(scan) => Ok(CsvScan(scan)),
+        Err(ScanError::Decode(e) | ScanError::Write(e)) => {
+            Err(ValidationError::io("reading the upload", path, e))
+        }
+    }
+}
