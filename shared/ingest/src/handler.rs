@@ -271,6 +271,7 @@ impl Ingest {
                 terms.as_ref(),
                 baseline.as_ref(),
                 &work_dir,
+                tollgate_validation::stream_above(),
             )?;
             let mut timings_ms = checked.timings_ms;
             timings_ms.insert("baseline".to_owned(), baseline_ms);

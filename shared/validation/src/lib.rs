@@ -80,7 +80,8 @@ pub fn inspect_fingerprinted(
 /// memory stays flat however large the file.
 pub const STREAM_ABOVE_BYTES: u64 = 512 * 1024 * 1024;
 
-fn stream_above() -> u64 {
+/// The streaming threshold in force: `TOLLGATE_STREAM_ABOVE_BYTES`, or [`STREAM_ABOVE_BYTES`].
+pub fn stream_above() -> u64 {
     std::env::var("TOLLGATE_STREAM_ABOVE_BYTES")
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -98,8 +99,8 @@ pub struct Checked {
     pub timings_ms: BTreeMap<String, u64>,
 }
 
-/// Reads and judges an upload whose fingerprint is known. A plain CSV or Parquet file past
-/// [`STREAM_ABOVE_BYTES`] streams through the gate in batches, its Parquet copy written as it
+/// Reads and judges an upload whose fingerprint is known. A plain CSV or Parquet file of
+/// `stream_above` bytes or more ([`stream_above`]) streams through the gate in batches, its Parquet copy written as it
 /// goes (into `work_dir`); anything else is read whole.
 pub fn check_upload(
     path: &Path,
@@ -109,8 +110,9 @@ pub fn check_upload(
     contract: Option<&Contract>,
     baseline: Option<&Baseline>,
     work_dir: &Path,
+    stream_above: u64,
 ) -> Result<Checked, ValidationError> {
-    if fingerprint.bytes >= stream_above()
+    if fingerprint.bytes >= stream_above
         && let Some(format) = read::streamable(file_name, &fingerprint)
     {
         return check_streamed(path, format, dataset, contract, baseline, work_dir);
@@ -718,5 +720,116 @@ mod tests {
             "{:?}",
             v.findings
         );
+    }
+
+    /// The same rows in one batch and in several: the same findings (rows counted over the
+    /// batches), the same exact profile, the same contract.
+    #[test]
+    fn a_gate_fed_in_batches_concludes_what_it_does_on_the_whole() {
+        let mut csv = String::from("id,amount,kind\n");
+        for i in 0..1_000u32 {
+            let id = if i == 700 { 5 } else { i }; // a repeat in a later batch
+            let amount = match i {
+                150 => "inf".to_owned(),
+                420 | 880 => "500".to_owned(), // out of range, twice
+                _ => format!("{}.5", i % 37),
+            };
+            let kind = if i == 610 {
+                "z"
+            } else {
+                ["a", "b", "c"][i as usize % 3]
+            };
+            csv.push_str(&format!("{id},{amount},{kind}\n"));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &csv).unwrap();
+        let frame = inspect(file.path(), "up.csv", None).unwrap().frame.unwrap();
+        let dataset = DatasetName::parse("batches").unwrap();
+        let founded = evaluate(&dataset, &frame, None, None);
+        let mut contract = founded.inferred_contract.clone().unwrap();
+        for rule in &mut contract.columns {
+            match rule.name.as_str() {
+                "id" => rule.unique = true,
+                "amount" => rule.max = Some(100.0),
+                _ => rule.allowed_values = Some(vec!["a".into(), "b".into(), "c".into()]),
+            }
+        }
+
+        let whole = evaluate(&dataset, &frame, Some(&contract), None);
+        let dir = tempfile::tempdir().unwrap();
+        let mut gate = Gate::streaming(&dataset, Some(&contract), dir.path());
+        for start in (0..1_000).step_by(300) {
+            gate.push(&frame.slice(start, 300)).unwrap();
+        }
+        let batched = gate.finish(None).unwrap();
+
+        let shown = |v: &Verdict| {
+            v.findings
+                .iter()
+                .map(|f| (f.check.clone(), f.row, f.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(&batched), shown(&whole));
+        let checks: Vec<_> = whole
+            .findings
+            .iter()
+            .map(|f| (f.check.as_str(), f.row))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("nan", Some(151)),
+                ("unique", Some(701)),
+                ("range", Some(421)),
+                ("allowed_values", Some(611)),
+            ]
+        );
+        assert!(whole.findings[2].message.contains("2 values out of range"));
+        assert_eq!(batched.profile, whole.profile);
+        assert_eq!(batched.rows, 1_000);
+        // The batches went into one Parquet file as they came.
+        let VersionData::Parquet(file) = batched.data else {
+            panic!("a streaming gate writes Parquet");
+        };
+        assert_eq!(read::read_parquet(file.path()).unwrap().height(), 1_000);
+    }
+
+    /// A plain CSV past the threshold streams through `check_upload` to the same conclusion.
+    #[test]
+    fn an_upload_past_the_threshold_streams_to_the_same_verdict() {
+        let mut csv = String::from("x,k\n");
+        for i in 0..5_000u32 {
+            csv.push_str(&format!(
+                "{},{}\n",
+                f64::from(i) / 7.0,
+                ["p", "q"][i as usize % 2]
+            ));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &csv).unwrap();
+        let dataset = DatasetName::parse("big").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let check = |above: u64| {
+            let fp = read::fingerprint(file.path()).unwrap();
+            check_upload(
+                file.path(),
+                "big.csv",
+                fp,
+                &dataset,
+                None,
+                None,
+                dir.path(),
+                above,
+            )
+            .unwrap()
+        };
+        let whole = check(u64::MAX);
+        let streamed = check(1);
+        assert!(streamed.timings_ms.contains_key("streamed"));
+        assert!(!whole.timings_ms.contains_key("streamed"));
+        let (w, s) = (whole.verdict.unwrap(), streamed.verdict.unwrap());
+        assert_eq!(s.profile, w.profile);
+        assert_eq!(s.inferred_contract, w.inferred_contract);
+        assert!(matches!(s.data, VersionData::Parquet(_)));
     }
 }
