@@ -1,8 +1,11 @@
 //! The CLI as a user runs it: upload, re-upload, listing, showing, contracts, exit codes.
 
+use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::{Tollgate, corpus, reasons, sample};
+use serde_json::Value;
+
+use crate::helpers::{Tollgate, corpus, parse, reasons, sample};
 
 #[test]
 fn a_first_upload_is_accepted_as_v1_and_founds_the_contract() {
@@ -313,4 +316,92 @@ fn output_to_a_closed_pipe_ends_quietly() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{said}");
     assert!(!said.contains("panicked"), "{said}");
+}
+
+/// Past the streaming threshold an upload goes through the gate in batches, as a user sees it:
+/// a version with the rows of every batch, a bad value found in a later batch by its row, and a
+/// Parquet upload streamed too.
+#[test]
+fn a_large_upload_streams_through_the_gate_in_batches() {
+    let t = Tollgate::new();
+    let rows = 600_000; // more than one 500,000-row batch
+    let write = |path: &Path, bad_row: Option<usize>| {
+        let mut csv = String::with_capacity(rows * 24);
+        csv.push_str("id,amount,kind\n");
+        for i in 0..rows {
+            let amount = if Some(i) == bad_row {
+                "lots".to_owned()
+            } else {
+                format!("{}.25", i % 1000)
+            };
+            csv.push_str(&format!("{i},{amount},{}\n", ["a", "b", "c"][i % 3]));
+        }
+        std::fs::write(path, csv).unwrap();
+    };
+    let streamed = |args: &[&str]| {
+        let out = t
+            .command()
+            .env("TOLLGATE_STREAM_ABOVE_BYTES", "1")
+            .args(args)
+            .output()
+            .expect("tollgate runs");
+        parse(&out)
+    };
+    let good = t.dir.path().join("big.csv");
+    write(&good, None);
+    let (code, v) = streamed(&[
+        "upload",
+        good.to_str().unwrap(),
+        "--dataset",
+        "big",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["rows"], rows as u64);
+    assert!(v["timings_ms"]["streamed"].is_u64(), "{}", v["timings_ms"]);
+    let profile: Value =
+        serde_json::from_slice(&std::fs::read(v["report"]["path"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let amount = &profile["profile"]["columns"][1];
+    assert_eq!(amount["count"], rows as u64);
+    assert!(amount["estimated"].is_null(), "600,000 values stay exact");
+
+    // A value that is not a number, in the second batch: the row it is on.
+    let bad = t.dir.path().join("bad.csv");
+    write(&bad, Some(543_210));
+    let (code, v) = streamed(&[
+        "upload",
+        bad.to_str().unwrap(),
+        "--dataset",
+        "big",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{v}");
+    let reasons = reasons(&v);
+    assert!(
+        reasons.contains("\"lots\" is not a number") && reasons.contains("543211"),
+        "{reasons}"
+    );
+
+    // The version's Parquet, uploaded as a new file, streams as Parquet.
+    let parquet = t.dir.path().join("again.parquet");
+    std::fs::copy(
+        t.data_dir()
+            .join("buckets/tollgate-data/datasets/big/v1/data.parquet"),
+        &parquet,
+    )
+    .unwrap();
+    let (code, v) = streamed(&[
+        "upload",
+        parquet.to_str().unwrap(),
+        "--dataset",
+        "big",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        (v["format"].as_str(), v["version"].as_u64()),
+        (Some("parquet"), Some(2))
+    );
+    assert_eq!(v["rows"], rows as u64);
 }

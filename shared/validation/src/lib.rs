@@ -359,7 +359,7 @@ pub struct Gate {
     checks: checks::Checks,
     findings: Vec<Finding>,
     sink: Sink,
-    timings_ms: BTreeMap<String, u64>,
+    timings_us: BTreeMap<String, u64>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -384,7 +384,7 @@ impl Gate {
             checks: checks::Checks::default(),
             findings: Vec::new(),
             sink,
-            timings_ms: BTreeMap::new(),
+            timings_us: BTreeMap::new(),
         }
     }
 
@@ -401,9 +401,10 @@ impl Gate {
         )
     }
 
+    /// Adds a step's time, in microseconds so that many short batches add up (reported in ms).
     fn time(&mut self, step: &str, started: Instant) {
-        *self.timings_ms.entry(step.to_owned()).or_insert(0) +=
-            started.elapsed().as_millis() as u64;
+        *self.timings_us.entry(step.to_owned()).or_insert(0) +=
+            started.elapsed().as_micros() as u64;
     }
 
     /// Types, checks and summarises one batch of rows.
@@ -463,11 +464,13 @@ impl Gate {
         self.rows += frame.height() as u64;
 
         let started = Instant::now();
-        let batch = DataFrame::new(
+        let mut batch = DataFrame::new(
             frame.height(),
             typed.into_iter().map(|c| c.series.into_column()).collect(),
         )
         .unwrap_or_else(|_| frame.clone());
+        // The Parquet writer takes columns chunked alike (typing may have rechunked some).
+        batch.align_chunks_par();
         match &mut self.sink {
             Sink::Frame(kept) => match kept {
                 Some(kept) => {
@@ -607,7 +610,11 @@ impl Gate {
             schema,
             inferred_contract,
             data,
-            timings_ms: self.timings_ms,
+            timings_ms: self
+                .timings_us
+                .into_iter()
+                .map(|(step, us)| (step, us / 1000))
+                .collect(),
         })
     }
 }
