@@ -10,11 +10,11 @@ use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tollgate_api_types::{
-    ApprovalStatus, AuditEvent, CandidateRef, ContentHash, Contributor, DatasetName,
-    DatasetSummary, DatasetVersion, Decided, DecisionRequest, Hyperparameters, Lineage, Me, Metric,
-    ModelFamily, ModelStage, MonitorReport, Page, ProductionSide, RollbackRequest, RunStatus,
-    RunSummary, SignInRequest, SignedIn, StageChange, StoredContract, Task, TrialRecord,
-    UploadRecord, UserId, VersionDetail, Waiting,
+    ApprovalStatus, AuditEvent, CandidateRef, ColumnProfile, ContentHash, Contributor, DatasetName,
+    DatasetSummary, Decided, DecisionRequest, DriftReport, Finding, Hyperparameters, Lineage, Me,
+    Metric, ModelFamily, ModelStage, MonitorReport, Page, ProductionSide, RollbackRequest,
+    RunStatus, RunSummary, SignInRequest, SignedIn, StageChange, StoredContract, Task, TrialRecord,
+    UploadRecord, UserId, Waiting,
 };
 
 use crate::auth::{self, Cognito, Config, Tokens};
@@ -361,10 +361,61 @@ pub async fn datasets(cursor: String) -> Result<Page<DatasetSummary>, Failure> {
     get("/datasets", vec![("cursor", cursor)]).await
 }
 
+/// A `DatasetVersion` as the console shows it: the API also sends the schema, which no page
+/// shows (decoding it is wasm the pages would download for nothing).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DatasetVersionView {
+    pub dataset: DatasetName,
+    pub version: u32,
+    pub content_hash: ContentHash,
+    pub source: ObjectKey,
+    pub location: ObjectKey,
+    pub rows: u64,
+    pub bytes: u64,
+    pub format: String,
+    pub contract_version: u32,
+    #[serde(default)]
+    pub parent_version: Option<u32>,
+    pub uploaded_by: UserId,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub drifted_columns: Vec<String>,
+}
+
+/// An `ObjectRef`'s key.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ObjectKey {
+    pub key: String,
+}
+
+/// `VersionDetail`, with the version as [`DatasetVersionView`] and only the report's sections
+/// the page shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VersionDetailView {
+    pub version: DatasetVersionView,
+    #[serde(default)]
+    pub report: Option<ReportView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReportView {
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    #[serde(default)]
+    pub profile: Option<ProfileView>,
+    #[serde(default)]
+    pub drift: Option<DriftReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProfileView {
+    pub columns: Vec<ColumnProfile>,
+}
+
 pub async fn dataset_versions(
     name: String,
     cursor: String,
-) -> Result<Page<DatasetVersion>, Failure> {
+) -> Result<Page<DatasetVersionView>, Failure> {
     get(
         &format!("/datasets/{}/versions", seg(&name)),
         vec![("cursor", cursor)],
@@ -372,7 +423,7 @@ pub async fn dataset_versions(
     .await
 }
 
-pub async fn dataset_version(name: String, version: u32) -> Result<VersionDetail, Failure> {
+pub async fn dataset_version(name: String, version: u32) -> Result<VersionDetailView, Failure> {
     get(
         &format!("/datasets/{}/versions/{version}", seg(&name)),
         vec![],

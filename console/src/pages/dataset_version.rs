@@ -5,8 +5,7 @@
 
 use leptos::prelude::*;
 use tollgate_api_types::{
-    ColumnProfile, Contract, DriftAction, DriftReport, Finding, StoredContract, ValidationReport,
-    VersionDetail,
+    ColumnProfile, Contract, DriftAction, DriftReport, Finding, StoredContract,
 };
 
 use crate::api;
@@ -33,7 +32,7 @@ pub fn DatasetVersionPage() -> impl IntoView {
 }
 
 #[component]
-fn VersionDetailView(detail: VersionDetail) -> impl IntoView {
+fn VersionDetailView(detail: api::VersionDetailView) -> impl IntoView {
     let v = detail.version;
     let dataset = v.dataset.to_string();
     let parent = match v.parent_version {
@@ -53,8 +52,8 @@ fn VersionDetailView(detail: VersionDetail) -> impl IntoView {
             <dt>"Rows"</dt><dd>{v.rows}</dd>
             <dt>"Size"</dt><dd>{format!("{} bytes, {}", v.bytes, v.format)}</dd>
             <dt>"Content hash"</dt><dd><code>{v.content_hash.to_string()}</code></dd>
-            <dt>"Uploaded as"</dt><dd><code>{v.source.key.to_string()}</code></dd>
-            <dt>"Kept at"</dt><dd><code>{v.location.key.to_string()}</code></dd>
+            <dt>"Uploaded as"</dt><dd><code>{v.source.key}</code></dd>
+            <dt>"Kept at"</dt><dd><code>{v.location.key}</code></dd>
             <dt>"Uploaded by"</dt><dd>{v.uploaded_by.to_string()}</dd>
             <dt>"Accepted"</dt><dd><When at=v.created_at/></dd>
             <dt>"Version before"</dt><dd>{parent}</dd>
@@ -69,7 +68,7 @@ fn VersionDetailView(detail: VersionDetail) -> impl IntoView {
 /// The report's sections; the drift needs the contract for its thresholds.
 #[component]
 fn Report(
-    report: ValidationReport,
+    report: api::ReportView,
     contract: LocalResource<Result<StoredContract, view_model::Failure>>,
 ) -> impl IntoView {
     let findings = report.findings;

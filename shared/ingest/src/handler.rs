@@ -263,10 +263,13 @@ impl Ingest {
         blocking(move || {
             let content_hash = fp.hash.clone();
             let bytes = fp.bytes;
+            let upload = tollgate_validation::UploadFile {
+                path: &path,
+                name: &name,
+                fingerprint: fp,
+            };
             let checked = tollgate_validation::check_upload(
-                &path,
-                &name,
-                fp,
+                upload,
                 &dataset,
                 terms.as_ref(),
                 baseline.as_ref(),

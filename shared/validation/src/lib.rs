@@ -99,19 +99,30 @@ pub struct Checked {
     pub timings_ms: BTreeMap<String, u64>,
 }
 
+/// An upload on disk: where, its name as uploaded (formats are told by it), its fingerprint.
+#[derive(Debug)]
+pub struct UploadFile<'a> {
+    pub path: &'a Path,
+    pub name: &'a str,
+    pub fingerprint: Fingerprint,
+}
+
 /// Reads and judges an upload whose fingerprint is known. A plain CSV or Parquet file of
 /// `stream_above` bytes or more ([`stream_above`]) streams through the gate in batches, its Parquet copy written as it
 /// goes (into `work_dir`); anything else is read whole.
 pub fn check_upload(
-    path: &Path,
-    file_name: &str,
-    fingerprint: Fingerprint,
+    upload: UploadFile<'_>,
     dataset: &DatasetName,
     contract: Option<&Contract>,
     baseline: Option<&Baseline>,
     work_dir: &Path,
     stream_above: u64,
 ) -> Result<Checked, ValidationError> {
+    let UploadFile {
+        path,
+        name: file_name,
+        fingerprint,
+    } = upload;
     if fingerprint.bytes >= stream_above
         && let Some(format) = read::streamable(file_name, &fingerprint)
     {
@@ -826,18 +837,12 @@ mod tests {
         let dataset = DatasetName::parse("big").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let check = |above: u64| {
-            let fp = read::fingerprint(file.path()).unwrap();
-            check_upload(
-                file.path(),
-                "big.csv",
-                fp,
-                &dataset,
-                None,
-                None,
-                dir.path(),
-                above,
-            )
-            .unwrap()
+            let upload = UploadFile {
+                path: file.path(),
+                name: "big.csv",
+                fingerprint: read::fingerprint(file.path()).unwrap(),
+            };
+            check_upload(upload, &dataset, None, None, dir.path(), above).unwrap()
         };
         let whole = check(u64::MAX);
         let streamed = check(1);
