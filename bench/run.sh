@@ -15,12 +15,7 @@ VENV="$ROOT/bench/.venv"
 mkdir -p "$OUT"
 
 ensure_rust
-if [ ! -x "$VENV/bin/python" ]; then
-  step "creating the benchmark venv ($VENV)"
-  python3 -m venv "$VENV"
-fi
-step "installing the peers from PyPI (pinned in bench/requirements.txt)"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/bench/requirements.txt"
+ensure_bench_venv "$VENV" "$ROOT/bench/requirements.txt" "the peers"
 PY="$VENV/bin/python"
 # Great Expectations would try to send usage analytics; there is no network for it here.
 export GX_ANALYTICS_ENABLED=False

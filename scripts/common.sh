@@ -84,6 +84,18 @@ ensure_console_tools() {
   export PATH="$E2E/node_modules/.bin:$PATH"
 }
 
+# A benchmark's Python venv: made once, its pinned requirements installed (idempotent).
+#   ensure_bench_venv VENV REQUIREMENTS WHAT
+ensure_bench_venv() {
+  local venv="$1" requirements="$2" what="$3"
+  if [ ! -x "$venv/bin/python" ]; then
+    step "creating the benchmark venv ($venv)"
+    python3 -m venv "$venv"
+  fi
+  step "installing $what from PyPI (pinned in ${requirements#"$ROOT"/})"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+}
+
 # cargo-lambda (with zig, for cross-building the functions) from PyPI, in a venv of its own.
 ensure_cargo_lambda() {
   local venv="${TOLLGATE_CACHE:-$HOME/.cache/tollgate}/cargo-lambda-venv" version="1.9.2"

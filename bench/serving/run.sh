@@ -21,12 +21,7 @@ ROUNDS="${ROUNDS:-3}"
 VENV="$ROOT/bench/serving/.venv"
 
 ensure_rust
-if [ ! -x "$VENV/bin/python" ]; then
-  step "creating the benchmark venv ($VENV)"
-  python3 -m venv "$VENV"
-fi
-step "installing scikit-learn from PyPI (pinned in bench/tuning/requirements.txt)"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/bench/tuning/requirements.txt"
+ensure_bench_venv "$VENV" "$ROOT/bench/tuning/requirements.txt" "scikit-learn"
 
 step "building tollgate and the load generator (dev profile, as the demo)"
 cargo build --locked --workspace --bin tollgate

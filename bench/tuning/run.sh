@@ -18,12 +18,7 @@ OUT="$ROOT/bench/tuning/out"
 mkdir -p "$OUT"
 
 ensure_rust
-if [ ! -x "$VENV/bin/python" ]; then
-  step "creating the benchmark venv ($VENV)"
-  python3 -m venv "$VENV"
-fi
-step "installing Optuna and scikit-learn from PyPI (pinned in bench/tuning/requirements.txt)"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/bench/tuning/requirements.txt"
+ensure_bench_venv "$VENV" "$ROOT/bench/tuning/requirements.txt" "Optuna and scikit-learn"
 
 step "building the strategies' ask/tell example and tollgate (release profile)"
 cargo build --release --locked -p tollgate-tuning --example ask_tell
