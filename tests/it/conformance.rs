@@ -27,3 +27,49 @@ async fn two_catalog_handles_on_one_file_race_like_two_processes() {
     let _b = SqliteCatalog::open(&path).unwrap();
     tollgate_domain::conformance::catalog(&a).await;
 }
+
+/// A file the folder store handed out (a fetched object) is kept elsewhere by a hard link, not a
+/// second copy (a 16 GB upload and its version's `original/` share their bytes); a file from
+/// outside the store is copied, so that changing it later changes no object.
+#[tokio::test]
+async fn the_folder_store_links_its_own_files_and_copies_others() {
+    use std::os::unix::fs::MetadataExt;
+    use tollgate_domain::ports::BlobStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::new(dir.path());
+    let bucket = BucketName::parse("links").unwrap();
+    let key = |k: &str| tollgate_domain::BlobKey::parse(k).unwrap();
+    store
+        .put(
+            &bucket,
+            &key("incoming/a.csv"),
+            bytes::Bytes::from_static(b"x,y\n1,2\n"),
+        )
+        .await
+        .unwrap();
+    let fetched = store.fetch(&bucket, &key("incoming/a.csv")).await.unwrap();
+    store
+        .put_file(&bucket, &key("kept/a.csv"), &fetched.path)
+        .await
+        .unwrap();
+    let inode = |k: &str| {
+        std::fs::metadata(store.path_of(&bucket, &key(k)))
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(inode("kept/a.csv"), inode("incoming/a.csv"));
+
+    let outside = dir
+        .path()
+        .join("..")
+        .join(format!("outside-{}.csv", std::process::id()));
+    std::fs::write(&outside, b"x\n3\n").unwrap();
+    store
+        .put_file(&bucket, &key("kept/b.csv"), &outside)
+        .await
+        .unwrap();
+    std::fs::write(&outside, b"changed\n").unwrap();
+    let kept = store.get(&bucket, &key("kept/b.csv")).await.unwrap();
+    std::fs::remove_file(&outside).unwrap();
+    assert_eq!(&kept[..], b"x\n3\n");
+}

@@ -97,6 +97,29 @@ impl FsBlobStore {
         Ok(())
     }
 
+    /// Puts a file of this store at `key` by a hard link. Objects are never written in place (a
+    /// put renames a new file over the name), so a link is a copy that costs nothing and can
+    /// never change under the source.
+    fn link_sync(
+        &self,
+        bucket: &BucketName,
+        key: &BlobKey,
+        src: &Path,
+    ) -> Result<ObjectMeta, PortError> {
+        let dest = self.path_of(bucket, key);
+        Self::ensure_parent(&dest)?;
+        let tmp_dir = self.bucket_dir(bucket).join(TMP_DIR);
+        std::fs::create_dir_all(&tmp_dir)
+            .map_err(|e| io(format!("creating {}", tmp_dir.display()), e))?;
+        let linked = tempfile::Builder::new()
+            .make_in(&tmp_dir, |path| std::fs::hard_link(src, path))
+            .map_err(|e| io(format!("linking {}", src.display()), e))?;
+        linked
+            .persist(&dest)
+            .map_err(|e| io(format!("moving a copy into {}", dest.display()), e.error))?;
+        Self::meta(key, &dest)
+    }
+
     fn put_sync(
         &self,
         bucket: &BucketName,
@@ -166,6 +189,15 @@ impl BlobStore for FsBlobStore {
     ) -> Result<ObjectMeta, PortError> {
         let (this, bucket, key, src) = (self.clone(), bucket.clone(), key.clone(), path.to_owned());
         blocking(move || {
+            // A file this store handed out (a fetched object's link) is never written in place
+            // either: linked, an upload kept as its version's original costs no second copy.
+            let inside = |p: &Path| p.canonicalize().ok();
+            if let (Some(file), Some(root)) = (inside(&src), inside(&this.root))
+                && file.starts_with(&root)
+                && file.is_file()
+            {
+                return this.link_sync(&bucket, &key, &file);
+            }
             let mut input = std::fs::File::open(&src)
                 .map_err(|e| io(format!("opening {}", src.display()), e))?;
             this.put_sync(&bucket, &key, |f| std::io::copy(&mut input, f).map(|_| ()))
@@ -316,20 +348,7 @@ impl BlobStore for FsBlobStore {
                     "object {from} in bucket {bucket}"
                 )));
             }
-            // Objects are never written in place (a put renames a new file over the name), so a
-            // hard link is a copy that costs nothing and can never change under the source.
-            let dest = this.path_of(&bucket, &to);
-            Self::ensure_parent(&dest)?;
-            let tmp_dir = this.bucket_dir(&bucket).join(TMP_DIR);
-            std::fs::create_dir_all(&tmp_dir)
-                .map_err(|e| io(format!("creating {}", tmp_dir.display()), e))?;
-            let linked = tempfile::Builder::new()
-                .make_in(&tmp_dir, |path| std::fs::hard_link(&src, path))
-                .map_err(|e| io(format!("linking {}", src.display()), e))?;
-            linked
-                .persist(&dest)
-                .map_err(|e| io(format!("moving a copy into {}", dest.display()), e.error))?;
-            Self::meta(&to, &dest)
+            this.link_sync(&bucket, &to, &src)
         })
         .await
     }
