@@ -260,7 +260,13 @@ impl Ingest {
         let dataset = upload.dataset.clone();
         let contract_version = contract.map(|c| c.version);
         let work_dir = self.config.work_dir.clone();
+        let progress = self.progress.clone();
         blocking(move || {
+            let checking = || {
+                if let Some(p) = &progress {
+                    p(Stage::Checking);
+                }
+            };
             let content_hash = fp.hash.clone();
             let bytes = fp.bytes;
             let upload = tollgate_validation::UploadFile {
@@ -275,6 +281,7 @@ impl Ingest {
                 baseline.as_ref(),
                 &work_dir,
                 tollgate_validation::stream_above(),
+                &checking,
             )?;
             let mut timings_ms = checked.timings_ms;
             timings_ms.insert("baseline".to_owned(), baseline_ms);

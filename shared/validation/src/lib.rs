@@ -109,7 +109,8 @@ pub struct UploadFile<'a> {
 
 /// Reads and judges an upload whose fingerprint is known. A plain CSV or Parquet file of
 /// `stream_above` bytes or more ([`stream_above`]) streams through the gate in batches, its Parquet copy written as it
-/// goes (into `work_dir`); anything else is read whole.
+/// goes (into `work_dir`); anything else is read whole. `on_checking` is called once reading
+/// is done and checking starts (for a streamed upload, at once: they go together).
 pub fn check_upload(
     upload: UploadFile<'_>,
     dataset: &DatasetName,
@@ -117,6 +118,7 @@ pub fn check_upload(
     baseline: Option<&Baseline>,
     work_dir: &Path,
     stream_above: u64,
+    on_checking: &dyn Fn(),
 ) -> Result<Checked, ValidationError> {
     let UploadFile {
         path,
@@ -126,9 +128,12 @@ pub fn check_upload(
     if fingerprint.bytes >= stream_above
         && let Some(format) = read::streamable(file_name, &fingerprint)
     {
+        // Reading and checking go together, batch by batch.
+        on_checking();
         return check_streamed(path, format, dataset, contract, baseline, work_dir);
     }
     let inspection = inspect_fingerprinted(path, file_name, fingerprint, contract)?;
+    on_checking();
     let mut findings = inspection.findings;
     let mut timings_ms = inspection.timings_ms;
     let verdict = inspection
@@ -842,7 +847,7 @@ mod tests {
                 name: "big.csv",
                 fingerprint: read::fingerprint(file.path()).unwrap(),
             };
-            check_upload(upload, &dataset, None, None, dir.path(), above).unwrap()
+            check_upload(upload, &dataset, None, None, dir.path(), above, &|| {}).unwrap()
         };
         let whole = check(u64::MAX);
         let streamed = check(1);

@@ -340,34 +340,27 @@ impl ColumnSummary {
                     *mine = Numbers::Sketched(Box::new(merged));
                 }
             },
-            (Shape::Categorical(mine), Shape::Categorical(theirs)) => {
-                let as_counts = |c: &Categories| match c {
-                    Categories::Exact(m) => Some(m.clone()),
-                    Categories::Sketched(_) => None,
-                };
-                match (&mut *mine, theirs) {
-                    (Categories::Exact(a), Categories::Exact(b)) => {
-                        for (k, c) in b {
-                            *a.entry(k.clone()).or_insert(0) += c;
-                        }
-                        if a.len() > CATEGORY_LIMIT {
-                            let mut s = CategorySketches::new();
-                            s.add(a.iter().map(|(k, c)| (k.as_str(), *c)));
-                            *mine = Categories::Sketched(Box::new(s));
-                        }
+            (Shape::Categorical(mine), Shape::Categorical(theirs)) => match (&mut *mine, theirs) {
+                (Categories::Exact(a), Categories::Exact(b)) => {
+                    for (k, c) in b {
+                        *a.entry(k.clone()).or_insert(0) += c;
                     }
-                    (Categories::Sketched(a), Categories::Sketched(b)) => a.merge(b),
-                    (Categories::Sketched(a), exact) => {
-                        let counts = as_counts(exact).unwrap_or_default();
-                        a.add(counts.iter().map(|(k, c)| (k.as_str(), *c)));
-                    }
-                    (Categories::Exact(a), Categories::Sketched(b)) => {
-                        let mut s = (**b).clone();
+                    if a.len() > CATEGORY_LIMIT {
+                        let mut s = CategorySketches::new();
                         s.add(a.iter().map(|(k, c)| (k.as_str(), *c)));
                         *mine = Categories::Sketched(Box::new(s));
                     }
                 }
-            }
+                (Categories::Sketched(a), Categories::Sketched(b)) => a.merge(b),
+                (Categories::Sketched(a), Categories::Exact(b)) => {
+                    a.add(b.iter().map(|(k, c)| (k.as_str(), *c)));
+                }
+                (Categories::Exact(a), Categories::Sketched(b)) => {
+                    let mut s = (**b).clone();
+                    s.add(a.iter().map(|(k, c)| (k.as_str(), *c)));
+                    *mine = Categories::Sketched(Box::new(s));
+                }
+            },
             _ => {}
         }
     }
