@@ -40,9 +40,12 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Upload a dataset file (CSV, CSV.gz, JSON Lines, Parquet) and run it through the data gate.
+    /// Upload a dataset file (CSV, CSV.gz, JSON Lines, Parquet) and run it through the data gate;
+    /// or a folder of them (Spark's or a warehouse's `part-*` export) as one version.
     Upload {
-        /// The file to upload.
+        /// The file to upload, or a folder whose files (names starting with `_` or `.` aside)
+        /// become one version: they go to `incoming/<dataset>/<folder>-<time>/`, then its
+        /// `_manifest.json`.
         file: PathBuf,
         /// The dataset it is a version of.
         #[arg(long)]

@@ -52,6 +52,7 @@ pub fn upload_json(env: &Embedded, outcome: &UploadOutcome) -> Value {
         "findings": report.findings,
         "uploaded_by": r.uploaded_by,
         "timings_ms": report.timings_ms,
+        "files": report.files,
     })
 }
 
@@ -163,6 +164,13 @@ pub fn upload_text(env: &Embedded, outcome: &UploadOutcome) -> String {
     );
     let _ = writeln!(out, "  sha256     {}", r.content_hash);
     let _ = writeln!(out, "  uploaded   {} by {}", r.source.key, r.uploaded_by);
+    if !report.files.is_empty() {
+        let _ = writeln!(
+            out,
+            "  files      {} (the sha256 is of their sha256sum lines, in name order)",
+            report.files.len()
+        );
+    }
     if let Some(v) = report.contract_version {
         let _ = writeln!(
             out,

@@ -40,7 +40,10 @@ pub async fn ingest(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<O
             .collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else if outcomes.is_empty() {
-        println!("the event holds no upload under incoming/<dataset>/: nothing to do");
+        println!(
+            "nothing to ingest: the event holds no upload under incoming/<dataset>/, or only \
+             files of a batch folder whose marker (_SUCCESS or _manifest.json) has not come yet"
+        );
     } else {
         for o in &outcomes {
             print!("{}", output::upload_text(env, o));

@@ -398,6 +398,15 @@ async fn upload(
     dataset: &str,
     json: bool,
 ) -> anyhow::Result<Outcome> {
+    if file.is_dir() {
+        return Err(UsageError(format!(
+            "{} is a folder: through the API, upload its files to \
+             s3://<data bucket>/incoming/{dataset}/<batch>/ (aws s3 cp --recursive), then an \
+             empty _SUCCESS there, last; or upload it without --api on the data dir",
+            file.display()
+        ))
+        .into());
+    }
     if !file.is_file() {
         return Err(UsageError(format!("{} is not a file", file.display())).into());
     }

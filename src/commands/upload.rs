@@ -1,5 +1,6 @@
 //! `tollgate upload FILE --dataset NAME`: the file goes into the embedded bucket under
-//! `incoming/NAME/`, and the ingest handler runs on the same S3 event AWS would send.
+//! `incoming/NAME/`, and the ingest handler runs on the same S3 event AWS would send. A folder
+//! goes under `incoming/NAME/<folder>-<time>/`, file by file, then its `_manifest.json`.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tollgate_domain::names::sanitize_file_name;
 use tollgate_domain::ports::BlobStore;
 use tollgate_domain::{BlobKey, UploadOutcome, UploadStatus};
-use tollgate_ingest::Stage;
+use tollgate_ingest::{MANIFEST_MARKER, Stage};
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError, output, progress};
@@ -21,10 +22,15 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let dataset = super::dataset_name(dataset)?;
-    if !file.is_file() {
-        return Err(UsageError(format!("{} is not a file", file.display())).into());
-    }
-    let outcome = upload(env, file, &dataset, !json).await?;
+    let outcome = if file.is_dir() {
+        upload_folder(env, file, &dataset, !json).await?
+    } else if file.is_file() {
+        upload(env, file, &dataset, !json).await?
+    } else {
+        return Err(
+            UsageError(format!("{} is neither a file nor a folder", file.display())).into(),
+        );
+    };
     if !json {
         print!("{}", output::upload_text(env, &outcome));
     }
@@ -55,6 +61,138 @@ pub async fn run(
     })
 }
 
+/// The data files of a folder, below it, in name order: Spark's and Hadoop's bookkeeping
+/// (names starting with `_` or `.`) left out.
+fn data_files(root: &Path) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    let mut found = Vec::new();
+    let mut folders = vec![(String::new(), root.to_path_buf())];
+    while let Some((prefix, dir)) = folders.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('_') || name.starts_with('.') {
+                continue;
+            }
+            let relative = format!("{prefix}{}", sanitize_file_name(&name));
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push((format!("{relative}/"), path));
+            } else {
+                found.push((relative, path));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(found)
+}
+
+/// Puts a folder's files into the bucket under a new batch folder, then its manifest, handing
+/// the ingest handler each object's S3 event as S3 would: the files wait, the manifest makes
+/// them one version.
+pub async fn upload_folder(
+    env: &Embedded,
+    dir: &Path,
+    dataset: &tollgate_domain::DatasetName,
+    show_progress: bool,
+) -> anyhow::Result<UploadOutcome> {
+    let files = data_files(dir)?;
+    if files.is_empty() {
+        return Err(UsageError(format!(
+            "{} holds no data files (names starting with _ or . are left out)",
+            dir.display()
+        ))
+        .into());
+    }
+    let base = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| {
+            d.file_name()
+                .map(|n| sanitize_file_name(&n.to_string_lossy()))
+        })
+        .unwrap_or_else(|| "batch".to_owned());
+    let batch = format!(
+        "{base}-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let folder = format!("incoming/{dataset}/{batch}");
+    let total: u64 = files
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or_default())
+        .sum();
+    let bar = progress::spinner(show_progress, "uploading");
+    let mut manifest = Vec::with_capacity(files.len());
+    let mut sent = 0u64;
+    for (i, (name, path)) in files.iter().enumerate() {
+        bar.set_message(format!(
+            "uploading {}/{} files ({} of {})",
+            i + 1,
+            files.len(),
+            output::human_bytes(sent),
+            output::human_bytes(total)
+        ));
+        let key =
+            BlobKey::parse(&format!("{folder}/{name}")).map_err(|e| UsageError(e.to_string()))?;
+        let meta = env
+            .blobs
+            .put_file(&env.bucket, &key, path)
+            .await
+            .with_context(|| format!("copying {} into the embedded bucket", path.display()))?;
+        sent += meta.size;
+        let event = s3_put_event(
+            env,
+            &key,
+            meta.size,
+            meta.etag.as_deref().unwrap_or_default(),
+            &env.user,
+        );
+        env.ingest()
+            .handle(&event)
+            .await
+            .with_context(|| format!("announcing {key}"))?;
+        manifest.push(serde_json::json!({ "name": name, "size": meta.size }));
+    }
+    let marker = BlobKey::parse(&format!("{folder}/{MANIFEST_MARKER}")).expect("a valid key");
+    let body = serde_json::to_vec_pretty(&serde_json::json!({ "files": manifest }))?;
+    let meta = env
+        .blobs
+        .put(&env.bucket, &marker, body.into())
+        .await
+        .context("writing the batch's manifest")?;
+    let event = s3_put_event(
+        env,
+        &marker,
+        meta.size,
+        meta.etag.as_deref().unwrap_or_default(),
+        &env.user,
+    );
+    let outcomes = ingest_with_progress(env, &bar, &event).await;
+    bar.finish_and_clear();
+    outcomes?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {marker}"))
+}
+
+/// Runs the ingest handler on `event`, its stages shown on `bar`.
+async fn ingest_with_progress(
+    env: &Embedded,
+    bar: &indicatif::ProgressBar,
+    event: &S3Event,
+) -> anyhow::Result<Vec<UploadOutcome>> {
+    let progress_bar = bar.clone();
+    let ingest = env.ingest().with_progress(move |stage| {
+        progress_bar.set_message(match stage {
+            Stage::Hashing => "hashing",
+            Stage::Parsing => "parsing",
+            Stage::Checking => "checking, profiling, comparing with the previous version",
+            Stage::Writing => "writing",
+        });
+    });
+    ingest.handle(event).await.context("ingesting the upload")
+}
+
 /// Puts the file into the bucket and hands the ingest handler its S3 event.
 pub async fn upload(
     env: &Embedded,
@@ -81,19 +219,9 @@ pub async fn upload(
         meta.etag.as_deref().unwrap_or_default(),
         &env.user,
     );
-    let progress_bar = bar.clone();
-    let ingest = env.ingest().with_progress(move |stage| {
-        progress_bar.set_message(match stage {
-            Stage::Hashing => "hashing",
-            Stage::Parsing => "parsing",
-            Stage::Checking => "checking, profiling, comparing with the previous version",
-            Stage::Writing => "writing",
-        });
-    });
-    let result = ingest.handle(&event).await;
+    let result = ingest_with_progress(env, &bar, &event).await;
     bar.finish_and_clear();
-    let mut outcomes = result.context("ingesting the upload")?;
-    outcomes
+    result?
         .pop()
         .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {key}"))
 }

@@ -405,3 +405,61 @@ fn a_large_upload_streams_through_the_gate_in_batches() {
     );
     assert_eq!(v["rows"], rows as u64);
 }
+
+/// A folder of files (as Spark writes one: `part-*` files, `_SUCCESS`, `.crc` files) becomes
+/// one version, as a user uploads it; the same folder again is a duplicate of it; a folder
+/// whose files disagree is refused with the file named.
+#[test]
+fn a_folder_of_parts_becomes_one_version() {
+    let t = Tollgate::new();
+    let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let folder = t.dir.path().join("export");
+    std::fs::create_dir(&folder).unwrap();
+    for (i, chunk) in rows.chunks(300).enumerate() {
+        let part = format!("{header}\n{}\n", chunk.join("\n"));
+        std::fs::write(folder.join(format!("part-{i:05}.csv")), part).unwrap();
+    }
+    std::fs::write(folder.join("_SUCCESS"), "").unwrap();
+    std::fs::write(folder.join(".part-00000.csv.crc"), "crc").unwrap();
+
+    let (code, v) = t.upload(&folder, "wine");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["status"], "accepted");
+    assert_eq!(v["rows"], rows.len() as u64, "rows is the total");
+    let files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    );
+    let source = v["source"]["key"].as_str().unwrap();
+    assert!(
+        source.starts_with("incoming/wine/export-") && source.ends_with("/_manifest.json"),
+        "{source}"
+    );
+
+    let (code, again) = t.upload(&folder, "wine");
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(again["version"], 1);
+
+    std::fs::write(
+        folder.join("part-00003.csv"),
+        "fixed_acidity,colour\n7.0,red\n",
+    )
+    .unwrap();
+    let (code, bad) = t.upload(&folder, "wine");
+    assert_eq!(code, 1, "{bad}");
+    let reasons = reasons(&bad);
+    assert!(
+        reasons.contains("part-00003.csv has no column") && reasons.contains("\"colour\""),
+        "{reasons}"
+    );
+}

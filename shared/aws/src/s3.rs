@@ -375,6 +375,7 @@ impl S3BlobStore {
         {
             Ok(out) => Ok(Some(ObjectMeta {
                 uploaded_by: Self::uploaded_by(out.metadata()),
+                last_modified: Self::modified(out.last_modified()),
                 ..Self::meta(
                     key,
                     out.content_length().unwrap_or_default().max(0) as u64,

@@ -37,7 +37,8 @@ pub use pipeline::{ModelFamily, Pipeline, Task};
 // used as `promotion::...`, its names being too general for the crate root.
 pub use promotion::{Approval, ModelState, StageChange, TestVerdict, VersionState};
 pub use report::{
-    ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, ValidationReport,
+    ColumnDrift, ColumnProfile, DatasetProfile, DriftReport, Finding, UploadedFile,
+    ValidationReport,
 };
 pub use search::{Hyperparameters, ParamSpec, ParamValue, SearchSpace};
 pub use training::{

@@ -203,6 +203,18 @@ pub struct ValidationReport {
     /// Milliseconds spent per stage, for the curious and the benchmark.
     #[serde(default)]
     pub timings_ms: BTreeMap<String, u64>,
+    /// An upload of many files (a batch folder): its files, in name order. Empty for one file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<UploadedFile>,
+}
+
+/// One file of an upload of many: its name in the batch folder, its size and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadedFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: ContentHash,
 }
 
 impl ValidationReport {

@@ -5,8 +5,54 @@ use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UserId};
 
 use crate::IngestError;
 
-/// The prefix uploads arrive under: `incoming/<dataset>/<file>`.
+/// The prefix uploads arrive under: `incoming/<dataset>/<file>`, or a batch of many files
+/// under `incoming/<dataset>/<batch>/`.
 pub const INCOMING: &str = "incoming";
+
+/// The marker that says a batch folder is complete, as Spark and Hadoop write it.
+pub const SUCCESS_MARKER: &str = "_SUCCESS";
+/// The marker that lists a batch folder's files and their sizes (`{"files": [{"name", "size"}]}`).
+pub const MANIFEST_MARKER: &str = "_manifest.json";
+
+/// Where an uploaded object sits, and so what it asks of the gate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// A file of its own, `incoming/<dataset>/<file>`: a version by itself.
+    File,
+    /// A file of a batch folder, `incoming/<dataset>/<batch>/<file>`: part of the version the
+    /// folder's marker makes. `name` is its path below the folder.
+    Part { folder: BlobKey, name: String },
+    /// A batch folder's marker: the folder is complete, its files become one version.
+    Marker { folder: BlobKey, manifest: bool },
+}
+
+impl Arrival {
+    /// What a key under `incoming/<dataset>/` is. `None` for a batch's other bookkeeping
+    /// (names starting with `_` or `.`, as Spark's `_committed_*` and `.crc` files), which is
+    /// not data.
+    pub(crate) fn of(key: &BlobKey) -> Option<Self> {
+        let segments: Vec<&str> = key.segments().collect();
+        if segments.len() < 4 {
+            return Some(Self::File);
+        }
+        let folder = BlobKey::parse(&segments[..3].join("/")).expect("a prefix of a valid key");
+        let name = segments[3..].join("/");
+        let file = key.file_name();
+        if segments.len() == 4 && (file == SUCCESS_MARKER || file == MANIFEST_MARKER) {
+            return Some(Self::Marker {
+                folder,
+                manifest: file == MANIFEST_MARKER,
+            });
+        }
+        if segments[3..]
+            .iter()
+            .any(|s| s.starts_with('_') || s.starts_with('.'))
+        {
+            return None;
+        }
+        Some(Self::Part { folder, name })
+    }
+}
 
 /// One uploaded object, as an ingest request.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,11 +64,21 @@ pub struct UploadRef {
     pub uploaded_by: UserId,
     /// That principal as S3 names it (`AWS:AROA…:session`), when it does.
     pub principal: Option<String>,
+    pub arrival: Arrival,
 }
 
 impl UploadRef {
-    /// The idempotency key: the same object version always gives the same key.
+    /// The idempotency key: the same object version always gives the same key; a batch's
+    /// marker gives its folder's (`<bucket>/<folder>/`), since a folder becomes one version once.
     pub fn upload_key(&self) -> String {
+        match &self.arrival {
+            Arrival::Marker { folder, .. } => format!("{}/{folder}/", self.object.bucket),
+            _ => self.object_key(),
+        }
+    }
+
+    /// The idempotency key of the object itself, whatever it is.
+    pub fn object_key(&self) -> String {
         let version = self
             .object
             .version_id
@@ -71,6 +127,9 @@ pub fn uploads_in(event: &S3Event) -> Result<Vec<UploadRef>, IngestError> {
             IngestError::BadEvent(format!("the uploaded object's key is refused: {e}"))
         })?;
         let segments: Vec<&str> = key.segments().collect();
+        let Some(arrival) = Arrival::of(&key) else {
+            continue;
+        };
         if segments.len() < 3 {
             return Err(IngestError::BadEvent(format!(
                 "upload {key} is not under {INCOMING}/<dataset>/<file>"
@@ -103,6 +162,7 @@ pub fn uploads_in(event: &S3Event) -> Result<Vec<UploadRef>, IngestError> {
             dataset,
             uploaded_by,
             principal,
+            arrival,
         });
     }
     Ok(uploads)
@@ -162,6 +222,44 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_batch_folder_has_parts_and_a_marker_and_bookkeeping_that_is_skipped() {
+        let part = &uploads_in(&event("incoming/credit/2026-12-01/part-00001.parquet")).unwrap()[0];
+        assert_eq!(
+            part.arrival,
+            Arrival::Part {
+                folder: BlobKey::parse("incoming/credit/2026-12-01").unwrap(),
+                name: "part-00001.parquet".to_owned()
+            }
+        );
+        let marker = &uploads_in(&event("incoming/credit/2026-12-01/_SUCCESS")).unwrap()[0];
+        assert!(matches!(
+            marker.arrival,
+            Arrival::Marker {
+                manifest: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            marker.upload_key(),
+            "tollgate-data/incoming/credit/2026-12-01/"
+        );
+        assert_eq!(
+            marker.object_key(),
+            "tollgate-data/incoming/credit/2026-12-01/_SUCCESS#abc"
+        );
+        for skipped in [
+            "incoming/credit/b/.part-00001.parquet.crc",
+            "incoming/credit/b/_committed_123",
+            "incoming/credit/b/_temporary/0/part-1.parquet",
+        ] {
+            assert!(uploads_in(&event(skipped)).unwrap().is_empty(), "{skipped}");
+        }
+        // A file of its own is still a file.
+        let file = &uploads_in(&event("incoming/credit/_SUCCESS")).unwrap()[0];
+        assert_eq!(file.arrival, Arrival::File);
     }
 
     #[test]

@@ -12,12 +12,13 @@ use tollgate_domain::ports::{
 };
 use tollgate_domain::report::{DatasetProfile, Finding};
 use tollgate_domain::{
-    AuditEvent, BlobKey, BucketName, DatasetVersion, Event, ObjectRef, PortError, UploadOutcome,
-    UploadRecord, UploadStatus, ValidationReport,
+    AuditEvent, BlobKey, BucketName, ContentHash, DatasetVersion, Event, ObjectRef, PortError,
+    UploadOutcome, UploadRecord, UploadStatus, UploadedFile, ValidationReport,
 };
 use tollgate_validation::{Baseline, Fingerprint, Verdict};
 
-use crate::{IngestError, UploadRef, uploads_in};
+use crate::batch::{self, Manifest};
+use crate::{Arrival, IngestError, UploadRef, uploads_in};
 
 /// How many times an upload is retried when other uploads of the same dataset keep winning the
 /// next version number.
@@ -68,6 +69,42 @@ impl std::fmt::Debug for Ingest {
     }
 }
 
+/// One file of an upload, fetched: the object, its name (below its batch folder), its bytes in a
+/// local file and their fingerprint.
+struct FetchedFile {
+    object: ObjectRef,
+    name: String,
+    local: LocalObject,
+    fingerprint: Fingerprint,
+}
+
+/// An upload's bytes: one file, or a batch folder's files in name order.
+struct Fetched {
+    files: Vec<FetchedFile>,
+    /// A batch's marker (kept with the version: a manifest says what the batch was).
+    marker: Option<FetchedFile>,
+    hash: ContentHash,
+    bytes: u64,
+    /// A batch's files as its report lists them; empty for one file.
+    listed: Vec<UploadedFile>,
+}
+
+impl Fetched {
+    /// The object the uploader is told from: the file, or the batch's marker.
+    fn meta(&self) -> &ObjectMeta {
+        &self.marker.as_ref().unwrap_or(&self.files[0]).local.meta
+    }
+
+    /// Every object to keep with the version or in quarantine, under its name.
+    fn kept(&self) -> impl Iterator<Item = &FetchedFile> {
+        self.files.iter().chain(
+            self.marker
+                .iter()
+                .filter(|m| m.object.key.file_name() == crate::MANIFEST_MARKER),
+        )
+    }
+}
+
 /// What the gate made of one upload, before anything is written.
 struct Computed {
     report: ValidationReport,
@@ -86,11 +123,15 @@ fn key(raw: String) -> Result<BlobKey, IngestError> {
     BlobKey::parse(&raw).map_err(|e| IngestError::BadEvent(e.to_string()))
 }
 
-/// Where a version keeps the upload it came from.
-fn original_key(prefix: &BlobKey, source: &BlobKey) -> Result<BlobKey, IngestError> {
+/// Where a version keeps a file of the upload it came from.
+fn original_key(prefix: &BlobKey, name: &str) -> Result<BlobKey, IngestError> {
     prefix
-        .join(&format!("original/{}", source.file_name()))
+        .join(&format!("original/{name}"))
         .map_err(|e| IngestError::BadEvent(e.to_string()))
+}
+
+async fn hash_file(path: PathBuf) -> Result<Fingerprint, IngestError> {
+    Ok(blocking(move || tollgate_validation::read::fingerprint(&path)).await??)
 }
 
 fn json(value: &impl serde::Serialize) -> Bytes {
@@ -150,13 +191,115 @@ impl Ingest {
         }
     }
 
-    /// Handles every upload an S3 event announces, in order.
+    /// Handles every upload an S3 event announces, in order. A file of a batch folder whose
+    /// marker has not come yet has no outcome: the marker's event ingests it.
     pub async fn handle(&self, event: &S3Event) -> Result<Vec<UploadOutcome>, IngestError> {
         let mut outcomes = Vec::new();
         for upload in uploads_in(event)? {
-            outcomes.push(self.ingest(&upload).await?);
+            let outcome = match &upload.arrival {
+                Arrival::Part { folder, name } => self.part(&upload, folder, name).await?,
+                Arrival::Marker { folder, .. } => Some(self.marker(&upload, folder).await?),
+                Arrival::File => Some(self.ingest(&upload).await?),
+            };
+            outcomes.extend(outcome);
         }
         Ok(outcomes)
+    }
+
+    /// A batch's marker: the folder becomes one version, once. Another marker for a folder
+    /// already handled is its own rejected upload.
+    async fn marker(
+        &self,
+        upload: &UploadRef,
+        folder: &BlobKey,
+    ) -> Result<UploadOutcome, IngestError> {
+        if let Some(record) = self.catalog.upload(&upload.upload_key()).await?
+            && !same_object(&record.source, &upload.object)
+        {
+            let what = match (record.status, record.version) {
+                (UploadStatus::Rejected, _) => "rejected".to_owned(),
+                (_, Some(v)) => format!("v{v}"),
+                _ => record.status.as_str().to_owned(),
+            };
+            let reason = format!(
+                "{folder}/ was already ingested ({what}) by its marker {}: a batch folder is \
+                 ingested once; write the batch again under a new folder",
+                record.source
+            );
+            return self.refuse(upload, "batch", reason).await;
+        }
+        self.ingest(upload).await
+    }
+
+    /// A file of a batch folder. Before its folder's marker: nothing yet. Taken by the marker:
+    /// part of its version, nothing more. After it: its own upload, rejected, so that no version
+    /// changes after it is made.
+    async fn part(
+        &self,
+        upload: &UploadRef,
+        folder: &BlobKey,
+        name: &str,
+    ) -> Result<Option<UploadOutcome>, IngestError> {
+        if let Some(record) = self.catalog.upload(&upload.object_key()).await? {
+            return self.resume(upload, record).await.map(Some);
+        }
+        let bucket = &upload.object.bucket;
+        let late = match self.catalog.upload(&format!("{bucket}/{folder}/")).await? {
+            // The batch is done: its report lists what it took.
+            Some(record) if record.finalized => {
+                let report = self.stored_report(&record).await?;
+                (!batch::listed(&report.files, name)).then(|| {
+                    let made = record
+                        .version
+                        .map_or("was rejected".to_owned(), |v| format!("became v{v}"));
+                    format!("it arrived after {folder}/ {made} without it")
+                })
+            }
+            _ => self.after_marker(upload, folder, name).await?,
+        };
+        match late {
+            None => Ok(None),
+            Some(why) => {
+                let reason = format!(
+                    "{name}: {why}; a version never changes after it is made: upload the file \
+                     in a new batch folder, with its marker"
+                );
+                self.refuse(upload, "batch", reason).await.map(Some)
+            }
+        }
+    }
+
+    /// Why a file is not part of its folder's batch when a marker is there and does not take
+    /// it; `None` while no marker is there, or when it does.
+    async fn after_marker(
+        &self,
+        upload: &UploadRef,
+        folder: &BlobKey,
+        name: &str,
+    ) -> Result<Option<String>, IngestError> {
+        let bucket = &upload.object.bucket;
+        let Some(file) = self.blobs.head(bucket, &upload.object.key).await? else {
+            return Ok(None);
+        };
+        for (marker_name, manifest) in [
+            (crate::SUCCESS_MARKER, false),
+            (crate::MANIFEST_MARKER, true),
+        ] {
+            let key = folder.join(marker_name).expect("a marker's key is valid");
+            let Some(marker) = self.blobs.head(bucket, &key).await? else {
+                continue;
+            };
+            let manifest = match manifest {
+                true => Manifest::parse(&self.blobs.get(bucket, &key).await?, &key).ok(),
+                false => None,
+            };
+            if !batch::takes(&file, name, &marker, manifest.as_ref()) {
+                return Ok(Some(format!(
+                    "it arrived after {folder}/'s marker {marker_name}, which does not take it"
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// Ingests one upload. Safe to call again with the same upload, from any process.
@@ -179,6 +322,147 @@ impl Ingest {
         Err(IngestError::Contended(MAX_ATTEMPTS))
     }
 
+    /// An upload's bytes, fingerprinted: its file, or the files its batch's marker takes.
+    /// `Err(reason)` when a marker cannot take them (a listed file missing, the folder empty).
+    async fn fetch_upload(
+        &self,
+        upload: &UploadRef,
+    ) -> Result<Result<Fetched, String>, IngestError> {
+        self.stage(Stage::Hashing);
+        let local = self.fetch(&upload.object).await?;
+        let fingerprint = hash_file(local.path.clone()).await?;
+        let first = FetchedFile {
+            object: upload.object.clone(),
+            name: upload.file_name.clone(),
+            local,
+            fingerprint,
+        };
+        let Arrival::Marker { folder, manifest } = &upload.arrival else {
+            return Ok(Ok(Fetched {
+                hash: first.fingerprint.hash.clone(),
+                bytes: first.fingerprint.bytes,
+                files: vec![first],
+                marker: None,
+                listed: Vec::new(),
+            }));
+        };
+        let marker = first;
+        let manifest = match manifest {
+            true => match Manifest::parse(
+                &std::fs::read(&marker.local.path).map_err(|e| {
+                    IngestError::Task(format!("reading the manifest {}: {e}", upload.object))
+                })?,
+                &upload.object.key,
+            ) {
+                Ok(m) => Some(m),
+                Err(reason) => return Ok(Err(reason)),
+            },
+            false => None,
+        };
+        let bucket = &upload.object.bucket;
+        let listing = self.blobs.list(bucket, &format!("{folder}/")).await?;
+        let marker_meta = listing
+            .iter()
+            .find(|m| m.key == upload.object.key)
+            .cloned()
+            .unwrap_or_else(|| marker.local.meta.clone());
+        let taken = match batch::taken(folder, &marker_meta, manifest.as_ref(), &listing) {
+            Ok(taken) => taken,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let mut files = Vec::with_capacity(taken.len());
+        for meta in taken {
+            let object = ObjectRef {
+                bucket: bucket.clone(),
+                key: meta.key.clone(),
+                version_id: meta.version_id.clone(),
+                etag: meta.etag.clone(),
+            };
+            let name = batch::name_in(folder, &meta.key).unwrap_or_default();
+            let local = match self.fetch(&object).await {
+                Err(IngestError::BadEvent(_)) => {
+                    return Ok(Err(format!(
+                        "{name} was removed from {folder}/ as it was read"
+                    )));
+                }
+                other => other?,
+            };
+            let fingerprint = hash_file(local.path.clone()).await?;
+            files.push(FetchedFile {
+                object,
+                name,
+                local,
+                fingerprint,
+            });
+        }
+        let listed: Vec<UploadedFile> = files
+            .iter()
+            .map(|f| UploadedFile {
+                name: f.name.clone(),
+                bytes: f.fingerprint.bytes,
+                sha256: f.fingerprint.hash.clone(),
+            })
+            .collect();
+        Ok(Ok(Fetched {
+            hash: tollgate_validation::read::files_hash(&listed),
+            bytes: listed.iter().map(|f| f.bytes).sum(),
+            files,
+            marker: Some(marker),
+            listed,
+        }))
+    }
+
+    /// Rejects `upload` itself (a late file, a second marker, a marker that cannot take its
+    /// folder): kept in quarantine with a report that says why.
+    async fn refuse(
+        &self,
+        upload: &UploadRef,
+        check: &str,
+        reason: String,
+    ) -> Result<UploadOutcome, IngestError> {
+        let upload_key = upload.object_key();
+        if let Some(record) = self.catalog.upload(&upload_key).await? {
+            return self.resume(upload, record).await;
+        }
+        let local = self.fetch(&upload.object).await?;
+        let fingerprint = hash_file(local.path.clone()).await?;
+        let fetched = Fetched {
+            hash: fingerprint.hash.clone(),
+            bytes: fingerprint.bytes,
+            files: vec![FetchedFile {
+                object: upload.object.clone(),
+                name: upload.file_name.clone(),
+                local,
+                fingerprint,
+            }],
+            marker: None,
+            listed: Vec::new(),
+        };
+        let upload = &self.attributed(upload, fetched.meta());
+        let report = ValidationReport {
+            dataset: upload.dataset.clone(),
+            status: UploadStatus::Rejected,
+            content_hash: fetched.hash.clone(),
+            format: Path::new(&upload.file_name)
+                .extension()
+                .map_or("unknown".to_owned(), |e| e.to_string_lossy().to_lowercase()),
+            bytes: fetched.bytes,
+            rows: None,
+            columns: None,
+            contract_version: None,
+            findings: vec![Finding::error(check, reason)],
+            profile: None,
+            drift: None,
+            timings_ms: BTreeMap::new(),
+            files: Vec::new(),
+        };
+        let computed = Computed {
+            report,
+            verdict: None,
+        };
+        self.reject(upload, &upload_key, &fetched, computed).await
+    }
+
     async fn fetch(&self, object: &ObjectRef) -> Result<LocalObject, IngestError> {
         self.blobs.fetch_object(object).await.map_err(|e| match e {
             PortError::NotFound(_) => {
@@ -193,20 +477,21 @@ impl Ingest {
         upload: &UploadRef,
         upload_key: &str,
     ) -> Result<UploadOutcome, IngestError> {
-        let local = self.fetch(&upload.object).await?;
-        let upload = &self.attributed(upload, &local.meta);
-        self.stage(Stage::Hashing);
-        let (path, started) = (local.path.clone(), std::time::Instant::now());
-        let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
+        let started = std::time::Instant::now();
+        let fetched = match self.fetch_upload(upload).await? {
+            Ok(fetched) => fetched,
+            Err(reason) => return self.refuse(upload, "batch", reason).await,
+        };
+        let upload = &self.attributed(upload, fetched.meta());
         let hashed_ms = started.elapsed().as_millis() as u64;
 
         if let Some(existing) = self
             .catalog
-            .version_by_hash(&upload.dataset, &fp.hash)
+            .version_by_hash(&upload.dataset, &fetched.hash)
             .await?
         {
             return self
-                .record_duplicate(upload, upload_key, &fp, existing)
+                .record_duplicate(upload, upload_key, &fetched, existing)
                 .await;
         }
 
@@ -214,7 +499,7 @@ impl Ingest {
         let stored_contract = self.catalog.contract(&upload.dataset, None).await?;
         let parent = dataset.as_ref().and_then(|d| d.latest_version);
         let mut computed = self
-            .compute(upload, &local, fp, stored_contract.as_ref(), parent)
+            .compute(upload, &fetched, stored_contract.as_ref(), parent)
             .await?;
         computed
             .report
@@ -225,14 +510,14 @@ impl Ingest {
             self.accept(
                 upload,
                 upload_key,
-                &local,
+                &fetched,
                 computed,
                 stored_contract,
                 parent,
             )
             .await
         } else {
-            self.reject(upload, upload_key, &local, computed).await
+            self.reject(upload, upload_key, &fetched, computed).await
         }
     }
 
@@ -240,8 +525,7 @@ impl Ingest {
     async fn compute(
         &self,
         upload: &UploadRef,
-        local: &LocalObject,
-        fp: Fingerprint,
+        fetched: &Fetched,
         contract: Option<&StoredContract>,
         parent: Option<u32>,
     ) -> Result<Computed, IngestError> {
@@ -255,7 +539,14 @@ impl Ingest {
         let baseline_ms = started.elapsed().as_millis() as u64;
 
         self.stage(Stage::Parsing);
-        let (path, name) = (local.path.clone(), upload.file_name.clone());
+        let files: Vec<(PathBuf, String, Fingerprint)> = fetched
+            .files
+            .iter()
+            .map(|f| (f.local.path.clone(), f.name.clone(), f.fingerprint.clone()))
+            .collect();
+        let batch = fetched.marker.is_some();
+        let (content_hash, bytes, listed) =
+            (fetched.hash.clone(), fetched.bytes, fetched.listed.clone());
         let terms = contract.map(|c| c.contract.clone());
         let dataset = upload.dataset.clone();
         let contract_version = contract.map(|c| c.version);
@@ -267,22 +558,36 @@ impl Ingest {
                     p(Stage::Checking);
                 }
             };
-            let content_hash = fp.hash.clone();
-            let bytes = fp.bytes;
-            let upload = tollgate_validation::UploadFile {
-                path: &path,
-                name: &name,
-                fingerprint: fp,
+            let mut uploads: Vec<tollgate_validation::UploadFile> = files
+                .iter()
+                .map(|(path, name, fp)| tollgate_validation::UploadFile {
+                    path,
+                    name,
+                    fingerprint: fp.clone(),
+                })
+                .collect();
+            let stream_above = tollgate_validation::stream_above();
+            let checked = if batch {
+                checking();
+                tollgate_validation::check_files(
+                    uploads,
+                    &dataset,
+                    terms.as_ref(),
+                    baseline.as_ref(),
+                    &work_dir,
+                    stream_above,
+                )?
+            } else {
+                tollgate_validation::check_upload(
+                    uploads.remove(0),
+                    &dataset,
+                    terms.as_ref(),
+                    baseline.as_ref(),
+                    &work_dir,
+                    stream_above,
+                    &checking,
+                )?
             };
-            let checked = tollgate_validation::check_upload(
-                upload,
-                &dataset,
-                terms.as_ref(),
-                baseline.as_ref(),
-                &work_dir,
-                tollgate_validation::stream_above(),
-                &checking,
-            )?;
             let mut timings_ms = checked.timings_ms;
             timings_ms.insert("baseline".to_owned(), baseline_ms);
             let verdict = checked.verdict;
@@ -303,6 +608,7 @@ impl Ingest {
                 profile: verdict.as_ref().map(|v| v.profile.clone()),
                 drift: verdict.as_ref().and_then(|v| v.drift.clone()),
                 timings_ms,
+                files: listed,
             };
             Ok::<_, IngestError>(Computed { report, verdict })
         })
@@ -349,7 +655,7 @@ impl Ingest {
         &self,
         upload: &UploadRef,
         upload_key: &str,
-        local: &LocalObject,
+        fetched: &Fetched,
         computed: Computed,
         contract: Option<StoredContract>,
         parent: Option<u32>,
@@ -400,7 +706,11 @@ impl Ingest {
             created_at: now,
             drifted_columns: drifted.clone(),
         };
-        let original = original_key(&prefix, &upload.object.key)?;
+        // What the record keeps: the one file, or the batch's folder of them.
+        let original = match fetched.marker {
+            Some(_) => key(format!("{prefix}/original"))?,
+            None => original_key(&prefix, upload.object.key.file_name())?,
+        };
         let record = UploadRecord {
             upload_key: upload_key.to_owned(),
             dataset: upload.dataset.clone(),
@@ -453,7 +763,7 @@ impl Ingest {
             .await?;
         self.write_version(
             &record_version,
-            local,
+            fetched,
             parquet.path(),
             &report,
             founding.as_ref(),
@@ -474,7 +784,7 @@ impl Ingest {
     async fn write_version(
         &self,
         version: &DatasetVersion,
-        local: &LocalObject,
+        fetched: &Fetched,
         parquet: &Path,
         report: &ValidationReport,
         founding: Option<&StoredContract>,
@@ -484,9 +794,11 @@ impl Ingest {
         self.blobs
             .put_file(bucket, &key(version.data_key())?, parquet)
             .await?;
-        let original = original_key(prefix, &version.source.key)?;
-        self.keep_copy(&version.source, local, bucket, &original)
-            .await?;
+        for file in fetched.kept() {
+            let original = original_key(prefix, &file.name)?;
+            self.keep_copy(&file.object, &file.local, bucket, &original)
+                .await?;
+        }
         let profile = report.profile.clone().unwrap_or(DatasetProfile {
             rows: 0,
             columns: Vec::new(),
@@ -532,7 +844,7 @@ impl Ingest {
         &self,
         upload: &UploadRef,
         upload_key: &str,
-        local: &LocalObject,
+        fetched: &Fetched,
         computed: Computed,
     ) -> Result<UploadOutcome, IngestError> {
         let report = computed.report;
@@ -544,14 +856,27 @@ impl Ingest {
             report.content_hash.short(),
             short_digest(upload_key)
         ))?;
-        let kept = folder
-            .join(upload.object.key.file_name())
-            .map_err(|e| IngestError::BadEvent(e.to_string()))?;
+        let in_folder = |name: &str| {
+            folder
+                .join(name)
+                .map_err(|e| IngestError::BadEvent(e.to_string()))
+        };
+        // The one file, or the folder holding the batch's files.
+        let kept = match fetched.marker {
+            Some(_) => folder.clone(),
+            None => in_folder(upload.object.key.file_name())?,
+        };
         let report_key = folder.join("report.json").expect("a valid key");
         // Quarantine first: once the record exists, its files do.
         self.stage(Stage::Writing);
-        self.keep_copy(&upload.object, local, &bucket, &kept)
-            .await?;
+        for file in fetched.kept() {
+            let name = match fetched.marker {
+                Some(_) => file.name.as_str(),
+                None => upload.object.key.file_name(),
+            };
+            self.keep_copy(&file.object, &file.local, &bucket, &in_folder(name)?)
+                .await?;
+        }
         self.blobs.put(&bucket, &report_key, json(&report)).await?;
         let reasons = report.reasons();
         let record = UploadRecord {
@@ -605,16 +930,17 @@ impl Ingest {
         &self,
         upload: &UploadRef,
         upload_key: &str,
-        fp: &Fingerprint,
+        fetched: &Fetched,
         existing: DatasetVersion,
     ) -> Result<UploadOutcome, IngestError> {
+        let (hash, bytes) = (&fetched.hash, fetched.bytes);
         let now = self.clock.now();
         let record = UploadRecord {
             upload_key: upload_key.to_owned(),
             dataset: upload.dataset.clone(),
             status: UploadStatus::Duplicate,
             version: Some(existing.version),
-            content_hash: fp.hash.clone(),
+            content_hash: hash.clone(),
             source: upload.object.clone(),
             kept_at: existing.location.clone(),
             report: ObjectRef::new(
@@ -622,10 +948,10 @@ impl Ingest {
                 key(existing.report_key())?,
             ),
             rows: Some(existing.rows),
-            bytes: fp.bytes,
+            bytes,
             reasons: vec![format!(
                 "identical content (sha256 {}) is already version {}",
-                fp.hash.short(),
+                hash.short(),
                 existing.version
             )],
             uploaded_by: upload.uploaded_by.clone(),
@@ -712,6 +1038,10 @@ impl Ingest {
                 file_name: record.source.key.file_name().to_owned(),
                 uploaded_by: record.uploaded_by.clone(),
                 principal: None,
+                arrival: match record.upload_key.ends_with('/') {
+                    true => Arrival::of(&record.source.key).unwrap_or(Arrival::File),
+                    false => Arrival::File,
+                },
             };
             let key = record.upload_key.clone();
             match self.resume(&upload, record).await {
@@ -752,10 +1082,15 @@ impl Ingest {
         let report = match (record.status, &existing) {
             (UploadStatus::Accepted, Some(version)) => {
                 // Recompute the version's files from its source, exactly as the first attempt did.
-                let local = self.fetch(&version.source).await?;
-                let path = local.path.clone();
-                let fp = blocking(move || tollgate_validation::read::fingerprint(&path)).await??;
-                if fp.hash != version.content_hash {
+                let upload = &UploadRef {
+                    object: version.source.clone(),
+                    ..upload.clone()
+                };
+                let fetched = self
+                    .fetch_upload(upload)
+                    .await?
+                    .map_err(IngestError::SourceChanged)?;
+                if fetched.hash != version.content_hash {
                     return Err(IngestError::SourceChanged(format!(
                         "{} changed since it was accepted as {} v{} (sha256 {}, now {}): the \
                          version's files cannot be finished from it; upload those bytes again \
@@ -764,7 +1099,7 @@ impl Ingest {
                         version.dataset,
                         version.version,
                         version.content_hash.short(),
-                        fp.hash.short()
+                        fetched.hash.short()
                     )));
                 }
                 let contract = self
@@ -772,13 +1107,7 @@ impl Ingest {
                     .contract(&record.dataset, Some(version.contract_version))
                     .await?;
                 let computed = self
-                    .compute(
-                        upload,
-                        &local,
-                        fp,
-                        contract.as_ref(),
-                        version.parent_version,
-                    )
+                    .compute(upload, &fetched, contract.as_ref(), version.parent_version)
                     .await?;
                 let verdict = computed.verdict.ok_or_else(|| {
                     IngestError::Task(format!("{} no longer parses", version.source))
@@ -795,8 +1124,14 @@ impl Ingest {
                 let work_dir = self.config.work_dir.clone();
                 let data = verdict.data;
                 let parquet = blocking(move || data.into_parquet(&work_dir)).await??;
-                self.write_version(version, &local, parquet.path(), &report, founding.as_ref())
-                    .await?;
+                self.write_version(
+                    version,
+                    &fetched,
+                    parquet.path(),
+                    &report,
+                    founding.as_ref(),
+                )
+                .await?;
                 report
             }
             _ => self.stored_report(&record).await?,
@@ -845,5 +1180,16 @@ fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> Validat
         profile: None,
         drift: None,
         timings_ms: BTreeMap::new(),
+        files: Vec::new(),
     }
+}
+
+/// Whether two references name the same object version (by version id, else ETag).
+fn same_object(a: &ObjectRef, b: &ObjectRef) -> bool {
+    a.bucket == b.bucket
+        && a.key == b.key
+        && match (&a.version_id, &b.version_id) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.etag == b.etag,
+        }
 }

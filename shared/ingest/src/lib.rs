@@ -4,14 +4,19 @@
 //! dataset version (`datasets/<name>/v<N>/`, `DatasetVersionAccepted`), as a duplicate of an
 //! existing version, or in quarantine with its report (`DatasetUploadRejected`).
 //!
+//! A batch folder, `incoming/<dataset>/<batch>/`, becomes one version when its marker
+//! (`_SUCCESS` or `_manifest.json`) arrives; a file written to it after the marker is its own
+//! rejected upload.
+//!
 //! Idempotent: the event's bucket, key and version (or ETag) key an upload record, so a second
 //! delivery, or the same event handled by several processes at once, yields one outcome. Nothing
 //! is deleted: the incoming object stays, and a copy goes with the version or to quarantine.
 
+mod batch;
 mod error;
 mod event;
 mod handler;
 
 pub use error::IngestError;
-pub use event::{UploadRef, uploads_in};
+pub use event::{Arrival, MANIFEST_MARKER, SUCCESS_MARKER, UploadRef, uploads_in};
 pub use handler::{Ingest, Stage};

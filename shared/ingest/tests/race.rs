@@ -14,7 +14,7 @@ use tollgate_domain::ports::{
     BlobStore, Catalog, LocalObject, ObjectMeta, Page, PageRequest, Ports,
 };
 use tollgate_domain::{BlobKey, BucketName, DatasetName, ObjectRef, UploadStatus, UserId};
-use tollgate_ingest::{Ingest, IngestError, UploadRef};
+use tollgate_ingest::{Arrival, Ingest, IngestError, UploadRef};
 use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog};
 
 fn upload(bucket: &BucketName, file: &str) -> UploadRef {
@@ -27,6 +27,7 @@ fn upload(bucket: &BucketName, file: &str) -> UploadRef {
         file_name: file.to_owned(),
         uploaded_by: UserId::parse("alice").unwrap(),
         principal: None,
+        arrival: Arrival::File,
     }
 }
 

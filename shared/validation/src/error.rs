@@ -18,6 +18,10 @@ pub enum ValidationError {
         #[source]
         source: polars::error::PolarsError,
     },
+    /// Reading stopped on content that cannot go on (a batch's file whose columns differ from
+    /// the first's): a finding for the report, raised from inside a reader's callback.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl ValidationError {

@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod columns;
 mod error;
+mod files;
 pub mod profile;
 pub mod read;
 pub mod split;
@@ -27,6 +28,7 @@ use tollgate_domain::{ColumnType, Contract, DatasetName, DriftAction, DriftThres
 
 pub use columns::TypedColumn;
 pub use error::ValidationError;
+pub use files::check_files;
 pub use profile::Values;
 pub use read::{Fingerprint, Format};
 pub use summary::ColumnSummary;
@@ -204,25 +206,13 @@ fn check_streamed(
         _ => {
             // The text is scanned (UTF-8, control characters, record shape) on one thread while
             // the gate reads it on the others; what the scan finds wins.
-            let (scan, gate) = std::thread::scope(|threads| {
-                let scanner = threads.spawn(|| read::scan_csv(path));
-                let gate = match run(false) {
-                    Ok(gate) => Ok(gate),
-                    // A value that does not parse as its type: read again as text, so that
-                    // typing can say which row holds it.
-                    Err(read::BatchError::Read(first)) => run(true).map_err(|e| (first, e)),
-                    Err(e) => Err((PolarsError::NoData("".into()), e)),
-                };
-                (scanner.join(), gate)
-            });
-            let scan = scan.map_err(|_| {
-                ValidationError::io(
-                    "scanning",
-                    path,
-                    std::io::Error::other("the scan thread panicked"),
-                )
-            })??;
-            let problems = scan.problems();
+            let (problems, gate) = read::scanned(path, || match run(false) {
+                Ok(gate) => Ok(gate),
+                // A value that does not parse as its type: read again as text, so that
+                // typing can say which row holds it.
+                Err(read::BatchError::Read(first)) => run(true).map_err(|e| (first, e)),
+                Err(e) => Err((PolarsError::NoData("".into()), e)),
+            })?;
             if !problems.is_empty() {
                 return Ok(failed(problems));
             }
@@ -417,6 +407,27 @@ impl Gate {
         )
     }
 
+    /// Without a contract, the types every batch's columns are read as (by default, the first
+    /// batch's).
+    fn type_as(&mut self, types: &[(String, ColumnType)]) {
+        let rules = types
+            .iter()
+            .map(|(name, dtype)| tollgate_domain::ColumnContract {
+                name: name.clone(),
+                dtype: *dtype,
+                nullable: true,
+                max_null_fraction: None,
+                min: None,
+                max: None,
+                allowed_values: None,
+                unique: false,
+            })
+            .collect();
+        let mut typing = Contract::new(self.dataset.clone(), rules);
+        typing.allow_extra_columns = true;
+        self.typing = Some(typing);
+    }
+
     /// Adds a step's time, in microseconds so that many short batches add up (reported in ms).
     fn time(&mut self, step: &str, started: Instant) {
         *self.timings_us.entry(step.to_owned()).or_insert(0) +=
@@ -432,23 +443,10 @@ impl Gate {
             columns::conform(frame, self.contract.as_ref().or(self.typing.as_ref()));
         if first {
             self.columns = frame.width() as u64;
-            if self.contract.is_none() {
-                let rules = typed
-                    .iter()
-                    .map(|c| tollgate_domain::ColumnContract {
-                        name: c.name.clone(),
-                        dtype: c.dtype,
-                        nullable: true,
-                        max_null_fraction: None,
-                        min: None,
-                        max: None,
-                        allowed_values: None,
-                        unique: false,
-                    })
-                    .collect();
-                let mut typing = Contract::new(self.dataset.clone(), rules);
-                typing.allow_extra_columns = true;
-                self.typing = Some(typing);
+            if self.contract.is_none() && self.typing.is_none() {
+                let types: Vec<(String, ColumnType)> =
+                    typed.iter().map(|c| (c.name.clone(), c.dtype)).collect();
+                self.type_as(&types);
             }
         }
         // A type finding is kept once per column: the first row it was found in.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 use tollgate_domain::report::Finding;
-use tollgate_domain::{ColumnType, ContentHash, Contract};
+use tollgate_domain::{ColumnType, ContentHash, Contract, UploadedFile};
 
 use crate::ValidationError;
 
@@ -49,7 +49,7 @@ impl Format {
 }
 
 /// The SHA-256 and size of a file, streamed, and its first bytes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fingerprint {
     pub hash: ContentHash,
     pub bytes: u64,
@@ -79,6 +79,19 @@ pub fn fingerprint(path: &Path) -> Result<Fingerprint, ValidationError> {
     let hash =
         ContentHash::parse(&hex::encode(hasher.finalize())).expect("sha-256 is 64 hex digits");
     Ok(Fingerprint { hash, bytes, head })
+}
+
+/// The content hash of an upload of many files: the SHA-256 of `sha256sum`'s lines for them
+/// (`<hex>  <name>\n`) in name order (bytewise), so that `LC_ALL=C sha256sum -- * | sha256sum`
+/// in the folder, its markers left out, gives it too.
+pub fn files_hash(files: &[UploadedFile]) -> ContentHash {
+    let mut sorted: Vec<&UploadedFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let mut hasher = Sha256::new();
+    for f in sorted {
+        hasher.update(format!("{}  {}\n", f.sha256.as_str(), f.name).as_bytes());
+    }
+    ContentHash::parse(&hex::encode(hasher.finalize())).expect("sha-256 is 64 hex digits")
 }
 
 /// What reading found: the frame when it parsed, and the findings either way.
@@ -1259,6 +1272,21 @@ fn stream(
     })
 }
 
+/// A Parquet file's schema, as an empty frame (its footer only is read).
+pub fn parquet_schema(path: &Path) -> PolarsResult<DataFrame> {
+    let schema =
+        LazyFrame::scan_parquet(ref_path(path), ScanArgsParquet::default())?.collect_schema()?;
+    Ok(DataFrame::empty_with_schema(&schema))
+}
+
+/// A CSV's first 10,000 rows, as a streamed read types them.
+pub fn csv_schema(path: &Path) -> PolarsResult<DataFrame> {
+    csv_options(None, 10_000)
+        .with_n_rows(Some(10_000))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+        .finish()
+}
+
 /// A Parquet file's rows, batch by batch.
 pub fn parquet_batches(
     path: &Path,
@@ -1396,6 +1424,27 @@ impl CsvScan {
         }
         Vec::new()
     }
+}
+
+/// Runs `read` while the CSV at `path` is scanned (UTF-8, control characters, record shape) on
+/// another thread: what the scan found, and what `read` returned.
+pub fn scanned<R>(
+    path: &Path,
+    read: impl FnOnce() -> R,
+) -> Result<(Vec<Finding>, R), ValidationError> {
+    let (scan, result) = std::thread::scope(|threads| {
+        let scanner = threads.spawn(|| scan_csv(path));
+        let result = read();
+        (scanner.join(), result)
+    });
+    let scan = scan.map_err(|_| {
+        ValidationError::io(
+            "scanning",
+            path,
+            std::io::Error::other("the scan thread panicked"),
+        )
+    })??;
+    Ok((scan.problems(), result))
 }
 
 /// Scans a plain CSV file's text in one pass, in constant memory.

@@ -334,3 +334,88 @@ async fn an_upload_through_an_api_url_is_uploaded_by_whom_the_url_was_for() {
         .expect("wine v2");
     assert_eq!(v2.uploaded_by.as_str(), "mallory@example.com");
 }
+
+/// A batch folder through S3, as Spark writes one: parts, then `_SUCCESS`. Each object's
+/// notification reaches the function through the queue (in whatever order SQS gives them); the
+/// marker's makes one version of all the parts, the parts' own change nothing, and a part
+/// written after the marker is its own rejected upload.
+#[tokio::test]
+async fn a_folder_of_parts_becomes_one_version_and_a_late_part_is_rejected() {
+    let stack = Stack::new().await;
+    let function = tollgate_fn_ingest::Function::new(&stack.aws, &stack.common()).unwrap();
+    let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut parts = Vec::new();
+    for (i, chunk) in rows.chunks(300).enumerate() {
+        let path = dir.path().join(format!("part-{i:05}.csv"));
+        std::fs::write(&path, format!("{header}\n{}\n", chunk.join("\n"))).unwrap();
+        stack
+            .upload(&path, &format!("incoming/wine/2026-12-04/part-{i:05}.csv"))
+            .await;
+        parts.push(path);
+    }
+    let marker = dir.path().join("_SUCCESS");
+    std::fs::write(&marker, "").unwrap();
+    // S3's LastModified counts whole seconds in a HEAD: the marker is written in a later one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    stack
+        .upload(&marker, "incoming/wine/2026-12-04/_SUCCESS")
+        .await;
+    let batch = stack.receive(&stack.ingest_queue, parts.len() + 1).await;
+    let response = function.batch(batch).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let catalog = stack.catalog();
+    let wine = DatasetName::parse("wine").unwrap();
+    let versions = catalog.versions(&wine).await.unwrap();
+    assert_eq!(versions.len(), 1, "one version of the folder");
+    assert_eq!(versions[0].rows, rows.len() as u64);
+    assert_eq!(
+        versions[0].source.key.as_str(),
+        "incoming/wine/2026-12-04/_SUCCESS"
+    );
+    for (i, path) in parts.iter().enumerate() {
+        assert_eq!(
+            stack
+                .object(&format!("datasets/wine/v1/original/part-{i:05}.csv"))
+                .await
+                .expect("each part is kept with the version"),
+            std::fs::read(path).unwrap()
+        );
+    }
+    let report: Value = serde_json::from_slice(
+        &stack
+            .object("datasets/wine/v1/report.json")
+            .await
+            .expect("the report"),
+    )
+    .unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), parts.len());
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    stack
+        .upload(&parts[0], "incoming/wine/2026-12-04/part-late.csv")
+        .await;
+    let response = function
+        .batch(stack.receive(&stack.ingest_queue, 1).await)
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let uploads = catalog.uploads(&wine).await.unwrap();
+    let late = uploads
+        .iter()
+        .find(|u| u.source.key.as_str().ends_with("part-late.csv"))
+        .expect("the late part is an upload of its own");
+    assert_eq!(late.status, UploadStatus::Rejected);
+    assert!(
+        late.reasons
+            .iter()
+            .any(|r| r.contains("became v1 without it")),
+        "{:?}",
+        late.reasons
+    );
+    assert!(stack.object(late.kept_at.key.as_str()).await.is_some());
+    assert_eq!(catalog.versions(&wine).await.unwrap().len(), 1);
+}
