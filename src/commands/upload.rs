@@ -8,7 +8,7 @@ use anyhow::Context;
 use aws_lambda_events::s3::S3Event;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tollgate_domain::names::sanitize_file_name;
-use tollgate_domain::ports::BlobStore;
+use tollgate_domain::ports::{BlobStore, ObjectMeta};
 use tollgate_domain::{BlobKey, UploadOutcome, UploadStatus};
 use tollgate_ingest::{MANIFEST_MARKER, Stage};
 
@@ -141,15 +141,8 @@ pub async fn upload_folder(
             .await
             .with_context(|| format!("copying {} into the embedded bucket", path.display()))?;
         sent += meta.size;
-        let event = s3_put_event(
-            env,
-            &key,
-            meta.size,
-            meta.etag.as_deref().unwrap_or_default(),
-            &env.user,
-        );
         env.ingest()
-            .handle(&event)
+            .handle(&stored_event(env, &meta))
             .await
             .with_context(|| format!("announcing {key}"))?;
         manifest.push(serde_json::json!({ "name": name, "size": meta.size }));
@@ -161,26 +154,22 @@ pub async fn upload_folder(
         .put(&env.bucket, &marker, body.into())
         .await
         .context("writing the batch's manifest")?;
-    let event = s3_put_event(
-        env,
-        &marker,
-        meta.size,
-        meta.etag.as_deref().unwrap_or_default(),
-        &env.user,
-    );
-    let outcomes = ingest_with_progress(env, &bar, &event).await;
-    bar.finish_and_clear();
-    outcomes?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {marker}"))
+    ingest_stored(env, &bar, &meta).await
 }
 
-/// Runs the ingest handler on `event`, its stages shown on `bar`.
-async fn ingest_with_progress(
+/// The notification S3 sends for an object it stored, as `env`'s user.
+fn stored_event(env: &Embedded, meta: &ObjectMeta) -> S3Event {
+    let etag = meta.etag.as_deref().unwrap_or_default();
+    s3_put_event(env, &meta.key, meta.size, etag, &env.user)
+}
+
+/// Runs the ingest handler on the notification for an object just stored, its stages shown on
+/// `bar` (then cleared): the upload's outcome.
+async fn ingest_stored(
     env: &Embedded,
     bar: &indicatif::ProgressBar,
-    event: &S3Event,
-) -> anyhow::Result<Vec<UploadOutcome>> {
+    meta: &ObjectMeta,
+) -> anyhow::Result<UploadOutcome> {
     let progress_bar = bar.clone();
     let ingest = env.ingest().with_progress(move |stage| {
         progress_bar.set_message(match stage {
@@ -190,7 +179,12 @@ async fn ingest_with_progress(
             Stage::Writing => "writing",
         });
     });
-    ingest.handle(event).await.context("ingesting the upload")
+    let result = ingest.handle(&stored_event(env, meta)).await;
+    bar.finish_and_clear();
+    result
+        .context("ingesting the upload")?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {}", meta.key))
 }
 
 /// Puts the file into the bucket and hands the ingest handler its S3 event.
@@ -212,18 +206,7 @@ pub async fn upload(
         .put_file(&env.bucket, &key, file)
         .await
         .with_context(|| format!("copying {} into the embedded bucket", file.display()))?;
-    let event = s3_put_event(
-        env,
-        &key,
-        meta.size,
-        meta.etag.as_deref().unwrap_or_default(),
-        &env.user,
-    );
-    let result = ingest_with_progress(env, &bar, &event).await;
-    bar.finish_and_clear();
-    result?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {key}"))
+    ingest_stored(env, &bar, &meta).await
 }
 
 /// The S3 `ObjectCreated:Put` notification for an object, as S3 sends it (the key URL-encoded).

@@ -247,14 +247,7 @@ pub fn check_files(
             finding.message = format!("{} (in {file}, its row {row})", finding.message);
         }
     }
-    let mut timings_ms = verdict.timings_ms.clone();
-    timings_ms.insert("streamed".to_owned(), read_ms);
-    Ok(Checked {
-        format,
-        findings: verdict.findings.clone(),
-        verdict: Some(verdict),
-        timings_ms,
-    })
+    Ok(Checked::streamed(format, verdict, read_ms))
 }
 
 #[cfg(test)]

@@ -101,6 +101,20 @@ pub struct Checked {
     pub timings_ms: BTreeMap<String, u64>,
 }
 
+impl Checked {
+    /// A streamed upload's verdict, with the time its read took.
+    fn streamed(format: Format, verdict: Verdict, read_ms: u64) -> Self {
+        let mut timings_ms = verdict.timings_ms.clone();
+        timings_ms.insert("streamed".to_owned(), read_ms);
+        Self {
+            format,
+            findings: verdict.findings.clone(),
+            verdict: Some(verdict),
+            timings_ms,
+        }
+    }
+}
+
 /// An upload on disk: where, its name as uploaded (formats are told by it), its fingerprint.
 #[derive(Debug)]
 pub struct UploadFile<'a> {
@@ -235,15 +249,7 @@ fn check_streamed(
             "the file holds no rows (zero rows are never accepted)",
         )]));
     }
-    let verdict = gate.finish(baseline)?;
-    let mut timings_ms = verdict.timings_ms.clone();
-    timings_ms.insert("streamed".to_owned(), read_ms);
-    Ok(Checked {
-        format,
-        findings: verdict.findings.clone(),
-        verdict: Some(verdict),
-        timings_ms,
-    })
+    Ok(Checked::streamed(format, gate.finish(baseline)?, read_ms))
 }
 
 /// The previous accepted version, as drift needs it: a summary of each column.
