@@ -196,66 +196,129 @@ impl Ingest {
     pub async fn handle(&self, event: &S3Event) -> Result<Vec<UploadOutcome>, IngestError> {
         let mut outcomes = Vec::new();
         for upload in uploads_in(event)? {
-            let outcome = match &upload.arrival {
-                Arrival::Part { folder, name } => self.part(&upload, folder, name).await?,
-                Arrival::Marker { folder, .. } => Some(self.marker(&upload, folder).await?),
-                Arrival::File => Some(self.ingest(&upload).await?),
-            };
-            outcomes.extend(outcome);
+            match &upload.arrival {
+                Arrival::Part { folder, name } => {
+                    outcomes.extend(self.part(&upload, folder, name).await?);
+                }
+                Arrival::Marker { folder, .. } => {
+                    let outcome = self.ingest(&upload).await?;
+                    let left = self.left_out(&upload, folder, &outcome).await?;
+                    outcomes.push(outcome);
+                    outcomes.extend(left);
+                }
+                Arrival::File => outcomes.push(self.ingest(&upload).await?),
+            }
         }
         Ok(outcomes)
     }
 
-    /// A batch's marker: the folder becomes one version, once. Another marker for a folder
-    /// already handled is its own rejected upload.
-    async fn marker(
-        &self,
-        upload: &UploadRef,
-        folder: &BlobKey,
-    ) -> Result<UploadOutcome, IngestError> {
-        if let Some(record) = self.catalog.upload(&upload.upload_key()).await?
-            && !same_object(&record.source, &upload.object)
-        {
-            let what = match (record.status, record.version) {
-                (UploadStatus::Rejected, _) => "rejected".to_owned(),
-                (_, Some(v)) => format!("v{v}"),
-                _ => record.status.as_str().to_owned(),
-            };
-            let reason = format!(
-                "{folder}/ was already ingested ({what}) by its marker {}: a batch folder is \
-                 ingested once; write the batch again under a new folder",
-                record.source
-            );
-            return self.refuse(upload, "batch", reason).await;
+    /// Why `upload`, a batch's marker, is refused when its folder's `record` was made by
+    /// another marker (a second `_SUCCESS`, or both markers written): a folder becomes one
+    /// version, once.
+    fn second_marker(upload: &UploadRef, record: &UploadRecord) -> Option<String> {
+        let Arrival::Marker { folder, .. } = &upload.arrival else {
+            return None;
+        };
+        if same_object(&record.source, &upload.object) {
+            return None;
         }
-        self.ingest(upload).await
+        let what = match (record.status, record.version) {
+            (UploadStatus::Rejected, _) => "rejected".to_owned(),
+            (_, Some(v)) => format!("v{v}"),
+            _ => record.status.as_str().to_owned(),
+        };
+        Some(format!(
+            "{folder}/ was already ingested ({what}) by its marker {}: a batch folder is \
+             ingested once; write the batch again under a new folder",
+            record.source
+        ))
+    }
+
+    /// After an accepted batch: the folder's data files its marker did not take (not in the
+    /// manifest, or written after `_SUCCESS`) whose own events came before it, each rejected,
+    /// so that none is left without an outcome.
+    async fn left_out(
+        &self,
+        marker: &UploadRef,
+        folder: &BlobKey,
+        outcome: &UploadOutcome,
+    ) -> Result<Vec<UploadOutcome>, IngestError> {
+        if outcome.record.status != UploadStatus::Accepted
+            || outcome.record.upload_key != marker.upload_key()
+        {
+            return Ok(Vec::new());
+        }
+        let mut refused = Vec::new();
+        for meta in self
+            .blobs
+            .list(&marker.object.bucket, &format!("{folder}/"))
+            .await?
+        {
+            let Some(Arrival::Part { folder: f, name }) = Arrival::of(&meta.key) else {
+                continue;
+            };
+            if f != *folder || batch::listed(&outcome.report.files, &name) {
+                continue;
+            }
+            let part = UploadRef {
+                object: ObjectRef {
+                    bucket: marker.object.bucket.clone(),
+                    key: meta.key.clone(),
+                    version_id: meta.version_id.clone(),
+                    etag: meta.etag.clone(),
+                },
+                file_name: meta.key.file_name().to_owned(),
+                arrival: Arrival::Part { folder: f, name },
+                ..marker.clone()
+            };
+            if let Some(o) = self.part(&part, folder, &part_name(&part)).await? {
+                refused.push(o);
+            }
+        }
+        Ok(refused)
     }
 
     /// A file of a batch folder. Before its folder's marker: nothing yet. Taken by the marker:
-    /// part of its version, nothing more. After it: its own upload, rejected, so that no version
-    /// changes after it is made.
+    /// part of its version, nothing more. Written after it, or not taken by it: its own upload,
+    /// rejected, so that no version changes after it is made.
     async fn part(
         &self,
         upload: &UploadRef,
         folder: &BlobKey,
         name: &str,
     ) -> Result<Option<UploadOutcome>, IngestError> {
-        if let Some(record) = self.catalog.upload(&upload.object_key()).await? {
+        let own_key = upload.object_key();
+        if let Some(record) = self.catalog.upload(&own_key).await? {
             return self.resume(upload, record).await.map(Some);
         }
         let bucket = &upload.object.bucket;
-        let late = match self.catalog.upload(&format!("{bucket}/{folder}/")).await? {
-            // The batch is done: its report lists what it took.
+        let batch = self.catalog.upload(&format!("{bucket}/{folder}/")).await?;
+        // The marker that decides: the one that made the folder's record, else any there.
+        let markers: Vec<BlobKey> = match &batch {
+            Some(record) => vec![record.source.key.clone()],
+            None => [crate::SUCCESS_MARKER, crate::MANIFEST_MARKER]
+                .iter()
+                .map(|m| folder.join(m).expect("a marker's key is valid"))
+                .collect(),
+        };
+        let not_taken = self.after_marker(upload, name, &markers).await?;
+        // A finished batch's report lists what it took.
+        let listed = match &batch {
             Some(record) if record.finalized => {
-                let report = self.stored_report(&record).await?;
-                (!batch::listed(&report.files, name)).then(|| {
-                    let made = record
-                        .version
-                        .map_or("was rejected".to_owned(), |v| format!("became v{v}"));
-                    format!("it arrived after {folder}/ {made} without it")
-                })
+                batch::listed(&self.stored_report(record).await?.files, name)
             }
-            _ => self.after_marker(upload, folder, name).await?,
+            _ => true,
+        };
+        let late = match (&batch, not_taken) {
+            (_, None) if listed => None,
+            (Some(record), not_taken) => {
+                let made = record
+                    .version
+                    .map_or("was rejected".to_owned(), |v| format!("became v{v}"));
+                let why = not_taken.map(|m| format!(": {m}")).unwrap_or_default();
+                Some(format!("{folder}/ {made} without it{why}"))
+            }
+            (None, not_taken) => not_taken,
         };
         match late {
             None => Ok(None),
@@ -264,38 +327,38 @@ impl Ingest {
                     "{name}: {why}; a version never changes after it is made: upload the file \
                      in a new batch folder, with its marker"
                 );
-                self.refuse(upload, "batch", reason).await.map(Some)
+                self.refuse(upload, &own_key, "batch", reason)
+                    .await
+                    .map(Some)
             }
         }
     }
 
-    /// Why a file is not part of its folder's batch when a marker is there and does not take
-    /// it; `None` while no marker is there, or when it does.
+    /// Why a file is not part of its folder's batch when one of `markers` is there and does not
+    /// take it (written after `_SUCCESS`, or not in the manifest at its size); `None` while no
+    /// marker is there, or when it does.
     async fn after_marker(
         &self,
         upload: &UploadRef,
-        folder: &BlobKey,
         name: &str,
+        markers: &[BlobKey],
     ) -> Result<Option<String>, IngestError> {
         let bucket = &upload.object.bucket;
         let Some(file) = self.blobs.head(bucket, &upload.object.key).await? else {
             return Ok(None);
         };
-        for (marker_name, manifest) in [
-            (crate::SUCCESS_MARKER, false),
-            (crate::MANIFEST_MARKER, true),
-        ] {
-            let key = folder.join(marker_name).expect("a marker's key is valid");
-            let Some(marker) = self.blobs.head(bucket, &key).await? else {
+        for key in markers {
+            let Some(marker) = self.blobs.head(bucket, key).await? else {
                 continue;
             };
-            let manifest = match manifest {
-                true => Manifest::parse(&self.blobs.get(bucket, &key).await?, &key).ok(),
+            let manifest = match key.file_name() == crate::MANIFEST_MARKER {
+                true => Manifest::parse(&self.blobs.get(bucket, key).await?, key).ok(),
                 false => None,
             };
             if !batch::takes(&file, name, &marker, manifest.as_ref()) {
                 return Ok(Some(format!(
-                    "it arrived after {folder}/'s marker {marker_name}, which does not take it"
+                    "its marker {} does not take it (written after it, or not listed)",
+                    key.file_name()
                 )));
             }
         }
@@ -307,6 +370,11 @@ impl Ingest {
         let upload_key = upload.upload_key();
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(record) = self.catalog.upload(&upload_key).await? {
+                if let Some(reason) = Self::second_marker(upload, &record) {
+                    return self
+                        .refuse(upload, &upload.object_key(), "batch", reason)
+                        .await;
+                }
                 return self.resume(upload, record).await;
             }
             match self.attempt(upload, &upload_key).await {
@@ -417,11 +485,11 @@ impl Ingest {
     async fn refuse(
         &self,
         upload: &UploadRef,
+        upload_key: &str,
         check: &str,
         reason: String,
     ) -> Result<UploadOutcome, IngestError> {
-        let upload_key = upload.object_key();
-        if let Some(record) = self.catalog.upload(&upload_key).await? {
+        if let Some(record) = self.catalog.upload(upload_key).await? {
             return self.resume(upload, record).await;
         }
         let local = self.fetch(&upload.object).await?;
@@ -460,7 +528,7 @@ impl Ingest {
             report,
             verdict: None,
         };
-        self.reject(upload, &upload_key, &fetched, computed).await
+        self.reject(upload, upload_key, &fetched, computed).await
     }
 
     async fn fetch(&self, object: &ObjectRef) -> Result<LocalObject, IngestError> {
@@ -480,7 +548,7 @@ impl Ingest {
         let started = std::time::Instant::now();
         let fetched = match self.fetch_upload(upload).await? {
             Ok(fetched) => fetched,
-            Err(reason) => return self.refuse(upload, "batch", reason).await,
+            Err(reason) => return self.refuse(upload, upload_key, "batch", reason).await,
         };
         let upload = &self.attributed(upload, fetched.meta());
         let hashed_ms = started.elapsed().as_millis() as u64;
@@ -1181,6 +1249,14 @@ fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> Validat
         drift: None,
         timings_ms: BTreeMap::new(),
         files: Vec::new(),
+    }
+}
+
+/// A batch file's name below its folder.
+fn part_name(upload: &UploadRef) -> String {
+    match &upload.arrival {
+        Arrival::Part { name, .. } => name.clone(),
+        _ => upload.file_name.clone(),
     }
 }
 

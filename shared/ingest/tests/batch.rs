@@ -219,6 +219,22 @@ async fn a_file_after_the_marker_and_a_second_marker_are_rejected_and_the_versio
         "{reasons}"
     );
 
+    // A file of the version written again after it was made: not absorbed, rejected.
+    let rewritten = only(
+        env.put("incoming/wine/b1/part-0.csv", parts[1].clone())
+            .await,
+    );
+    assert_eq!(rewritten.record.status, UploadStatus::Rejected);
+    assert!(
+        rewritten
+            .record
+            .reasons
+            .join("\n")
+            .contains("its marker _SUCCESS does not take it"),
+        "{:?}",
+        rewritten.record.reasons
+    );
+
     let wine = DatasetName::parse("wine").unwrap();
     let versions = env.catalog.versions(&wine).await.unwrap();
     assert_eq!(versions.len(), 1, "no version changed or was added");
@@ -251,6 +267,34 @@ async fn a_manifest_whose_file_is_missing_is_rejected_with_the_file_named() {
             .is_some(),
         "its report is kept"
     );
+    // The refusal is the folder's: the missing file, arriving now, is not taken silently.
+    let missing = only(
+        env.put("incoming/wine/b2/part-1.csv", parts[1].clone())
+            .await,
+    );
+    assert_eq!(missing.record.status, UploadStatus::Rejected);
+    assert!(
+        missing
+            .record
+            .reasons
+            .join("\n")
+            .contains("incoming/wine/b2/ was rejected without it"),
+        "{:?}",
+        missing.record.reasons
+    );
+    let again = only(
+        env.put("incoming/wine/b2/_manifest.json", manifest.to_string())
+            .await,
+    );
+    assert!(
+        again
+            .record
+            .reasons
+            .join("\n")
+            .contains("was already ingested (rejected)"),
+        "{:?}",
+        again.record.reasons
+    );
 
     // With every file it lists, a manifest makes the version.
     env.put("incoming/wine/b3/part-0.csv", parts[0].clone())
@@ -259,12 +303,21 @@ async fn a_manifest_whose_file_is_missing_is_rejected_with_the_file_named() {
         .await;
     env.put("incoming/wine/b3/extra.csv", parts[1].clone())
         .await;
-    let outcome = only(
-        env.put("incoming/wine/b3/_manifest.json", manifest.to_string())
-            .await,
-    );
+    let mut outcomes = env
+        .put("incoming/wine/b3/_manifest.json", manifest.to_string())
+        .await;
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let extra = outcomes.pop().unwrap();
+    let outcome = outcomes.pop().unwrap();
     assert_eq!(outcome.record.status, UploadStatus::Accepted, "{outcome:?}");
     assert_eq!(outcome.report.files.len(), 2, "only the files it lists");
+    // The file it does not list came before it: rejected now, not left without an outcome.
+    assert_eq!(extra.record.status, UploadStatus::Rejected);
+    assert!(
+        extra.record.source.key.as_str().ends_with("extra.csv"),
+        "{:?}",
+        extra.record
+    );
     assert!(
         env.object("datasets/wine/v1/original/_manifest.json")
             .await

@@ -144,6 +144,8 @@ pub fn check_files(
     }
     let mut first: Option<(String, Format, Shape)> = None;
     let mut starts: Vec<(String, u64)> = Vec::new();
+    // What reading the files warned of, each named by its file.
+    let mut warnings: Vec<Finding> = Vec::new();
     let failed = |format: Format, findings: Vec<Finding>| Checked {
         format,
         findings,
@@ -229,6 +231,7 @@ pub fn check_files(
         if problems.iter().any(is_error) {
             return Ok(failed(format, problems.into_iter().map(about).collect()));
         }
+        warnings.extend(problems.into_iter().map(about));
     }
     let format = first.as_ref().map_or(Format::Csv, |(_, f, _)| *f);
     if gate.rows == 0 {
@@ -242,6 +245,7 @@ pub fn check_files(
     }
     let read_ms = started.elapsed().as_millis() as u64;
     let mut verdict = gate.finish(baseline)?;
+    verdict.findings.extend(warnings);
     for finding in &mut verdict.findings {
         if let Some((file, row)) = finding.row.and_then(|r| locate(&starts, r)) {
             finding.message = format!("{} (in {file}, its row {row})", finding.message);
