@@ -7,24 +7,9 @@
 #   bash bench/scale/folder.sh                      # 20M rows in 200 files
 #   ROWS=2000000 FILES=20 bash bench/scale/folder.sh
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-
 ROWS="${ROWS:-20000000}"
 FILES="${FILES:-200}"
-PROFILE="${PROFILE:-dev}"
-OUT="${OUT:-$ROOT/bench/out/scale}"
-VENV="$ROOT/bench/.venv"
-mkdir -p "$OUT"
-
-ensure_rust
-ensure_bench_venv "$VENV" "$ROOT/bench/requirements.txt" "the peers"
-PY="$VENV/bin/python"
-
-step "building tollgate ($PROFILE profile)"
-cargo build --profile "$PROFILE" --locked --bin tollgate
-BIN="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/tollgate"
-
-field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+source "$(dirname "$0")/setup.sh"
 generate() { # rows files seed: the folder, generated once
   local dir="$OUT/r$1-f$2-s$3"
   if [ ! -f "$dir/_SUCCESS" ]; then

@@ -8,23 +8,8 @@
 #   SIZES=100000000 bash bench/scale/run.sh       # the 16 GB case
 #   PROFILE=release bash bench/scale/run.sh       # the release build (fat LTO: ~30 min cold)
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-
 SIZES="${SIZES:-1000000 10000000}"
-PROFILE="${PROFILE:-dev}"
-OUT="${OUT:-$ROOT/bench/out/scale}"
-VENV="$ROOT/bench/.venv"
-mkdir -p "$OUT"
-
-ensure_rust
-ensure_bench_venv "$VENV" "$ROOT/bench/requirements.txt" "the peers"
-PY="$VENV/bin/python"
-
-step "building tollgate ($PROFILE profile)"
-cargo build --profile "$PROFILE" --locked --bin tollgate
-BIN="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/tollgate"
-
-field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+source "$(dirname "$0")/setup.sh"
 echo "| rows | CSV (GB) | tollgate (s) | tollgate peak (MB) | polars streaming (s) | polars peak (MB) | time vs polars | worst quantile rank error | worst distinct error | within bounds |" > "$OUT/table.md"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |" >> "$OUT/table.md"
 generate() { # rows seed: the file's path, generated once
