@@ -260,6 +260,10 @@ impl Ingest {
             if f != *folder || batch::listed(&outcome.report.files, &name) {
                 continue;
             }
+            let arrival = Arrival::Part {
+                folder: f,
+                name: name.clone(),
+            };
             let part = UploadRef {
                 object: ObjectRef {
                     bucket: marker.object.bucket.clone(),
@@ -268,10 +272,10 @@ impl Ingest {
                     etag: meta.etag.clone(),
                 },
                 file_name: meta.key.file_name().to_owned(),
-                arrival: Arrival::Part { folder: f, name },
+                arrival,
                 ..marker.clone()
             };
-            if let Some(o) = self.part(&part, folder, &part_name(&part)).await? {
+            if let Some(o) = self.part(&part, folder, &name).await? {
                 refused.push(o);
             }
         }
@@ -327,9 +331,7 @@ impl Ingest {
                     "{name}: {why}; a version never changes after it is made: upload the file \
                      in a new batch folder, with its marker"
                 );
-                self.refuse(upload, &own_key, "batch", reason)
-                    .await
-                    .map(Some)
+                self.refuse(upload, &own_key, reason).await.map(Some)
             }
         }
     }
@@ -371,9 +373,7 @@ impl Ingest {
         for attempt in 1..=MAX_ATTEMPTS {
             if let Some(record) = self.catalog.upload(&upload_key).await? {
                 if let Some(reason) = Self::second_marker(upload, &record) {
-                    return self
-                        .refuse(upload, &upload.object_key(), "batch", reason)
-                        .await;
+                    return self.refuse(upload, &upload.object_key(), reason).await;
                 }
                 return self.resume(upload, record).await;
             }
@@ -397,24 +397,11 @@ impl Ingest {
         upload: &UploadRef,
     ) -> Result<Result<Fetched, String>, IngestError> {
         self.stage(Stage::Hashing);
-        let local = self.fetch(&upload.object).await?;
-        let fingerprint = hash_file(local.path.clone()).await?;
-        let first = FetchedFile {
-            object: upload.object.clone(),
-            name: upload.file_name.clone(),
-            local,
-            fingerprint,
-        };
+        let mut one = self.fetch_one(upload).await?;
         let Arrival::Marker { folder, manifest } = &upload.arrival else {
-            return Ok(Ok(Fetched {
-                hash: first.fingerprint.hash.clone(),
-                bytes: first.fingerprint.bytes,
-                files: vec![first],
-                marker: None,
-                listed: Vec::new(),
-            }));
+            return Ok(Ok(one));
         };
-        let marker = first;
+        let marker = one.files.pop().expect("one file was fetched");
         let manifest = match manifest {
             true => match Manifest::parse(
                 &std::fs::read(&marker.local.path).map_err(|e| {
@@ -480,21 +467,11 @@ impl Ingest {
         }))
     }
 
-    /// Rejects `upload` itself (a late file, a second marker, a marker that cannot take its
-    /// folder): kept in quarantine with a report that says why.
-    async fn refuse(
-        &self,
-        upload: &UploadRef,
-        upload_key: &str,
-        check: &str,
-        reason: String,
-    ) -> Result<UploadOutcome, IngestError> {
-        if let Some(record) = self.catalog.upload(upload_key).await? {
-            return self.resume(upload, record).await;
-        }
+    /// The object an event named, by itself, fingerprinted.
+    async fn fetch_one(&self, upload: &UploadRef) -> Result<Fetched, IngestError> {
         let local = self.fetch(&upload.object).await?;
         let fingerprint = hash_file(local.path.clone()).await?;
-        let fetched = Fetched {
+        Ok(Fetched {
             hash: fingerprint.hash.clone(),
             bytes: fingerprint.bytes,
             files: vec![FetchedFile {
@@ -505,7 +482,21 @@ impl Ingest {
             }],
             marker: None,
             listed: Vec::new(),
-        };
+        })
+    }
+
+    /// Rejects `upload` itself, under `upload_key` (a late file, a second marker, a marker that
+    /// cannot take its folder): kept in quarantine with a report that says why.
+    async fn refuse(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        reason: String,
+    ) -> Result<UploadOutcome, IngestError> {
+        if let Some(record) = self.catalog.upload(upload_key).await? {
+            return self.resume(upload, record).await;
+        }
+        let fetched = self.fetch_one(upload).await?;
         let upload = &self.attributed(upload, fetched.meta());
         let report = ValidationReport {
             dataset: upload.dataset.clone(),
@@ -518,7 +509,7 @@ impl Ingest {
             rows: None,
             columns: None,
             contract_version: None,
-            findings: vec![Finding::error(check, reason)],
+            findings: vec![Finding::error("batch", reason)],
             profile: None,
             drift: None,
             timings_ms: BTreeMap::new(),
@@ -548,7 +539,7 @@ impl Ingest {
         let started = std::time::Instant::now();
         let fetched = match self.fetch_upload(upload).await? {
             Ok(fetched) => fetched,
-            Err(reason) => return self.refuse(upload, upload_key, "batch", reason).await,
+            Err(reason) => return self.refuse(upload, upload_key, reason).await,
         };
         let upload = &self.attributed(upload, fetched.meta());
         let hashed_ms = started.elapsed().as_millis() as u64;
@@ -932,17 +923,13 @@ impl Ingest {
         // The one file, or the folder holding the batch's files.
         let kept = match fetched.marker {
             Some(_) => folder.clone(),
-            None => in_folder(upload.object.key.file_name())?,
+            None => in_folder(&fetched.files[0].name)?,
         };
         let report_key = folder.join("report.json").expect("a valid key");
         // Quarantine first: once the record exists, its files do.
         self.stage(Stage::Writing);
         for file in fetched.kept() {
-            let name = match fetched.marker {
-                Some(_) => file.name.as_str(),
-                None => upload.object.key.file_name(),
-            };
-            self.keep_copy(&file.object, &file.local, &bucket, &in_folder(name)?)
+            self.keep_copy(&file.object, &file.local, &bucket, &in_folder(&file.name)?)
                 .await?;
         }
         self.blobs.put(&bucket, &report_key, json(&report)).await?;
@@ -1249,14 +1236,6 @@ fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> Validat
         drift: None,
         timings_ms: BTreeMap::new(),
         files: Vec::new(),
-    }
-}
-
-/// A batch file's name below its folder.
-fn part_name(upload: &UploadRef) -> String {
-    match &upload.arrival {
-        Arrival::Part { name, .. } => name.clone(),
-        _ => upload.file_name.clone(),
     }
 }
 

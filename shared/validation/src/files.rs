@@ -2,7 +2,6 @@
 //! one table: the files go through one gate one after the other, each read whole or streamed as
 //! a single upload would be, so memory holds one file (or one batch of a large one) at a time.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -146,12 +145,7 @@ pub fn check_files(
     let mut starts: Vec<(String, u64)> = Vec::new();
     // What reading the files warned of, each named by its file.
     let mut warnings: Vec<Finding> = Vec::new();
-    let failed = |format: Format, findings: Vec<Finding>| Checked {
-        format,
-        findings,
-        verdict: None,
-        timings_ms: BTreeMap::new(),
-    };
+    let failed = Checked::failed;
     for file in files {
         let UploadFile {
             path,

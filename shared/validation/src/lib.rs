@@ -102,6 +102,16 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// An upload that did not read, and why.
+    fn failed(format: Format, findings: Vec<Finding>) -> Self {
+        Self {
+            format,
+            findings,
+            verdict: None,
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
     /// A streamed upload's verdict, with the time its read took.
     fn streamed(format: Format, verdict: Verdict, read_ms: u64) -> Self {
         let mut timings_ms = verdict.timings_ms.clone();
@@ -176,12 +186,7 @@ fn check_streamed(
     work_dir: &Path,
 ) -> Result<Checked, ValidationError> {
     let started = Instant::now();
-    let failed = |findings: Vec<Finding>| Checked {
-        format,
-        findings,
-        verdict: None,
-        timings_ms: BTreeMap::new(),
-    };
+    let failed = |findings: Vec<Finding>| Checked::failed(format, findings);
     let run = |as_text: bool| -> Result<Gate, read::BatchError> {
         let mut gate = Gate::streaming(dataset, contract, work_dir);
         let each = |batch: DataFrame| gate.push(&batch);
