@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 use tollgate_domain::report::Finding;
 use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName};
 
@@ -21,7 +22,7 @@ fn plural(n: u64, one: &str) -> String {
 }
 
 /// How often a check failed, and the first row (1-based, over all batches) and value.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Tally {
     count: u64,
     first: Option<(u64, String)>,
@@ -47,16 +48,24 @@ impl Tally {
             }
         }
     }
+
+    /// Adds the tally of the rows after these (`offset` of them before).
+    fn merge(&mut self, other: Tally, offset: u64) {
+        self.count += other.count;
+        if self.first.is_none() {
+            self.first = other.first.map(|(row, v)| (row + offset, v));
+        }
+    }
 }
 
 /// The values of a column declared unique seen so far, with the row each was first seen in.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 enum Seen {
     Integers(HashMap<i64, u64>),
     Text(HashMap<String, u64>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct ColumnChecks {
     nan: Tally,
     first_null: Option<u64>,
@@ -69,12 +78,85 @@ struct ColumnChecks {
 }
 
 /// The checks of an upload, fed batch by batch.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Checks {
     columns: HashMap<String, ColumnChecks>,
 }
 
+impl ColumnChecks {
+    /// Adds the checks of the rows after these (`offset` of them before), as if they had come
+    /// as further batches: a value of a unique column seen in both is a repeat at its row there.
+    fn merge(&mut self, other: ColumnChecks, offset: u64) {
+        self.nan.merge(other.nan, offset);
+        self.range.merge(other.range, offset);
+        self.allowed.merge(other.allowed, offset);
+        if self.first_null.is_none() {
+            self.first_null = other.first_null.map(|row| row + offset);
+        }
+        self.repeats += other.repeats;
+        let mut first = other
+            .repeat
+            .map(|(row, earlier, v)| (row + offset, earlier + offset, v));
+        let mut repeat = |row: u64, earlier: u64, v: String| {
+            if first.as_ref().is_none_or(|(r, _, _)| row < *r) {
+                first = Some((row, earlier, v));
+            }
+        };
+        match (&mut self.seen, other.seen) {
+            (_, None) => {}
+            (seen @ None, Some(theirs)) => {
+                *seen = Some(match theirs {
+                    Seen::Integers(m) => {
+                        Seen::Integers(m.into_iter().map(|(v, r)| (v, r + offset)).collect())
+                    }
+                    Seen::Text(m) => {
+                        Seen::Text(m.into_iter().map(|(v, r)| (v, r + offset)).collect())
+                    }
+                });
+            }
+            (Some(Seen::Integers(mine)), Some(Seen::Integers(theirs))) => {
+                for (v, row) in theirs {
+                    match mine.get(&v) {
+                        Some(&earlier) => {
+                            self.repeats += 1;
+                            repeat(row + offset, earlier, v.to_string());
+                        }
+                        None => {
+                            mine.insert(v, row + offset);
+                        }
+                    }
+                }
+            }
+            (Some(Seen::Text(mine)), Some(Seen::Text(theirs))) => {
+                for (v, row) in theirs {
+                    match mine.get(&v) {
+                        Some(&earlier) => {
+                            self.repeats += 1;
+                            repeat(row + offset, earlier, v);
+                        }
+                        None => {
+                            mine.insert(v, row + offset);
+                        }
+                    }
+                }
+            }
+            // Typed alike in every shard (the same contract types them): never.
+            (Some(_), Some(_)) => {}
+        }
+        if self.repeat.is_none() {
+            self.repeat = first;
+        }
+    }
+}
+
 impl Checks {
+    /// Adds the checks of the rows after these (`offset` of them before).
+    pub fn merge(&mut self, other: Checks, offset: u64) {
+        for (name, theirs) in other.columns {
+            self.columns.entry(name).or_default().merge(theirs, offset);
+        }
+    }
+
     /// Checks one batch of typed columns; `offset` is the rows before it, `values` the batch's
     /// values in the columns' order.
     pub fn batch(

@@ -1,23 +1,34 @@
 //! An upload of many files (a batch folder, as Spark and warehouse exports write them) read as
 //! one table: the files go through one gate one after the other, each read whole or streamed as
 //! a single upload would be, so memory holds one file (or one batch of a large one) at a time.
+//!
+//! The files can also be cut into shards, each summarised on its own (by another process, or
+//! another machine: a SageMaker Processing job's instances) and written to a folder; the shards,
+//! merged in their order, conclude what one pass over all the files would, the sketches within
+//! their stated error.
 
 use std::path::Path;
 use std::time::Instant;
 
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 use tollgate_domain::report::{Finding, Severity};
 use tollgate_domain::{ColumnType, Contract, DatasetName};
 
 use crate::read::{self, BatchError, Fingerprint, Format};
-use crate::{Baseline, Checked, Gate, UploadFile, ValidationError};
+use crate::{Baseline, Checked, Gate, GateState, UploadFile, ValidationError};
+
+/// A summarised shard's state, in a folder.
+pub const SHARD_FILE: &str = "shard.msgpack";
+/// A summarised shard's typed rows, in the same folder.
+pub const PART_FILE: &str = "part.parquet";
 
 /// The columns a file's rows came in: names in order, and for Parquet their declared types
 /// (a CSV's types are the reader's guess, and the contract settles them).
-#[derive(Debug, PartialEq)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Shape {
     names: Vec<String>,
-    types: Option<Vec<DataType>>,
+    types: Option<Vec<String>>,
 }
 
 impl Shape {
@@ -28,7 +39,8 @@ impl Shape {
                 .iter()
                 .map(|n| n.to_string())
                 .collect(),
-            types: (format == Format::Parquet).then(|| frame.dtypes()),
+            types: (format == Format::Parquet)
+                .then(|| frame.dtypes().iter().map(|t| t.to_string()).collect()),
         }
     }
 
@@ -69,6 +81,30 @@ impl Shape {
     }
 }
 
+/// The first file of a batch or shard: its name, format and columns, which every later file
+/// must match.
+#[derive(Debug, Serialize, Deserialize)]
+struct First {
+    name: String,
+    format: Format,
+    shape: Shape,
+}
+
+impl First {
+    /// Why a file of `format` and `shape` cannot join the batch, if it cannot.
+    fn refuses(&self, name: &str, format: Format, shape: &Shape) -> Option<String> {
+        if format != self.format {
+            return Some(format!(
+                "{name} is {}, {} {}: every file of a batch has one format",
+                format.as_str(),
+                self.name,
+                self.format.as_str()
+            ));
+        }
+        shape.differs(name, &self.shape, &self.name)
+    }
+}
+
 fn is_error(f: &Finding) -> bool {
     f.severity == Severity::Error
 }
@@ -88,7 +124,7 @@ fn locate(starts: &[(String, u64)], row: u64) -> Option<(&str, u64)> {
 /// numbers of and a later one decimals would fail typing in the later file. Parquet files give
 /// their schema; a CSV below `stream_above` is read for it (so a founding batch of CSV is read
 /// twice), a larger one by its first 10,000 rows, as streaming types it.
-fn founding_types(files: &[UploadFile<'_>], stream_above: u64) -> Vec<(String, ColumnType)> {
+pub fn founding_types(files: &[UploadFile<'_>], stream_above: u64) -> Vec<(String, ColumnType)> {
     let mut types: Vec<(String, ColumnType)> = Vec::new();
     let mut widen = |name: &str, t: ColumnType| match types.iter_mut().find(|(n, _)| n == name) {
         None => types.push((name.to_owned(), t)),
@@ -123,30 +159,141 @@ fn founding_types(files: &[UploadFile<'_>], stream_above: u64) -> Vec<(String, C
     types
 }
 
-/// Reads and judges an upload of many files as one table, in the order given (name order).
-/// Every file must be CSV or Parquet like the first, with the first's columns in its order (and,
-/// for Parquet, its types); one that is not is named in the rejection, as is one that does not
-/// read. A finding's row is counted over all files, and its message says which file and row
-/// within it. A file of `stream_above` bytes or more is streamed in batches.
-pub fn check_files(
+/// Files read through one gate: a whole batch, or one shard of it. Shards merge, in their
+/// order, into what one pass would have read, with [`conclude`].
+#[derive(Debug)]
+pub struct Summarised {
+    gate: Gate,
+    /// Each file read, and the gate's rows before it.
+    starts: Vec<(String, u64)>,
+    /// What reading the files warned of, each named by its file.
+    warnings: Vec<Finding>,
+    first: Option<First>,
+    /// Why the files cannot be a version (a file that does not read, or does not match the
+    /// first), when they cannot.
+    failed: Option<(Format, Vec<Finding>)>,
+    read_ms: u64,
+}
+
+/// A [`Summarised`] shard as written to its folder.
+#[derive(Serialize, Deserialize)]
+struct ShardFile {
+    state: GateState,
+    starts: Vec<(String, u64)>,
+    warnings: Vec<Finding>,
+    first: Option<First>,
+    failed: Option<(Format, Vec<Finding>)>,
+    read_ms: u64,
+}
+
+impl Summarised {
+    /// The rows read.
+    pub fn rows(&self) -> u64 {
+        self.gate.rows
+    }
+
+    /// Writes the shard into `dir`: its state ([`SHARD_FILE`]) and its typed rows
+    /// ([`PART_FILE`]), the state last, so that a folder with a state is a whole shard.
+    pub fn write(self, dir: &Path) -> Result<(), ValidationError> {
+        let (state, part) = self.gate.into_state(dir)?;
+        if let Some(part) = part {
+            let target = dir.join(PART_FILE);
+            part.persist(&target)
+                .map_err(|e| ValidationError::io("keeping the shard's rows", &target, e.error))?;
+        }
+        let file = ShardFile {
+            state,
+            starts: self.starts,
+            warnings: self.warnings,
+            first: self.first,
+            failed: self.failed,
+            read_ms: self.read_ms,
+        };
+        let bytes = rmp_serde::to_vec_named(&file).map_err(|e| {
+            ValidationError::Refused(format!("the shard's state does not encode: {e}"))
+        })?;
+        let tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| ValidationError::io("creating a temporary file", dir, e))?;
+        std::fs::write(tmp.path(), bytes)
+            .map_err(|e| ValidationError::io("writing", tmp.path(), e))?;
+        let target = dir.join(SHARD_FILE);
+        tmp.persist(&target)
+            .map_err(|e| ValidationError::io("writing", &target, e.error))?;
+        Ok(())
+    }
+
+    /// Reads the shard a [`Self::write`] left in `dir`.
+    pub fn read_shard(
+        dir: &Path,
+        dataset: &DatasetName,
+        contract: Option<&Contract>,
+    ) -> Result<Self, ValidationError> {
+        let path = dir.join(SHARD_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| ValidationError::io("reading", &path, e))?;
+        let file: ShardFile = rmp_serde::from_slice(&bytes).map_err(|e| {
+            ValidationError::Refused(format!("{} is not a shard's state: {e}", path.display()))
+        })?;
+        let part = dir.join(PART_FILE);
+        let parts = if part.exists() {
+            vec![part]
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            gate: Gate::from_state(dataset, contract, file.state, parts),
+            starts: file.starts,
+            warnings: file.warnings,
+            first: file.first,
+            failed: file.failed,
+            read_ms: file.read_ms,
+        })
+    }
+}
+
+/// Reads files through one gate, in the order given (name order): a whole batch, or one shard
+/// of it. Every file must be CSV or Parquet like the first, with the first's columns in its
+/// order (and, for Parquet, its types); one that is not, or does not read, fails the files with
+/// its name. A file of `stream_above` bytes or more is streamed in batches. `typing` types the
+/// columns when there is no contract (the batch's [`founding_types`]).
+pub fn summarise_files(
     files: Vec<UploadFile<'_>>,
     dataset: &DatasetName,
     contract: Option<&Contract>,
-    baseline: Option<&Baseline>,
+    typing: Option<&[(String, ColumnType)]>,
     work_dir: &Path,
     stream_above: u64,
-) -> Result<Checked, ValidationError> {
+) -> Result<Summarised, ValidationError> {
     let started = Instant::now();
     let mut gate = Gate::streaming(dataset, contract, work_dir);
-    if contract.is_none() {
-        gate.type_as(&founding_types(&files, stream_above));
+    if let (None, Some(types)) = (contract, typing) {
+        gate.type_as(types);
     }
-    let mut first: Option<(String, Format, Shape)> = None;
-    let mut starts: Vec<(String, u64)> = Vec::new();
-    // What reading the files warned of, each named by its file.
-    let mut warnings: Vec<Finding> = Vec::new();
-    let failed = Checked::failed;
+    let mut summarised = Summarised {
+        gate,
+        starts: Vec::new(),
+        warnings: Vec::new(),
+        first: None,
+        failed: None,
+        read_ms: 0,
+    };
     for file in files {
+        if let Err(problems) = summarised.read_file(file, contract, stream_above)? {
+            summarised.failed = Some(problems);
+            break;
+        }
+    }
+    summarised.read_ms = started.elapsed().as_millis() as u64;
+    Ok(summarised)
+}
+
+impl Summarised {
+    /// Reads one file into the gate; `Ok(Err((its format, findings)))` when it fails the files.
+    fn read_file(
+        &mut self,
+        file: UploadFile<'_>,
+        contract: Option<&Contract>,
+        stream_above: u64,
+    ) -> Result<Result<(), (Format, Vec<Finding>)>, ValidationError> {
         let UploadFile {
             path,
             name,
@@ -158,78 +305,129 @@ pub fn check_files(
         };
         if fingerprint.bytes == 0 {
             // An empty part (an empty partition's file): in the hash, no rows.
-            continue;
+            return Ok(Ok(()));
         }
-        starts.push((name.to_owned(), gate.rows));
+        self.starts.push((name.to_owned(), self.gate.rows));
         let streamed =
             read::streamable(name, &fingerprint).filter(|_| fingerprint.bytes >= stream_above);
+        let Self { gate, first, .. } = self;
         // The shape of each batch against the first file's; the first batch sets it.
         let mut feed = |gate: &mut Gate, format: Format, batch: DataFrame| {
             let shape = Shape::of(&batch, format);
-            match &first {
-                None => first = Some((name.to_owned(), format, shape)),
-                Some((first_name, first_format, first_shape)) => {
-                    if format != *first_format {
-                        return Err(ValidationError::Refused(format!(
-                            "{name} is {}, {first_name} {}: every file of a batch has one format",
-                            format.as_str(),
-                            first_format.as_str()
-                        )));
-                    }
-                    if let Some(m) = shape.differs(name, first_shape, first_name) {
+            match first {
+                None => {
+                    *first = Some(First {
+                        name: name.to_owned(),
+                        format,
+                        shape,
+                    })
+                }
+                Some(first) => {
+                    if let Some(m) = first.refuses(name, format, &shape) {
                         return Err(ValidationError::Refused(m));
                     }
                 }
             }
             gate.push(&batch)
         };
-        let (format, outcome) = match streamed {
+        let outcome = match streamed {
             Some(format) => {
-                let each = |batch: DataFrame| feed(&mut gate, format, batch);
-                let read = match format {
+                let each = |batch: DataFrame| feed(gate, format, batch);
+                match format {
                     Format::Parquet => read::parquet_batches(path, each).map(|()| Vec::new()),
                     _ => {
                         let (problems, read) =
                             read::scanned(path, || read::csv_batches(path, contract, false, each))?;
                         read.map(|()| problems)
                     }
-                };
-                (format, read)
+                }
+                .map(|found| (format, found))
+                .map_err(|e| (format, e))
             }
             None => {
                 let parsed = read::parse(path, name, &fingerprint, contract)?;
-                let read = match parsed.frame {
+                match parsed.frame {
                     Some(frame) if !parsed.findings.iter().any(is_error) => {
-                        feed(&mut gate, parsed.format, frame)
-                            .map(|()| parsed.findings)
-                            .map_err(BatchError::Stopped)
+                        feed(gate, parsed.format, frame)
+                            .map(|()| (parsed.format, parsed.findings))
+                            .map_err(|e| (parsed.format, BatchError::Stopped(e)))
                     }
-                    _ => Ok(parsed.findings),
-                };
-                (parsed.format, read)
+                    _ => Ok((parsed.format, parsed.findings)),
+                }
             }
         };
-        let mut problems = match outcome {
-            Ok(findings) => findings,
-            Err(BatchError::Stopped(ValidationError::Refused(m))) => {
-                return Ok(failed(format, vec![Finding::error("schema", m)]));
+        let (format, mut problems) = match outcome {
+            Ok(read) => read,
+            Err((format, BatchError::Stopped(ValidationError::Refused(m)))) => {
+                return Ok(Err((format, vec![Finding::error("schema", m)])));
             }
-            Err(BatchError::Stopped(e)) => return Err(e),
-            Err(BatchError::Read(e)) => vec![Finding::error(
-                "parse",
-                format!("could not be read as {}: {e}", format.as_str()),
-            )],
+            Err((_, BatchError::Stopped(e))) => return Err(e),
+            Err((format, BatchError::Read(e))) => (
+                format,
+                vec![Finding::error(
+                    "parse",
+                    format!("could not be read as {}: {e}", format.as_str()),
+                )],
+            ),
         };
         // A part without rows is no error: the batch as a whole must have some.
         problems.retain(|f| f.check != "rows");
         if problems.iter().any(is_error) {
-            return Ok(failed(format, problems.into_iter().map(about).collect()));
+            return Ok(Err((format, problems.into_iter().map(about).collect())));
         }
-        warnings.extend(problems.into_iter().map(about));
+        self.warnings.extend(problems.into_iter().map(about));
+        Ok(Ok(()))
     }
-    let format = first.as_ref().map_or(Format::Csv, |(_, f, _)| *f);
-    if gate.rows == 0 {
-        return Ok(failed(
+}
+
+/// Concludes over shards of one batch, merged in the order given (each shard's files in name
+/// order): the verdict one pass over all their files would give, rows counted over all of them,
+/// a finding's message saying which file and row within it.
+pub fn conclude(
+    shards: Vec<Summarised>,
+    baseline: Option<&Baseline>,
+) -> Result<Checked, ValidationError> {
+    let mut shards = shards.into_iter();
+    let Some(mut whole) = shards.next() else {
+        return Err(ValidationError::Refused(
+            "no shard to conclude from".to_owned(),
+        ));
+    };
+    let format = |s: &Summarised| s.first.as_ref().map_or(Format::Csv, |f| f.format);
+    for shard in shards {
+        if let Some((format, problems)) = whole.failed.take() {
+            return Ok(Checked::failed(format, problems));
+        }
+        match (&whole.first, shard.first) {
+            (Some(first), Some(theirs)) => {
+                if let Some(m) = first.refuses(&theirs.name, theirs.format, &theirs.shape) {
+                    return Ok(Checked::failed(
+                        first.format,
+                        vec![Finding::error("schema", m)],
+                    ));
+                }
+            }
+            (None, theirs) => whole.first = theirs,
+            (Some(_), None) => {}
+        }
+        let offset = whole.gate.rows;
+        whole.starts.extend(
+            shard
+                .starts
+                .into_iter()
+                .map(|(name, start)| (name, start + offset)),
+        );
+        whole.warnings.extend(shard.warnings);
+        whole.failed = shard.failed;
+        whole.read_ms = whole.read_ms.max(shard.read_ms);
+        whole.gate.merge(shard.gate)?;
+    }
+    if let Some((format, problems)) = whole.failed {
+        return Ok(Checked::failed(format, problems));
+    }
+    let format = format(&whole);
+    if whole.gate.rows == 0 {
+        return Ok(Checked::failed(
             format,
             vec![Finding::error(
                 "rows",
@@ -237,15 +435,38 @@ pub fn check_files(
             )],
         ));
     }
-    let read_ms = started.elapsed().as_millis() as u64;
-    let mut verdict = gate.finish(baseline)?;
-    verdict.findings.extend(warnings);
+    let mut verdict = whole.gate.finish(baseline)?;
+    verdict.findings.extend(whole.warnings);
     for finding in &mut verdict.findings {
-        if let Some((file, row)) = finding.row.and_then(|r| locate(&starts, r)) {
+        if let Some((file, row)) = finding.row.and_then(|r| locate(&whole.starts, r)) {
             finding.message = format!("{} (in {file}, its row {row})", finding.message);
         }
     }
-    Ok(Checked::streamed(format, verdict, read_ms))
+    Ok(Checked::streamed(format, verdict, whole.read_ms))
+}
+
+/// Reads and judges an upload of many files as one table, in the order given (name order), in
+/// this process: [`summarise_files`] over all of them, then [`conclude`].
+pub fn check_files(
+    files: Vec<UploadFile<'_>>,
+    dataset: &DatasetName,
+    contract: Option<&Contract>,
+    baseline: Option<&Baseline>,
+    work_dir: &Path,
+    stream_above: u64,
+) -> Result<Checked, ValidationError> {
+    let typing = contract
+        .is_none()
+        .then(|| founding_types(&files, stream_above));
+    let summarised = summarise_files(
+        files,
+        dataset,
+        contract,
+        typing.as_deref(),
+        work_dir,
+        stream_above,
+    )?;
+    conclude(vec![summarised], baseline)
 }
 
 #[cfg(test)]
@@ -348,6 +569,128 @@ mod tests {
             range.message.contains("(in part-2.csv, its row 1)"),
             "{}",
             range.message
+        );
+    }
+
+    /// Summarises `groups` of files each into its own folder, as separate processes do, and
+    /// concludes from the folders.
+    fn sharded(
+        dir: &Path,
+        groups: &[&[&str]],
+        contract: Option<&Contract>,
+        typing: Option<&[(String, ColumnType)]>,
+    ) -> Checked {
+        let dataset = DatasetName::parse("sales").unwrap();
+        let mut shards = Vec::new();
+        for (i, names) in groups.iter().enumerate() {
+            let out = dir.join(format!("shard-{i}"));
+            std::fs::create_dir_all(&out).unwrap();
+            let paths: Vec<std::path::PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+            let files = paths
+                .iter()
+                .zip(names.iter())
+                .map(|(path, name)| UploadFile {
+                    path,
+                    name,
+                    fingerprint: read::fingerprint(path).unwrap(),
+                })
+                .collect();
+            summarise_files(files, &dataset, contract, typing, &out, 1)
+                .unwrap()
+                .write(&out)
+                .unwrap();
+            shards.push(Summarised::read_shard(&out, &dataset, contract).unwrap());
+        }
+        conclude(shards, None).unwrap()
+    }
+
+    #[test]
+    fn shards_summarised_apart_conclude_what_one_pass_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = "id,amount,region\n";
+        let rows: Vec<String> = (0..3000)
+            .map(|i| {
+                let amount = if i < 1000 {
+                    format!("{i}")
+                } else {
+                    format!("{i}.5")
+                };
+                // One id repeats across files: row 2500 (part-2's 500th) repeats row 10.
+                let id = if i == 2499 { 9 } else { i };
+                format!("{id},{amount},{}\n", ["north", "south"][i % 2])
+            })
+            .collect();
+        let names = ["part-0.csv", "part-1.csv", "part-2.csv"];
+        for (n, chunk) in rows.chunks(1000).enumerate() {
+            file(
+                dir.path(),
+                names[n],
+                format!("{header}{}", chunk.concat()).as_bytes(),
+            );
+        }
+        let one = check(dir.path(), &names, None, u64::MAX);
+        let one_verdict = one.verdict.unwrap();
+        // Founding: typed by the whole batch's types, given to every shard.
+        let paths: Vec<std::path::PathBuf> = names.iter().map(|n| dir.path().join(n)).collect();
+        let files: Vec<UploadFile> = paths
+            .iter()
+            .zip(names)
+            .map(|(path, name)| UploadFile {
+                path,
+                name,
+                fingerprint: read::fingerprint(path).unwrap(),
+            })
+            .collect();
+        let typing = founding_types(&files, u64::MAX);
+        let many = sharded(dir.path(), &[&names[..1], &names[1..]], None, Some(&typing));
+        let verdict = many.verdict.expect("it reads");
+        assert_eq!(verdict.rows, 3000);
+        assert_eq!(verdict.profile, one_verdict.profile);
+        assert_eq!(verdict.schema, one_verdict.schema);
+        // The parts' rows, in order, are the version's data.
+        let data = verdict.data.into_parquet(dir.path()).unwrap();
+        let frame = read::read_parquet(data.path()).unwrap();
+        assert_eq!(frame.height(), 3000);
+        assert_eq!(
+            frame.column("amount").unwrap().f64().unwrap().get(2999),
+            Some(2999.5)
+        );
+
+        // With the contract: the repeat across shards is found, at its row.
+        let mut contract = one_verdict.inferred_contract.unwrap();
+        contract.columns[0].unique = true;
+        contract.columns[1].max = Some(1500.0);
+        let whole = check(dir.path(), &names, Some(&contract), u64::MAX);
+        let split = sharded(
+            dir.path(),
+            &[&names[..2], &names[2..]],
+            Some(&contract),
+            None,
+        );
+        assert_eq!(split.findings, whole.findings);
+        let unique = split.findings.iter().find(|f| f.check == "unique").unwrap();
+        assert_eq!(unique.row, Some(2500), "{}", unique.message);
+        assert!(
+            unique.message.contains("(in part-2.csv, its row 500)"),
+            "{}",
+            unique.message
+        );
+
+        // A shard whose files have other columns is refused with the file named.
+        file(dir.path(), "part-3.csv", b"id,amount\n1,2\n");
+        let mixed = sharded(
+            dir.path(),
+            &[&names[..1], &["part-3.csv"]],
+            Some(&contract),
+            None,
+        );
+        assert!(mixed.verdict.is_none());
+        assert!(
+            mixed.findings[0]
+                .message
+                .contains("part-3.csv has no column [\"region\"]"),
+            "{}",
+            mixed.findings[0].message
         );
     }
 

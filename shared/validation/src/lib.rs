@@ -28,7 +28,7 @@ use tollgate_domain::{ColumnType, Contract, DatasetName, DriftAction, DriftThres
 
 pub use columns::TypedColumn;
 pub use error::ValidationError;
-pub use files::check_files;
+pub use files::{Summarised, check_files, conclude, founding_types, summarise_files};
 pub use profile::Values;
 pub use read::{Fingerprint, Format};
 pub use summary::ColumnSummary;
@@ -314,16 +314,56 @@ fn summary_for<'a>(
 pub enum VersionData {
     Frame(DataFrame),
     Parquet(tempfile::NamedTempFile),
+    /// Parquet files written by the shards of a summarised dataset, in row order.
+    Parts(Vec<std::path::PathBuf>),
 }
 
 impl VersionData {
-    /// The data as a Parquet file in `dir` (written now for a frame).
+    /// The data as a Parquet file in `dir` (written now for a frame; for parts, their batches
+    /// copied one after the other into one file).
     pub fn into_parquet(self, dir: &Path) -> Result<tempfile::NamedTempFile, ValidationError> {
         match self {
             Self::Frame(mut frame) => read::write_parquet(&mut frame, dir),
             Self::Parquet(file) => Ok(file),
+            Self::Parts(parts) => {
+                let mut sink = Sink::Parquet {
+                    dir: dir.to_path_buf(),
+                    file: None,
+                    writer: None,
+                };
+                for part in &parts {
+                    read::parquet_batches(part, |mut batch| {
+                        batch.align_chunks_par();
+                        sink.write(&batch)
+                    })
+                    .map_err(|e| match e {
+                        read::BatchError::Stopped(e) => e,
+                        read::BatchError::Read(e) => ValidationError::Polars {
+                            context: format!("reading the part {}", part.display()),
+                            source: e,
+                        },
+                    })?;
+                }
+                match sink.close()? {
+                    VersionData::Parquet(file) => Ok(file),
+                    _ => read::write_parquet(&mut DataFrame::default(), dir),
+                }
+            }
         }
     }
+}
+
+/// What a gate has gathered over some rows, without the rows: what one shard of a dataset
+/// hands to the step that merges the shards ([`Gate::merge`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct GateState {
+    rows: u64,
+    columns: u64,
+    summaries: Vec<ColumnSummary>,
+    checks: checks::Checks,
+    /// Type findings, once per column, at their row in these rows.
+    findings: Vec<Finding>,
+    timings_us: BTreeMap<String, u64>,
 }
 
 /// What the gate concluded about an upload that parsed.
@@ -361,6 +401,75 @@ enum Sink {
         file: Option<tempfile::NamedTempFile>,
         writer: Option<Box<ParquetBatches>>,
     },
+    /// Already written, by the shards this gate merged.
+    Parts(Vec<std::path::PathBuf>),
+}
+
+impl Sink {
+    /// Keeps one typed batch.
+    fn write(&mut self, batch: &DataFrame) -> Result<(), ValidationError> {
+        match self {
+            Sink::Frame(kept) => match kept {
+                Some(kept) => {
+                    kept.vstack_mut(batch)
+                        .map_err(|e| ValidationError::Polars {
+                            context: "joining batches".to_owned(),
+                            source: e,
+                        })?;
+                }
+                None => *kept = Some(batch.clone()),
+            },
+            Sink::Parquet { dir, file, writer } => {
+                let polars_error =
+                    |context: String| move |e| ValidationError::Polars { context, source: e };
+                if writer.is_none() {
+                    let tmp = tempfile::NamedTempFile::new_in(&*dir)
+                        .map_err(|e| ValidationError::io("creating a temporary file", dir, e))?;
+                    let out = tmp
+                        .reopen()
+                        .map_err(|e| ValidationError::io("opening", tmp.path(), e))?;
+                    let context = format!("writing Parquet to {}", tmp.path().display());
+                    *writer = Some(Box::new(
+                        ParquetWriter::new(std::io::BufWriter::new(out))
+                            .with_compression(ParquetCompression::Snappy)
+                            .batched(batch.schema())
+                            .map_err(polars_error(context))?,
+                    ));
+                    *file = Some(tmp);
+                }
+                if let Some(w) = writer {
+                    w.write_batch(batch)
+                        .map_err(polars_error("writing a Parquet batch".to_owned()))?;
+                }
+            }
+            Sink::Parts(_) => {
+                return Err(ValidationError::Refused(
+                    "a gate of merged shards takes no more rows".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What was kept, once the last batch is in.
+    fn close(self) -> Result<VersionData, ValidationError> {
+        Ok(match self {
+            Sink::Frame(frame) => VersionData::Frame(frame.unwrap_or_default()),
+            Sink::Parquet { file, writer, .. } => {
+                if let Some(w) = &writer {
+                    w.finish().map_err(|e| ValidationError::Polars {
+                        context: "finishing the Parquet copy".to_owned(),
+                        source: e,
+                    })?;
+                }
+                match file {
+                    Some(file) => VersionData::Parquet(file),
+                    None => VersionData::Frame(DataFrame::default()),
+                }
+            }
+            Sink::Parts(parts) => VersionData::Parts(parts),
+        })
+    }
 }
 
 /// The data gate over an upload's batches: each batch is typed, checked and summarised as it
@@ -439,6 +548,87 @@ impl Gate {
         self.typing = Some(typing);
     }
 
+    /// What this gate gathered, and the Parquet it wrote (a streaming gate's, once it has rows).
+    /// A gate kept in memory writes its rows into `dir`.
+    pub fn into_state(
+        self,
+        dir: &Path,
+    ) -> Result<(GateState, Option<tempfile::NamedTempFile>), ValidationError> {
+        let part = match self.sink.close()? {
+            VersionData::Parquet(file) => Some(file),
+            VersionData::Frame(mut frame) if frame.height() > 0 => {
+                Some(read::write_parquet(&mut frame, dir)?)
+            }
+            _ => None,
+        };
+        let state = GateState {
+            rows: self.rows,
+            columns: self.columns,
+            summaries: self.summaries,
+            checks: self.checks,
+            findings: self.findings,
+            timings_us: self.timings_us,
+        };
+        Ok((state, part))
+    }
+
+    /// A gate holding what a shard gathered, its rows in `parts`; more shards are merged in with
+    /// [`Self::merge`], and [`Self::finish`] concludes over all of them.
+    pub fn from_state(
+        dataset: &DatasetName,
+        contract: Option<&Contract>,
+        state: GateState,
+        parts: Vec<std::path::PathBuf>,
+    ) -> Self {
+        let mut gate = Self::new(dataset, contract, Sink::Parts(parts));
+        gate.rows = state.rows;
+        gate.columns = state.columns;
+        gate.summaries = state.summaries;
+        gate.checks = state.checks;
+        gate.findings = state.findings;
+        gate.timings_us = state.timings_us;
+        gate
+    }
+
+    /// Adds the shard of the rows after this gate's, as if its rows had come as further
+    /// batches: counts, summaries and checks merge, and its rows are numbered after these.
+    pub fn merge(&mut self, other: Gate) -> Result<(), ValidationError> {
+        let offset = self.rows;
+        match (&mut self.sink, other.sink) {
+            (Sink::Parts(mine), Sink::Parts(theirs)) => mine.extend(theirs),
+            _ => {
+                return Err(ValidationError::Refused(
+                    "only gates of shards merge (Gate::from_state)".to_owned(),
+                ));
+            }
+        }
+        for f in other.findings {
+            if !self
+                .findings
+                .iter()
+                .any(|g| g.check == f.check && g.column == f.column)
+            {
+                let row = f.row.map(|r| r + offset);
+                self.findings.push(Finding { row, ..f });
+            }
+        }
+        self.checks.merge(other.checks, offset);
+        for theirs in other.summaries {
+            match self.summaries.iter_mut().find(|s| s.name == theirs.name) {
+                Some(mine) => mine.merge(&theirs),
+                None => self.summaries.push(theirs),
+            }
+        }
+        if self.rows == 0 {
+            self.columns = other.columns;
+        }
+        self.rows += other.rows;
+        for (step, us) in other.timings_us {
+            *self.timings_us.entry(step).or_insert(0) += us;
+        }
+        Ok(())
+    }
+
     /// Adds a step's time, in microseconds so that many short batches add up (reported in ms).
     fn time(&mut self, step: &str, started: Instant) {
         *self.timings_us.entry(step.to_owned()).or_insert(0) +=
@@ -505,41 +695,7 @@ impl Gate {
         .unwrap_or_else(|_| frame.clone());
         // The Parquet writer takes columns chunked alike (typing may have rechunked some).
         batch.align_chunks_par();
-        match &mut self.sink {
-            Sink::Frame(kept) => match kept {
-                Some(kept) => {
-                    kept.vstack_mut(&batch)
-                        .map_err(|e| ValidationError::Polars {
-                            context: "joining batches".to_owned(),
-                            source: e,
-                        })?;
-                }
-                None => *kept = Some(batch),
-            },
-            Sink::Parquet { dir, file, writer } => {
-                let polars_error =
-                    |context: String| move |e| ValidationError::Polars { context, source: e };
-                if writer.is_none() {
-                    let tmp = tempfile::NamedTempFile::new_in(&*dir)
-                        .map_err(|e| ValidationError::io("creating a temporary file", dir, e))?;
-                    let out = tmp
-                        .reopen()
-                        .map_err(|e| ValidationError::io("opening", tmp.path(), e))?;
-                    let context = format!("writing Parquet to {}", tmp.path().display());
-                    *writer = Some(Box::new(
-                        ParquetWriter::new(std::io::BufWriter::new(out))
-                            .with_compression(ParquetCompression::Snappy)
-                            .batched(batch.schema())
-                            .map_err(polars_error(context))?,
-                    ));
-                    *file = Some(tmp);
-                }
-                if let Some(w) = writer {
-                    w.write_batch(&batch)
-                        .map_err(polars_error("writing a Parquet batch".to_owned()))?;
-                }
-            }
-        }
+        self.sink.write(&batch)?;
         self.time("parquet", started);
         Ok(())
     }
@@ -610,9 +766,8 @@ impl Gate {
                 }
             })
             .collect();
-        let data = match self.sink {
-            Sink::Frame(frame) => {
-                let mut frame = frame.unwrap_or_default();
+        let data = match self.sink.close()? {
+            VersionData::Frame(mut frame) => {
                 for name in &to_float {
                     if let Ok(col) = frame.column(name)
                         && let Ok(cast) = col.cast(&DataType::Float64)
@@ -622,18 +777,7 @@ impl Gate {
                 }
                 VersionData::Frame(frame)
             }
-            Sink::Parquet { file, writer, .. } => {
-                if let Some(w) = &writer {
-                    w.finish().map_err(|e| ValidationError::Polars {
-                        context: "finishing the Parquet copy".to_owned(),
-                        source: e,
-                    })?;
-                }
-                match file {
-                    Some(file) => VersionData::Parquet(file),
-                    None => VersionData::Frame(DataFrame::default()),
-                }
-            }
+            other => other,
         };
         Ok(Verdict {
             rows,

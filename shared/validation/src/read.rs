@@ -31,7 +31,7 @@ pub mod limits {
     pub const MAX_JSON_DEPTH: usize = 64;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     Csv,
     JsonLines,

@@ -16,6 +16,7 @@ use datasketches::common::SearchCriteria;
 use datasketches::frequencies::{ErrorType, FrequentItemsSketch};
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 use datasketches::kll::{KllFloat, KllSketch};
+use serde::{Deserialize, Serialize};
 use tollgate_domain::ColumnType;
 
 use crate::profile::Values;
@@ -45,7 +46,7 @@ pub fn distinct_relative_error() -> f64 {
 }
 
 /// Count, min, max, mean and the sum of squared deviations of the finite values.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     pub n: u64,
     pub mean: f64,
@@ -146,14 +147,87 @@ pub struct CategorySketches {
     pub top: FrequentItemsSketch<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "ShapeWire", into = "ShapeWire")]
 pub enum Shape {
     Numeric(Numbers),
     Categorical(Categories),
 }
 
+/// A shape as a shard writes it: the sketches in DataSketches' own binary images, which any
+/// DataSketches implementation reads.
+#[derive(Serialize, Deserialize)]
+enum ShapeWire {
+    NumbersExact(Vec<f64>),
+    NumbersSketched {
+        quantiles: Vec<u8>,
+        distinct: Vec<u8>,
+        top: Vec<u8>,
+    },
+    CategoriesExact(HashMap<String, u64>),
+    CategoriesSketched {
+        distinct: Vec<u8>,
+        top: Vec<u8>,
+    },
+}
+
+impl From<Shape> for ShapeWire {
+    fn from(shape: Shape) -> Self {
+        match shape {
+            Shape::Numeric(Numbers::Exact(v)) => Self::NumbersExact(v),
+            Shape::Numeric(Numbers::Sketched(s)) => Self::NumbersSketched {
+                quantiles: s.quantiles.serialize(),
+                distinct: s.distinct.to_sketch(HllType::Hll8).serialize(),
+                top: s.top.serialize(),
+            },
+            Shape::Categorical(Categories::Exact(m)) => Self::CategoriesExact(m),
+            Shape::Categorical(Categories::Sketched(s)) => Self::CategoriesSketched {
+                distinct: s.distinct.to_sketch(HllType::Hll8).serialize(),
+                top: s.top.serialize(),
+            },
+        }
+    }
+}
+
+fn hll_union(image: &[u8]) -> Result<HllUnion, String> {
+    let sketch =
+        HllSketch::deserialize(image).map_err(|e| format!("distinct-count sketch: {e}"))?;
+    let mut union = HllUnion::new(HLL_LG_K).expect("lg_k is in range");
+    union.update(&sketch);
+    Ok(union)
+}
+
+impl TryFrom<ShapeWire> for Shape {
+    type Error = String;
+
+    fn try_from(wire: ShapeWire) -> Result<Self, String> {
+        Ok(match wire {
+            ShapeWire::NumbersExact(v) => Self::Numeric(Numbers::Exact(v)),
+            ShapeWire::NumbersSketched {
+                quantiles,
+                distinct,
+                top,
+            } => Self::Numeric(Numbers::Sketched(Box::new(NumberSketches {
+                quantiles: KllSketch::deserialize(&quantiles)
+                    .map_err(|e| format!("quantile sketch: {e}"))?,
+                distinct: hll_union(&distinct)?,
+                top: FrequentItemsSketch::deserialize(&top)
+                    .map_err(|e| format!("top-values sketch: {e}"))?,
+            }))),
+            ShapeWire::CategoriesExact(m) => Self::Categorical(Categories::Exact(m)),
+            ShapeWire::CategoriesSketched { distinct, top } => {
+                Self::Categorical(Categories::Sketched(Box::new(CategorySketches {
+                    distinct: hll_union(&distinct)?,
+                    top: FrequentItemsSketch::deserialize(&top)
+                        .map_err(|e| format!("top-values sketch: {e}"))?,
+                })))
+            }
+        })
+    }
+}
+
 /// One column's summary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ColumnSummary {
     pub name: String,
     pub dtype: ColumnType,
@@ -747,13 +821,20 @@ mod tests {
         );
     }
 
+    /// A summary as another process reads it: written and read back in the shards' format.
+    fn shipped(s: ColumnSummary) -> ColumnSummary {
+        rmp_serde::from_slice(&rmp_serde::to_vec_named(&s).unwrap()).unwrap()
+    }
+
     #[test]
     fn shards_merged_equal_the_whole_within_the_bounds() {
         let a = normals(4, N, 0.0, 1.0);
         let whole = summarise(&a, 100_000);
-        let mut merged = summarise(&a[..N / 3], 100_000);
-        merged.merge(&summarise(&a[N / 3..2 * N / 3], 100_000));
-        merged.merge(&summarise(&a[2 * N / 3..], 100_000));
+        // The first shard is past the exact limit (sketched), the others below it.
+        let mut merged = shipped(summarise(&a[..3 * N / 4], 100_000));
+        assert!(!merged.is_exact());
+        merged.merge(&shipped(summarise(&a[3 * N / 4..7 * N / 8], 100_000)));
+        merged.merge(&shipped(summarise(&a[7 * N / 8..], 100_000)));
         assert_eq!(merged.rows, whole.rows);
         assert_eq!(merged.moments.n, whole.moments.n);
         assert!((merged.moments.mean - whole.moments.mean).abs() < 1e-9);
@@ -766,6 +847,19 @@ mod tests {
         assert!(ks.value <= ks.bound, "{ks:?}");
         let (dm_distinct, dw_distinct) = (merged.distinct() as f64, whole.distinct() as f64);
         assert!((dm_distinct - dw_distinct).abs() / dw_distinct < 3.0 * distinct_relative_error());
+        // Against the exact values too: every quantile's rank within the stated error.
+        let mut sorted = a.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let exact = Distribution::Exact(&sorted);
+        for q in [0.01, 0.1, 0.5, 0.9, 0.99] {
+            let rank = exact.rank(dm.quantile(q));
+            assert!((rank - q).abs() <= quantile_rank_error(), "q {q}: {rank}");
+        }
+        let (top, error) = merged.top_numbers(3);
+        assert!(
+            top.iter().all(|(_, c)| *c <= 1 + error),
+            "{top:?} ± {error}"
+        );
     }
 
     #[test]
@@ -776,6 +870,9 @@ mod tests {
         assert!(a.is_exact());
         assert_eq!(a.distinct(), 4);
         assert_eq!(a.top_numbers(1).0, vec![(2.0, 2)]);
+
+        let shipped_exact = shipped(a.clone());
+        assert_eq!(shipped_exact.distinct(), 4);
 
         let mut c = ColumnSummary::new("k", ColumnType::String);
         let heavy = (0..CATEGORY_LIMIT + 10)
@@ -790,6 +887,7 @@ mod tests {
         let (top, error) = c.top_categories(1);
         assert_eq!(top[0].0, "common");
         assert!(top[0].1.abs_diff(5_000) <= error, "{top:?} ± {error}");
+        let c = shipped(c);
         let d = c.distinct() as f64;
         let truth = (CATEGORY_LIMIT + 11) as f64;
         assert!((d - truth).abs() / truth < 3.0 * distinct_relative_error());
