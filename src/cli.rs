@@ -223,6 +223,16 @@ pub enum Command {
         #[arg(long, env = "TOLLGATE_ML_ROOT", default_value = "/opt/ml")]
         root: PathBuf,
     },
+    /// One instance of an ingest's processing job under the SageMaker processing container
+    /// contract: its share of an upload too big for the ingest function (or for `tollgate
+    /// upload`'s process), summarised into a shard. SageMaker Processing runs it in the image;
+    /// the embedded default runs `tollgate process --root DIR` as subprocesses.
+    #[command(hide = true)]
+    Process {
+        /// The container root holding config/ and processing/.
+        #[arg(long, env = "TOLLGATE_ML_ROOT", default_value = "/opt/ml")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

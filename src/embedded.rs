@@ -9,9 +9,12 @@ use tokio::sync::mpsc;
 use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
+use tollgate_domain::{UploadOutcome, training::ProcessingStateChange};
 use tollgate_evaluate::Evaluate;
-use tollgate_ingest::Ingest;
-use tollgate_local::{DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend};
+use tollgate_ingest::{Ingest, Processing};
+use tollgate_local::{
+    DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend, SubprocessProcessing,
+};
 use tollgate_tune::{Tune, TuneConfig};
 
 use tollgate_notify::{self as notify, Webhook};
@@ -29,6 +32,8 @@ pub struct Embedded {
     pub bucket: BucketName,
     pub user: UserId,
     backend: Arc<SubprocessBackend>,
+    /// Where uploads too big for one process are read: `tollgate process` subprocesses.
+    processing: Arc<SubprocessProcessing>,
     /// The training jobs' folders: a temporary directory of this process's alone (0700, a
     /// random name), removed when the process is done with it.
     _jobs: Arc<tempfile::TempDir>,
@@ -88,6 +93,12 @@ impl Embedded {
             jobs.path().to_owned(),
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ));
+        let processing = Arc::new(SubprocessProcessing::new(
+            blobs.clone(),
+            Arc::new(bus.clone()),
+            std::env::current_exe().context("finding this executable")?,
+            jobs.path().to_owned(),
+        ));
         let notifier = Webhook::from_env()
             .map_err(|e| crate::UsageError(e.to_string()))?
             .map(|webhook| {
@@ -105,6 +116,7 @@ impl Embedded {
             bucket,
             user,
             backend,
+            processing,
             _jobs: Arc::new(jobs),
             events: Arc::new(tokio::sync::Mutex::new(receiver)),
             notifier,
@@ -245,6 +257,9 @@ impl Embedded {
                 break;
             };
             self.notify(notify::of_event(&event, self.console_link_base()));
+            self.ingest_processed(&event)
+                .await
+                .with_context(|| format!("handling {}", event.detail_type()))?;
             // A candidate's model tests run as soon as it is registered.
             self.evaluate()
                 .handle(&event)
@@ -291,6 +306,9 @@ impl Embedded {
     /// One event to the handlers that take it; the error says whether a retry may help.
     async fn deliver(&self, event: &Event) -> Result<(), (bool, anyhow::Error)> {
         self.notify(notify::of_event(event, self.console_link_base()));
+        self.ingest_processed(event)
+            .await
+            .map_err(|e| (e.is_retryable(), anyhow::Error::new(e)))?;
         self.evaluate()
             .handle(event)
             .await
@@ -351,13 +369,84 @@ impl Embedded {
         Ok(())
     }
 
+    /// The ingest handler; uploads of `TOLLGATE_PROCESS_ABOVE_BYTES` or more (default 8 GiB)
+    /// are read by `TOLLGATE_PROCESS_INSTANCES` subprocesses (default: one per core), as
+    /// SageMaker Processing reads them on AWS.
     pub fn ingest(&self) -> Ingest {
-        Ingest::new(&self.ports(), std::env::temp_dir())
+        let instances = std::env::var("TOLLGATE_PROCESS_INSTANCES")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32));
+        Ingest::new(&self.ports(), std::env::temp_dir()).with_processing(Processing {
+            backend: self.processing.clone(),
+            above_bytes: process_above_bytes(),
+            instances,
+            max_runtime: std::time::Duration::from_secs(24 * 3600),
+        })
+    }
+
+    /// Finishes the upload a processing job read, when `event` is its end.
+    async fn ingest_processed(
+        &self,
+        event: &Event,
+    ) -> Result<Vec<UploadOutcome>, tollgate_ingest::IngestError> {
+        match event {
+            Event::ProcessingJobStateChange(change) => self.ingest().processed(change).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Waits for the end of processing job `job` and finishes its upload with `ingest`; the
+    /// other events published meanwhile are published again, for [`Embedded::settle`].
+    pub async fn await_processed(
+        &self,
+        ingest: &Ingest,
+        job: &str,
+    ) -> anyhow::Result<Vec<UploadOutcome>> {
+        let mut deferred = Vec::new();
+        let change: ProcessingStateChange = {
+            let mut events = self.events.lock().await;
+            loop {
+                let event = events.recv().await.ok_or_else(|| {
+                    anyhow::anyhow!("the event queue closed before processing job {job} ended")
+                })?;
+                match event {
+                    Event::ProcessingJobStateChange(change)
+                        if change.processing_job_name == job =>
+                    {
+                        break change;
+                    }
+                    other => deferred.push(other),
+                }
+            }
+        };
+        for event in deferred {
+            self.bus.publish(&event).await?;
+        }
+        ingest
+            .processed(&change)
+            .await
+            .with_context(|| format!("finishing the upload processing job {job} read"))
     }
 
     /// The file behind an object of the embedded bucket.
     pub fn path_of(&self, object: &tollgate_domain::ObjectRef) -> PathBuf {
         self.blobs.path_of(&object.bucket, &object.key)
+    }
+}
+
+/// `TOLLGATE_PROCESS_ABOVE_BYTES`: the size from which an upload goes to a processing job.
+fn process_above_bytes() -> u64 {
+    const DEFAULT: u64 = 8 << 30;
+    match std::env::var("TOLLGATE_PROCESS_ABOVE_BYTES") {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| {
+            eprintln!(
+                "warning: TOLLGATE_PROCESS_ABOVE_BYTES={v:?} is not a number of bytes; using {DEFAULT}"
+            );
+            DEFAULT
+        }),
+        Err(_) => DEFAULT,
     }
 }
 

@@ -158,7 +158,12 @@ pub fn render_version(
                     "contract_version": stored.contract_version,
                     "uploaded_by": stored.uploaded_by,
                 },
-                "data": { "bucket": stored.location.bucket, "key": stored.data_key(), "path": stored_at.map(|p| p.join("data.parquet")) },
+                "data": {
+                    "bucket": stored.location.bucket,
+                    "key": (stored.parts == 0).then(|| stored.data_key()),
+                    "keys": stored.data_keys(),
+                    "path": stored_at.as_ref().filter(|_| stored.parts == 0).map(|p| p.join("data.parquet")),
+                },
                 "drift": crate::output::drift_json(report.and_then(|r| r.drift.as_ref())),
                 "report": report,
             }))?
@@ -191,6 +196,13 @@ pub fn render_version(
             .unwrap_or_else(|| "none (first version)".into())
     );
     let _ = writeln!(out, "  contract    v{}", stored.contract_version);
+    if stored.parts > 0 {
+        let _ = writeln!(
+            out,
+            "  data        {} Parquet parts (data/part-*.parquet), one per processing instance",
+            stored.parts
+        );
+    }
     match stored_at {
         Some(path) => {
             let _ = writeln!(out, "  stored at   {}/", path.display());

@@ -177,6 +177,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => up::run(&env, host, port, monitor_every, console).await,
         Command::Token { groups, valid_for } => token::run(&env, &groups, valid_for),
         Command::Train { .. } => unreachable!("main runs a training job before the runtime starts"),
+        Command::Process { .. } => {
+            unreachable!("main runs a processing instance before the runtime starts")
+        }
     };
     // What this command published that people act on is sent before the process ends.
     env.notify_published().await;

@@ -171,19 +171,37 @@ async fn ingest_stored(
     meta: &ObjectMeta,
 ) -> anyhow::Result<UploadOutcome> {
     let progress_bar = bar.clone();
+    let job = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let dispatched = job.clone();
     let ingest = env.ingest().with_progress(move |stage| {
         progress_bar.set_message(match stage {
-            Stage::Hashing => "hashing",
-            Stage::Parsing => "parsing",
-            Stage::Checking => "checking, profiling, comparing with the previous version",
-            Stage::Writing => "writing",
+            Stage::Hashing => "hashing".to_owned(),
+            Stage::Parsing => "parsing".to_owned(),
+            Stage::Checking => {
+                "checking, profiling, comparing with the previous version".to_owned()
+            }
+            Stage::Writing => "writing".to_owned(),
+            Stage::Processing { job, instances } => {
+                *dispatched.lock().expect("job lock") = Some(job.clone());
+                format!(
+                    "too big for one process: {instances} `tollgate process` subprocesses read it \
+                     (processing job {job})"
+                )
+            }
         });
     });
-    let result = ingest.handle(&stored_event(env, meta)).await;
+    let mut outcomes = ingest
+        .handle(&stored_event(env, meta))
+        .await
+        .context("ingesting the upload")?;
+    let job = job.lock().expect("job lock").take();
+    if let (true, Some(job)) = (outcomes.is_empty(), job) {
+        outcomes = env.await_processed(&ingest, &job).await?;
+    }
     bar.finish_and_clear();
-    result
-        .context("ingesting the upload")?
-        .pop()
+    // A batch's outcome comes first; the rest are files its marker left out.
+    (!outcomes.is_empty())
+        .then(|| outcomes.remove(0))
         .ok_or_else(|| anyhow::anyhow!("the ingest handler returned no outcome for {}", meta.key))
 }
 

@@ -299,6 +299,7 @@ fn new_version(
         uploaded_by: user("alice"),
         created_at: Timestamp::now(),
         drifted_columns: Vec::new(),
+        parts: 0,
     };
     let upload = UploadRecord {
         upload_key: upload_key.into(),

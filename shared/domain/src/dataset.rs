@@ -83,11 +83,36 @@ pub struct DatasetVersion {
     /// Columns whose drift against the parent passed a threshold.
     #[serde(default)]
     pub drifted_columns: Vec<String>,
+    /// The Parquet files the data is in, when it is in several (`data/part-00000.parquet`...,
+    /// in row order: written by the instances of a processing job); 0 for one `data.parquet`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl DatasetVersion {
+    /// The one file of a version's data; for data in parts, see [`Self::data_keys`].
     pub fn data_key(&self) -> String {
         format!("{}/data.parquet", self.location.key)
+    }
+    /// Every file of the version's data, in row order.
+    pub fn data_keys(&self) -> Vec<String> {
+        match self.parts {
+            0 => vec![self.data_key()],
+            n => (0..n).map(|i| self.part_key(i)).collect(),
+        }
+    }
+    /// The `i`th of the version's data files, when its data is in parts.
+    pub fn part_key(&self, i: u32) -> String {
+        format!("{}/data/part-{i:05}.parquet", self.location.key)
+    }
+    /// The summaries of the version's columns, when its ingest kept them (a processed upload):
+    /// the next version's drift is measured against them without reading the data.
+    pub fn summary_key(&self) -> String {
+        format!("{}/summary.msgpack", self.location.key)
     }
     pub fn profile_key(&self) -> String {
         format!("{}/profile.json", self.location.key)

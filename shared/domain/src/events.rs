@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::training::JobStateChange;
+use crate::training::{JobStateChange, ProcessingStateChange};
 use crate::{ContentHash, DatasetName, ObjectRef, UserId};
 
 /// The `source` of every Tollgate event on an EventBridge bus.
@@ -49,6 +49,11 @@ pub enum Event {
     /// local backend emits when its subprocess exits.
     #[serde(rename = "SageMaker Training Job State Change")]
     TrainingJobStateChange(JobStateChange),
+    /// A processing job ended (or changed state): what SageMaker sends to EventBridge, and what
+    /// the local backend emits when its subprocesses exit. The ingest of an upload too big for
+    /// its function finishes on it.
+    #[serde(rename = "SageMaker Processing Job State Change")]
+    ProcessingJobStateChange(ProcessingStateChange),
     /// A run's best trial is a new model version, stage `candidate`: the model tests start.
     #[serde(rename = "ModelCandidateRegistered")]
     ModelCandidateRegistered {
@@ -124,6 +129,7 @@ impl Event {
         "DatasetUploadRejected",
         "RunRequested",
         "SageMaker Training Job State Change",
+        "SageMaker Processing Job State Change",
         "ModelCandidateRegistered",
         "ModelTested",
         "ModelStageChanged",
@@ -138,6 +144,7 @@ impl Event {
             Self::DatasetUploadRejected { .. } => "DatasetUploadRejected",
             Self::RunRequested { .. } => "RunRequested",
             Self::TrainingJobStateChange(_) => "SageMaker Training Job State Change",
+            Self::ProcessingJobStateChange(_) => "SageMaker Processing Job State Change",
             Self::ModelCandidateRegistered { .. } => "ModelCandidateRegistered",
             Self::ModelTested { .. } => "ModelTested",
             Self::ModelStageChanged { .. } => "ModelStageChanged",
@@ -168,6 +175,10 @@ impl Event {
             Self::TrainingJobStateChange(change) => format!(
                 "training-job/{}/{:?}",
                 change.training_job_name, change.training_job_status
+            ),
+            Self::ProcessingJobStateChange(change) => format!(
+                "processing-job/{}/{:?}",
+                change.processing_job_name, change.processing_job_status
             ),
             Self::ModelCandidateRegistered { model, version, .. } => {
                 format!("model-candidate/{model}/v{version}")

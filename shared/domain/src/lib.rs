@@ -42,6 +42,6 @@ pub use report::{
 };
 pub use search::{Hyperparameters, ParamSpec, ParamValue, SearchSpace};
 pub use training::{
-    JobStateChange, JobStatus, ModelStage, ModelVersion, Run, RunStatus, StoredPipeline,
-    TrainingJob, TrialRecord, TrialStatus, Trigger,
+    JobStateChange, JobStatus, ModelStage, ModelVersion, ProcessingJob, ProcessingStateChange, Run,
+    RunStatus, StoredPipeline, TrainingJob, TrialRecord, TrialStatus, Trigger,
 };

@@ -586,6 +586,16 @@ pub trait TrainingBackend: Send + Sync + Debug {
     async fn stop(&self, name: &str) -> Result<(), PortError>;
 }
 
+/// Where processing jobs run: SageMaker Processing, or `tollgate process` as subprocesses. A
+/// job's end arrives as a `ProcessingJobStateChange` event on the bus, never by polling.
+#[async_trait]
+pub trait ProcessingBackend: Send + Sync + Debug {
+    /// Starts the job; `Ok(false)` when a job of that name exists already (a retried start).
+    async fn start(&self, job: &crate::training::ProcessingJob) -> Result<bool, PortError>;
+    /// The job's status; `NotFound` when there is no such job.
+    async fn describe(&self, name: &str) -> Result<JobStatus, PortError>;
+}
+
 /// A registry outside Tollgate that mirrors its model versions and their approval (the SageMaker
 /// Model Registry), for teams that deploy from there. Optional: the catalog stays the record, and
 /// the embedded default has none.

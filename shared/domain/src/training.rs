@@ -449,6 +449,48 @@ pub struct TrainingJob {
     pub metric_names: Vec<String>,
 }
 
+/// A processing job: the ingest of an upload too big for its function, run by the same code
+/// (`tollgate process`) on SageMaker Processing instances, or as local subprocesses. Its inputs
+/// are a manifest of the upload's files (SageMaker's `ManifestFile`, shared out among the
+/// instances object by object as `ShardedByS3Key` does) and the job's settings; each instance
+/// writes its shard's summary and rows under `output/<host>/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessingJob {
+    /// At most 63 characters, `[a-zA-Z0-9-]`; one name per upload.
+    pub name: String,
+    /// The files, as a SageMaker manifest: `[{"prefix": "s3://bucket/folder/"}, "name", ...]`.
+    pub manifest: ObjectRef,
+    /// The job's settings (`job.json`), given to every instance whole.
+    pub settings: ObjectRef,
+    /// Where the instances' outputs go (a prefix ending in `/`).
+    pub output: ObjectRef,
+    pub instances: u32,
+    pub max_runtime: Duration,
+}
+
+/// The detail of a "SageMaker Processing Job State Change" event, the fields Tollgate reads.
+/// The local backend emits the same shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProcessingStateChange {
+    pub processing_job_name: String,
+    pub processing_job_status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    /// What the container wrote to `/opt/ml/output/message` as it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_message: Option<String>,
+}
+
+impl ProcessingStateChange {
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.processing_job_status,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
+        )
+    }
+}
+
 /// A training job's status, spelled as SageMaker spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobStatus {

@@ -15,7 +15,7 @@ pub const SUCCESS_MARKER: &str = "_SUCCESS";
 pub const MANIFEST_MARKER: &str = "_manifest.json";
 
 /// Where an uploaded object sits, and so what it asks of the gate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Arrival {
     /// A file of its own, `incoming/<dataset>/<file>`: a version by itself.
     File,
@@ -55,7 +55,7 @@ impl Arrival {
 }
 
 /// One uploaded object, as an ingest request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UploadRef {
     pub object: ObjectRef,
     pub dataset: DatasetName,

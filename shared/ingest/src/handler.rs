@@ -1,5 +1,7 @@
 //! The ingest use case over the ports.
 
+mod processing;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,9 @@ use tollgate_domain::{
     AuditEvent, BlobKey, BucketName, ContentHash, DatasetVersion, Event, ObjectRef, PortError,
     UploadOutcome, UploadRecord, UploadStatus, UploadedFile, ValidationReport,
 };
-use tollgate_validation::{Baseline, Fingerprint, Verdict};
+use tollgate_validation::{Baseline, Checked, Fingerprint, Verdict};
+
+pub use processing::{JOB_PREFIX, JobSettings, Processing, job_name, run_instance};
 
 use crate::batch::{self, Manifest};
 use crate::{Arrival, IngestError, UploadRef, uploads_in};
@@ -38,15 +42,22 @@ pub(crate) struct IngestConfig {
     /// The principal (a prefix of it) that signs upload URLs: what it stores was PUT by the
     /// person the object's metadata names.
     pub upload_signer: Option<String>,
+    /// Where uploads too big for this process go.
+    pub processing: Option<Processing>,
 }
 
 /// The stages of one upload, for progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
     Hashing,
     Parsing,
     Checking,
     Writing,
+    /// Handed to the processing job named, on `instances` instances: its end finishes it.
+    Processing {
+        job: String,
+        instances: u32,
+    },
 }
 
 type Progress = Arc<dyn Fn(Stage) + Send + Sync>;
@@ -70,12 +81,18 @@ impl std::fmt::Debug for Ingest {
 }
 
 /// One file of an upload, fetched: the object, its name (below its batch folder), its bytes in a
-/// local file and their fingerprint.
+/// local file (none when a processing job read it) and their fingerprint.
 struct FetchedFile {
     object: ObjectRef,
     name: String,
-    local: LocalObject,
+    local: Option<LocalObject>,
     fingerprint: Fingerprint,
+}
+
+impl FetchedFile {
+    fn path(&self) -> Option<&Path> {
+        self.local.as_ref().map(|l| l.path.as_path())
+    }
 }
 
 /// An upload's bytes: one file, or a batch folder's files in name order.
@@ -87,12 +104,23 @@ struct Fetched {
     bytes: u64,
     /// A batch's files as its report lists them; empty for one file.
     listed: Vec<UploadedFile>,
+    /// The typed rows, already in the store in row order, when a processing job wrote them.
+    parts: Vec<ObjectRef>,
 }
 
 impl Fetched {
     /// The object the uploader is told from: the file, or the batch's marker.
-    fn meta(&self) -> &ObjectMeta {
-        &self.marker.as_ref().unwrap_or(&self.files[0]).local.meta
+    fn meta(&self) -> Option<&ObjectMeta> {
+        let file = self.marker.as_ref().unwrap_or(&self.files[0]);
+        file.local.as_ref().map(|l| &l.meta)
+    }
+
+    /// `upload`, its uploader as the fetched object's metadata says (see [`Ingest::attributed`]).
+    fn attribute(&self, ingest: &Ingest, upload: &UploadRef) -> UploadRef {
+        match self.meta() {
+            Some(meta) => ingest.attributed(upload, meta),
+            None => upload.clone(),
+        }
     }
 
     /// Every object to keep with the version or in quarantine, under its name.
@@ -150,9 +178,16 @@ impl Ingest {
                 data_bucket: ports.data_bucket.clone(),
                 work_dir,
                 upload_signer: None,
+                processing: None,
             },
             progress: None,
         }
+    }
+
+    /// Hands uploads of `processing.above_bytes` or more to a processing job.
+    pub fn with_processing(mut self, processing: Processing) -> Self {
+        self.config.processing = Some(processing);
+        self
     }
 
     /// Calls `progress` as an upload moves through its stages.
@@ -200,6 +235,8 @@ impl Ingest {
                 Arrival::Part { folder, name } => {
                     outcomes.extend(self.part(&upload, folder, name).await?);
                 }
+                Arrival::Marker { .. } | Arrival::File
+                    if self.dispatch(&upload).await?.is_some() => {}
                 Arrival::Marker { folder, .. } => {
                     let outcome = self.ingest(&upload).await?;
                     let left = self.left_out(&upload, folder, &outcome).await?;
@@ -370,18 +407,34 @@ impl Ingest {
     /// Ingests one upload. Safe to call again with the same upload, from any process.
     pub async fn ingest(&self, upload: &UploadRef) -> Result<UploadOutcome, IngestError> {
         let upload_key = upload.upload_key();
-        for attempt in 1..=MAX_ATTEMPTS {
+        self.exactly_once(upload, || self.attempt(upload, &upload_key))
+            .await
+    }
+
+    /// Makes one outcome of `upload`: what its record says when it has one, else what
+    /// `attempt` makes (tried again, after a pause, while other uploads win the race for the
+    /// dataset's next version).
+    async fn exactly_once<F>(
+        &self,
+        upload: &UploadRef,
+        attempt: impl Fn() -> F,
+    ) -> Result<UploadOutcome, IngestError>
+    where
+        F: std::future::Future<Output = Result<UploadOutcome, IngestError>>,
+    {
+        let upload_key = upload.upload_key();
+        for attempt_no in 1..=MAX_ATTEMPTS {
             if let Some(record) = self.catalog.upload(&upload_key).await? {
                 if let Some(reason) = Self::second_marker(upload, &record) {
                     return self.refuse(upload, &upload.object_key(), reason).await;
                 }
                 return self.resume(upload, record).await;
             }
-            match self.attempt(upload, &upload_key).await {
+            match attempt().await {
                 Err(IngestError::Port(PortError::Conflict(reason))) => {
-                    tracing::info!(%upload_key, attempt, %reason, "lost a race; trying again");
+                    tracing::info!(%upload_key, attempt = attempt_no, %reason, "lost a race; trying again");
                     // Give the winner time to finish writing what it committed.
-                    let pause = (25u64 << attempt).min(400);
+                    let pause = (25u64 << attempt_no).min(400);
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
                 other => return other,
@@ -402,29 +455,11 @@ impl Ingest {
             return Ok(Ok(one));
         };
         let marker = one.files.pop().expect("one file was fetched");
-        let manifest = match manifest {
-            true => match Manifest::parse(
-                &std::fs::read(&marker.local.path).map_err(|e| {
-                    IngestError::Task(format!("reading the manifest {}: {e}", upload.object))
-                })?,
-                &upload.object.key,
-            ) {
-                Ok(m) => Some(m),
-                Err(reason) => return Ok(Err(reason)),
-            },
-            false => None,
-        };
-        let bucket = &upload.object.bucket;
-        let listing = self.blobs.list(bucket, &format!("{folder}/")).await?;
-        let marker_meta = listing
-            .iter()
-            .find(|m| m.key == upload.object.key)
-            .cloned()
-            .unwrap_or_else(|| marker.local.meta.clone());
-        let taken = match batch::taken(folder, &marker_meta, manifest.as_ref(), &listing) {
+        let taken = match self.take(upload, folder, *manifest, &marker).await? {
             Ok(taken) => taken,
             Err(reason) => return Ok(Err(reason)),
         };
+        let bucket = &upload.object.bucket;
         let mut files = Vec::with_capacity(taken.len());
         for meta in taken {
             let object = ObjectRef {
@@ -446,7 +481,7 @@ impl Ingest {
             files.push(FetchedFile {
                 object,
                 name,
-                local,
+                local: Some(local),
                 fingerprint,
             });
         }
@@ -464,7 +499,47 @@ impl Ingest {
             files,
             marker: Some(marker),
             listed,
+            parts: Vec::new(),
         }))
+    }
+
+    /// The files a batch's `marker` (fetched) takes from its folder, in name order; `Err(reason)`
+    /// when it cannot take them (a listed file missing, the folder empty).
+    async fn take(
+        &self,
+        upload: &UploadRef,
+        folder: &BlobKey,
+        manifest: bool,
+        marker: &FetchedFile,
+    ) -> Result<Result<Vec<ObjectMeta>, String>, IngestError> {
+        let marker_local = marker.local.as_ref().expect("a marker is fetched");
+        let manifest = match manifest {
+            true => match Manifest::parse(
+                &std::fs::read(&marker_local.path).map_err(|e| {
+                    IngestError::Task(format!("reading the manifest {}: {e}", upload.object))
+                })?,
+                &upload.object.key,
+            ) {
+                Ok(m) => Some(m),
+                Err(reason) => return Ok(Err(reason)),
+            },
+            false => None,
+        };
+        let listing = self
+            .blobs
+            .list(&upload.object.bucket, &format!("{folder}/"))
+            .await?;
+        let marker_meta = listing
+            .iter()
+            .find(|m| m.key == upload.object.key)
+            .cloned()
+            .unwrap_or_else(|| marker_local.meta.clone());
+        Ok(batch::taken(
+            folder,
+            &marker_meta,
+            manifest.as_ref(),
+            &listing,
+        ))
     }
 
     /// The object an event named, by itself, fingerprinted.
@@ -477,11 +552,12 @@ impl Ingest {
             files: vec![FetchedFile {
                 object: upload.object.clone(),
                 name: upload.file_name.clone(),
-                local,
+                local: Some(local),
                 fingerprint,
             }],
             marker: None,
             listed: Vec::new(),
+            parts: Vec::new(),
         })
     }
 
@@ -497,7 +573,7 @@ impl Ingest {
             return self.resume(upload, record).await;
         }
         let fetched = self.fetch_one(upload).await?;
-        let upload = &self.attributed(upload, fetched.meta());
+        let upload = &fetched.attribute(self, upload);
         let report = ValidationReport {
             dataset: upload.dataset.clone(),
             status: UploadStatus::Rejected,
@@ -541,7 +617,7 @@ impl Ingest {
             Ok(fetched) => fetched,
             Err(reason) => return self.refuse(upload, upload_key, reason).await,
         };
-        let upload = &self.attributed(upload, fetched.meta());
+        let upload = &fetched.attribute(self, upload);
         let hashed_ms = started.elapsed().as_millis() as u64;
 
         if let Some(existing) = self
@@ -601,7 +677,7 @@ impl Ingest {
         let files: Vec<(PathBuf, String, Fingerprint)> = fetched
             .files
             .iter()
-            .map(|f| (f.local.path.clone(), f.name.clone(), f.fingerprint.clone()))
+            .filter_map(|f| Some((f.path()?.to_owned(), f.name.clone(), f.fingerprint.clone())))
             .collect();
         let batch = fetched.marker.is_some();
         let (content_hash, bytes, listed) =
@@ -647,29 +723,15 @@ impl Ingest {
                     &checking,
                 )?
             };
-            let mut timings_ms = checked.timings_ms;
-            timings_ms.insert("baseline".to_owned(), baseline_ms);
-            let verdict = checked.verdict;
-            let report = ValidationReport {
+            Ok::<_, IngestError>(computed(
+                checked,
                 dataset,
-                status: if verdict.as_ref().is_some_and(Verdict::accepted) {
-                    UploadStatus::Accepted
-                } else {
-                    UploadStatus::Rejected
-                },
                 content_hash,
-                format: checked.format.as_str().to_owned(),
                 bytes,
-                rows: verdict.as_ref().map(|v| v.rows),
-                columns: verdict.as_ref().map(|v| v.columns),
+                listed,
                 contract_version,
-                findings: checked.findings,
-                profile: verdict.as_ref().map(|v| v.profile.clone()),
-                drift: verdict.as_ref().and_then(|v| v.drift.clone()),
-                timings_ms,
-                files: listed,
-            };
-            Ok::<_, IngestError>(Computed { report, verdict })
+                baseline_ms,
+            ))
         })
         .await?
     }
@@ -685,19 +747,30 @@ impl Ingest {
             .version(&upload.dataset, version)
             .await?
             .ok_or_else(|| PortError::NotFound(format!("{} v{version}", upload.dataset)))?;
-        let data = key(stored.data_key())?;
         // The catalog commits a version before its files are written: another upload that
         // committed it a moment ago may still be writing them. That is a race lost, not an error.
-        let local = match self.blobs.fetch(&stored.location.bucket, &data).await {
-            Err(PortError::NotFound(_)) => {
-                return Err(PortError::Conflict(format!(
-                    "{} v{version}'s data is not written yet: its upload is still finishing",
-                    upload.dataset
-                ))
-                .into());
-            }
-            other => other?,
+        let not_yet = |e: PortError| match e {
+            PortError::NotFound(_) => IngestError::Port(PortError::Conflict(format!(
+                "{} v{version}'s data is not written yet: its upload is still finishing",
+                upload.dataset
+            ))),
+            other => other.into(),
         };
+        if stored.parts > 0 {
+            // Kept by the processing job's ingest: no need to read its (large) data.
+            let bytes = self
+                .blobs
+                .get(&stored.location.bucket, &key(stored.summary_key())?)
+                .await
+                .map_err(not_yet)?;
+            return Ok(blocking(move || Baseline::decode(&bytes, version)).await??);
+        }
+        let data = key(stored.data_key())?;
+        let local = self
+            .blobs
+            .fetch(&stored.location.bucket, &data)
+            .await
+            .map_err(not_yet)?;
         let terms = contract.map(|c| c.contract.clone());
         let path = local.path.clone();
         let baseline =
@@ -764,6 +837,7 @@ impl Ingest {
             uploaded_by: upload.uploaded_by.clone(),
             created_at: now,
             drifted_columns: drifted.clone(),
+            parts: fetched.parts.len() as u32,
         };
         // What the record keeps: the one file, or the batch's folder of them.
         let original = match fetched.marker {
@@ -787,15 +861,20 @@ impl Ingest {
             finalized: false,
         };
         // The data is converted before the commit, so a commit is only made for data that can
-        // be written; it is written after, so a lost race writes nothing.
+        // be written; it is written after, so a lost race writes nothing. A processing job's
+        // instances wrote it already.
         self.stage(Stage::Writing);
         let data = verdict.data;
         let work_dir = self.config.work_dir.clone();
         let started = std::time::Instant::now();
-        let parquet = blocking(move || data.into_parquet(&work_dir)).await??;
+        let parquet = match fetched.parts.is_empty() {
+            true => Some(blocking(move || data.into_parquet(&work_dir)).await??),
+            false => None,
+        };
         // A streamed upload's Parquet was written batch by batch; this adds what is left.
         *report.timings_ms.entry("parquet".to_owned()).or_insert(0) +=
             started.elapsed().as_millis() as u64;
+        let summaries = (!fetched.parts.is_empty()).then(|| Baseline::encode(&verdict.summaries));
 
         self.catalog
             .commit_version(NewVersion {
@@ -823,9 +902,10 @@ impl Ingest {
         self.write_version(
             &record_version,
             fetched,
-            parquet.path(),
+            parquet.as_ref().map(|p| p.path()),
             &report,
             founding.as_ref(),
+            summaries,
         )
         .await?;
         self.finish(&record, &report, Some(&record_version)).await?;
@@ -838,24 +918,38 @@ impl Ingest {
         })
     }
 
-    /// Writes a version's folder: the data as Parquet, the original upload, the profile, the
-    /// report, and the contract it founded.
+    /// Writes a version's folder: the data as Parquet (`parquet`, or the parts a processing
+    /// job wrote, with the columns' `summaries`), the original upload, the profile, the report,
+    /// and the contract it founded.
     async fn write_version(
         &self,
         version: &DatasetVersion,
         fetched: &Fetched,
-        parquet: &Path,
+        parquet: Option<&Path>,
         report: &ValidationReport,
         founding: Option<&StoredContract>,
+        summaries: Option<Vec<u8>>,
     ) -> Result<(), IngestError> {
         let bucket = &version.location.bucket;
         let prefix = &version.location.key;
-        self.blobs
-            .put_file(bucket, &key(version.data_key())?, parquet)
-            .await?;
+        if let Some(parquet) = parquet {
+            self.blobs
+                .put_file(bucket, &key(version.data_key())?, parquet)
+                .await?;
+        }
+        for (i, part) in fetched.parts.iter().enumerate() {
+            self.blobs
+                .copy(part, &key(version.part_key(i as u32))?)
+                .await?;
+        }
+        if let Some(summaries) = summaries {
+            self.blobs
+                .put(bucket, &key(version.summary_key())?, summaries.into())
+                .await?;
+        }
         for file in fetched.kept() {
             let original = original_key(prefix, &file.name)?;
-            self.keep_copy(&file.object, &file.local, bucket, &original)
+            self.keep_copy(&file.object, file.local.as_ref(), bucket, &original)
                 .await?;
         }
         let profile = report.profile.clone().unwrap_or(DatasetProfile {
@@ -883,18 +977,21 @@ impl Ingest {
     /// Keeps the upload at `dest`, byte for byte what was hashed: a server-side copy of the
     /// very version fetched when the store names versions (S3 with versioning) within one
     /// bucket, else the bytes already fetched (a later write to the upload's key changes
-    /// neither).
+    /// neither). What a processing job read, this process never fetched: it is copied.
     async fn keep_copy(
         &self,
         source: &ObjectRef,
-        local: &LocalObject,
+        local: Option<&LocalObject>,
         bucket: &BucketName,
         dest: &BlobKey,
     ) -> Result<(), IngestError> {
-        if source.bucket == *bucket && source.version_id.is_some() {
-            self.blobs.copy(source, dest).await?;
-        } else {
-            self.blobs.put_file(bucket, dest, &local.path).await?;
+        match local {
+            Some(local) if source.bucket != *bucket || source.version_id.is_none() => {
+                self.blobs.put_file(bucket, dest, &local.path).await?;
+            }
+            _ => {
+                self.blobs.copy(source, dest).await?;
+            }
         }
         Ok(())
     }
@@ -929,8 +1026,13 @@ impl Ingest {
         // Quarantine first: once the record exists, its files do.
         self.stage(Stage::Writing);
         for file in fetched.kept() {
-            self.keep_copy(&file.object, &file.local, &bucket, &in_folder(&file.name)?)
-                .await?;
+            self.keep_copy(
+                &file.object,
+                file.local.as_ref(),
+                &bucket,
+                &in_folder(&file.name)?,
+            )
+            .await?;
         }
         self.blobs.put(&bucket, &report_key, json(&report)).await?;
         let reasons = report.reasons();
@@ -1044,7 +1146,14 @@ impl Ingest {
                 dataset: v.dataset.clone(),
                 version: v.version,
                 content_hash: v.content_hash.clone(),
-                data: ObjectRef::new(v.location.bucket.clone(), key(v.data_key())?),
+                data: ObjectRef::new(
+                    v.location.bucket.clone(),
+                    key(match v.parts {
+                        0 => v.data_key(),
+                        // The folder of the parts.
+                        _ => format!("{}/data", v.location.key),
+                    })?,
+                ),
                 rows: v.rows,
                 uploaded_by: v.uploaded_by.clone(),
                 drifted_columns: v.drifted_columns.clone(),
@@ -1135,6 +1244,9 @@ impl Ingest {
         }
         tracing::warn!(upload_key = %record.upload_key, "finishing an upload a previous attempt left unfinished");
         let report = match (record.status, &existing) {
+            (UploadStatus::Accepted, Some(version)) if version.parts > 0 => {
+                self.rewrite_processed(&record, version).await?
+            }
             (UploadStatus::Accepted, Some(version)) => {
                 // Recompute the version's files from its source, exactly as the first attempt did.
                 let upload = &UploadRef {
@@ -1182,9 +1294,10 @@ impl Ingest {
                 self.write_version(
                     version,
                     &fetched,
-                    parquet.path(),
+                    Some(parquet.path()),
                     &report,
                     founding.as_ref(),
+                    None,
                 )
                 .await?;
                 report
@@ -1213,6 +1326,41 @@ impl Ingest {
             ))
         })
     }
+}
+
+/// The report of what the gate concluded.
+fn computed(
+    checked: Checked,
+    dataset: tollgate_domain::DatasetName,
+    content_hash: ContentHash,
+    bytes: u64,
+    listed: Vec<UploadedFile>,
+    contract_version: Option<u32>,
+    baseline_ms: u64,
+) -> Computed {
+    let mut timings_ms = checked.timings_ms;
+    timings_ms.insert("baseline".to_owned(), baseline_ms);
+    let verdict = checked.verdict;
+    let report = ValidationReport {
+        dataset,
+        status: if verdict.as_ref().is_some_and(Verdict::accepted) {
+            UploadStatus::Accepted
+        } else {
+            UploadStatus::Rejected
+        },
+        content_hash,
+        format: checked.format.as_str().to_owned(),
+        bytes,
+        rows: verdict.as_ref().map(|v| v.rows),
+        columns: verdict.as_ref().map(|v| v.columns),
+        contract_version,
+        findings: checked.findings,
+        profile: verdict.as_ref().map(|v| v.profile.clone()),
+        drift: verdict.as_ref().and_then(|v| v.drift.clone()),
+        timings_ms,
+        files: listed,
+    };
+    Computed { report, verdict }
 }
 
 fn duplicate_report(record: &UploadRecord, existing: &DatasetVersion) -> ValidationReport {

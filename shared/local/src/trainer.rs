@@ -264,13 +264,17 @@ enum Exit {
 }
 
 /// The last `n` non-empty lines of `log`, joined by " | ".
-fn last_lines(log: &str, n: usize) -> String {
+pub(crate) fn last_lines(log: &str, n: usize) -> String {
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 /// Every file under `dir`, with its path relative to the job root.
-fn collect(dir: &Path, relative: &str, out: &mut Vec<(PathBuf, String)>) -> Result<(), PortError> {
+pub(crate) fn collect(
+    dir: &Path,
+    relative: &str,
+    out: &mut Vec<(PathBuf, String)>,
+) -> Result<(), PortError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };

@@ -38,15 +38,23 @@ pub async fn freeze(
         Err(PortError::NotFound(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let data = blobs
-        .fetch(&version.location.bucket, &key(version.data_key())?)
-        .await?;
+    let mut data = Vec::with_capacity(version.data_keys().len());
+    for data_key in version.data_keys() {
+        data.push(
+            blobs
+                .fetch(&version.location.bucket, &key(data_key)?)
+                .await?,
+        );
+    }
     let work = work_dir.to_owned();
     let split_settings = split.clone();
-    let path = data.path.clone();
-    let parts = tokio::task::spawn_blocking(move || split_parquet(&path, &split_settings, &work))
-        .await
-        .map_err(|e| TuneError::Port(PortError::other("a split task failed", e)))??;
+    let paths: Vec<std::path::PathBuf> = data.iter().map(|d| d.path.clone()).collect();
+    let parts = tokio::task::spawn_blocking(move || {
+        let inputs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+        split_parquet(&inputs, &split_settings, &work)
+    })
+    .await
+    .map_err(|e| TuneError::Port(PortError::other("a split task failed", e)))??;
     let mut refs = Vec::with_capacity(3);
     let mut test_hash = None;
     for (name, file) in ["train", "validation", "test"].iter().zip(&parts.files) {

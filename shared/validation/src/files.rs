@@ -420,7 +420,15 @@ pub fn conclude(
         whole.warnings.extend(shard.warnings);
         whole.failed = shard.failed;
         whole.read_ms = whole.read_ms.max(shard.read_ms);
-        whole.gate.merge(shard.gate)?;
+        match whole.gate.merge(shard.gate) {
+            Err(ValidationError::Refused(m)) => {
+                return Ok(Checked::failed(
+                    format(&whole),
+                    vec![Finding::error("schema", m)],
+                ));
+            }
+            other => other?,
+        }
     }
     if let Some((format, problems)) = whole.failed {
         return Ok(Checked::failed(format, problems));

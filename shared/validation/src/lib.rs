@@ -28,7 +28,9 @@ use tollgate_domain::{ColumnType, Contract, DatasetName, DriftAction, DriftThres
 
 pub use columns::TypedColumn;
 pub use error::ValidationError;
-pub use files::{Summarised, check_files, conclude, founding_types, summarise_files};
+pub use files::{
+    PART_FILE, SHARD_FILE, Summarised, check_files, conclude, founding_types, summarise_files,
+};
 pub use profile::Values;
 pub use read::{Fingerprint, Format};
 pub use summary::ColumnSummary;
@@ -265,6 +267,19 @@ pub struct Baseline {
 }
 
 impl Baseline {
+    /// Summaries as a version keeps them, for [`Self::decode`].
+    pub fn encode(summaries: &[ColumnSummary]) -> Vec<u8> {
+        rmp_serde::to_vec_named(summaries).expect("summaries always encode")
+    }
+
+    /// A version's summaries as [`Self::encode`] kept them.
+    pub fn decode(bytes: &[u8], version: u32) -> Result<Self, ValidationError> {
+        let summaries = rmp_serde::from_slice(bytes).map_err(|e| {
+            ValidationError::Refused(format!("version {version}'s summaries do not read: {e}"))
+        })?;
+        Ok(Self { version, summaries })
+    }
+
     /// Summarises a stored version's Parquet data batch by batch, so that memory stays flat
     /// however many rows it holds.
     pub fn from_parquet(
@@ -380,6 +395,8 @@ pub struct Verdict {
     pub inferred_contract: Option<Contract>,
     /// The typed data, to be stored as Parquet when accepted.
     pub data: VersionData,
+    /// The columns' summaries, for the next version's drift ([`Baseline::encode`]).
+    pub summaries: Vec<ColumnSummary>,
     pub timings_ms: BTreeMap<String, u64>,
 }
 
@@ -615,7 +632,21 @@ impl Gate {
         self.checks.merge(other.checks, offset);
         for theirs in other.summaries {
             match self.summaries.iter_mut().find(|s| s.name == theirs.name) {
-                Some(mine) => mine.merge(&theirs),
+                Some(mine) => {
+                    // Shards typed on their own (no contract yet): whole numbers in one and
+                    // decimals in another are floats; any other difference cannot be merged.
+                    if mine.dtype != theirs.dtype {
+                        if !(mine.dtype.is_numeric() && theirs.dtype.is_numeric()) {
+                            return Err(ValidationError::Refused(format!(
+                                "column {:?} reads as {:?} in one shard and {:?} in another: \
+                                 give the dataset a contract that types it",
+                                mine.name, mine.dtype, theirs.dtype
+                            )));
+                        }
+                        mine.dtype = ColumnType::Float;
+                    }
+                    mine.merge(&theirs);
+                }
                 None => self.summaries.push(theirs),
             }
         }
@@ -788,6 +819,7 @@ impl Gate {
             schema,
             inferred_contract,
             data,
+            summaries: self.summaries,
             timings_ms: self
                 .timings_us
                 .into_iter()

@@ -38,20 +38,44 @@ pub struct SplitParts {
     pub rows: [u64; 3],
 }
 
-/// Splits a Parquet file into temporary files in `dir`.
+/// Splits a version's data (its Parquet file, or its parts in order) into temporary files in
+/// `dir`.
 pub fn split_parquet(
-    input: &Path,
+    inputs: &[&Path],
     split: &Split,
     dir: &Path,
 ) -> Result<SplitParts, ValidationError> {
+    let shown = inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let polars = |context: &str| {
-        let context = format!("{context} {}", input.display());
+        let context = format!("{context} {shown}");
         move |source| ValidationError::Polars { context, source }
     };
-    let file = std::fs::File::open(input).map_err(|e| ValidationError::io("opening", input, e))?;
-    let frame = ParquetReader::new(file)
-        .finish()
-        .map_err(polars("reading"))?;
+    let mut frames = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let file =
+            std::fs::File::open(input).map_err(|e| ValidationError::io("opening", input, e))?;
+        frames.push(
+            ParquetReader::new(file)
+                .finish()
+                .map_err(polars("reading"))?
+                .lazy(),
+        );
+    }
+    // A version in parts (a processing job's instances wrote one each) is its parts in order;
+    // a column one part holds as integers and another as floats is floats.
+    let frame = concat(
+        frames,
+        UnionArgs {
+            to_supertypes: true,
+            ..Default::default()
+        },
+    )
+    .and_then(LazyFrame::collect)
+    .map_err(polars("joining"))?;
     let parts: Vec<u8> = (0..frame.height() as u64)
         .map(|r| part_of(split, r))
         .collect();
