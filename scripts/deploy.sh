@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Deploys one environment of Tollgate to AWS: the stack (infra/template.yaml with the
-# environment's infra/samconfig.toml), the trainer's image, and the console with its config.json.
+# environment's infra/samconfig.toml), the trainer's and the processing images, and the console
+# with its config.json.
 #
 #   bash scripts/deploy.sh dev|staging|prod            # needs AWS credentials and Docker
 #   bash scripts/deploy.sh dev --dry-run               # everything up to the first AWS call,
 #                                                      # then the commands it would run
-#   bash scripts/deploy.sh prod --no-image             # without building the trainer's image
+#   bash scripts/deploy.sh prod --no-image             # without building the images
 #
 # In order: the offline checks (infra/check.sh; a template that fails them is not deployed), the
 # tools (SAM CLI and the AWS CLI from PyPI in venvs, cargo-lambda, trunk; Docker must be
 # installed), the functions built by `sam build` (cargo-lambda), the console built by trunk; then
 # on AWS: `sam deploy --config-env ENV` (prod shows its change set and asks), the stack's
-# outputs, the trainer's image pushed to the stack's repository (tagged with the commit), the
-# console put in its bucket (index.html, start.js and config.json never cached; the rest,
-# content-hashed, cached for a year) and CloudFront told to drop the uncached three.
+# outputs, the trainer's and processing images pushed to the stack's repositories (tagged with
+# the commit), the console put in its bucket (index.html, start.js and config.json never cached;
+# the rest, content-hashed, cached for a year) and CloudFront told to drop the uncached three.
 #
 # The machine this repository is built on reaches no AWS endpoint: the tests run the dry run.
 set -euo pipefail
@@ -145,28 +146,38 @@ PY
   }
 fi
 
+# Builds and pushes one image to the stack's repository named by the output $2, from the
+# Dockerfile $3, tagged $TAG.
+push_image() {
+  local what="$1" repository dockerfile="$3"
+  repository="$(output "$2")"
+  step "the $what image: $repository:$TAG (linux/amd64: SageMaker runs x86_64)"
+  if [ "$DRY_RUN" = 1 ]; then
+    on_aws "${AWS[@]}" ecr get-login-password
+    on_aws docker login --username AWS --password-stdin "${repository%%/*}"
+  else
+    "${AWS[@]}" ecr get-login-password | docker login --username AWS --password-stdin "${repository%%/*}"
+  fi
+  if [ "$DRY_RUN" = 0 ] && "${AWS[@]}" ecr describe-images --repository-name "${repository#*/}" \
+    --image-ids "imageTag=$TAG" >/dev/null 2>&1; then
+    step "$repository:$TAG is pushed already (tags are immutable): not building it again"
+  else
+    on_aws docker build --platform linux/amd64 -f "$ROOT/$dockerfile" -t "$repository:$TAG" "$ROOT"
+    on_aws docker push "$repository:$TAG"
+  fi
+}
+
 if [ "$IMAGE" = 1 ]; then
-  REPOSITORY="$(output TrainerRepository)"
-  # The repository's tags are immutable: a commit's image is pushed once, and a work tree with
+  # The repositories' tags are immutable: a commit's image is pushed once, and a work tree with
   # changes gets a tag of its own (never the commit's, for code that is not in the commit).
   TAG="$(git -C "$ROOT" rev-parse --short HEAD)"
   if [ -n "$(git -C "$ROOT" status --porcelain)" ]; then
     TAG="$TAG-dirty-$(date -u +%Y%m%dT%H%M%SZ)"
   fi
-  step "the trainer's image: $REPOSITORY:$TAG (linux/amd64: SageMaker training runs x86_64)"
-  if [ "$DRY_RUN" = 1 ]; then
-    on_aws "${AWS[@]}" ecr get-login-password
-    on_aws docker login --username AWS --password-stdin "${REPOSITORY%%/*}"
-  else
-    "${AWS[@]}" ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY%%/*}"
-  fi
-  if [ "$DRY_RUN" = 0 ] && "${AWS[@]}" ecr describe-images --repository-name "${REPOSITORY#*/}" \
-    --image-ids "imageTag=$TAG" >/dev/null 2>&1; then
-    step "$REPOSITORY:$TAG is pushed already (tags are immutable): not building it again"
-  else
-    on_aws docker build --platform linux/amd64 -f "$ROOT/infra/trainer/Dockerfile" -t "$REPOSITORY:$TAG" "$ROOT"
-    on_aws docker push "$REPOSITORY:$TAG"
-  fi
+  push_image trainer TrainerRepository infra/trainer/Dockerfile
+  push_image processing ProcessingRepository infra/processing/Dockerfile
+  step "uploads too big for the ingest function go to SageMaker Processing once the stack names \
+this image: set ProcessingImageTag=$TAG in infra/samconfig.toml ($ENV_NAME) and deploy again"
 fi
 
 BUCKET="$(output ConsoleBucket)"

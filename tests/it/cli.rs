@@ -409,6 +409,103 @@ fn a_large_upload_streams_through_the_gate_in_batches() {
 /// A folder of files (as Spark writes one: `part-*` files, `_SUCCESS`, `.crc` files) becomes
 /// one version, as a user uploads it; the same folder again is a duplicate of it; a folder
 /// whose files disagree is refused with the file named.
+/// `tollgate upload DIR` with TOLLGATE_PROCESS_ABOVE_BYTES set below the folder's size: the
+/// files are shared among `tollgate process` subprocesses, whose shards conclude what one pass
+/// concludes.
+fn upload_processed(t: &Tollgate, folder: &Path, dataset: &str) -> (i32, Value) {
+    let out = t
+        .command()
+        .env("TOLLGATE_PROCESS_ABOVE_BYTES", "1")
+        .env("TOLLGATE_PROCESS_INSTANCES", "3")
+        .args([
+            "upload",
+            folder.to_str().unwrap(),
+            "--dataset",
+            dataset,
+            "--json",
+        ])
+        .output()
+        .expect("tollgate runs");
+    parse(&out)
+}
+
+#[test]
+fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it() {
+    let t = Tollgate::new();
+    let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let folder = t.dir.path().join("export");
+    std::fs::create_dir(&folder).unwrap();
+    for (i, chunk) in rows.chunks(250).enumerate() {
+        let part = format!("{header}\n{}\n", chunk.join("\n"));
+        std::fs::write(folder.join(format!("part-{i:05}.csv")), part).unwrap();
+    }
+    let (code, split) = upload_processed(&t, &folder, "split");
+    assert_eq!(code, 0, "{split}");
+    assert_eq!(split["status"], "accepted");
+    assert_eq!(split["rows"], rows.len() as u64);
+    let (code, whole) = t.upload(&folder, "whole");
+    assert_eq!(code, 0, "{whole}");
+    assert_eq!(split["content_hash"], whole["content_hash"]);
+    let profile = |dataset: &str| -> Value {
+        let path = t.data_dir().join(format!(
+            "buckets/tollgate-data/datasets/{dataset}/v1/profile.json"
+        ));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    assert_eq!(profile("split"), profile("whole"));
+    let shown = t.json(&["dataset", "show", "split", "--version", "1", "--json"]);
+    let keys = shown["data"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3, "one Parquet part per subprocess: {shown}");
+
+    // The next version's drift is measured against the kept summaries of the split one.
+    let shifted: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let mut cells: Vec<String> = r.split(',').map(str::to_owned).collect();
+            let alcohol = cells.len() - 2;
+            cells[alcohol] = format!("{}", cells[alcohol].parse::<f64>().unwrap() + 3.0);
+            cells.join(",")
+        })
+        .collect();
+    let next = t.dir.path().join("next");
+    std::fs::create_dir(&next).unwrap();
+    for (i, chunk) in shifted.chunks(250).enumerate() {
+        let part = format!("{header}\n{}\n", chunk.join("\n"));
+        std::fs::write(next.join(format!("part-{i:05}.csv")), part).unwrap();
+    }
+    let (code, v2) = upload_processed(&t, &next, "split");
+    assert_eq!(code, 0, "{v2}");
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["drift_baseline_version"], 1);
+    assert!(
+        v2["drifted_columns"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c == "alcohol")),
+        "{v2}"
+    );
+
+    // A bad value in one subprocess's share: rejected, the file and its row named.
+    let mut bad: Vec<&str> = rows.clone();
+    let broken = format!("abc{}", &rows[600][rows[600].find(',').unwrap()..]);
+    bad[600] = &broken;
+    let third = t.dir.path().join("bad");
+    std::fs::create_dir(&third).unwrap();
+    for (i, chunk) in bad.chunks(250).enumerate() {
+        let part = format!("{header}\n{}\n", chunk.join("\n"));
+        std::fs::write(third.join(format!("part-{i:05}.csv")), part).unwrap();
+    }
+    let (code, rejected) = upload_processed(&t, &third, "split");
+    assert_eq!(code, 1, "{rejected}");
+    let reasons = reasons(&rejected);
+    assert!(
+        reasons.contains("row 601") && reasons.contains("(in part-00002.csv, its row 101)"),
+        "{reasons}"
+    );
+}
+
 #[test]
 fn a_folder_of_parts_becomes_one_version() {
     let t = Tollgate::new();

@@ -1,6 +1,6 @@
 //! Tollgate's AWS adapters: the domain's ports on S3 ([`S3BlobStore`]), DynamoDB
-//! ([`DynamoCatalog`]), SageMaker ([`SageMakerBackend`], [`SageMakerRegistry`],
-//! [`SageMakerHosting`]) and EventBridge
+//! ([`DynamoCatalog`]), SageMaker ([`SageMakerBackend`], [`SageMakerProcessing`],
+//! [`SageMakerRegistry`], [`SageMakerHosting`]) and EventBridge
 //! ([`EventBridgeBus`]); and a secret's value ([`SecretsManagerSecret`]). The Lambda functions wire these to the same handlers the embedded default
 //! wires to files and SQLite; every adapter passes the conformance suite its embedded twin passes.
 //!
@@ -17,6 +17,8 @@ pub mod catalog;
 pub mod eventbridge;
 #[cfg(feature = "hosting")]
 pub mod hosting;
+#[cfg(feature = "sagemaker")]
+pub mod processing;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "sagemaker")]
@@ -33,6 +35,8 @@ pub use catalog::DynamoCatalog;
 pub use eventbridge::EventBridgeBus;
 #[cfg(feature = "hosting")]
 pub use hosting::{HostingSettings, SageMakerHosting};
+#[cfg(feature = "sagemaker")]
+pub use processing::{ProcessingSettings, SageMakerProcessing};
 #[cfg(feature = "s3")]
 pub use s3::S3BlobStore;
 #[cfg(feature = "sagemaker")]

@@ -142,7 +142,7 @@ fn status(s: &TrainingJobStatus) -> Result<JobStatus, PortError> {
 
 /// SageMaker says "not found" with a ValidationException ("Requested resource not found", "Could
 /// not find training job"), or a ResourceNotFound.
-fn not_found(err: &PortError) -> bool {
+pub(crate) fn not_found(err: &PortError) -> bool {
     let PortError::Other { context, .. } = err else {
         return matches!(err, PortError::NotFound(_));
     };

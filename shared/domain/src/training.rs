@@ -465,6 +465,8 @@ pub struct ProcessingJob {
     /// Where the instances' outputs go (a prefix ending in `/`).
     pub output: ObjectRef,
     pub instances: u32,
+    /// The upload's size, all files: what the instances' volumes must hold, with its rows.
+    pub bytes: u64,
     pub max_runtime: Duration,
 }
 

@@ -242,6 +242,7 @@ impl Ingest {
             settings: ObjectRef::new(bucket.clone(), settings_key),
             output: ObjectRef::new(bucket.clone(), key(format!("{folder}/output"))?),
             instances,
+            bytes,
             max_runtime: processing.max_runtime,
         };
         let started = processing.backend.start(&job).await?;
@@ -614,7 +615,17 @@ impl Ingest {
         let bytes = files.iter().map(|f| f.fingerprint.bytes).sum();
         let fetched = Fetched {
             files,
-            marker: None,
+            // A batch is quarantined as a folder (its manifest with it).
+            marker: settings.marker.as_ref().map(|m| FetchedFile {
+                object: m.object.clone(),
+                name: m.name.clone(),
+                local: None,
+                fingerprint: Fingerprint {
+                    hash: hash.clone(),
+                    bytes: m.size,
+                    head: Vec::new(),
+                },
+            }),
             hash: hash.clone(),
             bytes,
             listed: Vec::new(),

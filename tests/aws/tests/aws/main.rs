@@ -5,7 +5,8 @@
 //! What the stand-in cannot do is driven here with the same JSON AWS would send: the S3
 //! notification is read from the SQS queue S3 wrote it to and handed to the function as Lambda's
 //! SQS batch; a training job's end is a "SageMaker Training Job State Change" event (a fixture,
-//! `fixtures/`), after the trainer really ran on the job's channels.
+//! `fixtures/`), after the trainer really ran on the job's channels; a processing job's end is a
+//! "SageMaker Processing Job State Change", after its instance code really ran on its shares.
 
 mod concurrency;
 mod conformance;
@@ -13,5 +14,6 @@ mod deploy;
 mod functions;
 mod ingest;
 mod notices;
+mod processing;
 mod promotion;
 mod tuning;
