@@ -35,6 +35,7 @@ SAM_GENERATED = {
     "DeployFunctionEndpointStateChanges",
     "NotifyFunctionNotices",
     "IngestFunctionUploads",
+    "IngestFunctionProcessingJobStateChanges",
     "HttpApi",
 }
 
@@ -151,6 +152,12 @@ def check(template: dict, parameters: dict, region: str, stack: str) -> list:
             signer = env.get("TOLLGATE_UPLOAD_SIGNER")
             if signer != f"AWS:{r.getatt('ApiFunctionRole', 'RoleId')}:":
                 problems.append(f"IngestFunction: TOLLGATE_UPLOAD_SIGNER={signer!r}, not AWS:<api role id>:")
+            # Uploads too big for it go to processing jobs run as the processing role, named
+            # with the deployment's prefix (the rule and the IAM grants match it).
+            if env.get("TOLLGATE_PROCESSING_ROLE_ARN") != r.getatt("ProcessingRole", "Arn"):
+                problems.append("IngestFunction: TOLLGATE_PROCESSING_ROLE_ARN is not the processing role")
+            if env.get("TOLLGATE_JOB_PREFIX") != parameters.get("JobPrefix"):
+                problems.append("IngestFunction: TOLLGATE_JOB_PREFIX is not the stack's JobPrefix")
         if logical_id == "ApiFunction" and env.get("TOLLGATE_ACTOR_CLAIM") != "email":
             problems.append("ApiFunction: TOLLGATE_ACTOR_CLAIM is not email")
     # Tags on everything that takes them.

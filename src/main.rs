@@ -82,24 +82,6 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
-/// One processing instance: a line on stdout for what it read; on failure the reason on stderr
-/// and in `output/message`, where SageMaker takes a processing job's exit message from.
-fn process_instance(root: &std::path::Path) -> ExitCode {
-    match tollgate_ingest::run_instance(root) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            let output = root.join("output");
-            let _ = std::fs::create_dir_all(&output);
-            let _ = std::fs::write(output.join("message"), e.to_string());
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let cli::Command::Train { root } = &cli.command {
@@ -108,7 +90,7 @@ fn main() -> ExitCode {
         return tollgate_trainer::train_job(root);
     }
     if let cli::Command::Process { root } = &cli.command {
-        return process_instance(root);
+        return tollgate_ingest::instance_main(root);
     }
     if !matches!(cli.command, cli::Command::Up { .. }) {
         quiet_on_closed_pipe();

@@ -429,6 +429,17 @@ fn upload_processed(t: &Tollgate, folder: &Path, dataset: &str) -> (i32, Value) 
     parse(&out)
 }
 
+/// Writes `rows` under `header` as CSV parts of 250 rows in a new folder `name` of `t`'s dir.
+fn write_parts(t: &Tollgate, name: &str, header: &str, rows: &[&str]) -> std::path::PathBuf {
+    let folder = t.dir.path().join(name);
+    std::fs::create_dir(&folder).unwrap();
+    for (i, chunk) in rows.chunks(250).enumerate() {
+        let part = format!("{header}\n{}\n", chunk.join("\n"));
+        std::fs::write(folder.join(format!("part-{i:05}.csv")), part).unwrap();
+    }
+    folder
+}
+
 #[test]
 fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it() {
     let t = Tollgate::new();
@@ -436,12 +447,7 @@ fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let rows: Vec<&str> = lines.collect();
-    let folder = t.dir.path().join("export");
-    std::fs::create_dir(&folder).unwrap();
-    for (i, chunk) in rows.chunks(250).enumerate() {
-        let part = format!("{header}\n{}\n", chunk.join("\n"));
-        std::fs::write(folder.join(format!("part-{i:05}.csv")), part).unwrap();
-    }
+    let folder = write_parts(&t, "export", header, &rows);
     let (code, split) = upload_processed(&t, &folder, "split");
     assert_eq!(code, 0, "{split}");
     assert_eq!(split["status"], "accepted");
@@ -470,12 +476,8 @@ fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it
             cells.join(",")
         })
         .collect();
-    let next = t.dir.path().join("next");
-    std::fs::create_dir(&next).unwrap();
-    for (i, chunk) in shifted.chunks(250).enumerate() {
-        let part = format!("{header}\n{}\n", chunk.join("\n"));
-        std::fs::write(next.join(format!("part-{i:05}.csv")), part).unwrap();
-    }
+    let shifted: Vec<&str> = shifted.iter().map(String::as_str).collect();
+    let next = write_parts(&t, "next", header, &shifted);
     let (code, v2) = upload_processed(&t, &next, "split");
     assert_eq!(code, 0, "{v2}");
     assert_eq!(v2["version"], 2);
@@ -491,12 +493,7 @@ fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it
     let mut bad: Vec<&str> = rows.clone();
     let broken = format!("abc{}", &rows[600][rows[600].find(',').unwrap()..]);
     bad[600] = &broken;
-    let third = t.dir.path().join("bad");
-    std::fs::create_dir(&third).unwrap();
-    for (i, chunk) in bad.chunks(250).enumerate() {
-        let part = format!("{header}\n{}\n", chunk.join("\n"));
-        std::fs::write(third.join(format!("part-{i:05}.csv")), part).unwrap();
-    }
+    let third = write_parts(&t, "bad", header, &bad);
     let (code, rejected) = upload_processed(&t, &third, "split");
     assert_eq!(code, 1, "{rejected}");
     let reasons = reasons(&rejected);

@@ -19,17 +19,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    match tollgate_ingest::run_instance(&root) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            let output = root.join("output");
-            let _ = std::fs::create_dir_all(&output);
-            let _ = std::fs::write(output.join("message"), e.to_string());
-            ExitCode::FAILURE
-        }
-    }
+    tollgate_ingest::instance_main(&root)
 }

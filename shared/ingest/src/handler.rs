@@ -19,7 +19,7 @@ use tollgate_domain::{
 };
 use tollgate_validation::{Baseline, Checked, Fingerprint, Verdict};
 
-pub use processing::{JOB_PREFIX, JobSettings, Processing, job_name, run_instance};
+pub use processing::{JOB_PREFIX, JobSettings, Processing, instance_main, job_name, run_instance};
 
 use crate::batch::{self, Manifest};
 use crate::{Arrival, IngestError, UploadRef, uploads_in};
@@ -640,19 +640,32 @@ impl Ingest {
             .report
             .timings_ms
             .insert("hash".to_owned(), hashed_ms);
-        let accepted = computed.verdict.as_ref().is_some_and(Verdict::accepted);
-        if accepted {
-            self.accept(
-                upload,
-                upload_key,
-                &fetched,
-                computed,
-                stored_contract,
-                parent,
-            )
-            .await
+        self.decide(
+            upload,
+            upload_key,
+            &fetched,
+            computed,
+            stored_contract,
+            parent,
+        )
+        .await
+    }
+
+    /// Makes the upload a version when the gate accepted it, else quarantines it.
+    async fn decide(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        fetched: &Fetched,
+        computed: Computed,
+        contract: Option<StoredContract>,
+        parent: Option<u32>,
+    ) -> Result<UploadOutcome, IngestError> {
+        if computed.verdict.as_ref().is_some_and(Verdict::accepted) {
+            self.accept(upload, upload_key, fetched, computed, contract, parent)
+                .await
         } else {
-            self.reject(upload, upload_key, &fetched, computed).await
+            self.reject(upload, upload_key, fetched, computed).await
         }
     }
 

@@ -19,4 +19,6 @@ mod handler;
 
 pub use error::IngestError;
 pub use event::{Arrival, MANIFEST_MARKER, SUCCESS_MARKER, UploadRef, uploads_in};
-pub use handler::{Ingest, JOB_PREFIX, JobSettings, Processing, Stage, job_name, run_instance};
+pub use handler::{
+    Ingest, JOB_PREFIX, JobSettings, Processing, Stage, instance_main, job_name, run_instance,
+};

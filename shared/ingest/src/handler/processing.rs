@@ -158,6 +158,25 @@ pub fn run_instance(root: &Path) -> Result<String, IngestError> {
     ))
 }
 
+/// [`run_instance`] as a container's main: the line on stdout and exit 0; on failure the reason
+/// on stderr and in `output/message`, where SageMaker takes a processing job's exit message from,
+/// and exit 1.
+pub fn instance_main(root: &Path) -> std::process::ExitCode {
+    match run_instance(root) {
+        Ok(line) => {
+            println!("{line}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            let output = root.join("output");
+            let _ = std::fs::create_dir_all(&output);
+            let _ = std::fs::write(output.join("message"), e.to_string());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The shards a finished job left, read back: each instance's files and state, in the order of
 /// their files; the instances' Parquet files stay in the store.
 struct Gathered {
@@ -380,7 +399,6 @@ impl Ingest {
                 )
                 .await;
         }
-        let started = std::time::Instant::now();
         let gathered = match self
             .gather(settings, name, stored_contract.as_ref())
             .await?
@@ -403,36 +421,55 @@ impl Ingest {
         }
         let dataset = self.catalog.dataset(&upload.dataset).await?;
         let parent = dataset.as_ref().and_then(|d| d.latest_version);
+        self.stage(Stage::Checking);
+        let computed = self
+            .conclude_shards(
+                upload,
+                &fetched,
+                shards,
+                parent,
+                stored_contract.as_ref(),
+                settings.contract_version,
+            )
+            .await?;
+        self.decide(
+            upload,
+            upload_key,
+            &fetched,
+            computed,
+            stored_contract,
+            parent,
+        )
+        .await
+    }
+
+    /// What the merged shards conclude about the upload, against `parent`'s summaries.
+    async fn conclude_shards(
+        &self,
+        upload: &UploadRef,
+        fetched: &Fetched,
+        shards: Vec<Summarised>,
+        parent: Option<u32>,
+        contract: Option<&StoredContract>,
+        contract_version: Option<u32>,
+    ) -> Result<Computed, IngestError> {
+        let started = std::time::Instant::now();
         let baseline = match parent {
-            Some(v) => Some(self.baseline(upload, v, stored_contract.as_ref()).await?),
+            Some(v) => Some(self.baseline(upload, v, contract).await?),
             None => None,
         };
         let baseline_ms = started.elapsed().as_millis() as u64;
-        self.stage(Stage::Checking);
         let checked =
             blocking(move || tollgate_validation::conclude(shards, baseline.as_ref())).await??;
-        let computed = computed(
+        Ok(computed(
             checked,
             upload.dataset.clone(),
             fetched.hash.clone(),
             fetched.bytes,
             fetched.listed.clone(),
-            settings.contract_version,
+            contract_version,
             baseline_ms,
-        );
-        if computed.verdict.as_ref().is_some_and(Verdict::accepted) {
-            self.accept(
-                upload,
-                upload_key,
-                &fetched,
-                computed,
-                stored_contract,
-                parent,
-            )
-            .await
-        } else {
-            self.reject(upload, upload_key, &fetched, computed).await
-        }
+        ))
     }
 
     /// Reads what a completed job's instances left: `Err(reason)` when they do not account
@@ -682,21 +719,16 @@ impl Ingest {
             .gather(&settings, &name, terms)
             .await?
             .map_err(IngestError::SourceChanged)?;
-        let baseline = match version.parent_version {
-            Some(v) => Some(self.baseline(&settings.upload, v, terms).await?),
-            None => None,
-        };
-        let checked =
-            blocking(move || tollgate_validation::conclude(shards, baseline.as_ref())).await??;
-        let computed = computed(
-            checked,
-            record.dataset.clone(),
-            fetched.hash.clone(),
-            fetched.bytes,
-            fetched.listed.clone(),
-            Some(version.contract_version),
-            0,
-        );
+        let computed = self
+            .conclude_shards(
+                &settings.upload,
+                &fetched,
+                shards,
+                version.parent_version,
+                terms,
+                Some(version.contract_version),
+            )
+            .await?;
         let verdict = computed
             .verdict
             .ok_or_else(|| IngestError::Task(format!("job {name}'s shards no longer conclude")))?;
