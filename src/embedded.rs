@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::mpsc;
-use tollgate_domain::ports::{Catalog, EventBus, SystemClock, TrainingBackend};
+use tollgate_domain::ports::{Catalog, EventBus, ProcessingBackend, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_domain::{UploadOutcome, training::ProcessingStateChange};
@@ -404,6 +404,13 @@ impl Embedded {
         ingest: &Ingest,
         job: &str,
     ) -> anyhow::Result<Vec<UploadOutcome>> {
+        // A job this process did not start (an earlier one did, for the same upload) ends there.
+        if let Err(PortError::NotFound(_)) = self.processing.describe(job).await {
+            anyhow::bail!(
+                "processing job {job} has this upload, and another tollgate process started it: \
+                 its end finishes the upload there (see `tollgate dataset show`)"
+            );
+        }
         let mut deferred = Vec::new();
         let change: ProcessingStateChange = {
             let mut events = self.events.lock().await;
