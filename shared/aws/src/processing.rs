@@ -50,11 +50,11 @@ pub struct SageMakerProcessing {
     settings: ProcessingSettings,
 }
 
-/// Each instance's volume: its share of the upload three times over (the files, their Parquet
-/// copy, temporary files), and 10 GB for the image and the system, within SageMaker's 1..=16384.
-pub fn volume_gb(bytes: u64, instances: u32) -> i32 {
-    let share = bytes.div_ceil(u64::from(instances.max(1)));
-    let gb = share.saturating_mul(3).div_ceil(1 << 30) + 10;
+/// Each instance's volume: the most its share of the upload may hold, three times over (the
+/// files, their Parquet copy, temporary files), and 10 GB for the image and the system, within
+/// SageMaker's 1..=16384.
+pub fn volume_gb(share_bytes: u64) -> i32 {
+    let gb = share_bytes.saturating_mul(3).div_ceil(1 << 30) + 10;
     gb.clamp(1, 16_384) as i32
 }
 
@@ -134,7 +134,7 @@ impl SageMakerProcessing {
             .instance_type(ProcessingInstanceType::from(
                 self.settings.instance_type.as_str(),
             ))
-            .volume_size_in_gb(volume_gb(job.bytes, job.instances))
+            .volume_size_in_gb(volume_gb(job.share_bytes))
             .set_volume_kms_key_id(self.settings.kms_key.clone())
             .build();
         let runtime = job.max_runtime.as_secs().clamp(1, i32::MAX as u64) as i32;
@@ -271,7 +271,7 @@ mod tests {
             settings: object("processing/tollgate-ingest-0123/job.json"),
             output: object("processing/tollgate-ingest-0123/output"),
             instances: 4,
-            bytes: 40 << 30,
+            share_bytes: 10 << 30,
             max_runtime: Duration::from_secs(3600),
         };
         let request = backend.request(&job).unwrap();
@@ -342,7 +342,7 @@ mod tests {
             cluster.instance_type(),
             Some(&ProcessingInstanceType::from("ml.m5.2xlarge"))
         );
-        // 10 GiB a share, three times over, and 10 GB for the system.
+        // A 10 GiB share, three times over, and 10 GB for the system.
         assert_eq!(cluster.volume_size_in_gb(), Some(40));
         assert_eq!(
             cluster.volume_kms_key_id(),
@@ -376,8 +376,8 @@ mod tests {
 
     #[test]
     fn a_volume_holds_a_share_three_times_over() {
-        assert_eq!(volume_gb(0, 1), 10);
-        assert_eq!(volume_gb(16 << 30, 1), 58);
-        assert_eq!(volume_gb(u64::MAX / 2, 1), 16_384);
+        assert_eq!(volume_gb(0), 10);
+        assert_eq!(volume_gb(16 << 30), 58);
+        assert_eq!(volume_gb(u64::MAX / 2), 16_384);
     }
 }

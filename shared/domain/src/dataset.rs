@@ -109,8 +109,9 @@ impl DatasetVersion {
     pub fn part_key(&self, i: u32) -> String {
         format!("{}/data/part-{i:05}.parquet", self.location.key)
     }
-    /// The summaries of the version's columns, when its ingest kept them (a processed upload):
-    /// the next version's drift is measured against them without reading the data.
+    /// The summaries of the version's columns, when its ingest kept them (a processed upload,
+    /// or one past a million rows): the next version's drift is measured against them without
+    /// reading the data.
     pub fn summary_key(&self) -> String {
         format!("{}/summary.msgpack", self.location.key)
     }

@@ -465,8 +465,9 @@ pub struct ProcessingJob {
     /// Where the instances' outputs go (a prefix ending in `/`).
     pub output: ObjectRef,
     pub instances: u32,
-    /// The upload's size, all files: what the instances' volumes must hold, with its rows.
-    pub bytes: u64,
+    /// The most one instance's share of the files may hold (its largest files): what its
+    /// volume must hold, with their rows.
+    pub share_bytes: u64,
     pub max_runtime: Duration,
 }
 

@@ -28,6 +28,11 @@ use crate::{Arrival, IngestError, UploadRef, uploads_in};
 /// next version number.
 const MAX_ATTEMPTS: u32 = 8;
 
+/// Past this many rows every numeric column's summary is sketched (kilobytes), so a version
+/// keeps its summaries (`summary.msgpack`): the next version's drift reads them instead of
+/// summarising the version's data again. Below it the exact values would be as big as the data.
+const KEEP_SUMMARIES_ABOVE_ROWS: u64 = tollgate_validation::summary::EXACT_LIMIT;
+
 /// A short, stable digest of an upload key, to name its quarantine folder.
 fn short_digest(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
@@ -236,7 +241,10 @@ impl Ingest {
                     outcomes.extend(self.part(&upload, folder, name).await?);
                 }
                 Arrival::Marker { .. } | Arrival::File
-                    if self.dispatch(&upload).await?.is_some() => {}
+                    if let Some(there) = self.dispatch(&upload).await? =>
+                {
+                    outcomes.extend(there);
+                }
                 Arrival::Marker { folder, .. } => {
                     let outcome = self.ingest(&upload).await?;
                     let left = self.left_out(&upload, folder, &outcome).await?;
@@ -769,14 +777,20 @@ impl Ingest {
             ))),
             other => other.into(),
         };
-        if stored.parts > 0 {
-            // Kept by the processing job's ingest: no need to read its (large) data.
-            let bytes = self
+        if stored.parts > 0 || stored.rows > KEEP_SUMMARIES_ABOVE_ROWS {
+            // Kept beside a large version: no need to read its data. A version in parts always
+            // has them; one in data.parquet made before they were kept has not.
+            match self
                 .blobs
                 .get(&stored.location.bucket, &key(stored.summary_key())?)
                 .await
-                .map_err(not_yet)?;
-            return Ok(blocking(move || Baseline::decode(&bytes, version)).await??);
+            {
+                Ok(bytes) => {
+                    return Ok(blocking(move || Baseline::decode(&bytes, version)).await??);
+                }
+                Err(PortError::NotFound(_)) if stored.parts == 0 => {}
+                Err(e) => return Err(not_yet(e)),
+            }
         }
         let data = key(stored.data_key())?;
         let local = self
@@ -887,7 +901,8 @@ impl Ingest {
         // A streamed upload's Parquet was written batch by batch; this adds what is left.
         *report.timings_ms.entry("parquet".to_owned()).or_insert(0) +=
             started.elapsed().as_millis() as u64;
-        let summaries = (!fetched.parts.is_empty()).then(|| Baseline::encode(&verdict.summaries));
+        let summaries = (!fetched.parts.is_empty() || verdict.rows > KEEP_SUMMARIES_ABOVE_ROWS)
+            .then(|| Baseline::encode(&verdict.summaries));
 
         self.catalog
             .commit_version(NewVersion {
@@ -1302,6 +1317,8 @@ impl Ingest {
                     _ => None,
                 };
                 let work_dir = self.config.work_dir.clone();
+                let summaries = (version.rows > KEEP_SUMMARIES_ABOVE_ROWS)
+                    .then(|| Baseline::encode(&verdict.summaries));
                 let data = verdict.data;
                 let parquet = blocking(move || data.into_parquet(&work_dir)).await??;
                 self.write_version(
@@ -1310,7 +1327,7 @@ impl Ingest {
                     Some(parquet.path()),
                     &report,
                     founding.as_ref(),
-                    None,
+                    summaries,
                 )
                 .await?;
                 report

@@ -351,3 +351,42 @@ async fn files_whose_columns_disagree_are_rejected_with_the_file_named() {
         );
     }
 }
+
+/// A version past a million rows keeps its columns' summaries: the next version's drift is
+/// measured against them, without its data.
+#[tokio::test]
+async fn a_large_version_keeps_its_summaries_and_the_next_drift_needs_only_them() {
+    let env = Env::new();
+    let rows = |shift: f64| {
+        let mut csv = String::from("x,y\n");
+        for i in 0..1_000_100u64 {
+            csv.push_str(&format!("{},{}\n", (i % 997) as f64 + shift, i % 13));
+        }
+        csv
+    };
+    let v1 = env.put("incoming/big/v1.csv", rows(0.0)).await;
+    assert_eq!(v1[0].record.status, UploadStatus::Accepted);
+    assert!(
+        env.object("datasets/big/v1/summary.msgpack")
+            .await
+            .is_some(),
+        "kept past the exact limit"
+    );
+    // Without v1's data the drift can only come from its summaries.
+    std::fs::remove_file(
+        env._dir
+            .path()
+            .join("buckets/tollgate-data/datasets/big/v1/data.parquet"),
+    )
+    .unwrap();
+    let v2 = env.put("incoming/big/v2.csv", rows(300.0)).await;
+    assert_eq!(v2[0].record.status, UploadStatus::Accepted);
+    let drift = v2[0].report.drift.as_ref().expect("drift against v1");
+    assert_eq!(drift.baseline_version, 1);
+    assert!(
+        drift.drifted_columns().contains(&"x".to_owned()),
+        "{:?}",
+        drift.drifted_columns()
+    );
+    assert!(!drift.drifted_columns().contains(&"y".to_owned()));
+}

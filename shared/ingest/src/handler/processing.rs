@@ -87,6 +87,11 @@ struct ResourceConfig {
     current_host: String,
 }
 
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, IngestError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| IngestError::Task(format!("a processing job's settings do not read: {e}")))
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, IngestError> {
     let bytes = std::fs::read(path)
         .map_err(|e| IngestError::Task(format!("reading {}: {e}", path.display())))?;
@@ -187,10 +192,15 @@ struct Gathered {
 }
 
 impl Ingest {
-    /// Starts a processing job for `upload` when it is too big for this process: `Ok(Some(job))`
-    /// when a job has it (started now, or by an earlier delivery), `Ok(None)` when this process
-    /// ingests it (small enough, already ingested, or refused as it is).
-    pub(super) async fn dispatch(&self, upload: &UploadRef) -> Result<Option<String>, IngestError> {
+    /// Starts a processing job for `upload` when it is too big for this process: `Ok(None)` when
+    /// this process ingests it (small enough, already ingested, or refused as it is), else the
+    /// outcomes there are now: none while its job runs (started now, or by an earlier delivery);
+    /// the upload's, when its job had ended and nothing had finished it (its state change was
+    /// lost: this delivery finishes it); a second marker's refusal.
+    pub(super) async fn dispatch(
+        &self,
+        upload: &UploadRef,
+    ) -> Result<Option<Vec<UploadOutcome>>, IngestError> {
         let Some(processing) = &self.config.processing else {
             return Ok(None);
         };
@@ -211,18 +221,42 @@ impl Ingest {
             job: name.clone(),
             instances,
         });
+        let folder = job_folder(&name);
+        let bucket = &self.config.data_bucket;
+        let settings_key = key(format!("{folder}/{SETTINGS_FILE}"))?;
         match processing.backend.describe(&name).await {
             Ok(status) => {
                 tracing::info!(%upload_key, job = %name, ?status, "its processing job has it");
-                return Ok(Some(name));
+                let settings: JobSettings = decode(&self.blobs.get(bucket, &settings_key).await?)?;
+                if !super::same_object(&settings.upload.object, &upload.object) {
+                    // Another marker of the folder started the job.
+                    let reason = format!(
+                        "{} is being ingested by its marker {} (processing job {name}): write \
+                         the batch again under a new folder",
+                        upload.upload_key(),
+                        settings.upload.object.key
+                    );
+                    let refused = self.refuse(&upload, &upload.object_key(), reason).await?;
+                    return Ok(Some(vec![refused]));
+                }
+                if matches!(
+                    status,
+                    JobStatus::Completed | JobStatus::Failed | JobStatus::Stopped
+                ) {
+                    let change = ProcessingStateChange {
+                        processing_job_name: name.clone(),
+                        processing_job_status: status,
+                        failure_reason: None,
+                        exit_message: None,
+                    };
+                    return Ok(Some(self.processed(&change).await?));
+                }
+                return Ok(Some(Vec::new()));
             }
             Err(PortError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
         let contract = self.catalog.contract(&upload.dataset, None).await?;
-        let folder = job_folder(&name);
-        let bucket = &self.config.data_bucket;
-        let settings_key = key(format!("{folder}/{SETTINGS_FILE}"))?;
         let manifest_key = key(format!("{folder}/inputs.manifest"))?;
         // The manifest's prefix is the folder the files are named below: the batch's folder,
         // or the one file's.
@@ -240,6 +274,13 @@ impl Ingest {
             "prefix": format!("s3://{}/{prefix}", upload.object.bucket)
         })];
         manifest.extend(files.iter().map(|f| serde_json::json!(f.name)));
+        // SageMaker shares the objects out by count: an instance may get the largest ones.
+        let mut sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        let share_bytes = sizes
+            .iter()
+            .take(files.len().div_ceil(instances as usize))
+            .sum();
         let settings = JobSettings {
             upload: upload.clone(),
             upload_key: upload_key.clone(),
@@ -249,11 +290,13 @@ impl Ingest {
             contract: contract.map(|c| c.contract),
             stream_above: tollgate_validation::stream_above(),
         };
+        // The first delivery's settings and manifest stand: another one racing it (both found no
+        // job) starts the same job on them.
         self.blobs
-            .put(bucket, &settings_key, json(&settings))
+            .create(bucket, &settings_key, json(&settings))
             .await?;
         self.blobs
-            .put(bucket, &manifest_key, json(&manifest))
+            .create(bucket, &manifest_key, json(&manifest))
             .await?;
         let job = ProcessingJob {
             name: name.clone(),
@@ -261,7 +304,7 @@ impl Ingest {
             settings: ObjectRef::new(bucket.clone(), settings_key),
             output: ObjectRef::new(bucket.clone(), key(format!("{folder}/output"))?),
             instances,
-            bytes,
+            share_bytes,
             max_runtime: processing.max_runtime,
         };
         let started = processing.backend.start(&job).await?;
@@ -269,7 +312,7 @@ impl Ingest {
             %upload_key, job = %name, instances, bytes, started,
             "too big for this process: handed to a processing job"
         );
-        Ok(Some(name))
+        Ok(Some(Vec::new()))
     }
 
     /// The files of `upload` without their bytes (as S3 lists them), its uploader as its
@@ -551,6 +594,21 @@ impl Ingest {
                     settings.files.len()
                 )));
             };
+            // Still the object listed when the job started (the instances read whatever was
+            // there; what is kept with the version is copied now).
+            if let Some(listed) = &file.object.etag {
+                let now = self
+                    .blobs
+                    .head(&file.object.bucket, &file.object.key)
+                    .await?;
+                if now.as_ref().and_then(|m| m.etag.as_ref()) != Some(listed) {
+                    return Ok(Err(format!(
+                        "{} was written again (or removed) after job {name} started: write a \
+                         batch's files once, then its marker",
+                        file.name
+                    )));
+                }
+            }
             if hashed.bytes != file.size {
                 return Ok(Err(format!(
                     "{} was {} bytes when job {name} started and {} when it read it: it \

@@ -49,13 +49,14 @@ fn function(stack: &Stack) -> tollgate_fn_ingest::Function {
         )
 }
 
-/// Writes the sample's rows as `parts` CSV files under `incoming/wine/<batch>/`, then its
-/// `_SUCCESS`, and hands the notifications to the function: the rows written.
+/// Writes the sample's rows as three CSV files under `incoming/wine/<batch>/`, then its
+/// `_SUCCESS`, and hands the notifications to the function: the rows written, and the
+/// notifications.
 async fn upload_batch(
     stack: &Stack,
     function: &tollgate_fn_ingest::Function,
     batch: &str,
-) -> usize {
+) -> (usize, aws_lambda_events::sqs::SqsEvent) {
     let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
@@ -77,9 +78,9 @@ async fn upload_batch(
         .upload(&marker, &format!("incoming/wine/{batch}/_SUCCESS"))
         .await;
     let notifications = stack.receive(&stack.ingest_queue, chunks.len() + 1).await;
-    let response = function.batch(notifications).await;
+    let response = function.batch(notifications.clone()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    rows.len()
+    (rows.len(), notifications)
 }
 
 /// Runs the job as SageMaker would: each instance's share of the manifest's objects (shared out
@@ -161,7 +162,7 @@ fn state_change(name: &str, status: &str, reason: Option<&str>) -> Value {
 async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finished_by_its_end() {
     let stack = Stack::new().await;
     let function = function(&stack);
-    let rows = upload_batch(&stack, &function, "b1").await;
+    let (rows, notifications) = upload_batch(&stack, &function, "b1").await;
     let catalog = stack.catalog();
     let wine = DatasetName::parse("wine").unwrap();
     assert!(
@@ -251,6 +252,12 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
     );
 
     run_as_sagemaker(&stack, &described).await;
+    // The state change is lost; the folder's notifications delivered again find the job ended
+    // (the stand-in's jobs end at once) and finish the upload.
+    let response = function.batch(notifications).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(catalog.versions(&wine).await.unwrap().len(), 1);
+    // The state change, late: the same outcome.
     let done = function
         .handle(event(state_change(&name, "Completed", None)))
         .await
@@ -313,6 +320,46 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
     // A job that fails: the upload is rejected with the reason, its files kept in quarantine.
     upload_batch(&stack, &function, "b2").await;
     let job2 = tollgate_ingest::job_name(&format!("{}/incoming/wine/b2/", stack.bucket));
+    // A second marker while the job has the folder is refused, saying which marker has it.
+    let mut listed = Vec::new();
+    for i in 0..3 {
+        let name = format!("part-{i:05}.csv");
+        let size = stack
+            .object(&format!("incoming/wine/b2/{name}"))
+            .await
+            .unwrap()
+            .len();
+        listed.push(serde_json::json!({ "name": name, "size": size }));
+    }
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        manifest.path(),
+        serde_json::json!({ "files": listed }).to_string(),
+    )
+    .unwrap();
+    stack
+        .upload(manifest.path(), "incoming/wine/b2/_manifest.json")
+        .await;
+    let response = function
+        .batch(stack.receive(&stack.ingest_queue, 1).await)
+        .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let second = catalog
+        .uploads(&wine)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.source.key.as_str() == "incoming/wine/b2/_manifest.json")
+        .expect("the second marker has an outcome");
+    assert_eq!(second.status, UploadStatus::Rejected);
+    assert!(
+        second
+            .reasons
+            .iter()
+            .any(|r| r.contains("is being ingested by its marker")),
+        "{:?}",
+        second.reasons
+    );
     let failed = function
         .handle(event(state_change(
             &format!("{PREFIX}{job2}"),
@@ -325,7 +372,7 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
     let uploads = catalog.uploads(&wine).await.unwrap();
     let rejected = uploads
         .iter()
-        .find(|u| u.status == UploadStatus::Rejected)
+        .find(|u| u.status == UploadStatus::Rejected && u.source.key.as_str().ends_with("_SUCCESS"))
         .unwrap();
     assert!(
         rejected
