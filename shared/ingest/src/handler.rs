@@ -628,14 +628,8 @@ impl Ingest {
         let upload = &fetched.attribute(self, upload);
         let hashed_ms = started.elapsed().as_millis() as u64;
 
-        if let Some(existing) = self
-            .catalog
-            .version_by_hash(&upload.dataset, &fetched.hash)
-            .await?
-        {
-            return self
-                .record_duplicate(upload, upload_key, &fetched, existing)
-                .await;
+        if let Some(duplicate) = self.duplicate(upload, upload_key, &fetched).await? {
+            return Ok(duplicate);
         }
 
         let dataset = self.catalog.dataset(&upload.dataset).await?;
@@ -657,6 +651,26 @@ impl Ingest {
             parent,
         )
         .await
+    }
+
+    /// The upload as a duplicate, when a version of its dataset has its content hash.
+    async fn duplicate(
+        &self,
+        upload: &UploadRef,
+        upload_key: &str,
+        fetched: &Fetched,
+    ) -> Result<Option<UploadOutcome>, IngestError> {
+        match self
+            .catalog
+            .version_by_hash(&upload.dataset, &fetched.hash)
+            .await?
+        {
+            Some(existing) => Ok(Some(
+                self.record_duplicate(upload, upload_key, fetched, existing)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Makes the upload a version when the gate accepted it, else quarantines it.

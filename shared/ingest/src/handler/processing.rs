@@ -69,6 +69,22 @@ pub struct JobFile {
     pub size: u64,
 }
 
+impl JobFile {
+    /// The file as the ingest knows it without its bytes: `hash` stands for its fingerprint.
+    fn unread(&self, hash: ContentHash) -> FetchedFile {
+        FetchedFile {
+            object: self.object.clone(),
+            name: self.name.clone(),
+            local: None,
+            fingerprint: Fingerprint {
+                hash,
+                bytes: self.size,
+                head: Vec::new(),
+            },
+        }
+    }
+}
+
 /// The processing job that ingests the upload keyed `upload_key`: one per upload.
 pub fn job_name(upload_key: &str) -> String {
     format!(
@@ -453,14 +469,8 @@ impl Ingest {
             fetched, shards, ..
         } = gathered;
         let upload_key = &settings.upload_key;
-        if let Some(existing) = self
-            .catalog
-            .version_by_hash(&upload.dataset, &fetched.hash)
-            .await?
-        {
-            return self
-                .record_duplicate(upload, upload_key, &fetched, existing)
-                .await;
+        if let Some(duplicate) = self.duplicate(upload, upload_key, &fetched).await? {
+            return Ok(duplicate);
         }
         let dataset = self.catalog.dataset(&upload.dataset).await?;
         let parent = dataset.as_ref().and_then(|d| d.latest_version);
@@ -642,23 +652,19 @@ impl Ingest {
             parts.extend(part);
         }
         let batch = settings.marker.is_some();
+        let listed_hash = match batch {
+            true => tollgate_validation::read::files_hash(&listed),
+            false => listed[0].sha256.clone(),
+        };
         let fetched = Fetched {
-            hash: match batch {
-                true => tollgate_validation::read::files_hash(&listed),
-                false => listed[0].sha256.clone(),
-            },
+            hash: listed_hash.clone(),
             bytes: listed.iter().map(|f| f.bytes).sum(),
             files,
-            marker: settings.marker.as_ref().map(|m| FetchedFile {
-                object: m.object.clone(),
-                name: m.name.clone(),
-                local: None,
-                fingerprint: Fingerprint {
-                    hash: ContentHash::parse(&hex::encode(Sha256::digest(b""))).expect("a hash"),
-                    bytes: m.size,
-                    head: Vec::new(),
-                },
-            }),
+            // The marker's own hash is in no figure: the version's hash is over the files.
+            marker: settings
+                .marker
+                .as_ref()
+                .map(|m| m.unread(listed_hash.clone())),
             listed: if batch { listed } else { Vec::new() },
             parts,
         };
@@ -696,31 +702,13 @@ impl Ingest {
         let files: Vec<FetchedFile> = settings
             .files
             .iter()
-            .map(|f| FetchedFile {
-                object: f.object.clone(),
-                name: f.name.clone(),
-                local: None,
-                fingerprint: Fingerprint {
-                    hash: hash.clone(),
-                    bytes: f.size,
-                    head: Vec::new(),
-                },
-            })
+            .map(|f| f.unread(hash.clone()))
             .collect();
         let bytes = files.iter().map(|f| f.fingerprint.bytes).sum();
         let fetched = Fetched {
             files,
             // A batch is quarantined as a folder (its manifest with it).
-            marker: settings.marker.as_ref().map(|m| FetchedFile {
-                object: m.object.clone(),
-                name: m.name.clone(),
-                local: None,
-                fingerprint: Fingerprint {
-                    hash: hash.clone(),
-                    bytes: m.size,
-                    head: Vec::new(),
-                },
-            }),
+            marker: settings.marker.as_ref().map(|m| m.unread(hash.clone())),
             hash: hash.clone(),
             bytes,
             listed: Vec::new(),
