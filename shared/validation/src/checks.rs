@@ -3,6 +3,7 @@
 //! finding says where and how often however many batches the rows came in.
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use tollgate_domain::{ColumnContract, ColumnType, Contract, DatasetName};
 
 use crate::columns::{TypedColumn, shorten};
 use crate::profile::Values;
+use crate::spill::{self, Run};
 use crate::summary::{Categories, ColumnSummary, Shape};
 
 fn plural(n: u64, one: &str) -> String {
@@ -75,12 +77,22 @@ struct ColumnChecks {
     /// The first repeat: its row, the earlier row, the value.
     repeat: Option<(u64, u64, String)>,
     repeats: u64,
+    /// Earlier windows of `seen`, on disk, merged by [`Checks::settle`].
+    #[serde(skip)]
+    runs: Vec<Run>,
 }
 
 /// The checks of an upload, fed batch by batch.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Checks {
     columns: HashMap<String, ColumnChecks>,
+    /// Where a unique column's values go past a window of them (the system's temporary
+    /// directory without one).
+    #[serde(skip)]
+    spill_dir: Option<PathBuf>,
+    /// The values of a unique column held in memory (0: [`spill::WINDOW`]).
+    #[serde(skip)]
+    window: usize,
 }
 
 impl ColumnChecks {
@@ -165,12 +177,57 @@ impl Checks {
         values: &[Values],
         offset: u64,
         contract: Option<&Contract>,
-    ) {
+    ) -> std::io::Result<()> {
+        let window = if self.window == 0 {
+            spill::WINDOW
+        } else {
+            self.window
+        };
         for (col, vals) in columns.iter().zip(values) {
             let checks = self.columns.entry(col.name.clone()).or_default();
             let rule = contract.and_then(|c| c.column(&col.name));
             check_batch(col, vals, offset, rule, checks);
+            if let Some(seen) = &mut checks.seen {
+                let dir = self.spill_dir.as_deref();
+                let run = match seen {
+                    Seen::Integers(m) if m.len() >= window => Some(spill::spill(m, dir)?),
+                    Seen::Text(m) if m.len() >= window => Some(spill::spill(m, dir)?),
+                    _ => None,
+                };
+                checks.runs.extend(run);
+            }
         }
+        Ok(())
+    }
+
+    /// Puts the runs of unique columns' values in `dir`, not the system's temporary directory.
+    pub fn spill_to(&mut self, dir: &Path) {
+        self.spill_dir = Some(dir.to_path_buf());
+    }
+
+    /// Where the runs go.
+    pub fn spill_dir(&self) -> PathBuf {
+        self.spill_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    /// Merges the unique columns' runs, counting the repeats across them. With `keep`, every
+    /// value comes back into memory (a shard's state holds them all, for the merge of shards).
+    pub fn settle(&mut self, keep: bool) -> std::io::Result<()> {
+        for checks in self.columns.values_mut() {
+            let runs = std::mem::take(&mut checks.runs);
+            let found = match &mut checks.seen {
+                Some(Seen::Integers(m)) => spill::merge(runs, m, keep)?,
+                Some(Seen::Text(m)) => spill::merge(runs, m, keep)?,
+                None => continue,
+            };
+            checks.repeats += found.count;
+            if let Some(first) = found.first
+                && checks.repeat.as_ref().is_none_or(|(r, _, _)| first.0 < *r)
+            {
+                checks.repeat = Some(first);
+            }
+        }
+        Ok(())
     }
 
     /// The findings, in a stable order: the checks every upload gets, then the contract's.
@@ -611,5 +668,84 @@ mod tests {
                 .allowed_values
                 .is_none()
         );
+    }
+
+    /// A unique column's values past the window go to runs on disk; merging them finds the
+    /// repeats one table in memory finds: the same count, the same first repeat and its row.
+    #[test]
+    fn spilled_runs_find_the_repeats_memory_finds() {
+        // Seeded values with repeats near and far apart (within a window and across runs),
+        // nulls among them, and a repeat of a value first seen in the last window.
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let mut csv = String::from("id,code\n");
+        for _ in 0..3_000 {
+            let id = next() % 2_600;
+            let code = next() % 2_900;
+            let code = if code % 97 == 0 {
+                String::new()
+            } else {
+                format!("c{code}")
+            };
+            csv.push_str(&format!("{id},{code}\n"));
+        }
+        let df = CsvReadOptions::default()
+            .into_reader_with_file_handle(std::io::Cursor::new(csv.into_bytes()))
+            .finish()
+            .unwrap();
+        let mut contract = contract_of("id,code\n1,a\n2,b");
+        for rule in &mut contract.columns {
+            rule.unique = true;
+            rule.nullable = true;
+            rule.allowed_values = None;
+        }
+        let (typed, _) = conform(&df, Some(&contract));
+        let summaries: Vec<ColumnSummary> = typed.iter().map(ColumnSummary::of).collect();
+        let findings = |window: usize, keep: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut checks = Checks::default();
+            checks.spill_to(dir.path());
+            checks.window = window;
+            for start in (0..3_000).step_by(250) {
+                let batch = df.slice(start, 250);
+                let (typed, _) = conform(&batch, Some(&contract));
+                let values: Vec<Values> = typed.iter().map(Values::of).collect();
+                checks
+                    .batch(&typed, &values, start as u64, Some(&contract))
+                    .unwrap();
+            }
+            let spilled: usize = checks.columns.values().map(|c| c.runs.len()).sum();
+            checks.settle(keep).unwrap();
+            let shown: Vec<(String, Option<u64>, String)> = checks
+                .findings(&summaries, 3_000, Some(&contract))
+                .into_iter()
+                .map(|f| (f.column.unwrap_or_default(), f.row, f.message))
+                .collect();
+            let held: Vec<usize> = ["id", "code"]
+                .iter()
+                .map(|c| match &checks.columns[*c].seen {
+                    Some(Seen::Integers(m)) => m.len(),
+                    Some(Seen::Text(m)) => m.len(),
+                    None => 0,
+                })
+                .collect();
+            (shown, spilled, held)
+        };
+        let (in_memory, none, all) = findings(0, true);
+        assert_eq!(none, 0, "3,000 rows fit the default window");
+        assert_eq!(in_memory.len(), 2, "{in_memory:?}");
+        for window in [1, 7, 300, 1_000] {
+            let (spilled, runs, _) = findings(window, false);
+            assert!(runs > 0, "a window of {window} spills");
+            assert_eq!(spilled, in_memory, "window {window}");
+        }
+        // A shard's state keeps every value, as it would have without the runs.
+        let (_, _, kept) = findings(7, true);
+        assert_eq!(kept, all);
     }
 }

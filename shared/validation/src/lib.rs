@@ -11,6 +11,7 @@ mod error;
 mod files;
 pub mod profile;
 pub mod read;
+mod spill;
 pub mod split;
 pub mod summary;
 /// The drift statistics, on plain slices (their own crate, shared with the model tests).
@@ -532,8 +533,9 @@ impl Gate {
     }
 
     /// A gate that writes the typed batches as Parquet into a temporary file in `dir`.
+    /// A unique column's values past a window go to runs in `dir` too.
     pub fn streaming(dataset: &DatasetName, contract: Option<&Contract>, dir: &Path) -> Self {
-        Self::new(
+        let mut gate = Self::new(
             dataset,
             contract,
             Sink::Parquet {
@@ -541,7 +543,9 @@ impl Gate {
                 file: None,
                 writer: None,
             },
-        )
+        );
+        gate.checks.spill_to(dir);
+        gate
     }
 
     /// Without a contract, the types every batch's columns are read as (by default, the first
@@ -568,9 +572,16 @@ impl Gate {
     /// What this gate gathered, and the Parquet it wrote (a streaming gate's, once it has rows).
     /// A gate kept in memory writes its rows into `dir`.
     pub fn into_state(
-        self,
+        mut self,
         dir: &Path,
     ) -> Result<(GateState, Option<tempfile::NamedTempFile>), ValidationError> {
+        self.checks.settle(true).map_err(|e| {
+            ValidationError::io(
+                "merging a unique column's spilled values in",
+                &self.checks.spill_dir(),
+                e,
+            )
+        })?;
         let part = match self.sink.close()? {
             VersionData::Parquet(file) => Some(file),
             VersionData::Frame(mut frame) if frame.height() > 0 => {
@@ -699,7 +710,14 @@ impl Gate {
         self.time("values", started);
         let started = Instant::now();
         self.checks
-            .batch(&typed, &values, offset, self.contract.as_ref());
+            .batch(&typed, &values, offset, self.contract.as_ref())
+            .map_err(|e| {
+                ValidationError::io(
+                    "spilling a unique column's values to",
+                    &self.checks.spill_dir(),
+                    e,
+                )
+            })?;
         self.time("checks", started);
         let started = Instant::now();
         // Each column's summary is its own: they are fed in parallel.
@@ -734,6 +752,13 @@ impl Gate {
     /// Profiles, compares with the baseline, and concludes.
     pub fn finish(mut self, baseline: Option<&Baseline>) -> Result<Verdict, ValidationError> {
         let started = Instant::now();
+        self.checks.settle(false).map_err(|e| {
+            ValidationError::io(
+                "merging a unique column's spilled values in",
+                &self.checks.spill_dir(),
+                e,
+            )
+        })?;
         self.summaries
             .par_iter_mut()
             .for_each(ColumnSummary::finish);
