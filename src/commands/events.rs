@@ -7,6 +7,7 @@ use anyhow::Context;
 use aws_lambda_events::s3::S3Event;
 use tollgate_domain::ports::BlobStore;
 use tollgate_domain::{BlobKey, UploadStatus};
+use tollgate_ingest::Stage;
 
 use crate::embedded::Embedded;
 use crate::{Outcome, UsageError, output};
@@ -28,11 +29,24 @@ pub async fn ingest(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<O
             file.display()
         ))
     })?;
-    let outcomes = env
-        .ingest()
-        .handle(&event)
-        .await
-        .context("handling the event")?;
+    // An upload too big for this process goes to a processing job (subprocesses of this
+    // process): wait for its end, which finishes the upload, as `tollgate upload` does.
+    let job = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let dispatched = job.clone();
+    let ingest = env.ingest().with_progress(move |stage| {
+        if let Stage::Processing { job, instances } = stage {
+            eprintln!(
+                "too big for one process: {instances} `tollgate process` subprocesses read it \
+                 (processing job {job}); waiting for its end"
+            );
+            *dispatched.lock().expect("job lock") = Some(job.clone());
+        }
+    });
+    let mut outcomes = ingest.handle(&event).await.context("handling the event")?;
+    let job = job.lock().expect("job lock").take();
+    if let (true, Some(job)) = (outcomes.is_empty(), job) {
+        outcomes = env.await_processed(&ingest, &job).await?;
+    }
     if json {
         let all: Vec<_> = outcomes
             .iter()

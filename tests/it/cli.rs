@@ -429,6 +429,33 @@ fn upload_processed(t: &Tollgate, folder: &Path, dataset: &str) -> (i32, Value) 
     parse(&out)
 }
 
+/// `tollgate ingest` of the notification of a file too big for one process waits for the
+/// processing job it started, as `tollgate upload` does: the job's subprocesses would end with it.
+#[test]
+fn ingesting_an_event_for_an_upload_too_big_for_one_process_waits_for_its_job() {
+    let t = Tollgate::new();
+    let incoming = t.data_dir().join("buckets/tollgate-data/incoming/wine");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::copy(sample("wine-2009-a.csv"), incoming.join("wine-2009-a.csv")).unwrap();
+    let event = t.json(&["event", "s3-put", "--key", "incoming/wine/wine-2009-a.csv"]);
+    let event_file = t.dir.path().join("event.json");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let out = t
+        .command()
+        .env("TOLLGATE_PROCESS_ABOVE_BYTES", "1")
+        .args(["ingest", event_file.to_str().unwrap(), "--json"])
+        .output()
+        .expect("tollgate runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("processing job"), "{stderr}");
+    let outcomes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcomes[0]["status"], "accepted", "{outcomes}");
+    assert_eq!(outcomes[0]["version"], 1, "{outcomes}");
+    let shown = t.json(&["dataset", "show", "wine", "--version", "1", "--json"]);
+    assert_eq!(shown["version"]["rows"], outcomes[0]["rows"], "{shown}");
+}
+
 /// Writes `rows` under `header` as CSV parts of 250 rows in a new folder `name` of `t`'s dir.
 fn write_parts(t: &Tollgate, name: &str, header: &str, rows: &[&str]) -> std::path::PathBuf {
     let folder = t.dir.path().join(name);
