@@ -22,12 +22,10 @@ pub(crate) trait RunKey: Sized + Ord + Hash + Eq + ToString {
 
 impl RunKey for i64 {
     fn put(&self, out: &mut impl Write) -> io::Result<()> {
-        out.write_all(&self.to_le_bytes())
+        (*self as u64).put(out)
     }
     fn take(input: &mut impl Read) -> io::Result<Self> {
-        let mut b = [0u8; 8];
-        input.read_exact(&mut b)?;
-        Ok(i64::from_le_bytes(b))
+        Ok(u64::take(input)? as i64)
     }
 }
 
