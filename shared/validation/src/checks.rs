@@ -676,18 +676,14 @@ mod tests {
     fn spilled_runs_find_the_repeats_memory_finds() {
         // Seeded values with repeats near and far apart (within a window and across runs),
         // nulls among them, and a repeat of a value first seen in the last window.
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        use rand::rngs::Xoshiro256PlusPlus;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         let mut csv = String::from("id,code\n");
         for _ in 0..3_000 {
-            let id = next() % 2_600;
-            let code = next() % 2_900;
-            let code = if code % 97 == 0 {
+            let id: u32 = rng.random_range(0..2_600);
+            let code: u32 = rng.random_range(0..2_900);
+            let code = if code.is_multiple_of(97) {
                 String::new()
             } else {
                 format!("c{code}")
