@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use aws_lambda_events::s3::S3Event;
 use tokio::sync::mpsc;
 use tollgate_domain::ports::{Catalog, EventBus, ProcessingBackend, SystemClock, TrainingBackend};
 use tollgate_domain::training::{JobStateChange, JobStatus};
 use tollgate_domain::{BucketName, Event, PortError, Run, RunStatus, UserId};
 use tollgate_domain::{UploadOutcome, training::ProcessingStateChange};
 use tollgate_evaluate::Evaluate;
-use tollgate_ingest::{Ingest, Processing};
+use tollgate_ingest::{Ingest, Processing, Stage};
 use tollgate_local::{
     DataDir, FsBlobStore, InProcessBus, SqliteCatalog, SubprocessBackend, SubprocessProcessing,
 };
@@ -397,9 +398,33 @@ impl Embedded {
         }
     }
 
+    /// Runs the ingest handler on `event`, its stages told to `on_stage`. An upload it hands to
+    /// a processing job is waited for and finished here: the job's subprocesses are this
+    /// process's and would end with it.
+    pub async fn ingest_to_the_end(
+        &self,
+        event: &S3Event,
+        on_stage: impl Fn(&Stage) + Send + Sync + 'static,
+    ) -> anyhow::Result<Vec<UploadOutcome>> {
+        let job = Arc::new(std::sync::Mutex::new(None));
+        let dispatched = job.clone();
+        let ingest = self.ingest().with_progress(move |stage| {
+            if let Stage::Processing { job, .. } = &stage {
+                *dispatched.lock().expect("job lock") = Some(job.clone());
+            }
+            on_stage(&stage);
+        });
+        let outcomes = ingest.handle(event).await.context("ingesting the upload")?;
+        let job = job.lock().expect("job lock").take();
+        match (outcomes.is_empty(), job) {
+            (true, Some(job)) => self.await_processed(&ingest, &job).await,
+            _ => Ok(outcomes),
+        }
+    }
+
     /// Waits for the end of processing job `job` and finishes its upload with `ingest`; the
     /// other events published meanwhile are published again, for [`Embedded::settle`].
-    pub async fn await_processed(
+    async fn await_processed(
         &self,
         ingest: &Ingest,
         job: &str,

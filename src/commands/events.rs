@@ -30,23 +30,18 @@ pub async fn ingest(env: &Embedded, file: &Path, json: bool) -> anyhow::Result<O
         ))
     })?;
     // An upload too big for this process goes to a processing job (subprocesses of this
-    // process): wait for its end, which finishes the upload, as `tollgate upload` does.
-    let job = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let dispatched = job.clone();
-    let ingest = env.ingest().with_progress(move |stage| {
-        if let Stage::Processing { job, instances } = stage {
-            eprintln!(
-                "too big for one process: {instances} `tollgate process` subprocesses read it \
-                 (processing job {job}); waiting for its end"
-            );
-            *dispatched.lock().expect("job lock") = Some(job.clone());
-        }
-    });
-    let mut outcomes = ingest.handle(&event).await.context("handling the event")?;
-    let job = job.lock().expect("job lock").take();
-    if let (true, Some(job)) = (outcomes.is_empty(), job) {
-        outcomes = env.await_processed(&ingest, &job).await?;
-    }
+    // process), waited for as `tollgate upload` does.
+    let outcomes = env
+        .ingest_to_the_end(&event, |stage| {
+            if let Stage::Processing { job, instances } = stage {
+                eprintln!(
+                    "too big for one process: {instances} `tollgate process` subprocesses read \
+                     it (processing job {job}); waiting for its end"
+                );
+            }
+        })
+        .await
+        .context("handling the event")?;
     if json {
         let all: Vec<_> = outcomes
             .iter()

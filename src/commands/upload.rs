@@ -171,33 +171,22 @@ async fn ingest_stored(
     meta: &ObjectMeta,
 ) -> anyhow::Result<UploadOutcome> {
     let progress_bar = bar.clone();
-    let job = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let dispatched = job.clone();
-    let ingest = env.ingest().with_progress(move |stage| {
-        progress_bar.set_message(match stage {
-            Stage::Hashing => "hashing".to_owned(),
-            Stage::Parsing => "parsing".to_owned(),
-            Stage::Checking => {
-                "checking, profiling, comparing with the previous version".to_owned()
-            }
-            Stage::Writing => "writing".to_owned(),
-            Stage::Processing { job, instances } => {
-                *dispatched.lock().expect("job lock") = Some(job.clone());
-                format!(
+    let mut outcomes = env
+        .ingest_to_the_end(&stored_event(env, meta), move |stage| {
+            progress_bar.set_message(match stage {
+                Stage::Hashing => "hashing".to_owned(),
+                Stage::Parsing => "parsing".to_owned(),
+                Stage::Checking => {
+                    "checking, profiling, comparing with the previous version".to_owned()
+                }
+                Stage::Writing => "writing".to_owned(),
+                Stage::Processing { job, instances } => format!(
                     "too big for one process: {instances} `tollgate process` subprocesses read it \
                      (processing job {job})"
-                )
-            }
-        });
-    });
-    let mut outcomes = ingest
-        .handle(&stored_event(env, meta))
-        .await
-        .context("ingesting the upload")?;
-    let job = job.lock().expect("job lock").take();
-    if let (true, Some(job)) = (outcomes.is_empty(), job) {
-        outcomes = env.await_processed(&ingest, &job).await?;
-    }
+                ),
+            });
+        })
+        .await?;
     bar.finish_and_clear();
     // A batch's outcome comes first; the rest are files its marker left out.
     (!outcomes.is_empty())
