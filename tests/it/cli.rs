@@ -523,10 +523,39 @@ fn a_folder_too_big_for_one_process_is_read_by_subprocesses_as_one_pass_reads_it
     let third = write_parts(&t, "bad", header, &bad);
     let (code, rejected) = upload_processed(&t, &third, "split");
     assert_eq!(code, 1, "{rejected}");
-    let reasons = reasons(&rejected);
+    let bad_value = reasons(&rejected);
     assert!(
-        reasons.contains("row 601") && reasons.contains("(in part-00002.csv, its row 101)"),
-        "{reasons}"
+        bad_value.contains("row 601") && bad_value.contains("(in part-00002.csv, its row 101)"),
+        "{bad_value}"
+    );
+
+    // A column declared unique, across the subprocesses' shares: each keeps its values as a
+    // run in its output, and the merge of the runs finds the last row repeating the sixth.
+    let id_header = format!("id,{header}");
+    let with_ids = |from: usize| -> Vec<String> {
+        let ids = rows.iter().enumerate();
+        ids.map(|(i, r)| format!("{},{r}", from + i)).collect()
+    };
+    let first = with_ids(0);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let (code, v1) = upload_processed(&t, &write_parts(&t, "ids-1", &id_header, &first), "ids");
+    assert_eq!(code, 0, "{v1}");
+    let toml = String::from_utf8_lossy(&t.run(&["contract", "show", "ids"]).stdout).into_owned();
+    assert!(
+        toml.contains("name = \"id\"\ntype = \"integer\"\nnullable = false\nunique = true"),
+        "{toml}"
+    );
+    let mut next = with_ids(rows.len());
+    let last = rows.len() - 1;
+    next[last] = format!("{},{}", rows.len() + 5, rows[last]);
+    let next: Vec<&str> = next.iter().map(String::as_str).collect();
+    let (code, repeated) =
+        upload_processed(&t, &write_parts(&t, "ids-2", &id_header, &next), "ids");
+    assert_eq!(code, 1, "{repeated}");
+    let why = reasons(&repeated);
+    assert!(
+        why.contains(&format!("row {}", rows.len())) && why.contains("repeats the value of row 6;"),
+        "{why}"
     );
 }
 

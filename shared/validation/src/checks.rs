@@ -60,6 +60,17 @@ impl Tally {
     }
 }
 
+/// How the file of a unique column's run in a shard's folder is named: the prefix, then the
+/// column's place among the columns' names, then `.run`.
+pub const UNIQUE_RUN_PREFIX: &str = "unique-";
+
+/// Whether `name` is the file name of a unique column's run in a shard's folder.
+pub fn is_unique_run(name: &str) -> bool {
+    name.strip_prefix(UNIQUE_RUN_PREFIX)
+        .and_then(|rest| rest.strip_suffix(".run"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The values of a column declared unique seen so far, with the row each was first seen in.
 #[derive(Debug, Serialize, Deserialize)]
 enum Seen {
@@ -77,9 +88,14 @@ struct ColumnChecks {
     /// The first repeat: its row, the earlier row, the value.
     repeat: Option<(u64, u64, String)>,
     repeats: u64,
-    /// Earlier windows of `seen`, on disk, merged by [`Checks::settle`].
+    /// Earlier windows of `seen`, on disk, merged by [`Checks::settle`]; in a merge of shards,
+    /// the shards' runs too.
     #[serde(skip)]
     runs: Vec<Run>,
+    /// A shard's values, all in one run in its folder ([`Checks::store`]): the file's name and
+    /// the values in it.
+    #[serde(default)]
+    stored: Option<(String, u64)>,
 }
 
 /// The checks of an upload, fed batch by batch.
@@ -96,6 +112,16 @@ pub struct Checks {
 }
 
 impl ColumnChecks {
+    /// Counts the repeats a merge of runs found, keeping the earliest first.
+    fn note(&mut self, found: spill::Repeats) {
+        self.repeats += found.count;
+        if let Some(first) = found.first
+            && self.repeat.as_ref().is_none_or(|(r, _, _)| first.0 < *r)
+        {
+            self.repeat = Some(first);
+        }
+    }
+
     /// Adds the checks of the rows after these (`offset` of them before), as if they had come
     /// as further batches: a value of a unique column seen in both is a repeat at its row there.
     fn merge(&mut self, other: ColumnChecks, offset: u64) {
@@ -106,6 +132,8 @@ impl ColumnChecks {
             self.first_null = other.first_null.map(|row| row + offset);
         }
         self.repeats += other.repeats;
+        self.runs
+            .extend(other.runs.into_iter().map(|run| run.after(offset)));
         let mut first = other
             .repeat
             .map(|(row, earlier, v)| (row + offset, earlier + offset, v));
@@ -210,22 +238,76 @@ impl Checks {
         self.spill_dir.clone().unwrap_or_else(std::env::temp_dir)
     }
 
-    /// Merges the unique columns' runs, counting the repeats across them. With `keep`, every
-    /// value comes back into memory (a shard's state holds them all, for the merge of shards).
-    pub fn settle(&mut self, keep: bool) -> std::io::Result<()> {
+    /// Merges the unique columns' runs, counting the repeats across them.
+    pub fn settle(&mut self) -> std::io::Result<()> {
         for checks in self.columns.values_mut() {
             let runs = std::mem::take(&mut checks.runs);
+            if runs.is_empty() {
+                continue;
+            }
             let found = match &mut checks.seen {
-                Some(Seen::Integers(m)) => spill::merge(runs, m, keep)?,
-                Some(Seen::Text(m)) => spill::merge(runs, m, keep)?,
+                Some(Seen::Integers(m)) => spill::merge(runs, m, |_, _| Ok(()))?,
+                Some(Seen::Text(m)) => spill::merge(runs, m, |_, _| Ok(()))?,
                 None => continue,
             };
-            checks.repeats += found.count;
-            if let Some(first) = found.first
-                && checks.repeat.as_ref().is_none_or(|(r, _, _)| first.0 < *r)
-            {
-                checks.repeat = Some(first);
+            checks.note(found);
+        }
+        Ok(())
+    }
+
+    /// Writes each unique column's values, with the row each was first seen in, as one run in
+    /// `dir` (a shard's folder), counting the repeats among them: a shard's state then holds
+    /// none of its values, and the merge of shards reads their runs ([`Self::open_stored`]).
+    pub fn store(&mut self, dir: &Path) -> std::io::Result<()> {
+        let mut names: Vec<&String> = self.columns.keys().collect();
+        names.sort();
+        let files: HashMap<String, String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| ((*name).clone(), format!("{UNIQUE_RUN_PREFIX}{i}.run")))
+            .collect();
+        for (name, checks) in &mut self.columns {
+            let Some(seen) = &mut checks.seen else {
+                continue;
+            };
+            let file = &files[name];
+            let mut out = spill::RunWriter::new(std::fs::File::create(dir.join(file))?);
+            let runs = std::mem::take(&mut checks.runs);
+            let found = match seen {
+                Seen::Integers(m) => {
+                    let found = spill::merge(runs, m, |v, row| out.push(&v, row))?;
+                    m.shrink_to_fit();
+                    found
+                }
+                Seen::Text(m) => {
+                    let found = spill::merge(runs, m, |v, row| out.push(&v, row))?;
+                    m.shrink_to_fit();
+                    found
+                }
+            };
+            let run = out.finish()?;
+            checks.note(found);
+            checks.stored = Some((file.clone(), run.len()));
+        }
+        Ok(())
+    }
+
+    /// Opens the runs a shard's [`Self::store`] wrote in `dir`, to be merged with the others.
+    pub fn open_stored(&mut self, dir: &Path) -> std::io::Result<()> {
+        for checks in self.columns.values_mut() {
+            let Some((file, len)) = checks.stored.take() else {
+                continue;
+            };
+            if !is_unique_run(&file) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{file:?} is not the name of a unique column's run"),
+                ));
             }
+            let path = dir.join(&file);
+            let run = Run::open(&path, len)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            checks.runs.push(run);
         }
         Ok(())
     }
@@ -702,46 +784,105 @@ mod tests {
         }
         let (typed, _) = conform(&df, Some(&contract));
         let summaries: Vec<ColumnSummary> = typed.iter().map(ColumnSummary::of).collect();
-        let findings = |window: usize, keep: bool| {
-            let dir = tempfile::tempdir().unwrap();
-            let mut checks = Checks::default();
-            checks.spill_to(dir.path());
-            checks.window = window;
-            for start in (0..3_000).step_by(250) {
-                let batch = df.slice(start, 250);
+        // Rows `from..to` in batches of 250, numbered from `from - first` (a shard's own rows).
+        let feed = |checks: &mut Checks, from: usize, to: usize, first: usize| {
+            for start in (from..to).step_by(250) {
+                let batch = df.slice(start as i64, 250.min(to - start));
                 let (typed, _) = conform(&batch, Some(&contract));
                 let values: Vec<Values> = typed.iter().map(Values::of).collect();
                 checks
-                    .batch(&typed, &values, start as u64, Some(&contract))
+                    .batch(&typed, &values, (start - first) as u64, Some(&contract))
                     .unwrap();
             }
-            let spilled: usize = checks.columns.values().map(|c| c.runs.len()).sum();
-            checks.settle(keep).unwrap();
-            let shown: Vec<(String, Option<u64>, String)> = checks
+        };
+        let shown = |checks: &Checks| -> Vec<(String, Option<u64>, String)> {
+            checks
                 .findings(&summaries, 3_000, Some(&contract))
                 .into_iter()
                 .map(|f| (f.column.unwrap_or_default(), f.row, f.message))
-                .collect();
-            let held: Vec<usize> = ["id", "code"]
-                .iter()
-                .map(|c| match &checks.columns[*c].seen {
+                .collect()
+        };
+        let held = |checks: &Checks| -> usize {
+            checks
+                .columns
+                .values()
+                .map(|c| match &c.seen {
                     Some(Seen::Integers(m)) => m.len(),
                     Some(Seen::Text(m)) => m.len(),
                     None => 0,
                 })
-                .collect();
-            (shown, spilled, held)
+                .sum()
         };
-        let (in_memory, none, all) = findings(0, true);
+        let dir = tempfile::tempdir().unwrap();
+        let findings = |window: usize| {
+            let mut checks = Checks::default();
+            checks.spill_to(dir.path());
+            checks.window = window;
+            feed(&mut checks, 0, 3_000, 0);
+            let spilled: usize = checks.columns.values().map(|c| c.runs.len()).sum();
+            checks.settle().unwrap();
+            (shown(&checks), spilled)
+        };
+        let (in_memory, none) = findings(0);
         assert_eq!(none, 0, "3,000 rows fit the default window");
         assert_eq!(in_memory.len(), 2, "{in_memory:?}");
         for window in [1, 7, 300, 1_000] {
-            let (spilled, runs, _) = findings(window, false);
+            let (spilled, runs) = findings(window);
             assert!(runs > 0, "a window of {window} spills");
             assert_eq!(spilled, in_memory, "window {window}");
         }
-        // A shard's state keeps every value, as it would have without the runs.
-        let (_, _, kept) = findings(7, true);
-        assert_eq!(kept, all);
+
+        // Three shards, each spilling and storing its values as one run in its folder, its
+        // state (as written and read back) holding none of them; merged, their runs find the
+        // repeats one pass finds, within a shard and across shards.
+        let mut whole: Option<Checks> = None;
+        for (n, (from, to)) in [(0, 1_100), (1_100, 1_800), (1_800, 3_000)]
+            .into_iter()
+            .enumerate()
+        {
+            let folder = dir.path().join(format!("shard-{n}"));
+            std::fs::create_dir(&folder).unwrap();
+            let mut shard = Checks::default();
+            shard.spill_to(dir.path());
+            shard.window = 7;
+            feed(&mut shard, from, to, from);
+            shard.store(&folder).unwrap();
+            assert_eq!(held(&shard), 0, "shard {n} holds no values once stored");
+            let bytes = rmp_serde::to_vec_named(&shard).unwrap();
+            let mut read: Checks = rmp_serde::from_slice(&bytes).unwrap();
+            read.open_stored(&folder).unwrap();
+            match &mut whole {
+                None => whole = Some(read),
+                Some(whole) => whole.merge(read, from as u64),
+            }
+        }
+        let mut whole = whole.unwrap();
+        whole.settle().unwrap();
+        assert_eq!(shown(&whole), in_memory);
+    }
+
+    #[test]
+    fn only_a_unique_columns_run_is_opened_from_a_shards_folder() {
+        assert!(is_unique_run("unique-0.run"));
+        assert!(is_unique_run("unique-12.run"));
+        for name in [
+            "unique-.run",
+            "unique-0.parquet",
+            "unique-../x.run",
+            "shard.msgpack",
+        ] {
+            assert!(!is_unique_run(name), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut checks = Checks::default();
+        checks.columns.insert(
+            "id".to_owned(),
+            ColumnChecks {
+                stored: Some(("../unique-0.run".to_owned(), 1)),
+                ..ColumnChecks::default()
+            },
+        );
+        let e = checks.open_stored(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("../unique-0.run"), "{e}");
     }
 }

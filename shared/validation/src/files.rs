@@ -192,8 +192,9 @@ impl Summarised {
         self.gate.rows
     }
 
-    /// Writes the shard into `dir`: its state ([`SHARD_FILE`]) and its typed rows
-    /// ([`PART_FILE`]), the state last, so that a folder with a state is a whole shard.
+    /// Writes the shard into `dir`: its state ([`SHARD_FILE`]), its typed rows ([`PART_FILE`])
+    /// and each unique column's values ([`crate::checks::is_unique_run`]), the state last, so
+    /// that a folder with a state is a whole shard.
     pub fn write(self, dir: &Path) -> Result<(), ValidationError> {
         let (state, part) = self.gate.into_state(dir)?;
         if let Some(part) = part {
@@ -230,9 +231,13 @@ impl Summarised {
     ) -> Result<Self, ValidationError> {
         let path = dir.join(SHARD_FILE);
         let bytes = std::fs::read(&path).map_err(|e| ValidationError::io("reading", &path, e))?;
-        let file: ShardFile = rmp_serde::from_slice(&bytes).map_err(|e| {
+        let mut file: ShardFile = rmp_serde::from_slice(&bytes).map_err(|e| {
             ValidationError::Refused(format!("{} is not a shard's state: {e}", path.display()))
         })?;
+        file.state
+            .checks
+            .open_stored(dir)
+            .map_err(|e| ValidationError::io("opening a unique column's values in", dir, e))?;
         let part = dir.join(PART_FILE);
         let parts = if part.exists() {
             vec![part]

@@ -27,6 +27,7 @@ use tollgate_domain::dataset::SchemaColumn;
 use tollgate_domain::report::{DatasetProfile, DriftReport, Finding, Severity};
 use tollgate_domain::{ColumnType, Contract, DatasetName, DriftAction, DriftThresholds};
 
+pub use checks::is_unique_run;
 pub use columns::TypedColumn;
 pub use error::ValidationError;
 pub use files::{
@@ -570,18 +571,15 @@ impl Gate {
     }
 
     /// What this gate gathered, and the Parquet it wrote (a streaming gate's, once it has rows).
-    /// A gate kept in memory writes its rows into `dir`.
+    /// A gate kept in memory writes its rows into `dir`; each unique column's values go to a
+    /// run in `dir` ([`checks::Checks::store`]), for the merge of shards to read.
     pub fn into_state(
         mut self,
         dir: &Path,
     ) -> Result<(GateState, Option<tempfile::NamedTempFile>), ValidationError> {
-        self.checks.settle(true).map_err(|e| {
-            ValidationError::io(
-                "merging a unique column's spilled values in",
-                &self.checks.spill_dir(),
-                e,
-            )
-        })?;
+        self.checks
+            .store(dir)
+            .map_err(|e| ValidationError::io("writing a unique column's values to", dir, e))?;
         let part = match self.sink.close()? {
             VersionData::Parquet(file) => Some(file),
             VersionData::Frame(mut frame) if frame.height() > 0 => {
@@ -752,7 +750,7 @@ impl Gate {
     /// Profiles, compares with the baseline, and concludes.
     pub fn finish(mut self, baseline: Option<&Baseline>) -> Result<Verdict, ValidationError> {
         let started = Instant::now();
-        self.checks.settle(false).map_err(|e| {
+        self.checks.settle().map_err(|e| {
             ValidationError::io(
                 "merging a unique column's spilled values in",
                 &self.checks.spill_dir(),

@@ -53,12 +53,84 @@ impl RunKey for u64 {
     }
 }
 
-/// One window's values, sorted, each with its first row, in an anonymous temporary file
-/// (removed by the system when it is closed, whatever happens to this process).
+/// Values sorted, each with its first row, in a file: one window's, in an anonymous temporary
+/// file (removed by the system when it is closed, whatever happens to this process), or a
+/// shard's, every value it read, in its output folder ([`Run::open`]).
 #[derive(Debug)]
 pub(crate) struct Run {
     file: File,
     len: u64,
+    /// Added to each row read back: the rows before the shard the run was written by.
+    offset: u64,
+}
+
+impl Run {
+    /// The run of `len` values at `path`, written by a [`RunWriter`].
+    pub(crate) fn open(path: &Path, len: u64) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let bytes = file.metadata()?.len();
+        // The smallest a value can be written in: 8 bytes, and 8 for its row.
+        if bytes < len.saturating_mul(16) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} holds {bytes} bytes, too few for {len} values",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(Self {
+            file,
+            len,
+            offset: 0,
+        })
+    }
+
+    /// The values in the run.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The same run, read as rows after `offset` others.
+    pub(crate) fn after(mut self, offset: u64) -> Self {
+        self.offset += offset;
+        self
+    }
+}
+
+/// Writes values in order, each with its row, as a [`Run`].
+pub(crate) struct RunWriter {
+    out: BufWriter<File>,
+    len: u64,
+}
+
+impl RunWriter {
+    pub(crate) fn new(file: File) -> Self {
+        Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn push<K: RunKey>(&mut self, value: &K, row: u64) -> io::Result<()> {
+        value.put(&mut self.out)?;
+        row.put(&mut self.out)?;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> io::Result<Run> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_data()?;
+        Ok(Run {
+            file,
+            len: self.len,
+            offset: 0,
+        })
+    }
 }
 
 /// Moves a window's values to a run in `dir` (the system's temporary directory without one),
@@ -73,16 +145,11 @@ pub(crate) fn spill<K: RunKey>(
         Some(dir) => tempfile::tempfile_in(dir)?,
         None => tempfile::tempfile()?,
     };
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = RunWriter::new(file);
     for (value, row) in &entries {
-        value.put(&mut out)?;
-        row.put(&mut out)?;
+        out.push(value, *row)?;
     }
-    let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-    Ok(Run {
-        file,
-        len: entries.len() as u64,
-    })
+    out.finish()
 }
 
 /// What the merge of the runs found: repeats across windows (a value in two windows is a repeat
@@ -97,6 +164,7 @@ pub(crate) struct Repeats {
 struct Source<K> {
     input: BufReader<File>,
     left: u64,
+    offset: u64,
     _key: std::marker::PhantomData<K>,
 }
 
@@ -106,25 +174,21 @@ impl<K: RunKey> Source<K> {
             return Ok(None);
         }
         self.left -= 1;
-        Ok(Some((
-            K::take(&mut self.input)?,
-            u64::take(&mut self.input)?,
-        )))
+        let value = K::take(&mut self.input)?;
+        let row = u64::take(&mut self.input)? + self.offset;
+        Ok(Some((value, row)))
     }
 }
 
-/// Merges the runs with the values still in the window, by value. Each value's first row
-/// stays its first; its other rows are repeats. With `keep`, the window ends holding every
-/// value with its first row (for a shard's state, which holds them all); without, it ends empty.
+/// Merges the runs with the values in the window, by value, leaving the window empty. Each
+/// value's first row stays its first, and `each` is given the value with that row, in value
+/// order; its other rows are repeats.
 pub(crate) fn merge<K: RunKey>(
     runs: Vec<Run>,
     window: &mut HashMap<K, u64>,
-    keep: bool,
+    mut each: impl FnMut(K, u64) -> io::Result<()>,
 ) -> io::Result<Repeats> {
     let mut found = Repeats::default();
-    if runs.is_empty() {
-        return Ok(found);
-    }
     let mut last: Vec<(K, u64)> = window.drain().collect();
     last.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut last = last.into_iter();
@@ -134,6 +198,7 @@ pub(crate) fn merge<K: RunKey>(
         sources.push(Source {
             input: BufReader::with_capacity(1 << 16, run.file),
             left: run.len,
+            offset: run.offset,
             _key: std::marker::PhantomData,
         });
     }
@@ -173,9 +238,7 @@ pub(crate) fn merge<K: RunKey>(
         {
             found.first = Some((row, first_row, value.to_string()));
         }
-        if keep {
-            window.insert(value, first_row);
-        }
+        each(value, first_row)?;
     }
     Ok(found)
 }

@@ -8,10 +8,12 @@
 //!    so a second delivery finds the job started and does nothing more.
 //! 2. [`run_instance`], in each instance (`tollgate process`): its share of the files, as
 //!    `ShardedByS3Key` hands them out, is hashed, typed, checked and summarised as one upload
-//!    would be; the instance writes its shard's state, its typed rows as Parquet and its files'
-//!    hashes to `processing/<job>/output/<host>/`.
+//!    would be; the instance writes its shard's state, its typed rows as Parquet, each unique
+//!    column's values as a run sorted by value, and its files' hashes to
+//!    `processing/<job>/output/<host>/`.
 //! 3. [`Ingest::processed`], on the job's state change: the shards are merged in the order of
-//!    their files and the upload concludes as any other, against the previous version's kept
+//!    their files (the unique columns' runs by value, holding one value per shard in memory)
+//!    and the upload concludes as any other, against the previous version's kept
 //!    summaries; an accepted version keeps the instances' Parquet files as its data (in
 //!    parts) and its merged summaries. Exactly once, like any upload: the outcome is keyed by
 //!    the upload, so a second state change returns the first outcome.
@@ -571,6 +573,17 @@ impl Ingest {
                 tollgate_validation::PART_FILE => {
                     hosts.entry(host.to_owned()).or_default().1 =
                         Some(ObjectRef::new(bucket.clone(), object.key.clone()));
+                }
+                // A unique column's values, read in value order by the merge (large: a
+                // hard link to the fetched copy where the store keeps files on this disk).
+                run if tollgate_validation::is_unique_run(run) => {
+                    std::fs::create_dir_all(&local)
+                        .map_err(|e| IngestError::Task(format!("creating a folder: {e}")))?;
+                    let fetched = self.blobs.fetch(bucket, &object.key).await?;
+                    let target = local.join(run);
+                    std::fs::hard_link(&fetched.path, &target)
+                        .or_else(|_| std::fs::copy(&fetched.path, &target).map(|_| ()))
+                        .map_err(|e| IngestError::Task(format!("keeping {}: {e}", object.key)))?;
                 }
                 _ => {}
             }
