@@ -12,7 +12,7 @@ ensure_bench_venv "$VENV" "$ROOT/bench/requirements.txt" "the peers"
 PY="$VENV/bin/python"
 
 step "building tollgate ($PROFILE profile)"
-cargo build --profile "$PROFILE" --locked --bin tollgate
+cargo build --profile "$PROFILE" --locked --workspace --bin tollgate
 BIN="$CARGO_TARGET_DIR/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/tollgate"
 
 field() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
