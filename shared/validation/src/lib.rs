@@ -457,7 +457,12 @@ impl Sink {
                     *file = Some(tmp);
                 }
                 if let Some(w) = writer {
-                    w.write_batch(batch)
+                    // One row group a batch: the writer makes a row group of each chunk, and the
+                    // CSV reader's chunks are some 14,000 rows, whose pages' headers the writer
+                    // keeps to the end of the file (350 MB of them over 100M rows).
+                    let mut group = batch.clone();
+                    group.rechunk_mut_par();
+                    w.write_batch(&group)
                         .map_err(polars_error("writing a Parquet batch".to_owned()))?;
                 }
             }
@@ -1065,5 +1070,36 @@ mod tests {
         assert_eq!(s.profile, w.profile);
         assert_eq!(s.inferred_contract, w.inferred_contract);
         assert!(matches!(s.data, VersionData::Parquet(_)));
+    }
+
+    /// A streamed batch is one row group of the version's Parquet, however many chunks the CSV
+    /// reader cut it into (each chunk a row group was 14,000-row groups, and their page headers
+    /// held by the writer to the file's end).
+    #[test]
+    fn a_streamed_batch_is_one_row_group() {
+        let mut csv = String::from("x,k\n");
+        for i in 0..300_000u32 {
+            csv.push_str(&format!(
+                "{},{}\n",
+                f64::from(i) / 7.0,
+                ["p", "q"][i as usize % 2]
+            ));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &csv).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let upload = UploadFile {
+            path: file.path(),
+            name: "big.csv",
+            fingerprint: read::fingerprint(file.path()).unwrap(),
+        };
+        let dataset = DatasetName::parse("big").unwrap();
+        let checked = check_upload(upload, &dataset, None, None, dir.path(), 1, &|| {}).unwrap();
+        let VersionData::Parquet(data) = checked.verdict.unwrap().data else {
+            panic!("a streamed upload is written as Parquet");
+        };
+        let mut reader = ParquetReader::new(std::fs::File::open(data.path()).unwrap());
+        assert_eq!(reader.num_rows().unwrap(), 300_000);
+        assert_eq!(reader.get_metadata().unwrap().row_groups.len(), 1);
     }
 }
