@@ -379,7 +379,12 @@ impl Embedded {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .filter(|n| *n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32));
-        Ingest::new(&self.ports(), std::env::temp_dir()).with_processing(Processing {
+        // Work files on the data dir's disk: the version's Parquet is linked into the bucket.
+        let work_dir = self
+            .blobs
+            .scratch_dir(&self.bucket)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        Ingest::new(&self.ports(), work_dir).with_processing(Processing {
             backend: self.processing.clone(),
             above_bytes: process_above_bytes(),
             instances,

@@ -28,9 +28,10 @@ async fn two_catalog_handles_on_one_file_race_like_two_processes() {
     tollgate_domain::conformance::catalog(&a).await;
 }
 
-/// A file the folder store handed out (a fetched object) is kept elsewhere by a hard link, not a
-/// second copy (a 16 GB upload and its version's `original/` share their bytes); a file from
-/// outside the store is copied, so that changing it later changes no object.
+/// A file the folder store handed out (a fetched object) or written in its scratch folder is
+/// kept elsewhere by a hard link, not a second copy (a 16 GB upload and its version's
+/// `original/` share their bytes, and so do the ingest's Parquet copy and the version's data); a
+/// file from outside the store is copied, so that changing it later changes no object.
 #[tokio::test]
 async fn the_folder_store_links_its_own_files_and_copies_others() {
     use std::os::unix::fs::MetadataExt;
@@ -58,6 +59,19 @@ async fn the_folder_store_links_its_own_files_and_copies_others() {
             .ino()
     };
     assert_eq!(inode("kept/a.csv"), inode("incoming/a.csv"));
+
+    // A work file in the store's scratch folder (an ingest's Parquet copy) is linked too, and is
+    // no object.
+    let work = store.scratch_dir(&bucket).unwrap().join("data.parquet");
+    std::fs::write(&work, b"PAR1").unwrap();
+    store
+        .put_file(&bucket, &key("datasets/d/v1/data.parquet"), &work)
+        .await
+        .unwrap();
+    let work_inode = std::fs::metadata(&work).unwrap().ino();
+    assert_eq!(inode("datasets/d/v1/data.parquet"), work_inode);
+    let listed = store.list(&bucket, "").await.unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
 
     let outside = dir
         .path()

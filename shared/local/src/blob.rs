@@ -29,6 +29,16 @@ impl FsBlobStore {
         &self.root
     }
 
+    /// A folder for work files on this store's file system, outside every key: a file written
+    /// there and then put is linked into place, not copied (an ingest's Parquet copy of a 16 GB
+    /// upload would otherwise need its size twice on disk), and it never lands in a RAM-backed
+    /// `/tmp`.
+    pub fn scratch_dir(&self, bucket: &BucketName) -> std::io::Result<PathBuf> {
+        let dir = self.bucket_dir(bucket).join(TMP_DIR).join("work");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
     /// The file holding an object (which may not exist).
     pub fn path_of(&self, bucket: &BucketName, key: &BlobKey) -> PathBuf {
         let mut path = self.root.join(bucket.as_str());
