@@ -1039,11 +1039,10 @@ mod tests {
         assert_eq!(read::read_parquet(file.path()).unwrap().height(), 1_000);
     }
 
-    /// A plain CSV past the threshold streams through `check_upload` to the same conclusion.
-    #[test]
-    fn an_upload_past_the_threshold_streams_to_the_same_verdict() {
+    /// A CSV of `rows` rows: a float column and a two-letter one.
+    fn numbers_and_letters(rows: u32) -> tempfile::NamedTempFile {
         let mut csv = String::from("x,k\n");
-        for i in 0..5_000u32 {
+        for i in 0..rows {
             csv.push_str(&format!(
                 "{},{}\n",
                 f64::from(i) / 7.0,
@@ -1052,6 +1051,13 @@ mod tests {
         }
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &csv).unwrap();
+        file
+    }
+
+    /// A plain CSV past the threshold streams through `check_upload` to the same conclusion.
+    #[test]
+    fn an_upload_past_the_threshold_streams_to_the_same_verdict() {
+        let file = numbers_and_letters(5_000);
         let dataset = DatasetName::parse("big").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let check = |above: u64| {
@@ -1077,16 +1083,7 @@ mod tests {
     /// held by the writer to the file's end).
     #[test]
     fn a_streamed_batch_is_one_row_group() {
-        let mut csv = String::from("x,k\n");
-        for i in 0..300_000u32 {
-            csv.push_str(&format!(
-                "{},{}\n",
-                f64::from(i) / 7.0,
-                ["p", "q"][i as usize % 2]
-            ));
-        }
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), &csv).unwrap();
+        let file = numbers_and_letters(300_000);
         let dir = tempfile::tempdir().unwrap();
         let upload = UploadFile {
             path: file.path(),
