@@ -434,12 +434,7 @@ fn upload_processed(t: &Tollgate, folder: &Path, dataset: &str) -> (i32, Value) 
 #[test]
 fn ingesting_an_event_for_an_upload_too_big_for_one_process_waits_for_its_job() {
     let t = Tollgate::new();
-    let incoming = t.data_dir().join("buckets/tollgate-data/incoming/wine");
-    std::fs::create_dir_all(&incoming).unwrap();
-    std::fs::copy(sample("wine-2009-a.csv"), incoming.join("wine-2009-a.csv")).unwrap();
-    let event = t.json(&["event", "s3-put", "--key", "incoming/wine/wine-2009-a.csv"]);
-    let event_file = t.dir.path().join("event.json");
-    std::fs::write(&event_file, event.to_string()).unwrap();
+    let event_file = t.dropped_with_event("wine-2009-a.csv");
     let out = t
         .command()
         .env("TOLLGATE_PROCESS_ABOVE_BYTES", "1")

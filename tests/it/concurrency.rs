@@ -51,12 +51,7 @@ fn the_same_file_uploaded_by_several_processes_at_once_yields_one_version() {
 fn one_event_delivered_to_several_processes_at_once_yields_one_version_and_one_record() {
     // The object is in the bucket, and no catalog record knows it yet.
     let u = Tollgate::new();
-    let incoming = u.data_dir().join("buckets/tollgate-data/incoming/wine");
-    std::fs::create_dir_all(&incoming).unwrap();
-    std::fs::copy(sample("wine-2009-b.csv"), incoming.join("wine-2009-b.csv")).unwrap();
-    let event = u.json(&["event", "s3-put", "--key", "incoming/wine/wine-2009-b.csv"]);
-    let event_file = u.dir.path().join("event.json");
-    std::fs::write(&event_file, event.to_string()).unwrap();
+    let event_file = u.dropped_with_event("wine-2009-b.csv");
     let children: Vec<_> = (0..8)
         .map(|_| {
             u.command()

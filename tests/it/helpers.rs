@@ -76,6 +76,20 @@ impl Tollgate {
         parse(&out)
     }
 
+    /// Puts the sample `name` in the bucket's `incoming/wine/`, as if uploaded without telling
+    /// anyone, and writes its S3 notification (`tollgate event s3-put`) to a file for
+    /// `tollgate ingest`.
+    pub fn dropped_with_event(&self, name: &str) -> PathBuf {
+        let incoming = self.data_dir().join("buckets/tollgate-data/incoming/wine");
+        std::fs::create_dir_all(&incoming).unwrap();
+        std::fs::copy(sample(name), incoming.join(name)).unwrap();
+        let key = format!("incoming/wine/{name}");
+        let event = self.json(&["event", "s3-put", "--key", &key]);
+        let event_file = self.dir.path().join("event.json");
+        std::fs::write(&event_file, event.to_string()).unwrap();
+        event_file
+    }
+
     pub fn json(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert_eq!(
