@@ -49,6 +49,14 @@ fn function(stack: &Stack) -> tollgate_fn_ingest::Function {
         )
 }
 
+/// The sample's header and rows.
+fn sample_rows() -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
+    let mut lines = text.lines().map(str::to_owned);
+    let header = lines.next().unwrap();
+    (header, lines.collect())
+}
+
 /// Writes the sample's rows as three CSV files under `incoming/wine/<batch>/`, then its
 /// `_SUCCESS`, and hands the notifications to the function: the rows written, and the
 /// notifications.
@@ -57,17 +65,28 @@ async fn upload_batch(
     function: &tollgate_fn_ingest::Function,
     batch: &str,
 ) -> (usize, aws_lambda_events::sqs::SqsEvent) {
-    let text = std::fs::read_to_string(sample("wine-2009-a.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
+    let (header, rows) = sample_rows();
+    let notifications =
+        upload_rows(stack, function, &format!("wine/{batch}"), &header, &rows).await;
+    (rows.len(), notifications)
+}
+
+/// Writes `rows` under `header` as three CSV files under `incoming/<folder>/`, then its
+/// `_SUCCESS`, and hands the notifications to the function: the notifications.
+async fn upload_rows(
+    stack: &Stack,
+    function: &tollgate_fn_ingest::Function,
+    folder: &str,
+    header: &str,
+    rows: &[String],
+) -> aws_lambda_events::sqs::SqsEvent {
     let dir = tempfile::tempdir().unwrap();
-    let chunks: Vec<&[&str]> = rows.chunks(rows.len().div_ceil(3)).collect();
+    let chunks: Vec<&[String]> = rows.chunks(rows.len().div_ceil(3)).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         let path = dir.path().join(format!("part-{i:05}.csv"));
         std::fs::write(&path, format!("{header}\n{}\n", chunk.join("\n"))).unwrap();
         stack
-            .upload(&path, &format!("incoming/wine/{batch}/part-{i:05}.csv"))
+            .upload(&path, &format!("incoming/{folder}/part-{i:05}.csv"))
             .await;
     }
     let marker = dir.path().join("_SUCCESS");
@@ -75,12 +94,12 @@ async fn upload_batch(
     // S3's LastModified counts whole seconds in a HEAD: the marker is written in a later one.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     stack
-        .upload(&marker, &format!("incoming/wine/{batch}/_SUCCESS"))
+        .upload(&marker, &format!("incoming/{folder}/_SUCCESS"))
         .await;
     let notifications = stack.receive(&stack.ingest_queue, chunks.len() + 1).await;
     let response = function.batch(notifications.clone()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    (rows.len(), notifications)
+    notifications
 }
 
 /// Runs the job as SageMaker would: each instance's share of the manifest's objects (shared out
@@ -390,4 +409,79 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
         "the files are in quarantine"
     );
     assert_eq!(catalog.versions(&wine).await.unwrap().len(), 1);
+}
+
+/// Runs the job of the folder `incoming/<folder>/` as SageMaker would, then delivers its
+/// "Completed" state change: the function's outcome.
+async fn finish_job(stack: &Stack, function: &tollgate_fn_ingest::Function, folder: &str) -> Value {
+    let job = tollgate_ingest::job_name(&format!("{}/incoming/{folder}/", stack.bucket));
+    let name = format!("{PREFIX}{job}");
+    let described = stack
+        .sagemaker()
+        .describe_processing_job()
+        .processing_job_name(&name)
+        .send()
+        .await
+        .expect("the function created the processing job");
+    run_as_sagemaker(stack, &described).await;
+    function
+        .handle(event(state_change(&name, "Completed", None)))
+        .await
+        .unwrap()
+}
+
+/// A column the contract declares unique, across two instances' shares: each instance keeps
+/// its values as a sorted run in its output, the finishing step fetches the runs from S3 and
+/// merges them, and a value in one share repeating one in the other is found, both rows named.
+#[tokio::test]
+async fn a_unique_column_is_checked_across_the_instances_shares() {
+    let stack = Stack::new().await;
+    let function = function(&stack);
+    let (header, rows) = sample_rows();
+    let header = format!("id,{header}");
+    let with_ids = |from: usize| -> Vec<String> {
+        let ids = rows.iter().enumerate();
+        ids.map(|(i, r)| format!("{},{r}", from + i)).collect()
+    };
+    upload_rows(&stack, &function, "ids/b1", &header, &with_ids(0)).await;
+    let first = finish_job(&stack, &function, "ids/b1").await;
+    assert_eq!(first[0]["status"], "accepted", "{first}");
+    let ids = DatasetName::parse("ids").unwrap();
+    let catalog = stack.catalog();
+    let stored = catalog.contract(&ids, None).await.unwrap();
+    let contract = stored.expect("v1 made a contract").contract;
+    let id = contract.columns.iter().find(|c| c.name == "id").unwrap();
+    assert!(id.unique, "{id:?}");
+
+    // The second file's first row (the second instance's share; the first file is the first
+    // instance's) repeats the sixth row's id.
+    let mut next = with_ids(rows.len());
+    let second_file = rows.len().div_ceil(3);
+    next[second_file] = next[second_file].replacen(
+        &format!("{}", rows.len() + second_file),
+        &format!("{}", rows.len() + 5),
+        1,
+    );
+    upload_rows(&stack, &function, "ids/b2", &header, &next).await;
+    let second = finish_job(&stack, &function, "ids/b2").await;
+    assert_eq!(second[0]["status"], "rejected", "{second}");
+    let upload = catalog
+        .uploads(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.source.key.as_str() == "incoming/ids/b2/_SUCCESS")
+        .expect("the folder has an outcome");
+    // Rows are numbered in the order of the instances' shares (README): the first instance's
+    // two files, then the second's.
+    let why = upload.reasons.join("\n");
+    let row = rows.len() - second_file + 1;
+    assert!(
+        why.contains(&format!(
+            "row {row}: \"{}\" repeats the value of row 6;",
+            rows.len() + 5
+        )) && why.contains("(in part-00001.csv, its row 1)"),
+        "{why}"
+    );
+    assert_eq!(catalog.versions(&ids).await.unwrap().len(), 1);
 }
