@@ -38,6 +38,10 @@ pub struct Embedded {
     /// The training jobs' folders: a temporary directory of this process's alone (0700, a
     /// random name), removed when the process is done with it.
     _jobs: Arc<tempfile::TempDir>,
+    /// The processing jobs' folders, the same but in the data bucket's scratch folder: an
+    /// instance's share of the upload is linked there and its Parquet linked back, not copied
+    /// (the system's `/tmp` may be another disk, or memory).
+    _processing_jobs: Arc<tempfile::TempDir>,
     /// The events published on the bus and not yet handled, for [`Embedded::settle`] and
     /// [`Embedded::dispatch`] to hand to the handlers.
     events: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>,
@@ -94,11 +98,18 @@ impl Embedded {
             jobs.path().to_owned(),
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ));
+        let mut processing_jobs = tempfile::Builder::new();
+        processing_jobs.prefix("tollgate-processing-");
+        let processing_jobs = blobs
+            .scratch_dir(&bucket)
+            .and_then(|scratch| processing_jobs.tempdir_in(scratch))
+            .or_else(|_| processing_jobs.tempdir())
+            .context("creating a folder for processing jobs")?;
         let processing = Arc::new(SubprocessProcessing::new(
             blobs.clone(),
             Arc::new(bus.clone()),
             std::env::current_exe().context("finding this executable")?,
-            jobs.path().to_owned(),
+            processing_jobs.path().to_owned(),
         ));
         let notifier = Webhook::from_env()
             .map_err(|e| crate::UsageError(e.to_string()))?
@@ -119,6 +130,7 @@ impl Embedded {
             backend,
             processing,
             _jobs: Arc::new(jobs),
+            _processing_jobs: Arc::new(processing_jobs),
             events: Arc::new(tokio::sync::Mutex::new(receiver)),
             notifier,
         })
