@@ -160,6 +160,28 @@ async fn run_as_sagemaker(
     }
 }
 
+/// The processing job of the folder `incoming/<folder>/`: its name in the ingest, its name in
+/// SageMaker (the deployment's prefix first), and the request the stand-in keeps.
+async fn job_of(
+    stack: &Stack,
+    folder: &str,
+) -> (
+    String,
+    String,
+    aws_sdk_sagemaker::operation::describe_processing_job::DescribeProcessingJobOutput,
+) {
+    let job = tollgate_ingest::job_name(&format!("{}/incoming/{folder}/", stack.bucket));
+    let name = format!("{PREFIX}{job}");
+    let described = stack
+        .sagemaker()
+        .describe_processing_job()
+        .processing_job_name(&name)
+        .send()
+        .await
+        .expect("the function created the processing job");
+    (job, name, described)
+}
+
 fn state_change(name: &str, status: &str, reason: Option<&str>) -> Value {
     let mut detail = serde_json::json!({
         "ProcessingJobName": name,
@@ -190,15 +212,7 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
     );
 
     // The job, as the stand-in keeps its request.
-    let job = tollgate_ingest::job_name(&format!("{}/incoming/wine/b1/", stack.bucket));
-    let name = format!("{PREFIX}{job}");
-    let described = stack
-        .sagemaker()
-        .describe_processing_job()
-        .processing_job_name(&name)
-        .send()
-        .await
-        .expect("the function created the processing job");
+    let (job, name, described) = job_of(&stack, "wine/b1").await;
     assert_eq!(described.role_arn(), Some(ROLE));
     let app = described.app_specification().unwrap();
     assert_eq!(app.image_uri(), Some(IMAGE));
@@ -414,15 +428,7 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
 /// Runs the job of the folder `incoming/<folder>/` as SageMaker would, then delivers its
 /// "Completed" state change: the function's outcome.
 async fn finish_job(stack: &Stack, function: &tollgate_fn_ingest::Function, folder: &str) -> Value {
-    let job = tollgate_ingest::job_name(&format!("{}/incoming/{folder}/", stack.bucket));
-    let name = format!("{PREFIX}{job}");
-    let described = stack
-        .sagemaker()
-        .describe_processing_job()
-        .processing_job_name(&name)
-        .send()
-        .await
-        .expect("the function created the processing job");
+    let (_, name, described) = job_of(stack, folder).await;
     run_as_sagemaker(stack, &described).await;
     function
         .handle(event(state_change(&name, "Completed", None)))
