@@ -182,6 +182,17 @@ async fn job_of(
     (job, name, described)
 }
 
+/// The outcome of the upload of `key`, which must have one.
+async fn upload_of(
+    catalog: &impl Catalog,
+    dataset: &DatasetName,
+    key: &str,
+) -> tollgate_domain::UploadRecord {
+    let uploads = catalog.uploads(dataset).await.unwrap();
+    let found = uploads.into_iter().find(|u| u.source.key.as_str() == key);
+    found.unwrap_or_else(|| panic!("{key} has an outcome"))
+}
+
 fn state_change(name: &str, status: &str, reason: Option<&str>) -> Value {
     let mut detail = serde_json::json!({
         "ProcessingJobName": name,
@@ -377,13 +388,7 @@ async fn a_batch_too_big_for_the_function_is_read_by_a_processing_job_and_finish
         .batch(stack.receive(&stack.ingest_queue, 1).await)
         .await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let second = catalog
-        .uploads(&wine)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.source.key.as_str() == "incoming/wine/b2/_manifest.json")
-        .expect("the second marker has an outcome");
+    let second = upload_of(&catalog, &wine, "incoming/wine/b2/_manifest.json").await;
     assert_eq!(second.status, UploadStatus::Rejected);
     assert!(
         second
@@ -471,13 +476,7 @@ async fn a_unique_column_is_checked_across_the_instances_shares() {
     upload_rows(&stack, &function, "ids/b2", &header, &next).await;
     let second = finish_job(&stack, &function, "ids/b2").await;
     assert_eq!(second[0]["status"], "rejected", "{second}");
-    let upload = catalog
-        .uploads(&ids)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|u| u.source.key.as_str() == "incoming/ids/b2/_SUCCESS")
-        .expect("the folder has an outcome");
+    let upload = upload_of(&catalog, &ids, "incoming/ids/b2/_SUCCESS").await;
     // Rows are numbered in the order of the instances' shares (README): the first instance's
     // two files, then the second's.
     let why = upload.reasons.join("\n");
